@@ -1,0 +1,199 @@
+"""Pydantic models and enums shared at the edges: inventory, facts, jobs, outcomes."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from packaging.version import InvalidVersion, Version
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class Frozen(BaseModel):
+    """Base for immutable, strict models."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Role(enum.StrEnum):
+    """What an appliance is, in the vendor's upgrade order."""
+
+    COMMAND = "command"  # ECA console: upgraded first
+    DISCOVER = "discover"  # EDA sensor: upgraded second
+    EXPLORE = "explore"  # EXA recordstore node: managers, then data nodes
+    TRACE = "trace"  # ETA packetstore: upgraded last
+
+
+class NodeKind(enum.StrEnum):
+    """The kind of node in an Explore cluster."""
+
+    MANAGER = "manager"  # manager-only node: upgraded before data nodes
+    DATA = "data"  # data node: upgraded after every manager of its cluster
+
+
+class JobStatus(enum.StrEnum):
+    """Status of an appliance job (GET /api/v1/jobs/{id}); anything else is running."""
+
+    RUNNING = "RUNNING"  # in progress (the real API's non-terminal names are unverified)
+    DONE = "DONE"  # finished successfully
+    FAILED = "FAILED"  # finished unsuccessfully
+    TIMEOUT = "TIMEOUT"  # the appliance gave up waiting
+
+
+TERMINAL_JOB_STATUSES = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.TIMEOUT})
+
+
+class FileFirmware(Frozen):
+    """A local .tar image uploaded to the appliance, then installed."""
+
+    kind: Literal["file"] = "file"
+    file: Path
+    version: str | None = None  # target version; None when only the image knows it
+
+
+class UrlFirmware(Frozen):
+    """An image the appliance downloads itself from an http(s) or ftp URL (8.7+)."""
+
+    kind: Literal["url"] = "url"
+    url: str
+    version: str | None = None
+
+
+class CloudFirmware(Frozen):
+    """A version the appliance downloads from ExtraHop Cloud Services (8.7+)."""
+
+    kind: Literal["cloud"] = "cloud"
+    cloud_version: str
+
+    @property
+    def version(self) -> str:
+        """The target version is the cloud version."""
+        return self.cloud_version
+
+
+Firmware = Annotated[FileFirmware | UrlFirmware | CloudFirmware, Field(discriminator="kind")]
+
+
+class Appliance(Frozen):
+    """One appliance of the inventory, ready to talk to."""
+
+    name: str
+    url: str  # base URL without trailing slash, e.g. https://eda1.example.net
+    role: Role | None = None  # None until discovered (vendor CSV)
+    cluster: str | None = None  # Explore cluster name
+    node: NodeKind | None = None  # Explore node kind
+    firmware: Firmware
+    api_key: SecretStr
+    verify_tls: bool = True
+    ca_bundle: Path | None = None
+
+
+class Inventory(Frozen):
+    """A parsed, validated inventory."""
+
+    source: str  # the file it came from
+    sha256: str  # hash of the file's bytes, recorded in saved plans
+    appliances: tuple[Appliance, ...]
+    warnings: tuple[str, ...] = ()
+
+    def by_name(self, name: str) -> Appliance:
+        """The appliance called `name` (KeyError if absent)."""
+        for appliance in self.appliances:
+            if appliance.name == name:
+                return appliance
+        raise KeyError(name)
+
+
+class ApplianceInfo(Frozen):
+    """What GET /api/v1/extrahop says about an appliance."""
+
+    version: str
+    platform: str
+    hostname: str = ""
+
+
+class ClusterInfo(Frozen):
+    """What GET /api/v1/extrahop/cluster says about an Explore cluster."""
+
+    ingest_enabled: bool
+
+
+class JobState(Frozen):
+    """One poll of GET /api/v1/jobs/{id}."""
+
+    id: str
+    status: str
+    step_number: int | None = None
+    total_steps: int | None = None
+    step_description: str | None = None
+    details: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the job has ended (DONE, FAILED or TIMEOUT)."""
+        return self.status in TERMINAL_JOB_STATUSES
+
+
+class Facts(Frozen):
+    """What was observed about one appliance at plan time; `error` if it could not be read."""
+
+    name: str
+    version: str | None = None
+    platform: str | None = None
+    role: Role | None = None
+    ingest_enabled: bool | None = None  # Explore only
+    error: str | None = None
+
+
+class Outcome(enum.StrEnum):
+    """Where one appliance ends up in a run (and the states it passes through)."""
+
+    PENDING = "pending"  # not started yet
+    PRECHECKED = "prechecked"  # reachable, version and role confirmed
+    UPLOADING = "uploading"  # image upload in progress
+    UPLOADED = "uploaded"  # image accepted by the appliance
+    UPGRADING = "upgrading"  # firmware job running
+    REBOOTING = "rebooting"  # waiting for the appliance to come back
+    VERIFYING = "verifying"  # checking the running version
+    DONE = "done"  # upgraded and verified
+    SKIPPED = "skipped"  # already at the target
+    BLOCKED = "blocked"  # an earlier wave failed, or the plan refused it
+    FAILED = "failed"  # a step failed; see the error
+    DEFERRED = "deferred"  # the window would close before it could finish
+    CANCELLED = "cancelled"  # the run was interrupted before it finished
+
+
+FINAL_OUTCOMES = frozenset(
+    {
+        Outcome.DONE,
+        Outcome.SKIPPED,
+        Outcome.BLOCKED,
+        Outcome.FAILED,
+        Outcome.DEFERRED,
+        Outcome.CANCELLED,
+    }
+)
+
+
+def parse_version(text: str) -> Version | None:
+    """Parse an ExtraHop version (`9.3.0.1319`, `26.3.1.100`) for numeric comparison."""
+    try:
+        return Version(text.strip())
+    except InvalidVersion:
+        return None
+
+
+def role_for_platform(platform: str) -> Role | None:
+    """Map the `platform` of GET /extrahop to a role (None if unknown)."""
+    text = platform.lower()
+    table = (
+        (("command", "eca", "console"), Role.COMMAND),
+        (("explore", "exa", "recordstore"), Role.EXPLORE),
+        (("trace", "eta", "packetstore"), Role.TRACE),
+        (("discover", "eda", "sensor", "extrahop"), Role.DISCOVER),
+    )
+    for needles, role in table:
+        if any(needle in text for needle in needles):
+            return role
+    return None
