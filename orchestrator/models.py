@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -197,3 +198,52 @@ def role_for_platform(platform: str) -> Role | None:
         if any(needle in text for needle in needles):
             return role
     return None
+
+
+class ApplianceResult(Frozen):
+    """How one appliance ended a run: a value, never an exception."""
+
+    name: str
+    role: Role | None = None
+    wave: str | None = None
+    outcome: Outcome
+    version_before: str | None = None
+    version_after: str | None = None
+    target_version: str | None = None
+    error: str | None = None  # why it failed, was blocked, deferred or cancelled
+    job_id: str | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish, when both are known."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class IngestAction(Frozen):
+    """What the run did to one Explore cluster's ingest."""
+
+    cluster: str
+    via: str  # the appliance the PATCH was sent to
+    action: Literal["halted", "restored", "left_off", "restore_failed"]
+    at: dt.datetime
+    error: str | None = None
+
+
+class RunReport(Frozen):
+    """Everything a run did, for the terminal table, JSON, Markdown and the webhook."""
+
+    run_id: str
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    exit_code: int  # 0 success, 1 failures, 3 incomplete
+    results: tuple[ApplianceResult, ...]
+    ingest: tuple[IngestAction, ...] = ()
+    dry_run: bool = False
+
+    def count(self, outcome: Outcome) -> int:
+        """How many appliances ended with `outcome`."""
+        return sum(1 for result in self.results if result.outcome is outcome)
