@@ -1,12 +1,412 @@
-"""Command line: sub-commands, output, logging setup, and errors mapped to exit codes."""
+"""Command line: sub-commands, output, logging setup, and errors mapped to exit codes.
+
+The only module that prints or exits. Exit codes: 0 everything upgraded or already current;
+1 an appliance failed or was blocked; 2 bad input or configuration (nothing changed);
+3 incomplete (interrupted, or the window closed with work left: `resume` continues).
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import datetime as dt
+import logging
+import os
+import signal
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from orchestrator import planview, report, workflow
+from orchestrator.config import parse_window_end, resolve_settings
+from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.inventory import load_inventory
+from orchestrator.live import LiveView
+from orchestrator.logs import LogObserver, configure_logging
+from orchestrator.notify import check_url, notify
+from orchestrator.planfile import load_plan, save_plan
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+    from rich.console import RenderableType
+
+    from orchestrator.config import Settings
+    from orchestrator.models import Inventory, RunReport
+    from orchestrator.plan import Plan
+    from orchestrator.runner import RunObserver
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+
+class UsageError(ConfigError):
+    """A command-line usage problem (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # noqa: ANN401 - argparse's signature (NoReturn)
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="settings file (YAML)")
+    parser.add_argument("--log-format", choices=["console", "json"], default=None)
+
+
+def _run_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--concurrency", type=int, help="appliances upgraded at once per wave")
+    parser.add_argument("--window-end", help="end of the maintenance window: ISO 8601 or HH:MM")
+    parser.add_argument("--allow-downgrade", action="store_true", default=None)
+
+
+def _apply_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--max-failures", help="stop starting new appliances past N or P%%")
+    parser.add_argument("--state-db", type=Path, help="journal (SQLite) path")
+    parser.add_argument("--report", type=Path, help="write the report as JSON (and .md)")
+    parser.add_argument("--notify-url", help="POST the JSON summary here at the end")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command."""
+    parser = _Parser(prog="orchestrator", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("validate", help="parse and check an inventory; no network")
+    p.add_argument("inventory", type=Path)
+    _common(p)
+    p = sub.add_parser("plan", help="observe the fleet and show what apply would do")
+    p.add_argument("inventory", type=Path)
+    p.add_argument("--offline", action="store_true", help="plan from the inventory alone")
+    p.add_argument("--out", type=Path, help="save the plan as JSON for apply --plan")
+    p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    _run_flags(p)
+    _common(p)
+    p = sub.add_parser("apply", help="upgrade the fleet")
+    p.add_argument("inventory", type=Path, nargs="?")
+    p.add_argument("--plan", type=Path, dest="plan_file", help="apply a saved plan")
+    _run_flags(p)
+    _apply_flags(p)
+    _common(p)
+    for name, text in (("resume", "continue the last interrupted run"), ("status", "last run")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--state-db", type=Path)
+        p.add_argument("--inventory", type=Path, help="inventory (default: the run's own)")
+        if name == "resume":
+            p.add_argument("--report", type=Path)
+            p.add_argument("--notify-url")
+        _common(p)
+    p = sub.add_parser("restore-ingest", help="re-enable ingest the tool halted")
+    p.add_argument("inventory", type=Path)
+    p.add_argument("--cluster")
+    p.add_argument("--state-db", type=Path)
+    _common(p)
+    p = sub.add_parser("simulate", help="serve a simulated fleet until Ctrl-C")
+    p.add_argument("scenario", type=Path, nargs="?")
+    p.add_argument("--write-inventory", type=Path)
+    p.add_argument("--event-log", type=Path)
+    p.add_argument("--keys", choices=["file", "env"], default="file")
+    p.add_argument("--mode", choices=["file", "url", "cloud"], default="file")
+    _common(p)
+    p = sub.add_parser("demo", help="simulated fleet + full apply, in one command")
+    _common(p)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    cli: dict[str, Any] = {}
+    for name in ("concurrency", "max_failures", "state_db", "report", "notify_url", "log_format"):
+        cli[name] = getattr(args, name, None)
+    cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
+    window = getattr(args, "window_end", None)
+    if window:
+        cli["window_end"] = parse_window_end(window, dt.datetime.now(dt.UTC))
+    return resolve_settings(cli, os.environ, args.config)
+
+
+class App:
+    """One invocation: the consoles, the settings and the command to run."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.out = Console(highlight=False)
+        self.err = Console(stderr=True, highlight=False)
+        self.settings = _settings(args)
+        if self.settings.notify_url:
+            check_url(self.settings.notify_url)
+        self.interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        log_format = self.settings.log_format or ("console" if self.interactive else "json")
+        self.log_format = log_format
+        self.view: LiveView | None = None  # set when the run is shown live
+        # While the live view owns the terminal, only warnings and errors are logged.
+        configure_logging(log_format, level=logging.WARNING if self._live() else logging.INFO)
+
+    # ----------------------------------------------------------------- validate
+    def validate(self) -> int:
+        """Parse and check the inventory; no network."""
+        inventory = load_inventory(self.args.inventory)
+        self._warn(inventory)
+        roles: dict[str, int] = {}
+        for appliance in inventory.appliances:
+            key = appliance.role.value if appliance.role else "role from platform"
+            roles[key] = roles.get(key, 0) + 1
+        detail = ", ".join(f"{n} {r}" for r, n in roles.items())
+        self.out.print(f"{inventory.source}: OK, {len(inventory.appliances)} appliances ({detail})")
+        return EXIT_OK
+
+    def _warn(self, inventory: Inventory) -> None:
+        for warning in inventory.warnings:
+            self.err.print(f"warning: {warning}", style="yellow")
+
+    # --------------------------------------------------------------------- plan
+    def plan(self) -> int:
+        """Observe the fleet and show the plan; save it with --out."""
+        inventory = load_inventory(self.args.inventory)
+        self._warn(inventory)
+        plan = asyncio.run(workflow.make_plan(inventory, self.settings, offline=self.args.offline))
+        self._show_plan(plan, self.args.format)
+        if self.args.out:
+            save_plan(plan, self.args.out)
+            self.err.print(f"plan saved to {self.args.out}")
+        return EXIT_BAD_INPUT if plan.refused else EXIT_OK
+
+    def _show_plan(self, plan: Plan, fmt: str) -> None:
+        if fmt == "json":
+            self.out.out(planview.to_json(plan))
+        elif fmt == "markdown":
+            self.out.out(planview.to_markdown(plan))
+        else:
+            self.out.print(planview.render_table(plan))
+
+    # -------------------------------------------------------------------- apply
+    def apply(self) -> int:
+        """Plan (or load and re-check a saved plan), confirm, execute, report."""
+        inventory, plan = self._plan_for_apply()
+        if plan.refused:
+            self._show_plan(plan, "table")
+            self.err.print("error: the plan is refused; nothing was changed", style="red")
+            return EXIT_BAD_INPUT
+        if not self._confirm(plan):
+            return EXIT_BAD_INPUT
+        result = self._with_signals(
+            lambda stop: workflow.execute(
+                plan, inventory, self.settings, observer=self._observer(plan), stop=stop
+            )
+        )
+        return self._finish(result)
+
+    def _plan_for_apply(self) -> tuple[Inventory, Plan]:
+        if self.args.plan_file is None:
+            if self.args.inventory is None:
+                raise UsageError("apply needs an INVENTORY or --plan PLAN.json")
+            inventory = load_inventory(self.args.inventory)
+            self._warn(inventory)
+            return inventory, asyncio.run(
+                workflow.make_plan(inventory, self.settings, offline=False)
+            )
+        plan = load_plan(self.args.plan_file)
+        inventory = load_inventory(self.args.inventory or Path(plan.inventory_source))
+        self._warn(inventory)
+        asyncio.run(workflow.recheck_saved_plan(plan, inventory, self.settings))
+        return inventory, plan
+
+    def _confirm(self, plan: Plan) -> bool:
+        if self.args.yes:
+            return True
+        if not self.interactive:
+            self.err.print(
+                "error: no terminal to confirm on; review with `orchestrator plan`, "
+                "then run apply with --yes",
+                style="red",
+            )
+            return False
+        self._show_plan(plan, "table")
+        count = sum(1 for a in plan.appliances() if a.actionable)
+        answer = self.out.input(f"Upgrade {count} appliance(s) as planned? [y/N] ")
+        return answer.strip().lower() in {"y", "yes"}
+
+    def _observer(self, plan: Plan) -> RunObserver:
+        if not self._live():
+            return LogObserver()
+        self.view = LiveView(plan)
+        return self.view
+
+    def _live(self) -> bool:
+        return self.interactive and self.log_format == "console"
+
+    def _with_signals(
+        self, start: Callable[[asyncio.Event], Coroutine[Any, Any, RunReport]]
+    ) -> RunReport:
+        return asyncio.run(self._supervise(start))
+
+    async def _supervise(
+        self, start: Callable[[asyncio.Event], Coroutine[Any, Any, RunReport]]
+    ) -> RunReport:
+        """Run `start` with SIGINT/SIGTERM handled: once stops new work, twice stops now."""
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(start(stop))
+        loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            if stop.is_set():
+                self.err.print("second interrupt: stopping now; run `orchestrator resume` later")
+                task.cancel()
+                return
+            stop.set()
+            self.err.print(
+                "interrupt: starting nothing new; letting running upgrades finish "
+                "(interrupt again to stop at once)"
+            )
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal)
+        if not self._live():
+            return await task
+        with Live(_ViewSlot(self), console=self.err, refresh_per_second=4, transient=True):
+            return await task
+
+    def _finish(self, result: RunReport) -> int:
+        self.out.print(report.render_table(result))
+        if self.settings.report:
+            try:
+                for path in report.write_reports(result, self.settings.report):
+                    self.err.print(f"report written to {path}")
+            except ConfigError as exc:  # the run's own exit code matters more than the file
+                self.err.print(f"error: {_one_line(exc)}", style="red", markup=False)
+        if self.settings.notify_url:
+            asyncio.run(notify(self.settings.notify_url, report.summary_payload(result)))
+        if result.exit_code == EXIT_INCOMPLETE:
+            self.err.print("the run is incomplete: `orchestrator resume` continues it")
+        return result.exit_code
+
+    # ------------------------------------------------------- resume and friends
+    def resume(self) -> int:
+        """Continue the newest interrupted run from the journal."""
+
+        def inventory_for(source: str) -> Inventory:
+            inventory = load_inventory(self.args.inventory or Path(source))
+            self._warn(inventory)
+            return inventory
+
+        result = self._with_signals(
+            lambda stop: workflow.resume(
+                inventory_for, self.settings, observer_for=self._observer, stop=stop
+            )
+        )
+        return self._finish(result)
+
+    def status(self) -> int:
+        """Print what the last run did, per appliance."""
+        summary = asyncio.run(workflow.last_report(self.settings))
+        if summary is None:
+            self.out.print(f"{self.settings.state_db}: no run recorded yet")
+            return EXIT_OK
+        self.out.print(report.render_table(summary))
+        return EXIT_OK
+
+    def restore_ingest(self) -> int:
+        """Re-enable ingest on every cluster the journal says the tool halted."""
+        inventory = load_inventory(self.args.inventory)
+        done = asyncio.run(
+            workflow.restore_ingest(inventory, self.settings, cluster=self.args.cluster)
+        )
+        if not done:
+            self.out.print("no cluster halted by the orchestrator is waiting to be restored")
+        failed = False
+        for cluster, via, error in done:
+            if error is None:
+                self.out.print(f"ingest restored on cluster {cluster} via {via}")
+            else:
+                failed = True
+                self.err.print(f"error: could not restore ingest on {cluster}: {error}")
+        return EXIT_FAILED if failed else EXIT_OK
+
+    def simulate(self) -> int:
+        """Serve a simulated fleet until interrupted."""
+        from orchestrator.simulator.serve import serve_forever  # noqa: PLC0415 - heavy import
+
+        def announce(line: str) -> None:
+            self.out.print(line)
+
+        try:
+            asyncio.run(
+                serve_forever(
+                    self.args.scenario,
+                    write_inventory=self.args.write_inventory,
+                    event_log=self.args.event_log,
+                    keys=self.args.keys,
+                    mode=self.args.mode,
+                    announce=announce,
+                )
+            )
+        except KeyboardInterrupt:
+            self.err.print("simulator stopped")
+        return EXIT_OK
+
+    def demo(self) -> int:
+        """A simulated fleet upgraded end to end, in one command."""
+        from orchestrator.demo import demo_fleet  # noqa: PLC0415 - pulls in the simulator
+
+        async def run(stop: asyncio.Event) -> RunReport:
+            async with demo_fleet(self.settings) as (inventory, settings, _fleet):
+                self.settings = settings
+                self.out.print(f"demo: simulated fleet of {len(inventory.appliances)} appliances")
+                plan = await workflow.make_plan(inventory, settings, offline=False)
+                self._show_plan(plan, "table")
+                return await workflow.execute(
+                    plan, inventory, settings, observer=self._observer(plan), stop=stop
+                )
+
+        return self._finish(self._with_signals(run))
+
+
+class _ViewSlot:
+    """Renders the app's live view once the run has made one (resume makes it late)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def __rich__(self) -> RenderableType:
+        return self.app.view if self.app.view is not None else Text("starting...")
+
+
+_COMMANDS: dict[str, Callable[[App], int]] = {
+    "validate": App.validate,
+    "plan": App.plan,
+    "apply": App.apply,
+    "resume": App.resume,
+    "status": App.status,
+    "restore-ingest": App.restore_ingest,
+    "simulate": App.simulate,
+    "demo": App.demo,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return the exit code."""
-    del argv
-    sys.stderr.write("orchestrator: not yet implemented\n")
-    return 2
+    err = Console(stderr=True, highlight=False)
+    try:
+        args = build_parser().parse_args(argv)
+        return _COMMANDS[args.command](App(args))
+    except UsageError as exc:
+        err.print(f"error: {exc}\n(see `orchestrator --help`)", style="red", markup=False)
+        return EXIT_BAD_INPUT
+    except OrchestratorError as exc:
+        err.print(f"error: {_one_line(exc)}", style="red", markup=False)
+        return EXIT_FAILED if _is_runtime(exc) else EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return EXIT_INCOMPLETE
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def _is_runtime(exc: OrchestratorError) -> bool:
+    from orchestrator.errors import ApplianceError  # noqa: PLC0415
+
+    return isinstance(exc, ApplianceError)

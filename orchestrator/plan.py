@@ -5,16 +5,31 @@ No I/O, no logging, no sleeping, never exits. Imports only models, errors and co
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
+import heapq
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from orchestrator.models import Firmware, NodeKind, Role
+from orchestrator.models import (
+    Facts,
+    FileFirmware,
+    Firmware,
+    NodeKind,
+    Role,
+    UrlFirmware,
+    parse_version,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+    from packaging.version import Version
+
+    from orchestrator.config import Settings
+    from orchestrator.models import Appliance, Inventory
 
 
 class PlanModel(BaseModel):
@@ -126,13 +141,385 @@ class Plan(PlanModel):
     warnings: tuple[str, ...] = ()
     refusals: tuple[str, ...] = ()  # why the plan as a whole cannot be applied
     estimate: float = 0.0  # total seconds, waves one after another
+    unplaced: tuple[PlannedAppliance, ...] = ()  # refused before a wave was known
 
     def appliances(self) -> Iterator[PlannedAppliance]:
-        """Every planned appliance, in wave order."""
+        """Every planned appliance, in wave order, then the unplaced (refused) ones."""
         for wave in self.waves:
             yield from wave.appliances
+        yield from self.unplaced
+
+    def by_name(self, name: str) -> PlannedAppliance:
+        """The planned appliance called `name` (KeyError if absent)."""
+        for appliance in self.appliances():
+            if appliance.name == name:
+                return appliance
+        raise KeyError(name)
 
     @property
     def refused(self) -> bool:
         """Whether apply must refuse this plan."""
         return bool(self.refusals) or any(a.action is Action.REFUSED for a in self.appliances())
+
+
+# --- building a plan -------------------------------------------------------------------------
+
+ROLE_UNKNOWN_OFFLINE = "role unknown offline; plan online or use a YAML inventory"
+EXPLORE_NEEDS_NODE = "Explore nodes need cluster and node: use a YAML or headered CSV inventory"
+
+_ROLE_WAVES = {
+    Role.COMMAND: WaveKind.COMMAND,
+    Role.DISCOVER: WaveKind.DISCOVER,
+    Role.TRACE: WaveKind.TRACE,
+}
+_NODE_WAVES = {NodeKind.MANAGER: WaveKind.EXPLORE_MANAGERS, NodeKind.DATA: WaveKind.EXPLORE_DATA}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Inputs:
+    """What every per-appliance decision needs besides the appliance itself."""
+
+    facts: Mapping[str, Facts] | None
+    images: Mapping[str, ImageInfo]
+    settings: Settings
+
+
+def build_plan(
+    inventory: Inventory,
+    facts: Mapping[str, Facts] | None,
+    images: Mapping[str, ImageInfo],
+    settings: Settings,
+    *,
+    now: dt.datetime,
+) -> Plan:
+    """Plan the upgrade of `inventory` (`facts` None: offline); refusals are data, not raises."""
+    inputs = _Inputs(facts, images, settings)
+    warnings: list[str] = []
+    if facts is None:
+        warnings.append("planned offline: current versions and ingest state were not observed")
+    planned: list[PlannedAppliance] = []
+    for appliance in inventory.appliances:
+        line, notes = _plan_appliance(appliance, inputs)
+        planned.append(line)
+        warnings.extend(notes)
+    refusals, rule_warnings = check_version_rules(planned)
+    waves = [_wave(kind, planned, settings.concurrency) for kind in WAVE_ORDER]
+    if settings.window_end is not None:
+        waves, window_warning = _fit_window(waves, now, settings.window_end, settings.concurrency)
+        warnings.extend(window_warning)
+    return Plan(
+        created_at=now,
+        inventory_source=inventory.source,
+        inventory_sha256=inventory.sha256,
+        offline=facts is None,
+        concurrency=settings.concurrency,
+        allow_downgrade=settings.allow_downgrade,
+        window_end=settings.window_end,
+        waves=tuple(waves),
+        unplaced=tuple(p for p in planned if p.wave is None),
+        ingest=_brackets(planned, facts),
+        warnings=(*warnings, *rule_warnings),
+        refusals=tuple(refusals),
+        estimate=sum(wave.estimate for wave in waves),
+    )
+
+
+def wave_of(role: Role | None, cluster: str | None, node: NodeKind | None) -> WaveKind | None:
+    """The wave an appliance belongs to; None if its role or Explore placement is unknown."""
+    if role is Role.EXPLORE:
+        return _NODE_WAVES[node] if cluster and node else None
+    return None if role is None else _ROLE_WAVES[role]
+
+
+def _plan_appliance(
+    appliance: Appliance, inputs: _Inputs
+) -> tuple[PlannedAppliance, tuple[str, ...]]:
+    observed = _observed(appliance, inputs.facts)
+    role = appliance.role or (observed.role if observed else None)
+    line = PlannedAppliance(
+        name=appliance.name,
+        url=appliance.url,
+        role=role,
+        cluster=appliance.cluster,
+        node=appliance.node,
+        wave=wave_of(role, appliance.cluster, appliance.node),
+        current_version=observed.version if observed else None,
+        target_version=appliance.firmware.version,
+        action=_action(appliance.firmware),
+        firmware=appliance.firmware,
+        image=_image(appliance.firmware, inputs.images),
+    )
+    refusal = _refusal(line, observed)
+    if refusal is not None:
+        return _refuse(line, refusal), ()
+    return _decide_version(line, inputs.settings)
+
+
+def _observed(appliance: Appliance, facts: Mapping[str, Facts] | None) -> Facts | None:
+    if facts is None:
+        return None
+    return facts.get(appliance.name) or Facts(
+        name=appliance.name, error="no facts were gathered at plan time"
+    )
+
+
+def _action(firmware: Firmware) -> Action:
+    if isinstance(firmware, FileFirmware):
+        return Action.UPLOAD
+    return Action.URL if isinstance(firmware, UrlFirmware) else Action.CLOUD
+
+
+def _image(firmware: Firmware, images: Mapping[str, ImageInfo]) -> ImageInfo | None:
+    return images.get(str(firmware.file)) if isinstance(firmware, FileFirmware) else None
+
+
+def _refusal(line: PlannedAppliance, observed: Facts | None) -> str | None:
+    """Why the plan will not touch this appliance at all, or None."""
+    if observed is not None and observed.error:
+        return observed.error
+    if line.role is None:
+        if observed is None:
+            return ROLE_UNKNOWN_OFFLINE
+        return f"role unknown: platform {observed.platform or '(none)'} is not a known appliance"
+    if line.role is Role.EXPLORE and line.wave is None:
+        return EXPLORE_NEEDS_NODE
+    if isinstance(line.firmware, FileFirmware) and line.image is None:
+        return f"image {line.firmware.file} was not found at plan time"
+    return None
+
+
+def _refuse(line: PlannedAppliance, reason: str) -> PlannedAppliance:
+    return line.model_copy(update={"action": Action.REFUSED, "reason": reason, "image": None})
+
+
+def _decide_version(
+    line: PlannedAppliance, settings: Settings
+) -> tuple[PlannedAppliance, tuple[str, ...]]:
+    """Skip, refuse a downgrade, or upgrade with an estimate; plus any warnings."""
+    order = _compare(line.current_version, line.target_version)
+    if order == 0:
+        return _skip(line), ()
+    if order is not None and order < 0:
+        move = f"from {line.current_version} to {line.target_version}"
+        if not settings.allow_downgrade:
+            return _refuse(line, f"downgrade {move}; pass --allow-downgrade"), ()
+        return _with_estimate(line, settings), (f"{line.name} will be downgraded {move}",)
+    return _with_estimate(line, settings), _version_notes(line, order)
+
+
+def _compare(current: str | None, target: str | None) -> int | None:
+    """-1, 0 or 1 as the target is below, equal to or above the current; None if unknown."""
+    if current is None or target is None:
+        return None
+    old, new = parse_version(current), parse_version(target)
+    if old is None or new is None:
+        return 0 if current.strip() == target.strip() else None
+    return (new > old) - (new < old)
+
+
+def _version_notes(line: PlannedAppliance, order: int | None) -> tuple[str, ...]:
+    if line.target_version is None:
+        unchecked = "skip, downgrade and ordering checks not possible"
+        return (f"target version of {line.name} unknown: {unchecked}",)
+    if line.current_version is not None and order is None:
+        pair = f"{line.current_version} and {line.target_version}"
+        return (f"cannot compare versions {pair} of {line.name}: skip check not possible",)
+    return ()
+
+
+def _skip(line: PlannedAppliance) -> PlannedAppliance:
+    reason = f"already at {line.target_version}"
+    return line.model_copy(update={"action": Action.SKIP, "reason": reason, "image": None})
+
+
+def _with_estimate(line: PlannedAppliance, settings: Settings) -> PlannedAppliance:
+    transfer = {"download": settings.download_duration}
+    if line.action is Action.UPLOAD and line.image is not None:
+        transfer = {"upload": line.image.size / settings.upload_throughput}
+    estimate = Estimate(
+        upgrade=settings.upgrade_duration, reboot=settings.reboot_duration, **transfer
+    )
+    return line.model_copy(update={"estimate": estimate})
+
+
+# --- the vendor's version rules ---------------------------------------------------------------
+
+
+_DISCOVER_PEERS = "connected Explore and Trace appliances"
+
+
+def final_version(line: PlannedAppliance) -> str | None:
+    """The version an appliance runs after the plan: the target if upgraded, else the current."""
+    return line.target_version if line.actionable else line.current_version
+
+
+def check_version_rules(planned: Sequence[PlannedAppliance]) -> tuple[list[str], list[str]]:
+    """Refusals for targets that break the vendor's order, and warnings for unchecked ones."""
+    known: list[tuple[PlannedAppliance, Version]] = []
+    unknown: list[str] = []
+    for line in planned:
+        version = parse_version(final_version(line) or "")
+        if line.role is None:
+            continue  # refused already: nothing to order it by
+        if version is not None:
+            known.append((line, version))
+        elif line.target_version is not None or not line.actionable:
+            unknown.append(line.name)  # an unknown target is warned about already
+    refusals = [
+        *_at_least(known, {Role.COMMAND}, set(Role) - {Role.COMMAND}, "connected appliances"),
+        *_at_least(known, {Role.DISCOVER}, {Role.EXPLORE, Role.TRACE}, _DISCOVER_PEERS),
+        *_mixed_clusters(known),
+    ]
+    warnings = []
+    if unknown:
+        names = ", ".join(unknown)
+        warnings.append(f"version order not checked for {names}: final version unknown")
+    return refusals, warnings
+
+
+def _at_least(
+    known: Sequence[tuple[PlannedAppliance, Version]],
+    upper: set[Role],
+    lower: set[Role],
+    what: str,
+) -> Iterator[str]:
+    """One sentence per `upper` appliance that would run older firmware than a `lower` one."""
+    for high, high_version in known:
+        if high.role not in upper:
+            continue
+        newer = [(v, low) for low, v in known if low.role in lower and v > high_version]
+        if not newer:
+            continue
+        _, worst = max(newer, key=lambda pair: pair[0])
+        more = f" (and {len(newer) - 1} more)" if len(newer) > 1 else ""
+        kind = str(high.role).capitalize()
+        yield (
+            f"{kind} {high.name} would run {final_version(high)} but {worst.role} {worst.name} "
+            f"would run {final_version(worst)}{more}: the vendor requires {kind} >= {what}"
+        )
+
+
+def _mixed_clusters(known: Sequence[tuple[PlannedAppliance, Version]]) -> Iterator[str]:
+    clusters: dict[str, list[tuple[PlannedAppliance, Version]]] = {}
+    for line, version in known:
+        if line.role is Role.EXPLORE and line.cluster:
+            clusters.setdefault(line.cluster, []).append((line, version))
+    for cluster, nodes in clusters.items():
+        if len({version for _, version in nodes}) > 1:
+            versions = ", ".join(f"{line.name} {final_version(line)}" for line, _ in nodes)
+            yield (
+                f"Explore cluster {cluster} would end on mixed versions ({versions}): "
+                "every node of a cluster must run the same firmware"
+            )
+
+
+# --- ingest brackets -------------------------------------------------------------------------
+
+
+def _brackets(
+    planned: Sequence[PlannedAppliance], facts: Mapping[str, Facts] | None
+) -> tuple[IngestBracket, ...]:
+    clusters: dict[str, list[PlannedAppliance]] = {}
+    for line in planned:
+        if line.role is Role.EXPLORE and line.cluster:
+            clusters.setdefault(line.cluster, []).append(line)
+    brackets = []
+    for cluster, nodes in clusters.items():
+        acting = [n for n in nodes if n.actionable]
+        if not acting:
+            continue
+        managers = [n for n in acting if n.node is NodeKind.MANAGER]
+        was_enabled = _ingest_state([n.name for n in nodes], facts)
+        brackets.append(
+            IngestBracket(
+                cluster=cluster,
+                via=(managers or acting)[0].name,
+                members=tuple(n.name for n in nodes),
+                was_enabled=was_enabled,
+                halt=was_enabled is not False,
+            )
+        )
+    return tuple(brackets)
+
+
+def _ingest_state(names: Iterable[str], facts: Mapping[str, Facts] | None) -> bool | None:
+    """True if any node saw ingest on, False if all that answered saw it off, None if none did."""
+    if facts is None:
+        return None
+    states = [facts[n].ingest_enabled for n in names if n in facts]
+    seen = [state for state in states if state is not None]
+    return any(seen) if seen else None
+
+
+def bracket_waves(plan: Plan, bracket: IngestBracket) -> tuple[WaveKind, WaveKind] | None:
+    """The waves a bracket's halt precedes and its restore follows (None if nothing is upgraded)."""
+    members = set(bracket.members)
+    kinds = [
+        wave.kind
+        for wave in plan.waves
+        if any(a.name in members and a.actionable for a in wave.appliances)
+    ]
+    return (kinds[0], kinds[-1]) if kinds else None
+
+
+# --- estimates and the window ----------------------------------------------------------------
+
+
+def _wave(kind: WaveKind, planned: Sequence[PlannedAppliance], workers: int) -> Wave:
+    members = tuple(line for line in planned if line.wave is kind)
+    durations = [line.estimate.total for line in members if line.actionable]
+    return Wave(kind=kind, appliances=members, estimate=makespan(durations, workers))
+
+
+def makespan(durations: Sequence[float], workers: int) -> float:
+    """Length of a longest-first list schedule of `durations` on `workers` parallel workers."""
+    free = [0.0] * min(workers, len(durations))
+    for duration in sorted(durations, reverse=True):
+        heapq.heapreplace(free, free[0] + duration)
+    return max(free, default=0.0)
+
+
+def _fit_window(
+    waves: Sequence[Wave], now: dt.datetime, window_end: dt.datetime, workers: int
+) -> tuple[list[Wave], tuple[str, ...]]:
+    """Mark what would not finish before `window_end`; a deferral also defers all later waves."""
+    if (now.tzinfo is None) != (window_end.tzinfo is None):
+        now = now.replace(tzinfo=window_end.tzinfo)
+    budget = (window_end - now).total_seconds()
+    fitted: list[Wave] = []
+    elapsed, deferred, total = 0.0, 0, 0
+    for wave in waves:
+        late = _late(wave, budget - elapsed if not deferred else -1.0, workers)
+        deferred += len(late)
+        total += sum(1 for line in wave.appliances if line.actionable)
+        elapsed += wave.estimate
+        lines = tuple(
+            line.model_copy(update={"fits_window": False}) if line.name in late else line
+            for line in wave.appliances
+        )
+        fitted.append(wave.model_copy(update={"appliances": lines}))
+    if not deferred:
+        return fitted, ()
+    note = (
+        f"{deferred} of {total} appliances to upgrade would not finish before the window ends "
+        f"at {window_end.isoformat(timespec='minutes')} and will be deferred"
+    )
+    return fitted, (note,)
+
+
+def _late(wave: Wave, budget: float, workers: int) -> set[str]:
+    """Names that would end after `budget` seconds, in longest-first list-scheduling order."""
+    acting = sorted(
+        (line for line in wave.appliances if line.actionable),
+        key=lambda line: line.estimate.total,
+        reverse=True,
+    )
+    free = [0.0] * min(workers, len(acting))
+    late: set[str] = set()
+    for line in acting:
+        end = free[0] + line.estimate.total
+        if end > budget:
+            late.add(line.name)  # never started, so its worker stays free
+        else:
+            heapq.heapreplace(free, end)
+    return late

@@ -1,0 +1,372 @@
+"""The ExtraHop REST API of one appliance, on an injected aiohttp session.
+
+Only this module (with `orchestrator.transport`) and the simulator import aiohttp. Every
+request is rate-capped per appliance, carries its own timeouts and TLS settings, and is
+retried through stamina according to whether it is safe to send again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import ssl
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import aiohttp
+import stamina
+import structlog
+from asyncio_throttle.throttler import Throttler
+from pydantic import BaseModel
+
+from orchestrator.errors import (
+    ApiError,
+    ApplianceError,
+    PreconditionFailed,
+    TransportError,
+)
+from orchestrator.models import ApplianceInfo, ClusterInfo, JobState
+from orchestrator.transport import (
+    Answer,
+    http_error,
+    idempotent_retry,
+    is_tls_failure,
+    map_aiohttp_errors,
+    unprocessed_retry,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, Callable
+    from pathlib import Path
+
+    from orchestrator.config import Settings
+    from orchestrator.models import Appliance
+
+__all__ = ["CHUNK_SIZE", "ApplianceClient", "map_aiohttp_errors", "open_session"]
+
+CHUNK_SIZE = 1024 * 1024  # bytes read from disk and handed to the socket at a time
+FIRMWARE_CONTENT_TYPE = "application/vnd.extrahop.firmware"
+_API = "/api/v1"
+_JOB_PATH = re.compile(r"/jobs/([^/]+)/?$")
+_WAIT_INITIAL = 0.5  # seconds before the first retry (plus jitter)
+_WAIT_MAX = 30.0  # longest backoff between two retries, Retry-After aside
+_SERVER_ERROR = 500
+_TOO_MANY_REQUESTS = 429
+
+Policy = Literal["idempotent", "unprocessed", "once"]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What to send; a body factory makes a fresh stream for every attempt."""
+
+    method: str
+    path: str
+    json_body: dict[str, Any] | None
+    body_factory: Callable[[], AsyncGenerator[bytes]] | None
+    headers: dict[str, str]
+
+
+def open_session(settings: Settings) -> aiohttp.ClientSession:
+    """A session able to serve a whole fleet; open it inside the event loop and close it."""
+    connector = aiohttp.TCPConnector(limit=max(100, 4 * settings.concurrency), limit_per_host=0)
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout
+    )
+    # One session talks to many appliances: no cookies may travel from one to another.
+    return aiohttp.ClientSession(
+        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    )
+
+
+def _throttler(requests_per_second: float) -> Throttler:
+    # Throttler counts whole requests per period: 2.5/s becomes 3 per 1.2 s, 0.5/s 1 per 2 s.
+    burst = max(1, math.ceil(requests_per_second))
+    return Throttler(rate_limit=burst, period=burst / requests_per_second)
+
+
+class ApplianceClient:
+    """The ExtraHop REST API of one appliance."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, appliance: Appliance, settings: Settings
+    ) -> None:
+        self.name = appliance.name
+        self._session = session
+        self._appliance = appliance
+        self._settings = settings
+        self._base = appliance.url.rstrip("/") + _API
+        self._throttler = _throttler(settings.requests_per_second)
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout
+        )
+        self._ssl: ssl.SSLContext | bool | None = None  # built on first use
+        self._log = structlog.get_logger(__name__).bind(appliance=self.name)
+        if not appliance.verify_tls:
+            self._log.warning("tls.verification_disabled")
+
+    def __repr__(self) -> str:
+        return f"ApplianceClient(name={self.name!r}, url={self._appliance.url!r})"
+
+    # --- identity -------------------------------------------------------------------------
+
+    async def get_info(self) -> ApplianceInfo:
+        """Version, platform and hostname from GET /extrahop."""
+        return await self._get_model("/extrahop", ApplianceInfo)
+
+    async def get_version(self) -> str:
+        """The running firmware version, from GET /extrahop/version."""
+        return await self._get_field("/extrahop/version", "version")
+
+    async def get_platform(self) -> str:
+        """The platform (discover, command, explore, trace...), from GET /extrahop/platform."""
+        return await self._get_field("/extrahop/platform", "platform")
+
+    async def get_edition(self) -> str:
+        """The edition, from GET /extrahop/edition."""
+        return await self._get_field("/extrahop/edition", "edition")
+
+    async def ping(self) -> bool:
+        """One unretried GET /extrahop/version: whether the API answers (auth and TLS raise)."""
+        try:
+            await self._call("once", "GET", "/extrahop/version")
+        except TransportError as exc:
+            if is_tls_failure(exc):
+                raise
+            return False
+        except ApiError as exc:
+            if exc.status >= _SERVER_ERROR or exc.status == _TOO_MANY_REQUESTS:
+                return False
+            raise
+        return True
+
+    # --- Explore cluster ------------------------------------------------------------------
+
+    async def get_cluster(self) -> ClusterInfo:
+        """Whether the Explore cluster ingests records, from GET /extrahop/cluster."""
+        return await self._get_model("/extrahop/cluster", ClusterInfo)
+
+    async def set_ingest(self, *, enabled: bool) -> None:
+        """Halt or resume record ingest for the whole Explore cluster (PATCH /extrahop/cluster)."""
+        body = {"ingest_enabled": enabled}
+        await self._call("idempotent", "PATCH", "/extrahop/cluster", json_body=body)
+
+    # --- firmware -------------------------------------------------------------------------
+
+    async def upload_firmware(
+        self, path: Path, *, progress: Callable[[int, int], None] | None = None
+    ) -> None:
+        """Stream a firmware image from disk to POST /extrahop/firmware; re-sent whole on faults."""
+        try:
+            total = (await asyncio.to_thread(path.stat)).st_size
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise PreconditionFailed(self.name, f"cannot read firmware {path}: {reason}") from exc
+        headers = {"Content-Type": FIRMWARE_CONTENT_TYPE, "Content-Length": str(total)}
+        await self._call(
+            "idempotent",
+            "POST",
+            "/extrahop/firmware",
+            body_factory=lambda: _read_chunks(path, total, progress),
+            headers=headers,
+        )
+
+    async def start_upgrade(self, *, restart_after: bool = True) -> str | None:
+        """Install the uploaded image; the job id, or None when the firmware predates jobs."""
+        body = {"restart_after": restart_after}
+        return await self._start_job("/extrahop/firmware/latest/upgrade", body)
+
+    async def download_url(self, url: str, *, upgrade: bool = True) -> str | None:
+        """Have the appliance download (and by default install) an image from a URL."""
+        body = {"firmware_url": url, "upgrade": upgrade}
+        return await self._start_job("/extrahop/firmware/download/url", body)
+
+    async def download_version(self, version: str, *, upgrade: bool = False) -> str | None:
+        """Have the appliance download a version from ExtraHop Cloud Services."""
+        body = {"version": version, "upgrade": upgrade}
+        return await self._start_job("/extrahop/firmware/download/version", body)
+
+    async def firmware_next(self) -> list[dict[str, Any]]:
+        """The releases the appliance could upgrade to, from GET /extrahop/firmware/next."""
+        path = "/extrahop/firmware/next"
+        data = await self._get_json(path)
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise self._unexpected(path, "expected a list of releases")
+        return data
+
+    # --- jobs -----------------------------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> JobState:
+        """One poll of GET /jobs/{id}."""
+        path = f"/jobs/{job_id}"
+        data = await self._get_json(path)
+        if isinstance(data, dict):
+            data.setdefault("id", job_id)
+        return self._model(path, JobState, data)
+
+    async def list_jobs(self) -> list[JobState]:
+        """Every job the appliance knows, from GET /jobs."""
+        data = await self._get_json("/jobs")
+        if not isinstance(data, list):
+            raise self._unexpected("/jobs", "expected a list of jobs")
+        return [self._model("/jobs", JobState, item) for item in data]
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    async def _start_job(self, path: str, body: dict[str, Any]) -> str | None:
+        answer = await self._call("unprocessed", "POST", path, json_body=body)
+        if answer.location is None:
+            return None
+        match = _JOB_PATH.search(answer.location.split("?", 1)[0])
+        if match is None:
+            self._log.warning("job.location_unrecognised", path=path, location=answer.location)
+            return None
+        return match.group(1)
+
+    async def _get_field(self, path: str, field: str) -> str:
+        data = await self._get_json(path)
+        value = data.get(field) if isinstance(data, dict) else None
+        if not isinstance(value, str):
+            raise self._unexpected(path, f'expected an object with a "{field}" string')
+        return value
+
+    async def _get_model(self, path: str, model: type[M]) -> M:
+        return self._model(path, model, await self._get_json(path))
+
+    async def _get_json(self, path: str) -> Any:  # noqa: ANN401 - any JSON value
+        answer = await self._call("idempotent", "GET", path)
+        with map_aiohttp_errors(self.name, request=f"GET {_API}{path}"):
+            return json.loads(answer.body)
+
+    def _model(self, path: str, model: type[M], data: object) -> M:
+        """Validate the fields `model` knows; the API may add others, or send nulls."""
+        if not isinstance(data, dict):
+            raise self._unexpected(path, "expected a JSON object")
+        known = {k: v for k, v in data.items() if k in model.model_fields and v is not None}
+        with map_aiohttp_errors(self.name, request=f"GET {_API}{path}"):
+            return model.model_validate(known)
+
+    def _unexpected(self, path: str, what: str) -> TransportError:
+        return TransportError(self.name, f"unexpected answer to GET {_API}{path}: {what}")
+
+    async def _call(
+        self,
+        policy: Policy,
+        method: str,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        body_factory: Callable[[], AsyncGenerator[bytes]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        """Send one request, retried as `policy` allows; the answer is a 2xx."""
+        request = _Request(method, path, json_body, body_factory, headers or {})
+        if policy == "once":
+            return await self._attempt(request)
+        hook_factory = idempotent_retry if policy == "idempotent" else unprocessed_retry
+        retries = stamina.retry_context(
+            on=hook_factory(self._settings.retry_timeout),
+            attempts=self._settings.retry_attempts,
+            timeout=self._settings.retry_timeout,
+            wait_initial=_WAIT_INITIAL,
+            wait_max=_WAIT_MAX,
+        )
+        last_error: ApplianceError | None = None
+        async for attempt in retries:
+            with attempt:
+                if last_error is not None:
+                    self._log_retry(request, attempt.num, last_error)
+                try:
+                    return await self._attempt(request)
+                except ApplianceError as exc:
+                    last_error = exc
+                    raise
+        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+    def _log_retry(self, request: _Request, num: int, error: ApplianceError) -> None:
+        self._log.warning(
+            "request.retried",
+            method=request.method,
+            path=_API + request.path,
+            attempt=num,
+            error=error.message,
+        )
+
+    async def _attempt(self, request: _Request) -> Answer:
+        """One rate-capped exchange; HTTP error statuses raised as ApiError."""
+        await self._throttler.acquire()  # type: ignore[no-untyped-call]  # untyped library
+        answer = await self._exchange(request)
+        if not 200 <= answer.status < 300:  # noqa: PLR2004
+            secret = self._appliance.api_key.get_secret_value()
+            raise http_error(self.name, answer, secret=secret)
+        return answer
+
+    async def _exchange(self, request: _Request) -> Answer:
+        """One HTTP exchange, every foreign error translated."""
+        body = request.body_factory() if request.body_factory is not None else None
+        with map_aiohttp_errors(self.name, request=f"{request.method} {_API}{request.path}"):
+            async with self._session.request(
+                request.method,
+                self._base + request.path,
+                headers=self._headers(request.headers),
+                json=request.json_body,
+                data=body,
+                ssl=self._ssl_setting(),
+                timeout=self._timeout,
+                allow_redirects=False,  # a redirect would carry the key elsewhere
+            ) as response:
+                return Answer(
+                    status=response.status,
+                    reason=response.reason or "",
+                    body=await response.read(),
+                    location=response.headers.get("Location"),
+                    retry_after=response.headers.get("Retry-After"),
+                )
+
+    def _headers(self, extra: dict[str, str]) -> dict[str, str]:
+        key = self._appliance.api_key.get_secret_value()
+        return {"Authorization": f"ExtraHop apikey={key}", "Accept": "application/json"} | extra
+
+    def _ssl_setting(self) -> ssl.SSLContext | bool:
+        """Per-request TLS: verified by default, against ca_bundle if given, or not at all."""
+        if self._ssl is None:
+            self._ssl = self._make_ssl()
+        return self._ssl
+
+    def _make_ssl(self) -> ssl.SSLContext | bool:
+        if not self._appliance.verify_tls:
+            return False
+        bundle = self._appliance.ca_bundle
+        if bundle is None:
+            return True
+        try:
+            return ssl.create_default_context(cafile=str(bundle))
+        except (OSError, ssl.SSLError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            message = f"cannot load ca_bundle {bundle}: {reason}"
+            raise PreconditionFailed(self.name, message) from exc
+
+
+async def _read_chunks(
+    path: Path, total: int, progress: Callable[[int, int], None] | None
+) -> AsyncGenerator[bytes]:
+    """Read `path` CHUNK_SIZE bytes at a time in a thread, reporting progress as it goes.
+
+    aiohttp drives this from its body-writer task; if the request fails, that task's
+    cancellation runs the `finally` and closes the file.
+    """
+    sent = 0
+    if progress is not None:
+        progress(0, total)
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, CHUNK_SIZE):
+            yield chunk
+            sent += len(chunk)
+            if progress is not None:
+                progress(sent, total)
+    finally:
+        handle.close()  # not in a thread: an await here could be cut short by cancellation

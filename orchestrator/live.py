@@ -1,0 +1,137 @@
+"""The terminal's live view of a run: one row per active appliance, and overall progress."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from orchestrator.models import FINAL_OUTCOMES, Outcome
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from orchestrator.models import JobState
+    from orchestrator.plan import Plan, WaveKind
+    from orchestrator.steps import StepObserver
+
+_STYLE = {
+    Outcome.DONE: "green",
+    Outcome.SKIPPED: "dim",
+    Outcome.FAILED: "bold red",
+    Outcome.BLOCKED: "red",
+    Outcome.DEFERRED: "yellow",
+    Outcome.CANCELLED: "yellow",
+}
+# Rows beyond this are summarised: a 1,000-appliance run must not redraw 1,000 rows.
+MAX_ROWS = 24
+
+
+@dataclass
+class _Row:
+    name: str
+    wave: str
+    state: Outcome = Outcome.PENDING
+    detail: str = ""
+    sent: int = 0
+    total: int = 0
+    started: float | None = None
+    ended: float | None = None
+
+    def upload_progress(self, sent: int, total: int) -> None:
+        self.sent, self.total = sent, total
+
+    def job_progress(self, job: JobState) -> None:
+        steps = f"{job.step_number}/{job.total_steps} " if job.step_number is not None else ""
+        self.detail = f"{steps}{job.step_description or job.status}"
+
+    def note(self, detail: str) -> None:
+        self.detail = detail
+
+    def elapsed(self, now: float) -> str:
+        if self.started is None:
+            return ""
+        seconds = int((self.ended or now) - self.started)
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+
+
+class LiveView:
+    """A RunObserver whose state rich.live.Live renders a few times a second."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.rows = {
+            a.name: _Row(a.name, a.wave.value if a.wave else "-") for a in plan.appliances()
+        }
+        self.wave = "-"
+        self.ingest: dict[str, str] = {}
+
+    def wave_started(self, wave: WaveKind, size: int) -> None:
+        """Show which wave runs."""
+        self.wave = f"{wave.value} ({size})"
+
+    def state_changed(self, name: str, state: Outcome, detail: str | None) -> None:
+        """Update one row."""
+        row = self.rows[name]
+        row.state = state
+        row.detail = detail or ""
+        now = time.monotonic()
+        if row.started is None and state not in FINAL_OUTCOMES | {Outcome.PENDING}:
+            row.started = now
+        if state in FINAL_OUTCOMES:
+            row.ended = now
+
+    def ingest_changed(self, cluster: str, action: str, via: str) -> None:
+        """Show each cluster's ingest state."""
+        self.ingest[cluster] = f"{action.replace('_', ' ')} via {via}"
+
+    def step_observer(self, name: str) -> StepObserver:
+        """The row itself receives step progress."""
+        return self.rows[name]
+
+    def __rich__(self) -> RenderableType:
+        now = time.monotonic()
+        table = Table(expand=False, box=None, pad_edge=False)
+        for column in ("appliance", "wave", "state", "upload", "job / detail", "elapsed"):
+            table.add_column(column, no_wrap=True, overflow="ellipsis")
+        for row in self._visible():
+            table.add_row(
+                row.name,
+                row.wave,
+                Text(row.state.value, style=_STYLE.get(row.state, "cyan")),
+                _upload_bar(row),
+                Text(row.detail[:40]),
+                row.elapsed(now),
+            )
+        return Group(table, self._summary())
+
+    def _visible(self) -> list[_Row]:
+        active = [r for r in self.rows.values() if r.started and r.state not in FINAL_OUTCOMES]
+        finished = sorted(
+            (r for r in self.rows.values() if r.ended is not None),
+            key=lambda r: r.ended or 0.0,
+            reverse=True,
+        )
+        return (active + finished)[:MAX_ROWS]
+
+    def _summary(self) -> RenderableType:
+        total = len(self.rows)
+        final = sum(1 for r in self.rows.values() if r.state in FINAL_OUTCOMES)
+        counts: dict[str, int] = {}
+        for row in self.rows.values():
+            counts[row.state.value] = counts.get(row.state.value, 0) + 1
+        line = Text(f"wave {self.wave}  {final}/{total} finished  ")
+        line.append(", ".join(f"{n} {s}" for s, n in sorted(counts.items())), style="dim")
+        for cluster, text in self.ingest.items():
+            line.append(f"\ningest {cluster}: {text}")
+        return Group(ProgressBar(total=total or 1, completed=final, width=60), line)
+
+
+def _upload_bar(row: _Row) -> RenderableType:
+    if not row.total:
+        return Text("")
+    return ProgressBar(total=row.total, completed=row.sent, width=16)

@@ -1,0 +1,399 @@
+"""Per-appliance results of a run rendered as a terminal table, JSON, Markdown and a webhook body.
+
+Nothing here prints: the functions return rich renderables and strings, and `write_reports`
+writes the JSON and Markdown files atomically. The JSON schema is documented in docs/report.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from orchestrator.errors import ConfigError
+from orchestrator.models import FINAL_OUTCOMES, ApplianceResult, IngestAction, Outcome, RunReport
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from pathlib import Path
+
+    from rich.console import RenderableType
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "format_duration",
+    "render_table",
+    "report_paths",
+    "run_status",
+    "summary_payload",
+    "to_json",
+    "to_markdown",
+    "write_reports",
+]
+
+SCHEMA_VERSION = 1
+
+_STATUS_BY_EXIT_CODE = {0: "succeeded", 1: "failed", 3: "incomplete"}
+
+_STATUS_STYLES = {"succeeded": "green", "failed": "red", "incomplete": "yellow"}
+
+_OUTCOME_STYLES = {
+    Outcome.DONE: "green",
+    Outcome.SKIPPED: "dim",
+    Outcome.FAILED: "bold red",
+    Outcome.BLOCKED: "red",
+    Outcome.DEFERRED: "yellow",
+    Outcome.CANCELLED: "yellow",
+}
+
+# Outcomes that deserve an explanation in the Markdown "Problems" section.
+_PROBLEM_OUTCOMES = (Outcome.FAILED, Outcome.BLOCKED, Outcome.DEFERRED, Outcome.CANCELLED)
+
+# Order of the summary line: successes first, then what needs attention.
+_SUMMARY_ORDER = tuple(_OUTCOME_STYLES)
+
+_ERROR_WIDTH = 80  # characters of an error shown in the terminal table
+_FAILURE_WIDTH = 300  # characters of a failure's error spelled out under the table
+_MARKDOWN_SPECIALS = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|"})
+
+
+def run_status(exit_code: int) -> str:
+    """The run's status word for an exit code: succeeded (0), incomplete (3), else failed."""
+    return _STATUS_BY_EXIT_CODE.get(exit_code, "failed")
+
+
+def format_duration(seconds: float | None) -> str:
+    """A duration for people: `12s`, `4m 12s`, `1h 04m`; `-` when unknown."""
+    if seconds is None:
+        return "-"
+    total = round(max(seconds, 0.0))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def _counts(report: RunReport) -> dict[str, int]:
+    """Appliances per outcome: every final outcome (0 if none), plus any other that occurs."""
+    present = {result.outcome for result in report.results}
+    return {
+        outcome.value: report.count(outcome)
+        for outcome in Outcome
+        if outcome in FINAL_OUTCOMES or outcome in present
+    }
+
+
+def _summary_line(report: RunReport) -> str:
+    """`8 done, 1 skipped, 1 failed, 2 blocked — exit 1`."""
+    present = {result.outcome for result in report.results}
+    order = _SUMMARY_ORDER + tuple(o for o in Outcome if o not in _SUMMARY_ORDER and o in present)
+    parts = [f"{report.count(o)} {o.value}" for o in order if report.count(o)]
+    counts = ", ".join(parts) if parts else "no appliances"
+    dry = " (dry run)" if report.dry_run else ""
+    return f"{counts} — exit {report.exit_code}{dry}"
+
+
+def _ingest_by_cluster(report: RunReport) -> dict[str, list[IngestAction]]:
+    """The ingest actions grouped by cluster, each group in time order."""
+    groups: dict[str, list[IngestAction]] = {}
+    for action in sorted(report.ingest, key=lambda a: a.at):
+        groups.setdefault(action.cluster, []).append(action)
+    return groups
+
+
+def _ingest_left_disabled(actions: list[IngestAction]) -> bool:
+    """Whether the run halted this cluster's ingest and did not manage to restore it."""
+    return actions[-1].action in {"halted", "restore_failed"}
+
+
+def _ingest_phrase(action: IngestAction, previous: IngestAction | None) -> str:
+    """`halted via exa-m1`, `restored`, `restore failed via exa-m2: refused`."""
+    words = {
+        "halted": "halted",
+        "restored": "restored",
+        "left_off": "left off (it was already disabled)",
+        "restore_failed": "restore FAILED",
+    }[action.action]
+    if previous is None or previous.via != action.via:
+        words += f" via {action.via}"
+    if action.error:
+        words += f": {action.error}"
+    return words
+
+
+def _ingest_sentence(cluster: str, actions: list[IngestAction]) -> str:
+    """`ingest on exa: halted via exa-m1, restored`."""
+    previous: list[IngestAction | None] = [None, *actions[:-1]]
+    phrases = [_ingest_phrase(a, p) for a, p in zip(actions, previous, strict=True)]
+    sentence = f"ingest on {cluster}: " + ", ".join(phrases)
+    if _ingest_left_disabled(actions):
+        sentence += " — INGEST IS STILL DISABLED; run `orchestrator restore-ingest`"
+    return sentence
+
+
+def _own_error(result: ApplianceResult) -> str:
+    """The result's error without the `name: ` prefix ApplianceError puts in front of it."""
+    error = result.error or ""
+    return error.removeprefix(f"{result.name}: ")
+
+
+def _truncate(text: str, width: int) -> str:
+    """`text` on one line (whitespace collapsed), cut to `width` characters with an ellipsis."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
+
+
+def _version_cell(result: ApplianceResult) -> Text:
+    """`9.3.0 → 9.9.1`; the target dimmed when it was not (yet) reached."""
+    before = result.version_before or "?"
+    if result.version_after:
+        if result.version_after == result.version_before:
+            return Text(before)
+        return Text(f"{before} → {result.version_after}")
+    if result.target_version and result.target_version != result.version_before:
+        return Text.assemble(f"{before} → ", (result.target_version, "dim"))
+    return Text(before)
+
+
+def _error_cell(result: ApplianceResult) -> Text:
+    """The error on one line, cut with an ellipsis to the room the table leaves it."""
+    text = _truncate(_own_error(result), _ERROR_WIDTH) if result.error else ""
+    return Text(text, style="dim", no_wrap=True, overflow="ellipsis")
+
+
+def _table_row(result: ApplianceResult) -> tuple[Text | str, ...]:
+    """One appliance as table cells."""
+    return (  # Text, not str: names and errors come from files and appliances, not markup
+        Text(result.name),
+        result.role.value if result.role else "-",
+        Text(result.wave or "-"),
+        _version_cell(result),
+        Text(result.outcome.value, style=_OUTCOME_STYLES.get(result.outcome, "cyan")),
+        format_duration(result.duration),
+        _error_cell(result),
+    )
+
+
+def render_table(report: RunReport) -> RenderableType:
+    """The run as a rich table, the summary line and the ingest actions; readable at 100 columns."""
+    duration = format_duration((report.finished_at - report.started_at).total_seconds())
+    table = Table(
+        title=Text(f"run {report.run_id} — {run_status(report.exit_code)} in {duration}"),
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        title_style="bold",
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for header in ("appliance", "role", "wave"):
+        table.add_column(header, no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    # One line per appliance: the error is cut to the room left; JSON and Markdown keep it whole.
+    table.add_column("error", min_width=8)
+    for result in report.results:
+        table.add_row(*_table_row(result))
+    style = _STATUS_STYLES[run_status(report.exit_code)]
+    lines: list[RenderableType] = [table]
+    # The table cuts errors to fit; a failure is what the engineer acts on, so spell it out.
+    for result in report.results:
+        if result.outcome is Outcome.FAILED:
+            error = _truncate(_own_error(result) or "no error recorded", _FAILURE_WIDTH)
+            lines.append(Text.assemble((f"{result.name} failed: ", "bold red"), error))
+    lines.append(Text(_summary_line(report), style=f"bold {style}"))
+    for cluster, actions in _ingest_by_cluster(report).items():
+        warn = _ingest_left_disabled(actions)
+        lines.append(Text(_ingest_sentence(cluster, actions), style="bold red" if warn else ""))
+    return Group(*lines)
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    """ISO 8601 text for a datetime, or None."""
+    return moment.isoformat() if moment is not None else None
+
+
+def _seconds(value: float | None) -> float | None:
+    """Seconds rounded to milliseconds, or None."""
+    return round(value, 3) if value is not None else None
+
+
+def _appliance_document(result: ApplianceResult) -> dict[str, Any]:
+    """One appliance as a JSON object (schema in docs/report.md)."""
+    return {
+        "name": result.name,
+        "role": result.role.value if result.role else None,
+        "wave": result.wave,
+        "outcome": result.outcome.value,
+        "version_before": result.version_before,
+        "version_after": result.version_after,
+        "target_version": result.target_version,
+        "duration_seconds": _seconds(result.duration),
+        "error": result.error,
+        "job_id": result.job_id,
+        "started_at": _iso(result.started_at),
+        "finished_at": _iso(result.finished_at),
+    }
+
+
+def _ingest_document(action: IngestAction) -> dict[str, Any]:
+    """One ingest action as a JSON object."""
+    return {
+        "cluster": action.cluster,
+        "via": action.via,
+        "action": action.action,
+        "at": _iso(action.at),
+        "error": action.error,
+    }
+
+
+def summary_payload(report: RunReport) -> dict[str, Any]:
+    """The report as the JSON document (plain dicts, lists, str, int, float, bool, None)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": report.run_id,
+        "started_at": _iso(report.started_at),
+        "finished_at": _iso(report.finished_at),
+        "duration_seconds": _seconds((report.finished_at - report.started_at).total_seconds()),
+        "exit_code": report.exit_code,
+        "status": run_status(report.exit_code),
+        "dry_run": report.dry_run,
+        "counts": _counts(report),
+        "appliances": [_appliance_document(result) for result in report.results],
+        "ingest": [_ingest_document(action) for action in report.ingest],
+    }
+
+
+def to_json(report: RunReport) -> str:
+    """The report as indented JSON text ending with a newline."""
+    return json.dumps(summary_payload(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def _md(text: str | None) -> str:
+    """Text on one line, escaped to be safe inside a Markdown table cell or list item."""
+    return " ".join(text.split()).translate(_MARKDOWN_SPECIALS) if text else "-"
+
+
+def _markdown_header(report: RunReport) -> list[str]:
+    """The heading and the run summary bullets."""
+    status = run_status(report.exit_code)
+    duration = format_duration((report.finished_at - report.started_at).total_seconds())
+    title = "Firmware upgrade dry run" if report.dry_run else "Firmware upgrade run"
+    return [
+        f"# {title} {_md(report.run_id)}: {status}",
+        "",
+        f"- **Status:** {status} (exit code {report.exit_code})",
+        f"- **Started:** {_iso(report.started_at)}",
+        f"- **Finished:** {_iso(report.finished_at)} ({duration})",
+        f"- **Appliances:** {_summary_line(report).rsplit(' — ', 1)[0]}",
+        "",
+    ]
+
+
+def _markdown_table(report: RunReport) -> list[str]:
+    """The appliance table."""
+    lines = [
+        "## Appliances",
+        "",
+        "| Appliance | Role | Wave | Before | After | Target | Outcome | Duration |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report.results:
+        cells = (
+            _md(r.name),
+            _md(r.role.value if r.role else None),
+            _md(r.wave),
+            _md(r.version_before),
+            _md(r.version_after),
+            _md(r.target_version),
+            f"**{r.outcome.value}**" if r.outcome in _PROBLEM_OUTCOMES else r.outcome.value,
+            format_duration(r.duration),
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _markdown_ingest(report: RunReport) -> list[str]:
+    """The ingest section (empty when the run touched no Explore cluster)."""
+    groups = _ingest_by_cluster(report)
+    if not groups:
+        return []
+    lines = ["## Explore ingest", ""]
+    for cluster, actions in groups.items():
+        for action in actions:
+            error = f": {_md(action.error)}" if action.error else ""
+            lines.append(
+                f"- {_md(cluster)}: {action.action.replace('_', ' ')} via {_md(action.via)}"
+                f" at {_iso(action.at)}{error}"
+            )
+        if _ingest_left_disabled(actions):
+            lines.append(
+                f"- **Ingest on {_md(cluster)} is still disabled:** run "
+                "`orchestrator restore-ingest`."
+            )
+    return [*lines, ""]
+
+
+def _markdown_problems(report: RunReport) -> list[str]:
+    """Every failed, blocked, deferred or cancelled appliance with its full error."""
+    problems = [r for r in report.results if r.outcome in _PROBLEM_OUTCOMES]
+    if not problems:
+        return []
+    lines = ["## Problems", ""]
+    for r in problems:
+        job = f" (job {_md(r.job_id)})" if r.job_id else ""
+        lines.append(f"- **{_md(r.name)}** {r.outcome.value}{job}: {_md(_own_error(r))}")
+    return [*lines, ""]
+
+
+def to_markdown(report: RunReport) -> str:
+    """The report as Markdown for a change ticket: status, counts, table, ingest, problems."""
+    sections = (
+        _markdown_header(report),
+        _markdown_table(report),
+        _markdown_ingest(report),
+        _markdown_problems(report),
+    )
+    return "\n".join(line for section in sections for line in section).rstrip("\n") + "\n"
+
+
+def report_paths(path: Path) -> tuple[Path, Path]:
+    """The (JSON, Markdown) paths for `--report PATH`: PATH and PATH.md, or PATH.json if .md."""
+    if path.suffix.lower() == ".md":
+        return path.with_suffix(".json"), path
+    return path, path.with_suffix(".md")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, fsync it, then rename it over `path`."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with temporary.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"cannot write the report {path}: {reason}") from exc
+
+
+def write_reports(report: RunReport, path: Path) -> list[Path]:
+    """Write the JSON and Markdown reports atomically; return the paths written (JSON first)."""
+    json_path, markdown_path = report_paths(path)
+    _write_atomically(json_path, to_json(report))
+    _write_atomically(markdown_path, to_markdown(report))
+    return [json_path, markdown_path]

@@ -1,0 +1,216 @@
+"""One async function per upgrade step; each talks to one appliance and knows nothing of others.
+
+Steps raise errors from `orchestrator.errors`; the runner turns them into per-appliance outcomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Protocol
+
+from orchestrator.errors import (
+    ApiError,
+    AuthError,
+    JobFailed,
+    PreconditionFailed,
+    RequestTimeout,
+    TransportError,
+)
+from orchestrator.models import JobState, JobStatus, Role, parse_version, role_for_platform
+from orchestrator.plan import Action, PlannedAppliance
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from orchestrator.client import ApplianceClient
+    from orchestrator.config import Settings
+    from orchestrator.models import ApplianceInfo
+
+
+class StepObserver(Protocol):
+    """Receives progress from a step (the live view and the logs implement it)."""
+
+    def upload_progress(self, sent: int, total: int) -> None:
+        """Bytes of the image sent so far."""
+
+    def job_progress(self, job: JobState) -> None:
+        """One poll of the firmware job."""
+
+    def note(self, detail: str) -> None:
+        """A short human note on what the step waits for."""
+
+
+def same_version(running: str | None, target: str | None) -> bool:
+    """Whether two version strings denote the same version (numerically when possible)."""
+    if running is None or target is None:
+        return False
+    left, right = parse_version(running), parse_version(target)
+    if left is not None and right is not None:
+        return left == right
+    return running.strip() == target.strip()
+
+
+async def backoff(settings: Settings) -> AsyncIterator[float]:
+    """Sleep ever longer (poll_interval, x1.5, ... poll_interval_max), yielding after each."""
+    interval = settings.poll_interval
+    while True:
+        await asyncio.sleep(interval)
+        yield interval
+        interval = min(interval * 1.5, settings.poll_interval_max)
+
+
+async def precheck(client: ApplianceClient, planned: PlannedAppliance) -> ApplianceInfo:
+    """Confirm the appliance answers, is the role the plan thinks, and runs a known version."""
+    info = await client.get_info()
+    role = role_for_platform(info.platform)
+    if planned.role is not None and role is not None and role is not planned.role:
+        raise PreconditionFailed(
+            client.name, f"platform {info.platform!r} is not a {planned.role.value} appliance"
+        )
+    return info
+
+
+async def halt_ingest(client: ApplianceClient) -> None:
+    """Disable record ingest on the Explore cluster this node belongs to."""
+    await client.set_ingest(enabled=False)
+
+
+async def restore_ingest(client: ApplianceClient) -> None:
+    """Re-enable record ingest on the Explore cluster this node belongs to."""
+    await client.set_ingest(enabled=True)
+
+
+async def upload(client: ApplianceClient, image: Path, observer: StepObserver) -> None:
+    """Stream the firmware image to the appliance (201 when accepted)."""
+    observer.note("uploading image")
+    await client.upload_firmware(image, progress=observer.upload_progress)
+
+
+async def start_job(client: ApplianceClient, planned: PlannedAppliance) -> str | None:
+    """Start the firmware job for the planned action; return its id (None before 8.5)."""
+    firmware = planned.firmware
+    if planned.action is Action.UPLOAD:
+        return await client.start_upgrade(restart_after=True)
+    if planned.action is Action.URL and firmware.kind == "url":
+        return await client.download_url(firmware.url, upgrade=True)
+    if planned.action is Action.CLOUD and firmware.kind == "cloud":
+        return await client.download_version(firmware.cloud_version, upgrade=True)
+    raise PreconditionFailed(client.name, f"nothing to start for action {planned.action}")
+
+
+async def await_job(
+    client: ApplianceClient, job_id: str, settings: Settings, observer: StepObserver
+) -> JobState:
+    """Poll the job with backoff until DONE; FAILED or TIMEOUT raise JobFailed."""
+    try:
+        async with asyncio.timeout(settings.job_deadline):
+            async for _ in backoff(settings):
+                job = await _poll_job(client, job_id, observer)
+                if job is not None and job.terminal:
+                    return _check_job(client.name, job)
+    except TimeoutError:
+        raise RequestTimeout(
+            client.name, f"job {job_id} still running after {settings.job_deadline:.0f}s"
+        ) from None
+    raise AssertionError("unreachable")  # pragma: no cover - backoff never ends
+
+
+async def _poll_job(
+    client: ApplianceClient, job_id: str, observer: StepObserver
+) -> JobState | None:
+    """One poll; an appliance that is restarting (refused, reset, 5xx) is not an error here."""
+    try:
+        job = await client.get_job(job_id)
+    except AuthError:
+        raise
+    except (TransportError, ApiError) as exc:
+        if isinstance(exc, ApiError) and not exc.transient:
+            raise
+        observer.note("unreachable while the job runs (restarting?)")
+        return None
+    observer.job_progress(job)
+    return job
+
+
+def _check_job(name: str, job: JobState) -> JobState:
+    if job.status == JobStatus.DONE:
+        return job
+    raise JobFailed(name, job.id, job.status, job.details or job.step_description or "")
+
+
+async def await_reboot(
+    client: ApplianceClient,
+    settings: Settings,
+    *,
+    target: str | None,
+    version_before: str | None,
+    observer: StepObserver,
+    deadline: float | None = None,
+) -> str:
+    """Wait out the restart: return the running version once it is the target.
+
+    Refused connections, resets and 5xx are expected while the appliance restarts. An
+    appliance that was seen down and came back on the old version is `version unchanged`.
+    """
+    limit = settings.reboot_deadline if deadline is None else deadline
+    seen_down = False
+    version: str | None = None
+    observer.note("waiting for the restart")
+    start = time.monotonic()
+    async for _ in backoff(settings):
+        version = await _probe_version(client)
+        if version is None:
+            seen_down = True
+            observer.note("restarting (not answering)")
+        elif _arrived(version, target, version_before):
+            return version
+        elif seen_down:
+            break
+        if time.monotonic() - start > limit:
+            break
+    if version is None:
+        raise RequestTimeout(
+            client.name, f"did not come back within {limit:.0f}s after the upgrade"
+        )
+    raise PreconditionFailed(client.name, f"version unchanged: still {version} after the upgrade")
+
+
+def _arrived(version: str, target: str | None, version_before: str | None) -> bool:
+    if target is not None:
+        return same_version(version, target)
+    return version_before is not None and not same_version(version, version_before)
+
+
+async def _probe_version(client: ApplianceClient) -> str | None:
+    """The running version, or None while the appliance does not answer properly."""
+    try:
+        return await client.get_version()
+    except AuthError:
+        raise
+    except (TransportError, ApiError) as exc:
+        if isinstance(exc, ApiError) and not exc.transient:
+            raise
+        return None
+
+
+async def verify(client: ApplianceClient, planned: PlannedAppliance) -> ApplianceInfo:
+    """Read the appliance once more: the target version and the same role, or a failure."""
+    info = await client.get_info()
+    if planned.target_version is not None and not same_version(
+        info.version, planned.target_version
+    ):
+        raise PreconditionFailed(
+            client.name,
+            f"version unchanged: runs {info.version}, expected {planned.target_version}",
+        )
+    role = role_for_platform(info.platform)
+    if planned.role is not None and role is not None and role is not planned.role:
+        raise PreconditionFailed(client.name, f"came back as {info.platform!r}")
+    return info
+
+
+def is_explore(planned: PlannedAppliance) -> bool:
+    """Whether the appliance is an Explore node (its cluster's ingest is bracketed)."""
+    return planned.role is Role.EXPLORE

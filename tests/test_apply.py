@@ -1,0 +1,215 @@
+"""End-to-end runs of the engine against the simulated fleet, checked on its event log."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from fleetrun import (
+    OLD,
+    TARGET,
+    apply_scenario,
+    came_back,
+    fast_settings,
+    first_change,
+    lab,
+    wave_members,
+)
+
+from orchestrator.plan import WAVE_ORDER
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from fleetrun import RunResult
+
+    from orchestrator.simulator import SimulatedFleet
+
+pytestmark = pytest.mark.slow
+
+
+def assert_wave_order(run: RunResult) -> None:
+    """No appliance of a later wave was touched before every earlier one came back."""
+    members = wave_members(run.plan)
+    events = run.events
+    for earlier, later in itertools.combinations(WAVE_ORDER, 2):
+        done = [came_back(events, n) for n in members[earlier]]
+        started = [first_change(events, n) for n in members[later]]
+        done_times = [t for t in done if t is not None]
+        start_times = [t for t in started if t is not None]
+        if done_times and start_times:
+            assert max(done_times) < min(start_times), f"{later} started before {earlier} ended"
+
+
+def ingest_changes(run: RunResult) -> list[tuple[float, bool]]:
+    """(time, enabled) of every ingest change the simulator saw."""
+    return [(e.t, bool(e.data["enabled"])) for e in run.events if e.kind == "ingest.changed"]
+
+
+def explore_nodes(run: RunResult) -> list[str]:
+    """Names of the Explore nodes in the fleet."""
+    return [a.name for a in run.plan.appliances() if a.cluster == "exa"]
+
+
+@pytest.mark.parametrize("mode", ["file", "url", "cloud"])
+async def test_full_fleet_upgrades_in_every_firmware_mode(tmp_path: Path, mode: str) -> None:
+    """Every appliance of lab-sim ends on the target version, whatever the firmware source."""
+    run = await apply_scenario(lab(), tmp_path, mode=mode)
+    assert run.report.exit_code == 0
+    assert {r.outcome.value for r in run.report.results} == {"done"}
+    assert all(run.fleet.version(n) == TARGET for n in run.fleet.names)
+    assert run.fleet.ingest_enabled("exa")
+    assert_wave_order(run)
+
+
+async def test_ingest_is_halted_before_the_first_explore_node_and_restored_after_the_last(
+    tmp_path: Path,
+) -> None:
+    """The cluster stops ingesting before any node is touched and resumes after all are back."""
+    run = await apply_scenario(lab(small=True), tmp_path)
+    changes = ingest_changes(run)
+    assert [enabled for _, enabled in changes] == [False, True]
+    nodes = explore_nodes(run)
+    first = min(t for n in nodes if (t := first_change(run.events, n)) is not None)
+    last = max(t for n in nodes if (t := came_back(run.events, n)) is not None)
+    assert changes[0][0] < first
+    assert changes[1][0] > last
+
+
+async def test_ingest_already_off_is_left_off(tmp_path: Path) -> None:
+    """A cluster whose ingest was disabled before the run is neither halted nor re-enabled."""
+    run = await apply_scenario(lab(small=True, ingest_enabled=False), tmp_path)
+    assert run.report.exit_code == 0
+    assert ingest_changes(run) == []
+    assert not run.fleet.ingest_enabled("exa")
+    assert [a.action for a in run.report.ingest] == ["left_off"]
+
+
+async def test_failed_explore_node_still_restores_ingest_and_blocks_trace(tmp_path: Path) -> None:
+    """An Explore job that fails leaves ingest enabled again and Trace untouched (exit 1)."""
+    run = await apply_scenario(lab({"exa-m1": {"job_result": "FAILED"}}, small=True), tmp_path)
+    assert run.report.exit_code == 1
+    assert run.outcome("exa-m1") == "failed"
+    assert "FAILED" in run.error("exa-m1")
+    assert run.outcome("exa-d1") == "blocked"
+    assert run.outcome("eta1") == "blocked"
+    assert run.fleet.ingest_enabled("exa")
+    assert first_change(run.events, "eta1") is None
+
+
+async def test_discover_failure_blocks_explore_and_trace_but_its_wave_finishes(
+    tmp_path: Path,
+) -> None:
+    """One Discover failing lets the other Discovers finish and blocks every later wave."""
+    run = await apply_scenario(lab({"eda2": {"job_result": "TIMEOUT"}}), tmp_path)
+    assert run.report.exit_code == 1
+    assert run.outcome("eda2") == "failed"
+    assert run.outcome("eda1") == "done"
+    assert run.outcome("eda3") == "done"
+    later = [*list(explore_nodes(run)), "eta1", "eta2"]
+    assert all(run.outcome(n) == "blocked" for n in later)
+    assert all(first_change(run.events, n) is None for n in later)
+    assert "eda2" in run.error("eta1")
+    assert run.fleet.ingest_enabled("exa")
+
+
+async def test_version_unchanged_after_done_is_a_failure(tmp_path: Path) -> None:
+    """An appliance that reports DONE but comes back on the old version is failed, not done."""
+    run = await apply_scenario(lab({"eta1": {"version_unchanged": True}}, small=True), tmp_path)
+    assert run.outcome("eta1") == "failed"
+    assert "version unchanged" in run.error("eta1")
+    assert run.fleet.version("eta1") == OLD
+    assert run.report.exit_code == 1
+
+
+async def test_transient_faults_are_survived(tmp_path: Path) -> None:
+    """5xx bursts, 429s, a dropped upload, a busy appliance and a slow restart all end done."""
+    faults: dict[str, dict[str, Any]] = {
+        "eca1": {"http_5xx": 3},
+        "eda1": {"rate_limit": {"count": 2, "retry_after": 0.05}},
+        "exa-m1": {"drop_upload_at": 0.5},
+        "exa-d1": {"slow_restart": 4.0},
+        "eta1": {"http_5xx": 2},
+    }
+    run = await apply_scenario(lab(faults, small=True), tmp_path)
+    assert run.report.exit_code == 0, [(r.name, r.error) for r in run.report.results]
+    assert all(run.fleet.version(n) == TARGET for n in run.fleet.names)
+
+
+async def test_pre_85_appliance_without_job_location_is_verified_by_version(
+    tmp_path: Path,
+) -> None:
+    """Without a job to poll, the upgrade is followed through the running version."""
+    run = await apply_scenario(lab({"eda1": {"no_job_location": True}}, small=True), tmp_path)
+    assert run.outcome("eda1") == "done"
+    assert run.fleet.version("eda1") == TARGET
+
+
+async def test_concurrency_never_exceeds_the_limit(tmp_path: Path) -> None:
+    """At most --concurrency appliances are being changed at any moment."""
+    run = await apply_scenario(lab(), tmp_path, settings=fast_settings(tmp_path, concurrency=2))
+    spans = []
+    for name in run.fleet.names:
+        start, end = first_change(run.events, name), came_back(run.events, name)
+        assert start is not None
+        assert end is not None
+        spans.append((start, end))
+    points = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    busy = peak = 0
+    for _, delta in points:
+        busy += delta
+        peak = max(peak, busy)
+    assert peak == 2
+
+
+async def test_appliances_at_the_target_are_skipped_untouched(tmp_path: Path) -> None:
+    """An appliance already at the target is reported skipped and never changed."""
+    run = await apply_scenario(lab(versions={"eda1": TARGET}, small=True), tmp_path)
+    assert run.outcome("eda1") == "skipped"
+    assert first_change(run.events, "eda1") is None
+    assert run.report.exit_code == 0
+
+
+async def test_stop_lets_running_upgrades_finish_and_restores_ingest(tmp_path: Path) -> None:
+    """A stop during the Explore waves finishes the running node, starts nothing new, exit 3."""
+
+    def explore_started(fleet: SimulatedFleet) -> bool:
+        return any(
+            e.kind == "job.created" and e.appliance.startswith("exa-m") for e in fleet.events
+        )
+
+    run = await apply_scenario(lab(), tmp_path, stop_when=explore_started)
+    assert run.report.exit_code == 3
+    outcomes = {r.name: r.outcome.value for r in run.report.results}
+    assert outcomes["eca1"] == "done"
+    assert "cancelled" in outcomes.values()
+    assert outcomes["eta1"] == "cancelled"
+    assert first_change(run.events, "eta1") is None
+    assert run.fleet.ingest_enabled("exa")
+    for name, outcome in outcomes.items():
+        if outcome == "done":
+            assert run.fleet.version(name) == TARGET
+
+
+async def test_failure_budget_stops_starting_new_appliances(tmp_path: Path) -> None:
+    """Past --max-failures no new appliance starts; those left are blocked."""
+    faults = {"eda1": {"job_result": "FAILED"}}
+    settings = fast_settings(tmp_path, concurrency=1, max_failures="0")
+    run = await apply_scenario(lab(faults), tmp_path, settings=settings)
+    assert run.outcome("eda1") == "failed"
+    assert run.outcome("eda2") == "blocked"
+    assert "failure budget" in run.error("eda2")
+    assert first_change(run.events, "eda2") is None
+
+
+async def test_window_end_defers_what_cannot_finish(tmp_path: Path) -> None:
+    """An appliance whose estimate overruns the window is deferred, not started (exit 3)."""
+    import datetime as dt  # noqa: PLC0415
+
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+    settings = fast_settings(tmp_path, window_end=end, upgrade_duration=3600.0)
+    run = await apply_scenario(lab(small=True), tmp_path, settings=settings)
+    assert run.report.exit_code == 3
+    assert {r.outcome.value for r in run.report.results} == {"deferred"}
+    assert all(first_change(run.events, n) is None for n in run.fleet.names)

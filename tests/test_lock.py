@@ -1,0 +1,199 @@
+"""The run lock in the state database: one run at a time, stale holders taken over."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+from structlog.testing import capture_logs
+
+from orchestrator import lock
+from orchestrator.errors import LockedError, StateError
+from orchestrator.journal import Journal
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+HOLD = """
+import sys
+from pathlib import Path
+from orchestrator.journal import Journal
+journal = Journal.open(Path(sys.argv[1]))
+journal.acquire_lock(command="apply")
+print("ready", flush=True)
+sys.stdin.read()
+journal.close()
+"""
+ABANDON = """
+import os, sys
+from pathlib import Path
+from orchestrator.journal import Journal
+journal = Journal.open(Path(sys.argv[1]))
+journal.acquire_lock(command="apply")
+print(os.getpid(), flush=True)
+os._exit(0)  # exits holding the lock, as a crash would
+"""
+STARTED = re.compile(r"started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "state.db"
+
+
+@pytest.fixture
+def journal(db: Path) -> Iterator[Journal]:
+    with Journal.open(db) as opened:
+        yield opened
+
+
+def plant(db: Path, **changes: object) -> lock.LockHolder:
+    """Write a lock row as another holder would have, with `changes` to this process's facts."""
+    holder = lock.LockHolder.me("apply", "planted").model_copy(update=changes)
+    conn = sqlite3.connect(db)
+    try:
+        with conn:
+            lock.take(conn, db, holder)
+    finally:
+        conn.close()
+    return holder
+
+
+def test_second_journal_in_this_process_is_locked_out(db: Path, journal: Journal) -> None:
+    """A second Journal on the same file gets LockedError naming the pid, command and start time."""
+    journal.acquire_lock(command="apply")
+    with Journal.open(db) as other, pytest.raises(LockedError) as caught:
+        other.acquire_lock(command="resume")
+    message = str(caught.value)
+    assert message.startswith(f"state database {db} is in use by pid {os.getpid()} ")
+    assert "(orchestrator apply, started " in message
+    assert STARTED.search(message)
+    assert message.endswith("; wait for it or stop it")
+    assert isinstance(caught.value, StateError)
+
+
+def test_second_process_is_locked_out(db: Path) -> None:
+    """While another live process holds the lock, acquiring it fails naming that process."""
+    Journal.open(db).close()
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        assert child.stdin is not None
+        assert child.stdout.readline().strip() == "ready"
+        try:
+            with Journal.open(db) as journal, pytest.raises(LockedError) as caught:
+                journal.acquire_lock(command="apply")
+        finally:
+            child.stdin.close()
+            child.wait(timeout=30)
+    assert f"in use by pid {child.pid} (orchestrator apply, started " in str(caught.value)
+    with Journal.open(db) as journal:
+        journal.acquire_lock(command="apply")  # released by the child's close
+
+
+def test_lock_of_a_dead_process_is_taken_over(db: Path) -> None:
+    """A lock left by a process that exited without releasing it is taken over, with a log event."""
+    result = subprocess.run(
+        [sys.executable, "-c", ABANDON, str(db)], capture_output=True, text=True, check=True
+    )
+    dead_pid = int(result.stdout)
+    with Journal.open(db) as journal, capture_logs() as logs:
+        journal.acquire_lock(command="resume")
+    (event,) = [log for log in logs if log["event"] == "lock.stale_taken_over"]
+    assert (event["pid"], event["reason"], event["command"]) == (
+        dead_pid,
+        "process_exited",
+        "apply",
+    )
+
+
+@pytest.mark.skipif(lock.boot_id() is None, reason="this platform has no boot id")
+def test_lock_from_before_a_reboot_is_taken_over(db: Path, journal: Journal) -> None:
+    """A lock whose boot id differs from this boot's is stale, even if its pid is alive now."""
+    plant(db, boot_id="an-earlier-boot", started_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    with capture_logs() as logs:
+        journal.acquire_lock(command="apply")
+    assert [log["reason"] for log in logs] == ["host_rebooted"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
+def test_lock_of_a_reused_pid_is_taken_over(db: Path, journal: Journal) -> None:
+    """A lock whose pid now belongs to a process started at another time is stale."""
+    plant(db, pid_start="1")
+    with capture_logs() as logs:
+        journal.acquire_lock(command="apply")
+    assert [log["reason"] for log in logs] == ["pid_reused"]
+
+
+def test_lock_from_another_host_is_respected(db: Path, journal: Journal) -> None:
+    """A holder on another host cannot be checked, so it is never presumed dead."""
+    plant(db, hostname="elsewhere.example.net", pid=999_999_999)
+    with pytest.raises(LockedError, match=r"pid 999999999 on host elsewhere\.example\.net \("):
+        journal.acquire_lock(command="apply")
+
+
+def test_release_lock_frees_it(db: Path, journal: Journal) -> None:
+    """After release_lock, another Journal can take the lock."""
+    journal.acquire_lock(command="apply")
+    journal.release_lock()
+    with Journal.open(db) as other:
+        other.acquire_lock(command="apply")
+        with pytest.raises(LockedError):
+            journal.acquire_lock(command="apply")
+
+
+def test_release_never_drops_someone_elses_lock(db: Path, journal: Journal) -> None:
+    """release_lock from a Journal that does not hold the lock leaves the holder's lock alone."""
+    journal.acquire_lock(command="apply")
+    with Journal.open(db) as other:
+        other.release_lock()
+        with pytest.raises(LockedError):
+            other.acquire_lock(command="apply")
+
+
+def test_acquire_is_idempotent_for_the_holder(journal: Journal) -> None:
+    """The holder may acquire its own lock again, e.g. when resume follows apply in one process."""
+    journal.acquire_lock(command="apply")
+    journal.acquire_lock(command="resume")
+    holder = lock.read_holder(journal._conn)
+    assert holder is not None
+    assert (holder.pid, holder.command) == (os.getpid(), "resume")
+
+
+def test_close_releases_the_lock(db: Path) -> None:
+    """Closing the Journal that holds the lock releases it."""
+    with Journal.open(db) as first:
+        first.acquire_lock(command="apply")
+    with Journal.open(db) as second:
+        second.acquire_lock(command="apply")
+
+
+@pytest.mark.parametrize("pid", [0, -1], ids=["zero", "negative"])
+def test_nonsense_pid_counts_as_dead(db: Path, journal: Journal, pid: int) -> None:
+    """A recorded pid that cannot name a process (0 signals our own group) is stale."""
+    plant(db, pid=pid)
+    journal.acquire_lock(command="apply")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
+def test_lock_of_an_unreaped_child_is_taken_over(db: Path) -> None:
+    """A holder that exited but was not yet reaped (a zombie) counts as gone."""
+    with subprocess.Popen(
+        [sys.executable, "-c", ABANDON, str(db)], stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdout is not None
+        assert int(child.stdout.read()) == child.pid  # EOF: it has exited, and is not waited for
+        with Journal.open(db) as journal, capture_logs() as logs:
+            journal.acquire_lock(command="resume")
+    assert [log["reason"] for log in logs] == ["process_exited"]
