@@ -132,8 +132,8 @@ class App:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.out = Console(highlight=False)
-        self.err = Console(stderr=True, highlight=False)
+        self.out = _console(stderr=False)
+        self.err = _console(stderr=True)
         self.settings = _settings(args)
         if self.settings.notify_url:
             check_url(self.settings.notify_url)
@@ -387,7 +387,7 @@ _COMMANDS: dict[str, Callable[[App], int]] = {
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return the exit code."""
-    err = Console(stderr=True, highlight=False)
+    err = _console(stderr=True)
     try:
         args = build_parser().parse_args(argv)
         return _COMMANDS[args.command](App(args))
@@ -400,6 +400,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return EXIT_INCOMPLETE
+
+
+def _console(*, stderr: bool) -> Console:
+    """A console that wraps only tables: messages stay one line, even in a log file."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 120  # rich would assume 80 without a terminal
+    return Console(stderr=stderr, highlight=False, width=width, soft_wrap=True)
 
 
 def _one_line(exc: Exception) -> str:

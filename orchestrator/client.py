@@ -117,9 +117,10 @@ class ApplianceClient:
         """Version, platform and hostname from GET /extrahop."""
         return await self._get_model("/extrahop", ApplianceInfo)
 
-    async def get_version(self) -> str:
-        """The running firmware version, from GET /extrahop/version."""
-        return await self._get_field("/extrahop/version", "version")
+    async def get_version(self, *, retry: bool = True) -> str:
+        """The running firmware version, from GET /extrahop/version (one try if not `retry`)."""
+        policy: Policy = "idempotent" if retry else "once"
+        return await self._get_field("/extrahop/version", "version", policy=policy)
 
     async def get_platform(self) -> str:
         """The platform (discover, command, explore, trace...), from GET /extrahop/platform."""
@@ -199,10 +200,10 @@ class ApplianceClient:
 
     # --- jobs -----------------------------------------------------------------------------
 
-    async def get_job(self, job_id: str) -> JobState:
-        """One poll of GET /jobs/{id}."""
+    async def get_job(self, job_id: str, *, retry: bool = True) -> JobState:
+        """One poll of GET /jobs/{id}; `retry=False` when the caller's poll loop retries."""
         path = f"/jobs/{job_id}"
-        data = await self._get_json(path)
+        data = await self._get_json(path, policy="idempotent" if retry else "once")
         if isinstance(data, dict):
             data.setdefault("id", job_id)
         return self._model(path, JobState, data)
@@ -226,8 +227,8 @@ class ApplianceClient:
             return None
         return match.group(1)
 
-    async def _get_field(self, path: str, field: str) -> str:
-        data = await self._get_json(path)
+    async def _get_field(self, path: str, field: str, *, policy: Policy = "idempotent") -> str:
+        data = await self._get_json(path, policy=policy)
         value = data.get(field) if isinstance(data, dict) else None
         if not isinstance(value, str):
             raise self._unexpected(path, f'expected an object with a "{field}" string')
@@ -236,8 +237,8 @@ class ApplianceClient:
     async def _get_model(self, path: str, model: type[M]) -> M:
         return self._model(path, model, await self._get_json(path))
 
-    async def _get_json(self, path: str) -> Any:  # noqa: ANN401 - any JSON value
-        answer = await self._call("idempotent", "GET", path)
+    async def _get_json(self, path: str, *, policy: Policy = "idempotent") -> Any:  # noqa: ANN401
+        answer = await self._call(policy, "GET", path)
         with map_aiohttp_errors(self.name, request=f"GET {_API}{path}"):
             return json.loads(answer.body)
 

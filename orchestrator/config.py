@@ -153,5 +153,7 @@ def resolve_settings(
         return Settings.model_validate(merged)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"setting {name}: {first['msg']}") from None
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        flag = f"--{name.replace('_', '-')} (or {ENV_PREFIX}{name.upper()})"
+        raise ConfigError(f"{flag}: {message}") from None

@@ -124,11 +124,17 @@ class LiveView:
         counts: dict[str, int] = {}
         for row in self.rows.values():
             counts[row.state.value] = counts.get(row.state.value, 0) + 1
-        line = Text(f"wave {self.wave}  {final}/{total} finished  ")
-        line.append(", ".join(f"{n} {s}" for s, n in sorted(counts.items())), style="dim")
-        for cluster, text in self.ingest.items():
-            line.append(f"\ningest {cluster}: {text}")
-        return Group(ProgressBar(total=total or 1, completed=final, width=60), line)
+        bar = Table.grid(padding=(0, 1))
+        bar.add_row(
+            ProgressBar(total=total or 1, completed=final, width=40),
+            f"{final}/{total} finished, wave {self.wave}",
+        )
+        lines: list[RenderableType] = [
+            bar,
+            Text(", ".join(f"{n} {s}" for s, n in sorted(counts.items())), style="dim"),
+        ]
+        lines += [Text(f"ingest {c}: {text}") for c, text in self.ingest.items()]
+        return Group(*lines)
 
 
 def _upload_bar(row: _Row) -> RenderableType:

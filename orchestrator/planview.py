@@ -40,7 +40,7 @@ def action_text(line: PlannedAppliance) -> str:
     firmware = line.firmware
     if line.action is Action.UPLOAD and isinstance(firmware, FileFirmware):
         digest = f" sha256 {line.image.sha256[:12]}" if line.image else ""
-        return f"upload {firmware.file}{digest}"
+        return f"upload {firmware.file.name}{digest}"  # the JSON plan keeps the full path
     if line.action is Action.URL and isinstance(firmware, UrlFirmware):
         return f"url {firmware.url}"
     if line.action is Action.CLOUD and isinstance(firmware, CloudFirmware):

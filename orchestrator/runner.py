@@ -340,6 +340,7 @@ class Runner:
         cluster = self.clusters.get(planned.cluster or "")
         if cluster is not None:
             cluster.busy.add(planned.name)
+        watch = steps.RestartWatch()
         try:
             if phase <= START_JOB:
                 if not await self._safe_point(track):
@@ -348,7 +349,7 @@ class Runner:
                 track.job_id = await steps.start_job(client, planned)
                 await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
             if phase <= AWAIT_JOB and track.job_id is not None:
-                await steps.await_job(client, track.job_id, self.settings, obs)
+                await steps.await_job(client, track.job_id, self.settings, obs, watch)
             await self._state(track, Outcome.REBOOTING)
             deadline = None if track.job_id else self.settings.job_deadline
             await steps.await_reboot(
@@ -357,6 +358,7 @@ class Runner:
                 target=planned.target_version,
                 version_before=track.version_before,
                 observer=obs,
+                watch=watch,
                 deadline=None if deadline is None else deadline + self.settings.reboot_deadline,
             )
             await self._state(track, Outcome.VERIFYING)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from orchestrator.errors import (
@@ -27,6 +28,13 @@ if TYPE_CHECKING:
     from orchestrator.client import ApplianceClient
     from orchestrator.config import Settings
     from orchestrator.models import ApplianceInfo
+
+
+@dataclass
+class RestartWatch:
+    """Whether the appliance was seen down since its firmware job started (it restarted)."""
+
+    seen_down: bool = False
 
 
 class StepObserver(Protocol):
@@ -101,13 +109,17 @@ async def start_job(client: ApplianceClient, planned: PlannedAppliance) -> str |
 
 
 async def await_job(
-    client: ApplianceClient, job_id: str, settings: Settings, observer: StepObserver
+    client: ApplianceClient,
+    job_id: str,
+    settings: Settings,
+    observer: StepObserver,
+    watch: RestartWatch,
 ) -> JobState:
     """Poll the job with backoff until DONE; FAILED or TIMEOUT raise JobFailed."""
     try:
         async with asyncio.timeout(settings.job_deadline):
             async for _ in backoff(settings):
-                job = await _poll_job(client, job_id, observer)
+                job = await _poll_job(client, job_id, observer, watch)
                 if job is not None and job.terminal:
                     return _check_job(client.name, job)
     except TimeoutError:
@@ -118,17 +130,19 @@ async def await_job(
 
 
 async def _poll_job(
-    client: ApplianceClient, job_id: str, observer: StepObserver
+    client: ApplianceClient, job_id: str, observer: StepObserver, watch: RestartWatch
 ) -> JobState | None:
     """One poll; an appliance that is restarting (refused, reset, 5xx) is not an error here."""
     try:
-        job = await client.get_job(job_id)
+        job = await client.get_job(job_id, retry=False)
     except AuthError:
         raise
     except (TransportError, ApiError) as exc:
         if isinstance(exc, ApiError) and not exc.transient:
             raise
-        observer.note("unreachable while the job runs (restarting?)")
+        # Only a refused or reset connection proves a restart; a 503 burst does not.
+        watch.seen_down = watch.seen_down or isinstance(exc, TransportError)
+        observer.note("not answering (restarting?)")
         return None
     observer.job_progress(job)
     return job
@@ -147,6 +161,7 @@ async def await_reboot(
     target: str | None,
     version_before: str | None,
     observer: StepObserver,
+    watch: RestartWatch,
     deadline: float | None = None,
 ) -> str:
     """Wait out the restart: return the running version once it is the target.
@@ -155,18 +170,16 @@ async def await_reboot(
     appliance that was seen down and came back on the old version is `version unchanged`.
     """
     limit = settings.reboot_deadline if deadline is None else deadline
-    seen_down = False
     version: str | None = None
     observer.note("waiting for the restart")
     start = time.monotonic()
     async for _ in backoff(settings):
-        version = await _probe_version(client)
+        version = await _probe_version(client, watch)
         if version is None:
-            seen_down = True
             observer.note("restarting (not answering)")
         elif _arrived(version, target, version_before):
             return version
-        elif seen_down:
+        elif watch.seen_down:
             break
         if time.monotonic() - start > limit:
             break
@@ -183,14 +196,17 @@ def _arrived(version: str, target: str | None, version_before: str | None) -> bo
     return version_before is not None and not same_version(version, version_before)
 
 
-async def _probe_version(client: ApplianceClient) -> str | None:
+async def _probe_version(client: ApplianceClient, watch: RestartWatch) -> str | None:
     """The running version, or None while the appliance does not answer properly."""
     try:
-        return await client.get_version()
+        return await client.get_version(retry=False)
     except AuthError:
         raise
-    except (TransportError, ApiError) as exc:
-        if isinstance(exc, ApiError) and not exc.transient:
+    except TransportError:
+        watch.seen_down = True
+        return None
+    except ApiError as exc:
+        if not exc.transient:
             raise
         return None
 

@@ -113,7 +113,7 @@ def test_format_duration(seconds: float, text: str) -> None:
 @pytest.mark.parametrize(
     ("name", "text"),
     [
-        pytest.param("eda1", "upload images/eda-9.9.1.100.tar sha256 c0ffeec0ffee", id="upload"),
+        pytest.param("eda1", "upload eda-9.9.1.100.tar sha256 c0ffeec0ffee", id="upload"),
         pytest.param("eda2", "url https://repo.example.net/eda.tar", id="url"),
         pytest.param("eca1", "cloud 9.9.1.100", id="cloud"),
         pytest.param("eda3", "skip", id="skip"),
@@ -216,7 +216,7 @@ def test_markdown_has_a_table_per_wave() -> None:
     ):
         assert heading in text
     assert text.count("| Appliance | Role | Version | Action | Estimate |") == 6  # + unplaced
-    assert "| eda1 | discover | 9.8.0.100 -> 9.9.1.100 | upload images/eda-9.9.1.100.tar" in text
+    assert "| eda1 | discover | 9.8.0.100 -> 9.9.1.100 | upload eda-9.9.1.100.tar" in text
 
 
 def test_markdown_escapes_table_breaking_text() -> None:

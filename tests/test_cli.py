@@ -1,0 +1,267 @@
+"""The command line, run as a user would: subprocesses against `orchestrator simulate`."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+from fleetrun import OLD, TARGET, lab
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+FAST = {
+    "ORCHESTRATOR_POLL_INTERVAL": "0.03",
+    "ORCHESTRATOR_POLL_INTERVAL_MAX": "0.1",
+    "ORCHESTRATOR_REQUESTS_PER_SECOND": "100",
+    "ORCHESTRATOR_JOB_DEADLINE": "20",
+    "ORCHESTRATOR_REBOOT_DEADLINE": "20",
+    "ORCHESTRATOR_RETRY_TIMEOUT": "10",
+    "ORCHESTRATOR_UPGRADE_DURATION": "0.6",
+    "ORCHESTRATOR_REBOOT_DURATION": "0.3",
+}
+
+
+def orchestrator(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m orchestrator ARGS` without a terminal and capture what it prints."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=cwd,
+        env={**os.environ, **FAST, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+class Sim:
+    """`orchestrator simulate` running in its own process, with its inventory and event log."""
+
+    def __init__(self, tmp_path: Path, scenario: dict[str, Any]) -> None:
+        self.dir = tmp_path
+        self.scenario = tmp_path / "scenario.yaml"
+        self.scenario.write_text(yaml.safe_dump(scenario))
+        self.inventory = tmp_path / "fleet.yaml"
+        self.event_log = tmp_path / "events.jsonl"
+        self.keys = [a["api_key"] for a in scenario["appliances"]]
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "orchestrator",
+                "simulate",
+                str(self.scenario),
+                "--write-inventory",
+                str(self.inventory),
+                "--event-log",
+                str(self.event_log),
+            ],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not self.inventory.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"simulator did not start: {self.proc.stderr.read()}")  # type: ignore[union-attr]
+            time.sleep(0.05)
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """The simulator's events so far, optionally of one kind."""
+        lines = self.event_log.read_text().splitlines() if self.event_log.exists() else []
+        events = [json.loads(line) for line in lines if line.strip()]
+        return [e for e in events if kind is None or e["kind"] == kind]
+
+    def stop(self) -> None:
+        """Stop the simulator as Ctrl-C would."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Sim]:
+    """A small simulated fleet (ECA, EDA, one Explore manager and data node, ETA)."""
+    fleet = Sim(tmp_path, lab(small=True))
+    yield fleet
+    fleet.stop()
+
+
+@pytest.fixture
+def failing_sim(tmp_path: Path) -> Iterator[Sim]:
+    """A small fleet whose Discover job fails."""
+    fleet = Sim(tmp_path, lab({"eda1": {"job_result": "FAILED"}}, small=True))
+    yield fleet
+    fleet.stop()
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The error line; fails the test if there is a traceback or more than one line."""
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_simulate_writes_an_inventory_that_validates(sim: Sim) -> None:
+    """`simulate --write-inventory` serves a fleet whose inventory `validate` accepts."""
+    result = orchestrator("validate", str(sim.inventory), cwd=sim.dir)
+    assert result.returncode == 0, result.stderr
+    assert "OK, 5 appliances" in result.stdout
+
+
+def test_validate_names_the_file_and_row_of_a_bad_inventory(tmp_path: Path) -> None:
+    """A bad inventory gets one line naming file and path, exit 2, no traceback."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("appliances:\n  - {name: eda1, url: https://eda1.example.net, role: sensr}\n")
+    result = orchestrator("validate", str(bad), cwd=tmp_path)
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert "bad.yaml" in line
+    assert "appliances[0]" in line
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        pytest.param(["--max-failures", "many"], "max-failures", id="max-failures"),
+        pytest.param(["--window-end", "half past five"], "--window-end", id="window-end"),
+        pytest.param(["--concurrency", "0"], "concurrency", id="concurrency"),
+        pytest.param(["--notify-url", "ftp://x"], "http", id="notify-url"),
+        pytest.param(["--frobnicate"], "unrecognized", id="unknown-flag"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line(sim: Sim, flags: list[str], needle: str) -> None:
+    """Bad flags are refused before anything is touched: one line, exit 2."""
+    result = orchestrator("apply", str(sim.inventory), "--yes", *flags, cwd=sim.dir)
+    assert result.returncode == 2
+    assert needle.lower() in one_line_error(result).lower()
+    assert sim.events("upload.started") == []
+
+
+def test_plan_reads_the_fleet_and_prints_every_appliance(sim: Sim) -> None:
+    """`plan --format json` lists every appliance with its observed and target version."""
+    result = orchestrator("plan", str(sim.inventory), "--format", "json", cwd=sim.dir)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    lines = [a for wave in plan["waves"] for a in wave["appliances"]]
+    assert {a["name"] for a in lines} == {"eca1", "eda1", "exa-m1", "exa-d1", "eta1"}
+    assert {(a["current_version"], a["target_version"]) for a in lines} == {(OLD, TARGET)}
+    assert sim.events("upload.started") == []
+
+
+def test_apply_without_yes_and_without_a_terminal_refuses(sim: Sim) -> None:
+    """With no terminal to confirm on and no --yes, apply changes nothing and exits 2."""
+    result = orchestrator("apply", str(sim.inventory), cwd=sim.dir)
+    assert result.returncode == 2
+    assert "--yes" in one_line_error(result)
+    assert sim.events("upload.started") == []
+    assert sim.events("ingest.changed") == []
+
+
+def test_apply_upgrades_reports_and_never_shows_a_key(sim: Sim) -> None:
+    """Apply --yes upgrades the fleet, writes JSON and Markdown reports, and leaks no key."""
+    report = sim.dir / "run.json"
+    result = orchestrator(
+        "apply", str(sim.inventory), "--yes", "--report", str(report), cwd=sim.dir
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(report.read_text())
+    assert data["status"] == "succeeded"
+    assert {a["outcome"] for a in data["appliances"]} == {"done"}
+    assert (sim.dir / "run.md").exists()
+    logs = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert any(e["event"] == "ingest.halted" for e in logs)
+    assert any(e["event"] == "ingest.restored" for e in logs)
+    status = orchestrator("status", cwd=sim.dir)
+    assert status.returncode == 0
+    assert "exa-d1" in status.stdout
+    everything = [result.stdout, result.stderr, status.stdout, report.read_text()]
+    everything += [(sim.dir / "run.md").read_text()]
+    everything += [p.read_bytes().decode("latin-1") for p in sim.dir.glob("*.db*")]
+    for key in sim.keys:
+        assert all(key not in text for text in everything)
+
+
+def test_a_failed_discover_exits_1_and_blocks_the_rest(failing_sim: Sim) -> None:
+    """A Discover job that fails makes the run exit 1 with later waves blocked."""
+    report = failing_sim.dir / "run.json"
+    result = orchestrator(
+        "apply", str(failing_sim.inventory), "--yes", "--report", str(report), cwd=failing_sim.dir
+    )
+    assert result.returncode == 1
+    outcomes = {a["name"]: a["outcome"] for a in json.loads(report.read_text())["appliances"]}
+    assert outcomes["eca1"] == "done"
+    assert outcomes["eda1"] == "failed"
+    assert outcomes["eta1"] == "blocked"
+
+
+def test_saved_plan_refuses_when_an_image_changed(sim: Sim) -> None:
+    """Apply --plan re-hashes the images and refuses, naming the image that changed."""
+    plan = sim.dir / "plan.json"
+    assert orchestrator("plan", str(sim.inventory), "--out", str(plan), cwd=sim.dir).returncode == 0
+    image = next((sim.dir / "fleet-images").glob("discover-*.tar"))
+    with image.open("ab") as handle:
+        handle.write(b"tampered")
+    result = orchestrator("apply", "--plan", str(plan), "--yes", cwd=sim.dir)
+    assert result.returncode == 2
+    assert image.name in one_line_error(result)
+    assert sim.events("upload.started") == []
+
+
+def test_saved_plan_applies_when_nothing_drifted(sim: Sim) -> None:
+    """A saved plan that still matches the fleet is applied as reviewed."""
+    plan = sim.dir / "plan.json"
+    assert orchestrator("plan", str(sim.inventory), "--out", str(plan), cwd=sim.dir).returncode == 0
+    result = orchestrator("apply", "--plan", str(plan), "--yes", cwd=sim.dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(sim.events("restart.finished")) == 5
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    bodies: list[bytes] = []  # noqa: RUF012 - shared with the test on purpose
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        _Receiver.bodies.append(self.rfile.read(length))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_notify_url_receives_the_summary(failing_sim: Sim) -> None:
+    """--notify-url POSTs the JSON summary of the run to a receiver."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        result = orchestrator(
+            "apply", str(failing_sim.inventory), "--yes", "--notify-url", url, cwd=failing_sim.dir
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1
+    payload = json.loads(_Receiver.bodies[-1])
+    assert payload["status"] == "failed"
+    assert payload["exit_code"] == 1
