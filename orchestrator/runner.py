@@ -1,41 +1,35 @@
 """Execute a plan: waves in order, bounded concurrency, ingest bracket on every exit path.
 
 The only module that owns concurrency (TaskGroup + Semaphore), ordering and cancellation.
-Per-appliance outcomes are values: one appliance's failure never cancels another.
+Per-appliance outcomes are values: one appliance's failure never cancels another. A run
+resumed from the journal takes each appliance up where it was and never repeats a step that
+changed it (a completed upload, a started job).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from orchestrator import steps
-from orchestrator.errors import OrchestratorError, PreconditionFailed
-from orchestrator.models import (
-    FINAL_OUTCOMES,
-    ApplianceResult,
-    IngestAction,
-    Outcome,
-    RunReport,
-)
-from orchestrator.plan import Action, IngestBracket, PlannedAppliance, WaveKind
+from orchestrator.errors import ApiError, OrchestratorError, PreconditionFailed
+from orchestrator.ingest import IngestGuard, IngestJournal, IngestObserver
+from orchestrator.models import FINAL_OUTCOMES, ApplianceResult, Outcome, RunReport
+from orchestrator.plan import Action, PlannedAppliance, WaveKind
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
     from orchestrator.client import ApplianceClient
     from orchestrator.config import Settings
     from orchestrator.plan import Plan, Wave
 
-IngestWord = Literal["halted", "restored", "left_off", "restore_failed"]
-# Restoring ingest on the way out must not hang a run that is being torn down.
-RESTORE_TIMEOUT = 60.0
-# Where a resumed appliance picks up, by the last state the journal recorded for it.
+# Where an appliance picks up, by the furthest state the journal recorded for it.
 PRECHECK, UPLOAD, START_JOB, AWAIT_JOB, REBOOT = range(5)
-_PHASE = {
+PHASE_OF = {
     Outcome.PENDING: PRECHECK,
     Outcome.PRECHECKED: PRECHECK,
     Outcome.UPLOADING: UPLOAD,
@@ -44,9 +38,12 @@ _PHASE = {
     Outcome.REBOOTING: REBOOT,
     Outcome.VERIFYING: REBOOT,
 }
+# Outcomes a resumed run keeps; the others (blocked, deferred, cancelled) are tried again.
+KEPT_ON_RESUME = frozenset({Outcome.DONE, Outcome.SKIPPED, Outcome.FAILED})
+_CONFLICT = 409
 
 
-class JournalLike(Protocol):
+class JournalLike(IngestJournal, Protocol):
     """What the runner needs from the journal (orchestrator.journal.AsyncJournal)."""
 
     async def record_state(
@@ -62,13 +59,8 @@ class JournalLike(Protocol):
     ) -> None:
         """Commit one appliance state change."""
 
-    async def record_ingest(
-        self, run_id: str, cluster: str, via: str, action: IngestWord, error: str | None = None
-    ) -> None:
-        """Commit one ingest action."""
 
-
-class RunObserver(Protocol):
+class RunObserver(IngestObserver, Protocol):
     """Receives what the run does (the live view and the structured logs implement it)."""
 
     def wave_started(self, wave: WaveKind, size: int) -> None:
@@ -76,9 +68,6 @@ class RunObserver(Protocol):
 
     def state_changed(self, name: str, state: Outcome, detail: str | None) -> None:
         """An appliance moved to `state`."""
-
-    def ingest_changed(self, cluster: str, action: str, via: str) -> None:
-        """Ingest on a cluster was halted, restored or left off."""
 
     def step_observer(self, name: str) -> steps.StepObserver:
         """The observer for one appliance's step progress."""
@@ -88,9 +77,11 @@ class RunObserver(Protocol):
 class Prior:
     """What the journal of an interrupted run says about one appliance."""
 
-    state: Outcome
+    state: Outcome  # the last state recorded
+    progress: Outcome = Outcome.PENDING  # the furthest non-final state recorded
     job_id: str | None = None
     version_before: str | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -105,6 +96,8 @@ class _Track:
     version_after: str | None = None
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+    phase: int = PRECHECK
+    resumed: bool = False
 
     def result(self) -> ApplianceResult:
         p = self.planned
@@ -121,15 +114,6 @@ class _Track:
             started_at=self.started_at,
             finished_at=self.finished_at,
         )
-
-
-@dataclass
-class _Cluster:
-    """Ingest bookkeeping for one Explore cluster."""
-
-    bracket: IngestBracket
-    halted: bool = False
-    busy: set[str] = field(default_factory=set)  # members with a job or restart under way
 
 
 def exit_code_for(results: tuple[ApplianceResult, ...]) -> int:
@@ -160,6 +144,7 @@ class Runner:
         observer: RunObserver,
         stop: asyncio.Event | None = None,
         prior: Mapping[str, Prior] | None = None,
+        halted_before: Collection[str] = (),
     ) -> None:
         self.plan = plan
         self.settings = settings
@@ -170,11 +155,15 @@ class Runner:
         self.stop = stop or asyncio.Event()
         self.prior = dict(prior or {})
         self.tracks = {p.name: _Track(p) for p in plan.appliances()}
-        self.clusters = {b.cluster: _Cluster(b) for b in plan.ingest}
-        self.ingest_log: list[IngestAction] = []
-        self._halt_errors: dict[str, str] = {}  # cluster -> why halting its ingest failed
+        self.ingest = IngestGuard(
+            plan.ingest,
+            client_for=client_for,
+            journal=journal,
+            run_id=run_id,
+            observer=observer,
+            halted_before=halted_before,
+        )
         self.started_at = _now()
-        self._stopped_reason: str | None = None
 
     # ------------------------------------------------------------------ the run
     async def run(self) -> RunReport:
@@ -182,12 +171,16 @@ class Runner:
         self._apply_prior()
         try:
             await self._journal_pending()
+            # A resumed run first re-enables clusters whose nodes are all finished.
+            await self.ingest.restore_idle(only=self._cluster_finished)
             await self._run_waves()
         except asyncio.CancelledError:
-            self._stopped_reason = "interrupted"
-            self._cancel_unfinished("run interrupted")
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # we answer the cancellation with a report, exit 3
+            self._cancel_unfinished("run stopped at once (second interrupt)")
         finally:
-            await asyncio.shield(self._restore_all())
+            await asyncio.shield(self.ingest.restore_idle())
         results = tuple(t.result() for t in self.tracks.values())
         return RunReport(
             run_id=self.run_id,
@@ -195,7 +188,7 @@ class Runner:
             finished_at=_now(),
             exit_code=exit_code_for(results),
             results=results,
-            ingest=tuple(self.ingest_log),
+            ingest=tuple(self.ingest.actions),
         )
 
     def _apply_prior(self) -> None:
@@ -203,10 +196,13 @@ class Runner:
             track = self.tracks.get(name)
             if track is None:
                 continue
+            track.resumed = True
             track.version_before = prior.version_before
             track.job_id = prior.job_id
-            if prior.state in {Outcome.DONE, Outcome.SKIPPED}:
+            track.phase = PHASE_OF.get(prior.progress, PRECHECK)
+            if prior.state in KEPT_ON_RESUME:
                 track.outcome = prior.state
+                track.error = prior.error
 
     async def _journal_pending(self) -> None:
         """Give every appliance a row in the journal, so `status` lists the whole fleet."""
@@ -214,18 +210,25 @@ class Runner:
             if name not in self.prior:
                 await self.journal.record_state(self.run_id, name, Outcome.PENDING)
 
+    def _finished(self, name: str) -> bool:
+        track = self.tracks.get(name)
+        return track is None or track.outcome in FINAL_OUTCOMES
+
+    def _cluster_finished(self, cluster: str) -> bool:
+        return all(self._finished(a.name) for a in self.plan.appliances() if a.cluster == cluster)
+
     async def _run_waves(self) -> None:
         blocker: tuple[Outcome, str] | None = None
         for wave in self.plan.waves:
-            if wave.kind is WaveKind.EXPLORE_MANAGERS:
-                await self._halt_all()
             if blocker is not None:
                 await self._mark_wave(wave, *blocker)
-            else:
-                await self._run_wave(wave)
-                blocker = self._wave_blocker(wave)
+                continue
+            if wave.kind is WaveKind.EXPLORE_MANAGERS and not self.stop.is_set():
+                await self.ingest.halt_all(finished=self._finished)
+            await self._run_wave(wave)
+            blocker = self._wave_blocker(wave)
             if wave.kind is WaveKind.EXPLORE_DATA:
-                await self._restore_all()
+                await self.ingest.restore_idle()
 
     def _wave_blocker(self, wave: Wave) -> tuple[Outcome, str] | None:
         """Why later waves may not start, if this wave did not end all done or skipped."""
@@ -233,11 +236,10 @@ class Runner:
         failed = [t.planned.name for t in left if t.outcome in {Outcome.FAILED, Outcome.BLOCKED}]
         if failed:
             return Outcome.BLOCKED, f"wave {wave.kind.value} did not finish: {', '.join(failed)}"
-        deferred = [t for t in left if t.outcome is Outcome.DEFERRED]
-        if deferred:
+        if any(t.outcome is Outcome.DEFERRED for t in left):
             return Outcome.DEFERRED, "the maintenance window closed before this wave"
         if any(t.outcome is Outcome.CANCELLED for t in left):
-            return Outcome.CANCELLED, self._stopped_reason or "run interrupted"
+            return Outcome.CANCELLED, "run interrupted before this wave"
         return None
 
     async def _mark_wave(self, wave: Wave, outcome: Outcome, reason: str) -> None:
@@ -277,22 +279,19 @@ class Runner:
                 await self._drive(track)
             except OrchestratorError as exc:
                 await self._final(track, Outcome.FAILED, _one_line(exc))
-            except asyncio.CancelledError:
-                self._cancel(track, "run interrupted while in progress")
-                raise
 
     def _why_not_start(self, track: _Track) -> tuple[Outcome, str] | None:
         if self.stop.is_set():
-            self._stopped_reason = "run interrupted"
             return Outcome.CANCELLED, "run interrupted before it started"
         failures = sum(1 for t in self.tracks.values() if t.outcome is Outcome.FAILED)
         total = sum(1 for t in self.tracks.values() if t.planned.actionable)
         if self.settings.max_failures.exceeded(failures, total):
             return Outcome.BLOCKED, f"failure budget {self.settings.max_failures} exceeded"
         end = self.settings.window_end
-        if end is not None and _now() + _seconds(track.planned.estimate.total) > end:
+        remaining = track.planned.estimate.total
+        if end is not None and _now() + dt.timedelta(seconds=remaining) > end:
             return Outcome.DEFERRED, "would not finish before the window closes"
-        if self._halt_failed(track.planned):
+        if self.ingest.halt_failed(track.planned.cluster):
             return Outcome.BLOCKED, "ingest could not be halted on its cluster"
         return None
 
@@ -303,17 +302,16 @@ class Runner:
         client = self.client_for(planned.name)
         obs = self.observer.step_observer(planned.name)
         track.started_at = track.started_at or _now()
-        prior = self.prior.get(planned.name)
-        phase = _PHASE.get(prior.state, PRECHECK) if prior else PRECHECK
-        if phase <= PRECHECK and not await self._precheck(track, client):
+        if track.phase <= PRECHECK and not await self._precheck(track, client):
             return
-        if planned.action is Action.UPLOAD and phase <= UPLOAD:
+        if planned.action is Action.UPLOAD and track.phase <= UPLOAD:
             if not await self._safe_point(track):
                 return
             await self._state(track, Outcome.UPLOADING)
             await steps.upload(client, _image_path(planned), obs)
             await self._state(track, Outcome.UPLOADED)
-        await self._job_and_reboot(track, client, obs, phase)
+        with self.ingest.upgrading(planned.cluster, planned.name):
+            await self._job_and_reboot(track, client, obs)
 
     async def _precheck(self, track: _Track, client: ApplianceClient) -> bool:
         info = await steps.precheck(client, track.planned)
@@ -328,101 +326,63 @@ class Runner:
     async def _safe_point(self, track: _Track) -> bool:
         """Before anything that changes the appliance: stop here if the run is stopping."""
         if self.stop.is_set():
-            self._stopped_reason = "run interrupted"
             await self._final(track, Outcome.CANCELLED, "run interrupted before it was changed")
             return False
         return True
 
     async def _job_and_reboot(
-        self, track: _Track, client: ApplianceClient, obs: steps.StepObserver, phase: int
+        self, track: _Track, client: ApplianceClient, obs: steps.StepObserver
     ) -> None:
         planned = track.planned
-        cluster = self.clusters.get(planned.cluster or "")
-        if cluster is not None:
-            cluster.busy.add(planned.name)
+        phase = max(track.phase, START_JOB)
+        if track.resumed and phase == AWAIT_JOB and track.job_id is None:
+            phase = await self._reattach(track, client)
+        if phase <= START_JOB:
+            if not await self._safe_point(track):
+                return
+            phase = await self._start(track, client)
         watch = steps.RestartWatch()
-        try:
-            if phase <= START_JOB:
-                if not await self._safe_point(track):
-                    return
-                await self._state(track, Outcome.UPGRADING)
-                track.job_id = await steps.start_job(client, planned)
-                await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
-            if phase <= AWAIT_JOB and track.job_id is not None:
-                await steps.await_job(client, track.job_id, self.settings, obs, watch)
-            await self._state(track, Outcome.REBOOTING)
-            deadline = None if track.job_id else self.settings.job_deadline
-            await steps.await_reboot(
-                client,
-                self.settings,
-                target=planned.target_version,
-                version_before=track.version_before,
-                observer=obs,
-                watch=watch,
-                deadline=None if deadline is None else deadline + self.settings.reboot_deadline,
-            )
-            await self._state(track, Outcome.VERIFYING)
-            info = await steps.verify(client, planned)
-            track.version_after = info.version
-            await self._final(track, Outcome.DONE, None)
-        finally:
-            if cluster is not None:
-                cluster.busy.discard(planned.name)
-
-    # ---------------------------------------------------------------- ingest
-    async def _halt_all(self) -> None:
-        for cluster in self.clusters.values():
-            await self._halt(cluster)
-
-    async def _halt(self, cluster: _Cluster) -> None:
-        bracket = cluster.bracket
-        if not bracket.halt:
-            await self._ingest(bracket, "left_off", bracket.via)
-            return
-        if self.stop.is_set() or self._cluster_all_final(bracket):
-            return
-        # Written before the PATCH: a crash after it leaves a record that restore-ingest obeys.
-        await self._ingest(bracket, "halted", bracket.via)
-        cluster.halted = True
-        try:
-            await steps.halt_ingest(self.client_for(bracket.via))
-        except OrchestratorError as exc:
-            self._halt_errors[bracket.cluster] = _one_line(exc)
-
-    def _halt_failed(self, planned: PlannedAppliance) -> bool:
-        return planned.cluster is not None and planned.cluster in self._halt_errors
-
-    def _cluster_all_final(self, bracket: IngestBracket) -> bool:
-        return all(self.tracks[m].outcome in FINAL_OUTCOMES for m in bracket.members)
-
-    async def _restore_all(self) -> None:
-        for cluster in self.clusters.values():
-            if cluster.halted and not cluster.busy:
-                await self._restore(cluster)
-
-    async def _restore(self, cluster: _Cluster) -> None:
-        bracket = cluster.bracket
-        errors: list[str] = []
-        for via in _restore_candidates(bracket):
-            try:
-                async with asyncio.timeout(RESTORE_TIMEOUT):
-                    await steps.restore_ingest(self.client_for(via))
-            except (OrchestratorError, TimeoutError) as exc:
-                errors.append(_one_line(exc) if isinstance(exc, OrchestratorError) else via)
-                continue
-            cluster.halted = False
-            await self._ingest(bracket, "restored", via)
-            return
-        await self._ingest(bracket, "restore_failed", bracket.via, "; ".join(errors))
-
-    async def _ingest(
-        self, bracket: IngestBracket, action: IngestWord, via: str, error: str | None = None
-    ) -> None:
-        await self.journal.record_ingest(self.run_id, bracket.cluster, via, action, error)
-        self.ingest_log.append(
-            IngestAction(cluster=bracket.cluster, via=via, action=action, at=_now(), error=error)
+        followed = phase >= REBOOT
+        if phase <= AWAIT_JOB and track.job_id is not None:
+            followed = await steps.await_job(client, track.job_id, self.settings, obs, watch)
+        await self._state(track, Outcome.REBOOTING)
+        extra = 0.0 if followed else self.settings.job_deadline
+        await steps.await_reboot(
+            client,
+            self.settings,
+            target=planned.target_version,
+            version_before=track.version_before,
+            observer=obs,
+            watch=watch,
+            deadline=self.settings.reboot_deadline + extra,
         )
-        self.observer.ingest_changed(bracket.cluster, action, via)
+        await self._state(track, Outcome.VERIFYING)
+        info = await steps.verify(client, planned)
+        track.version_after = info.version
+        await self._final(track, Outcome.DONE, None)
+
+    async def _start(self, track: _Track, client: ApplianceClient) -> int:
+        """Start the firmware job, journalled before the request and again with its id."""
+        await self._state(track, Outcome.UPGRADING)
+        try:
+            track.job_id = await steps.start_job(client, track.planned)
+        except ApiError as exc:
+            if not (track.resumed and exc.status == _CONFLICT):
+                raise
+            # Resumed after a crash mid-request: the job we asked for is already running.
+            track.job_id = await steps.find_running_job(client)
+        await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
+        return AWAIT_JOB
+
+    async def _reattach(self, track: _Track, client: ApplianceClient) -> int:
+        """The crash came between journalling the job start and its answer: find the job."""
+        track.job_id = await steps.find_running_job(client)
+        if track.job_id is not None:
+            await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
+            return AWAIT_JOB
+        if steps.same_version(await client.get_version(), track.planned.target_version):
+            return REBOOT
+        return START_JOB
 
     # ------------------------------------------------------------- bookkeeping
     async def _state(
@@ -437,37 +397,28 @@ class Runner:
         await self.journal.record_state(
             self.run_id, track.planned.name, state, job_id=job_id, version=version
         )
-        self.observer.state_changed(track.planned.name, state, None)
+        self.observer.state_changed(track.planned.name, state, f"job {job_id}" if job_id else None)
 
     async def _final(self, track: _Track, outcome: Outcome, reason: str | None) -> None:
         track.outcome = outcome
         track.error = reason if outcome is not Outcome.DONE else None
         track.finished_at = _now()
         await self.journal.record_state(
-            self.run_id,
-            track.planned.name,
-            outcome,
-            error=track.error,
-            version=track.version_after,
+            self.run_id, track.planned.name, outcome, error=track.error, version=track.version_after
         )
         self.observer.state_changed(track.planned.name, outcome, track.error)
 
-    def _cancel(self, track: _Track, reason: str) -> None:
-        """Mark an appliance cancelled without awaiting (we are being cancelled ourselves)."""
-        if track.outcome not in FINAL_OUTCOMES:
-            track.outcome = Outcome.CANCELLED
-            track.error = reason
-            track.finished_at = _now()
-            self.observer.state_changed(track.planned.name, Outcome.CANCELLED, reason)
-
     def _cancel_unfinished(self, reason: str) -> None:
+        """Mark what did not finish cancelled, without journalling.
+
+        The journal keeps the last state each one reached: `resume` picks it up there.
+        """
         for track in self.tracks.values():
-            if track.planned.actionable:
-                self._cancel(track, reason)
-
-
-def _restore_candidates(bracket: IngestBracket) -> list[str]:
-    return [bracket.via, *[m for m in bracket.members if m != bracket.via]]
+            if track.planned.actionable and track.outcome not in FINAL_OUTCOMES:
+                track.outcome = Outcome.CANCELLED
+                track.error = reason
+                track.finished_at = _now()
+                self.observer.state_changed(track.planned.name, Outcome.CANCELLED, reason)
 
 
 def _image_path(planned: PlannedAppliance) -> Path:
@@ -482,10 +433,6 @@ def _one_line(exc: OrchestratorError) -> str:
     return " ".join(str(exc).split())
 
 
-def _seconds(value: float) -> dt.timedelta:
-    return dt.timedelta(seconds=value)
-
-
 async def run_plan(
     plan: Plan,
     settings: Settings,
@@ -496,6 +443,7 @@ async def run_plan(
     observer: RunObserver,
     stop: asyncio.Event | None = None,
     prior: Mapping[str, Prior] | None = None,
+    halted_before: Collection[str] = (),
 ) -> RunReport:
     """Run `plan` and return what happened to every appliance."""
     runner = Runner(
@@ -507,5 +455,6 @@ async def run_plan(
         observer=observer,
         stop=stop,
         prior=prior,
+        halted_before=halted_before,
     )
     return await runner.run()

@@ -37,6 +37,11 @@ class RestartWatch:
     seen_down: bool = False
 
 
+_NOT_FOUND = 404
+# What a poll returns when the appliance no longer knows the job.
+_GONE = JobState(id="", status="GONE")
+
+
 class StepObserver(Protocol):
     """Receives progress from a step (the live view and the logs implement it)."""
 
@@ -114,19 +119,38 @@ async def await_job(
     settings: Settings,
     observer: StepObserver,
     watch: RestartWatch,
-) -> JobState:
-    """Poll the job with backoff until DONE; FAILED or TIMEOUT raise JobFailed."""
+) -> bool:
+    """Poll the job with backoff until DONE (True); FAILED or TIMEOUT raise JobFailed.
+
+    False when the appliance no longer knows the job (404): then its version decides.
+    """
     try:
         async with asyncio.timeout(settings.job_deadline):
             async for _ in backoff(settings):
                 job = await _poll_job(client, job_id, observer, watch)
+                if job is _GONE:
+                    observer.note(f"job {job_id} is gone; following the version")
+                    return False
                 if job is not None and job.terminal:
-                    return _check_job(client.name, job)
+                    _check_job(client.name, job)
+                    return True
     except TimeoutError:
         raise RequestTimeout(
             client.name, f"job {job_id} still running after {settings.job_deadline:.0f}s"
         ) from None
     raise AssertionError("unreachable")  # pragma: no cover - backoff never ends
+
+
+async def find_running_job(client: ApplianceClient) -> str | None:
+    """The id of a job still running on the appliance, if it lists one (pre-8.5: None)."""
+    try:
+        jobs = await client.list_jobs()
+    except ApiError as exc:
+        if exc.status == _NOT_FOUND:
+            return None
+        raise
+    running = [job for job in jobs if not job.terminal]
+    return running[-1].id if running else None
 
 
 async def _poll_job(
@@ -138,6 +162,8 @@ async def _poll_job(
     except AuthError:
         raise
     except (TransportError, ApiError) as exc:
+        if isinstance(exc, ApiError) and exc.status == _NOT_FOUND:
+            return _GONE
         if isinstance(exc, ApiError) and not exc.transient:
             raise
         # Only a refused or reset connection proves a restart; a 503 burst does not.
@@ -148,9 +174,9 @@ async def _poll_job(
     return job
 
 
-def _check_job(name: str, job: JobState) -> JobState:
+def _check_job(name: str, job: JobState) -> None:
     if job.status == JobStatus.DONE:
-        return job
+        return
     raise JobFailed(name, job.id, job.status, job.details or job.step_description or "")
 
 

@@ -12,12 +12,13 @@ from orchestrator import facts as facts_mod
 from orchestrator.client import ApplianceClient, open_session
 from orchestrator.errors import PlanError, StateError
 from orchestrator.journal import AsyncJournal, Journal
+from orchestrator.models import Outcome
 from orchestrator.plan import ImageInfo, build_plan
 from orchestrator.planfile import check_drift
-from orchestrator.runner import Prior, run_plan
+from orchestrator.runner import PHASE_OF, Prior, run_plan
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Collection, Mapping
     from pathlib import Path
 
     import aiohttp
@@ -146,6 +147,12 @@ async def resume(
         record = await journal.unfinished_run()
         if record is None:
             raise StateError(f"{settings.state_db}: no interrupted run to resume")
+        newest = await journal.last_run()
+        if newest is not None and newest.run_id != record.run_id:
+            raise StateError(
+                f"{settings.state_db}: a newer run finished after the interrupted one; "
+                "plan a new run instead of resuming the old one"
+            )
         plan = _plan_from_journal(record.plan_json, settings)
         inventory = inventory_for(record.inventory_source)
         if inventory.sha256 != record.inventory_sha256:
@@ -154,11 +161,8 @@ async def resume(
                 "restore it, or run `orchestrator restore-ingest` and plan a new run"
             )
         await _check_images(plan, inventory)
-        states = await journal.appliance_states(record.run_id)
-        prior = {
-            name: Prior(state=r.state, job_id=r.job_id, version_before=r.version_before)
-            for name, r in states.items()
-        }
+        prior = await _prior_states(journal, record.run_id)
+        halted = [cluster for cluster, _ in await journal.halted_clusters(record.run_id)]
         return await _run(
             stack,
             plan,
@@ -169,7 +173,27 @@ async def resume(
             observer=observer_for(plan),
             stop=stop,
             prior=prior,
+            halted_before=halted,
         )
+
+
+async def _prior_states(journal: AsyncJournal, run_id: str) -> dict[str, Prior]:
+    """Each appliance's last state and furthest progress, from the run's journal."""
+    progress: dict[str, Outcome] = {}
+    for event in await journal.events(run_id):
+        if event.state in PHASE_OF:
+            progress[event.appliance] = event.state
+    states = await journal.appliance_states(run_id)
+    return {
+        name: Prior(
+            state=r.state,
+            progress=progress.get(name, Outcome.PENDING),
+            job_id=r.job_id,
+            version_before=r.version_before,
+            error=r.error,
+        )
+        for name, r in states.items()
+    }
 
 
 def _plan_from_journal(plan_json: str, settings: Settings) -> Plan:
@@ -213,6 +237,7 @@ async def _run(
     observer: RunObserver,
     stop: asyncio.Event,
     prior: Mapping[str, Prior],
+    halted_before: Collection[str] = (),
 ) -> RunReport:
     session = await stack.enter_async_context(open_session(settings))
     report = await run_plan(
@@ -224,6 +249,7 @@ async def _run(
         observer=observer,
         stop=stop,
         prior=prior,
+        halted_before=halted_before,
     )
     if report.exit_code != 3:  # noqa: PLR2004 - an incomplete run stays open for `resume`
         await journal.finish_run(run_id, exit_code=report.exit_code)
