@@ -4,97 +4,17 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-import yaml
 from fleetrun import OLD, TARGET, lab
+from simproc import Sim, orchestrator
 
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Iterator
     from pathlib import Path
-
-FAST = {
-    "ORCHESTRATOR_POLL_INTERVAL": "0.03",
-    "ORCHESTRATOR_POLL_INTERVAL_MAX": "0.1",
-    "ORCHESTRATOR_REQUESTS_PER_SECOND": "100",
-    "ORCHESTRATOR_JOB_DEADLINE": "20",
-    "ORCHESTRATOR_REBOOT_DEADLINE": "20",
-    "ORCHESTRATOR_RETRY_TIMEOUT": "10",
-    "ORCHESTRATOR_UPGRADE_DURATION": "0.6",
-    "ORCHESTRATOR_REBOOT_DURATION": "0.3",
-}
-
-
-def orchestrator(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """Run `python -m orchestrator ARGS` without a terminal and capture what it prints."""
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator", *args],
-        cwd=cwd,
-        env={**os.environ, **FAST, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-
-
-class Sim:
-    """`orchestrator simulate` running in its own process, with its inventory and event log."""
-
-    def __init__(self, tmp_path: Path, scenario: dict[str, Any]) -> None:
-        self.dir = tmp_path
-        self.scenario = tmp_path / "scenario.yaml"
-        self.scenario.write_text(yaml.safe_dump(scenario))
-        self.inventory = tmp_path / "fleet.yaml"
-        self.event_log = tmp_path / "events.jsonl"
-        self.keys = [a["api_key"] for a in scenario["appliances"]]
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "orchestrator",
-                "simulate",
-                str(self.scenario),
-                "--write-inventory",
-                str(self.inventory),
-                "--event-log",
-                str(self.event_log),
-            ],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        while not self.inventory.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"simulator did not start: {self.proc.stderr.read()}")  # type: ignore[union-attr]
-            time.sleep(0.05)
-
-    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """The simulator's events so far, optionally of one kind."""
-        lines = self.event_log.read_text().splitlines() if self.event_log.exists() else []
-        events = [json.loads(line) for line in lines if line.strip()]
-        return [e for e in events if kind is None or e["kind"] == kind]
-
-    def stop(self) -> None:
-        """Stop the simulator as Ctrl-C would."""
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate()
 
 
 @pytest.fixture

@@ -1,0 +1,85 @@
+"""Settings are resolved once: CLI flag > ORCHESTRATOR_* environment > file > default."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import pytest
+
+from orchestrator.config import FailureBudget, parse_window_end, resolve_settings
+from orchestrator.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_flag_beats_environment_beats_file_beats_default(tmp_path: Path) -> None:
+    """Each source overrides the ones below it, setting by setting."""
+    file = tmp_path / "settings.yaml"
+    file.write_text("concurrency: 2\npoll-interval: 7\nreboot_deadline: 99\n")
+    env = {"ORCHESTRATOR_CONCURRENCY": "3", "ORCHESTRATOR_POLL_INTERVAL": "8", "HOME": "/x"}
+    settings = resolve_settings({"concurrency": 4, "state_db": None}, env, file)
+    assert settings.concurrency == 4
+    assert settings.poll_interval == 8.0
+    assert settings.reboot_deadline == 99.0
+    assert settings.job_deadline == 3600.0
+
+
+@pytest.mark.parametrize(
+    ("cli", "needle"),
+    [
+        pytest.param({"concurrency": 0}, "--concurrency", id="zero-concurrency"),
+        pytest.param({"max_failures": "lots"}, "--max-failures", id="bad-budget"),
+        pytest.param({"poll_interval": -1}, "--poll-interval", id="negative-interval"),
+    ],
+)
+def test_bad_values_name_the_flag_and_the_variable(cli: dict[str, object], needle: str) -> None:
+    """A bad value is refused naming the flag and the environment variable to fix."""
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings(cli, {})
+    assert needle in str(caught.value)
+    assert "ORCHESTRATOR_" in str(caught.value)
+
+
+def test_unreadable_or_unknown_settings_file_is_a_config_error(tmp_path: Path) -> None:
+    """A settings file that is not a mapping, or names unknown settings, is refused."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        resolve_settings({}, {}, bad)
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("concurrencyy: 3\n")
+    with pytest.raises(ConfigError, match="concurrencyy"):
+        resolve_settings({}, {}, typo)
+
+
+@pytest.mark.parametrize(
+    ("text", "failures", "total", "exceeded"),
+    [
+        pytest.param("2", 2, 10, False, id="count-at-limit"),
+        pytest.param("2", 3, 10, True, id="count-over"),
+        pytest.param("10%", 1, 10, False, id="percent-at-limit"),
+        pytest.param("10%", 2, 10, True, id="percent-over"),
+        pytest.param("0", 1, 10, True, id="zero-tolerance"),
+    ],
+)
+def test_failure_budget(text: str, failures: int, total: int, exceeded: bool) -> None:
+    """--max-failures N or P% is exceeded only past the limit."""
+    assert FailureBudget.parse(text).exceeded(failures, total) is exceeded
+
+
+def test_window_end_hhmm_is_the_next_such_local_time() -> None:
+    """HH:MM means today at that time if still ahead, else tomorrow."""
+    now = dt.datetime(2026, 11, 23, 22, 0, tzinfo=dt.UTC)
+    end = parse_window_end("05:30", now)
+    assert end > now
+    assert end - now <= dt.timedelta(days=1)
+    assert (end.astimezone().hour, end.astimezone().minute) == (5, 30)
+
+
+@pytest.mark.parametrize("text", ["25:00", "tomorrow", "2026-13-40T00:00"])
+def test_window_end_rejects_nonsense(text: str) -> None:
+    """An unparseable window end is a ConfigError that shows the accepted forms."""
+    with pytest.raises(ConfigError, match="--window-end"):
+        parse_window_end(text, dt.datetime.now(dt.UTC))

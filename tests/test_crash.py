@@ -1,0 +1,216 @@
+"""Crash safety, proven on real processes: SIGKILL, Ctrl-C, concurrent runs, bad state files.
+
+The simulator runs in its own process and outlives the orchestrator; its event log is the
+ground truth for what each appliance went through.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import signal
+import sqlite3
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from fleetrun import TARGET, lab
+from simproc import Sim, orchestrator, start_orchestrator
+
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+pytestmark = pytest.mark.slow
+
+Event = dict[str, Any]
+WAVES = [["eca1"], ["eda1"], ["exa-m1"], ["exa-d1"], ["eta1"]]
+NAMES = [name for wave in WAVES for name in wave]
+
+
+def slow_lab() -> dict[str, Any]:
+    """The small lab fleet, with uploads slow enough to be interrupted mid-way."""
+    scenario = lab(small=True)
+    scenario["defaults"]["upload_throughput"] = 400  # simulated B/s: ~0.6 s a 256 KiB image
+    return scenario
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Sim]:
+    """The slow small lab fleet in its own process."""
+    fleet = Sim(tmp_path, slow_lab())
+    yield fleet
+    fleet.stop()
+
+
+def wait_for(sim: Sim, condition: Callable[[list[Event]], bool], timeout: float = 60) -> None:
+    """Block until the simulator's event log satisfies `condition`."""
+    deadline = time.monotonic() + timeout
+    while not condition(sim.events()):
+        assert time.monotonic() < deadline, "condition never met"
+        time.sleep(0.01)
+
+
+def has(kind: str, appliance: str | None = None, **data: object) -> Callable[[list[Event]], bool]:
+    """A condition: an event of `kind` (for `appliance`, with `data`) happened."""
+
+    def check(events: list[Event]) -> bool:
+        return any(
+            e["kind"] == kind
+            and (appliance is None or e["appliance"] == appliance)
+            and all(e["data"].get(k) == v for k, v in data.items())
+            for e in events
+        )
+
+    return check
+
+
+def assert_fleet_finished_cleanly(sim: Sim) -> None:
+    """Every appliance on the target, ingest enabled, nothing done twice, waves in order."""
+    events = sim.events()
+    versions = {}
+    for event in events:
+        if event["kind"] == "restart.finished":
+            versions[event["appliance"]] = event["data"]["version"]
+    assert versions == dict.fromkeys(NAMES, TARGET)
+    ingest = [e["data"]["enabled"] for e in events if e["kind"] == "ingest.changed"]
+    assert ingest
+    assert ingest[-1] is True
+    jobs = collections.Counter(e["appliance"] for e in events if e["kind"] == "job.created")
+    assert max(jobs.values()) == 1, f"upgraded twice: {jobs}"
+    uploads = collections.Counter(e["appliance"] for e in events if e["kind"] == "upload.completed")
+    assert max(uploads.values()) == 1, f"uploaded twice: {uploads}"
+    times = {
+        name: (
+            min(e["t"] for e in events if e["appliance"] == name and e["kind"] == "job.created"),
+            max(
+                e["t"] for e in events if e["appliance"] == name and e["kind"] == "restart.finished"
+            ),
+        )
+        for name in NAMES
+    }
+    for earlier, later in itertools.pairwise(WAVES):
+        assert max(times[n][1] for n in earlier) < min(times[n][0] for n in later)
+
+
+def kill(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL: no handler runs, nothing is flushed but what was committed."""
+    proc.kill()
+    proc.communicate(timeout=10)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        pytest.param(has("upload.started", "eda1"), id="during-upload"),
+        pytest.param(has("job.created", "eda1"), id="during-job"),
+        pytest.param(has("job.created", "exa-m1"), id="ingest-halted"),
+        pytest.param(has("restart.finished", "exa-d1"), id="between-explore-and-trace"),
+        pytest.param(has("restart.started", "eca1"), id="during-restart"),
+    ],
+)
+def test_sigkill_then_resume_finishes_the_fleet_without_doing_anything_twice(
+    sim: Sim, moment: Callable[[list[Event]], bool]
+) -> None:
+    """Killed at any point, `resume` finishes the fleet: same order, ingest on, nothing twice."""
+    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    wait_for(sim, moment)
+    kill(proc)
+    status = orchestrator("status", cwd=sim.dir)
+    assert status.returncode == 0
+    result = orchestrator("resume", cwd=sim.dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_fleet_finished_cleanly(sim)
+
+
+def test_restore_ingest_after_a_kill_while_halted(sim: Sim) -> None:
+    """After a kill with ingest halted, restore-ingest re-enables the cluster."""
+    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    wait_for(sim, has("ingest.changed", enabled=False))
+    kill(proc)
+    result = orchestrator("restore-ingest", str(sim.inventory), cwd=sim.dir)
+    assert result.returncode == 0, result.stderr
+    assert "restored on cluster exa" in result.stdout
+    ingest = [e["data"]["enabled"] for e in sim.events() if e["kind"] == "ingest.changed"]
+    assert ingest[-1] is True
+
+
+def test_one_interrupt_finishes_running_work_restores_ingest_and_exits_3(sim: Sim) -> None:
+    """The first SIGINT starts nothing new, lets the running node finish, then `resume` ends it."""
+    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    wait_for(sim, has("job.created", "exa-m1"))
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 3, stderr[-2000:]
+    events = sim.events()
+    assert has("restart.finished", "exa-m1")(events)
+    assert not has("upload.started", "exa-d1")(events)
+    ingest = [e["data"]["enabled"] for e in events if e["kind"] == "ingest.changed"]
+    assert ingest == [False, True]
+    result = orchestrator("resume", cwd=sim.dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_fleet_finished_cleanly(sim)
+
+
+def test_two_interrupts_stop_at_once_and_resume_reattaches(sim: Sim) -> None:
+    """A second SIGINT exits 3 at once, leaving a journal that `resume` completes."""
+    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    wait_for(sim, has("job.created", "exa-m1"))
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 3
+    assert not has("restart.finished", "exa-m1")(sim.events())
+    result = orchestrator("resume", cwd=sim.dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_fleet_finished_cleanly(sim)
+
+
+def test_a_second_concurrent_run_is_refused_naming_the_holder(sim: Sim) -> None:
+    """While one apply runs, another on the same state database exits 2 naming its pid."""
+    first = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    try:
+        wait_for(sim, has("upload.started"))
+        second = orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+        assert second.returncode == 2
+        assert f"pid {first.pid}" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        first.communicate(timeout=60)
+    assert first.returncode == 0
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"this is not a database at all" * 100, id="corrupt"),
+        pytest.param(None, id="foreign-sqlite"),
+    ],
+)
+def test_unusable_state_database_gets_one_clear_line(tmp_path: Path, content: bytes | None) -> None:
+    """A corrupt or foreign state database is named in one line, exit 2."""
+    path = tmp_path / "state.db"
+    if content is None:
+        with sqlite3.connect(path) as conn:
+            conn.execute("create table photos (id integer)")
+        conn.close()
+    else:
+        path.write_bytes(content)
+    result = orchestrator("status", "--state-db", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "state.db" in result.stderr
+    assert "--state-db" in result.stderr
+
+
+def test_resume_refuses_when_the_inventory_changed(sim: Sim) -> None:
+    """Resume will not continue a run whose inventory changed since it began."""
+    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    wait_for(sim, has("job.created", "eda1"))
+    kill(proc)
+    sim.inventory.write_text(sim.inventory.read_text() + "\n# edited\n")
+    result = orchestrator("resume", cwd=sim.dir)
+    assert result.returncode == 2
+    assert "changed since the run began" in result.stderr
