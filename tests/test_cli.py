@@ -185,3 +185,11 @@ def test_notify_url_receives_the_summary(failing_sim: Sim) -> None:
     payload = json.loads(_Receiver.bodies[-1])
     assert payload["status"] == "failed"
     assert payload["exit_code"] == 1
+
+
+def test_demo_upgrades_a_simulated_fleet_end_to_end(tmp_path: Path) -> None:
+    """`orchestrator demo` (the README's first command) upgrades every appliance and exits 0."""
+    result = orchestrator("demo", cwd=tmp_path, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "12 done" in result.stdout
+    assert "ingest on exa: halted via exa-m1, restored" in result.stdout

@@ -1,0 +1,96 @@
+"""What a person sees during a run: the live view on a terminal, structured events otherwise."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import structlog
+from rich.console import Console
+
+from orchestrator.live import LiveView
+from orchestrator.logs import LogObserver
+from orchestrator.models import FileFirmware, JobState, Outcome, Role
+from orchestrator.plan import Action, Estimate, Plan, PlannedAppliance, Wave, WaveKind
+
+
+def line(name: str, wave: WaveKind, role: Role) -> PlannedAppliance:
+    return PlannedAppliance(
+        name=name,
+        url=f"https://{name}.example.net",
+        role=role,
+        wave=wave,
+        current_version="9.8.0.100",
+        target_version="9.9.1.100",
+        action=Action.UPLOAD,
+        firmware=FileFirmware(file=Path("eda.tar"), version="9.9.1.100"),
+        estimate=Estimate(upgrade=600),
+    )
+
+
+def small_plan() -> Plan:
+    eca = line("eca1", WaveKind.COMMAND, Role.COMMAND)
+    eda = line("eda1", WaveKind.DISCOVER, Role.DISCOVER)
+    waves = [Wave(kind=k, appliances=()) for k in WaveKind]
+    waves[0] = Wave(kind=WaveKind.COMMAND, appliances=(eca,))
+    waves[1] = Wave(kind=WaveKind.DISCOVER, appliances=(eda,))
+    return Plan(
+        created_at=dt.datetime.now(dt.UTC),
+        inventory_source="fleet.yaml",
+        inventory_sha256="0" * 64,
+        concurrency=2,
+        waves=tuple(waves),
+    )
+
+
+def render(view: LiveView) -> str:
+    console = Console(record=True, width=100)
+    console.print(view)
+    return console.export_text()
+
+
+def test_live_view_shows_active_appliances_with_their_job_step_and_overall_progress() -> None:
+    """Rows show the running appliance's state and job step; the summary counts what finished."""
+    view = LiveView(small_plan())
+    view.wave_started(WaveKind.COMMAND, 1)
+    view.state_changed("eca1", Outcome.UPGRADING, None)
+    view.step_observer("eca1").job_progress(
+        JobState(
+            id="j1", status="RUNNING", step_number=2, total_steps=4, step_description="Installing"
+        )
+    )
+    text = render(view)
+    assert "eca1" in text
+    assert "upgrading" in text
+    assert "2/4 Installing" in text
+    assert "0/2 finished" in text
+    view.state_changed("eca1", Outcome.DONE, None)
+    view.ingest_changed("exa", "halted", "exa-m1")
+    text = render(view)
+    assert "1/2 finished" in text
+    assert "ingest exa: halted via exa-m1" in text
+
+
+def test_log_observer_emits_noun_verb_past_events_with_the_appliance_bound() -> None:
+    """Unattended runs get one structured event per change, named noun.verb_past."""
+    observer = LogObserver()
+    with structlog.testing.capture_logs() as logs:
+        observer.wave_started(WaveKind.DISCOVER, 3)
+        observer.state_changed("eda1", Outcome.FAILED, "job j1 ended FAILED")
+        observer.ingest_changed("exa", "restored", "exa-m1")
+        steps = observer.step_observer("eda1")
+        steps.upload_progress(0, 100)
+        steps.upload_progress(100, 100)
+        steps.job_progress(JobState(id="j1", status="RUNNING", step_number=1, total_steps=4))
+    names = [entry["event"] for entry in logs]
+    assert names == [
+        "wave.started",
+        "appliance.state_changed",
+        "ingest.restored",
+        "upload.progressed",
+        "upload.progressed",
+        "job.progressed",
+    ]
+    assert logs[1]["appliance"] == "eda1"
+    assert logs[1]["log_level"] == "warning"
+    assert all(e.get("appliance") == "eda1" for e in logs[3:])
