@@ -193,3 +193,27 @@ def test_demo_upgrades_a_simulated_fleet_end_to_end(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "12 done" in result.stdout
     assert "ingest on exa: halted via exa-m1, restored" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param("{not json", id="not-json"),
+        pytest.param('{"schema_version": 99}', id="wrong-schema"),
+        pytest.param("[]", id="not-an-object"),
+    ],
+)
+def test_a_bad_plan_file_gets_one_line_and_exit_2(tmp_path: Path, content: str) -> None:
+    """`apply --plan` with an unusable plan file names the file, changes nothing, exit 2."""
+    plan = tmp_path / "plan.json"
+    plan.write_text(content)
+    result = orchestrator("apply", "--plan", str(plan), "--yes", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "plan.json" in one_line_error(result)
+
+
+def test_status_without_a_state_database_says_so(tmp_path: Path) -> None:
+    """`status` before any run explains there is nothing recorded, exit 0."""
+    result = orchestrator("status", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "no run recorded yet" in result.stdout
