@@ -91,14 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     _run_flags(p)
     _apply_flags(p)
     _common(p)
-    for name, text in (("resume", "continue the last interrupted run"), ("status", "last run")):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("--state-db", type=Path)
-        p.add_argument("--inventory", type=Path, help="inventory (default: the run's own)")
-        if name == "resume":
-            p.add_argument("--report", type=Path)
-            p.add_argument("--notify-url")
-        _common(p)
+    p = sub.add_parser("resume", help="continue the last interrupted run")
+    p.add_argument("--state-db", type=Path)
+    p.add_argument("--inventory", type=Path, help="inventory (default: the run's own)")
+    p.add_argument("--report", type=Path)
+    p.add_argument("--notify-url")
+    _common(p)
+    p = sub.add_parser("status", help="what the last run did, per appliance")
+    p.add_argument("--state-db", type=Path)
+    _common(p)
     p = sub.add_parser("restore-ingest", help="re-enable ingest the tool halted")
     p.add_argument("inventory", type=Path)
     p.add_argument("--cluster")
@@ -122,9 +123,26 @@ def _settings(args: argparse.Namespace) -> Settings:
         cli[name] = getattr(args, name, None)
     cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
     window = getattr(args, "window_end", None)
+    now = dt.datetime.now(dt.UTC)
     if window:
-        cli["window_end"] = parse_window_end(window, dt.datetime.now(dt.UTC))
-    return resolve_settings(cli, os.environ, args.config)
+        cli["window_end"] = parse_window_end(window, now)
+        if cli["window_end"] <= now:
+            raise ConfigError(f"--window-end {window} is in the past; give the window's end")
+    settings = resolve_settings(cli, os.environ, args.config)
+    if settings.report is not None and not settings.report.parent.is_dir():
+        folder = settings.report.parent
+        raise ConfigError(f"--report {settings.report}: folder {folder} does not exist")
+    return settings
+
+
+def _reviewed(settings: Settings, plan: Plan, args: argparse.Namespace) -> Settings:
+    """A saved plan runs with the concurrency and window it was reviewed with, unless overridden."""
+    update: dict[str, Any] = {"allow_downgrade": plan.allow_downgrade or settings.allow_downgrade}
+    if args.concurrency is None:
+        update["concurrency"] = plan.concurrency
+    if args.window_end is None:
+        update["window_end"] = plan.window_end
+    return settings.model_copy(update=update)
 
 
 class App:
@@ -199,6 +217,7 @@ class App:
         return self._finish(result)
 
     def _plan_for_apply(self) -> tuple[Inventory, Plan]:
+        asyncio.run(workflow.preflight(self.settings))
         if self.args.plan_file is None:
             if self.args.inventory is None:
                 raise UsageError("apply needs an INVENTORY or --plan PLAN.json")
@@ -208,6 +227,7 @@ class App:
                 workflow.make_plan(inventory, self.settings, offline=False)
             )
         plan = load_plan(self.args.plan_file)
+        self.settings = _reviewed(self.settings, plan, self.args)
         inventory = load_inventory(self.args.inventory or Path(plan.inventory_source))
         self._warn(inventory)
         asyncio.run(workflow.recheck_saved_plan(plan, inventory, self.settings))
@@ -225,8 +245,14 @@ class App:
             return False
         self._show_plan(plan, "table")
         count = sum(1 for a in plan.appliances() if a.actionable)
-        answer = self.out.input(f"Upgrade {count} appliance(s) as planned? [y/N] ")
-        return answer.strip().lower() in {"y", "yes"}
+        try:
+            answer = self.out.input(f"Upgrade {count} appliance(s) as planned? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() in {"y", "yes"}:
+            return True
+        self.err.print("nothing was changed")
+        return False
 
     def _observer(self, plan: Plan) -> RunObserver:
         if not self._live():
@@ -252,8 +278,9 @@ class App:
 
         def on_signal() -> None:
             if stop.is_set():
-                self.err.print("second interrupt: stopping now; run `orchestrator resume` later")
-                task.cancel()
+                if not task.cancelling():  # once is enough: the run is already tearing down
+                    self.err.print("second interrupt: stopping now; `orchestrator resume` later")
+                    task.cancel()
                 return
             stop.set()
             self.err.print(
@@ -270,6 +297,8 @@ class App:
 
     def _finish(self, result: RunReport) -> int:
         self.out.print(report.render_table(result))
+        if result.error:
+            self.err.print(f"error: {result.error}", style="red", markup=False)
         if self.settings.report:
             try:
                 for path in report.write_reports(result, self.settings.report):
@@ -279,7 +308,11 @@ class App:
         if self.settings.notify_url:
             asyncio.run(notify(self.settings.notify_url, report.summary_payload(result)))
         if result.exit_code == EXIT_INCOMPLETE:
-            self.err.print("the run is incomplete: `orchestrator resume` continues it")
+            self.err.print(
+                "the run is incomplete: `orchestrator resume` continues it (and re-enables "
+                "any ingest still halted), or `orchestrator restore-ingest INVENTORY` "
+                "re-enables ingest and closes it"
+            )
         return result.exit_code
 
     # ------------------------------------------------------- resume and friends
@@ -397,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     except OrchestratorError as exc:
         err.print(f"error: {_one_line(exc)}", style="red", markup=False)
         return EXIT_FAILED if _is_runtime(exc) else EXIT_BAD_INPUT
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         err.print("interrupted")
         return EXIT_INCOMPLETE
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator
 
     from orchestrator.client import ApplianceClient
-    from orchestrator.plan import IngestBracket
+    from orchestrator.plan import IngestBracket, WaveKind
 
 IngestWord = Literal["halted", "restored", "left_off", "restore_failed"]
 # Restoring ingest on the way out must not hang a run that is being torn down.
@@ -73,14 +73,20 @@ class IngestGuard:
         self.observer = observer
         self.actions: list[IngestAction] = []
         self._halt_errors: dict[str, str] = {}  # cluster -> why halting failed
+        self._decided: set[str] = set()  # clusters halted or left off by this run
 
-    async def halt_all(self, *, finished: Callable[[str], bool]) -> None:
-        """Halt every cluster that still has a node to upgrade (journalled before the PATCH)."""
+    async def halt_before(
+        self, wave: WaveKind, *, first_wave: Callable[[IngestBracket], WaveKind | None]
+    ) -> None:
+        """Halt each cluster whose first node to upgrade is in `wave` (journalled first)."""
         for cluster in self.clusters.values():
             bracket = cluster.bracket
+            if bracket.cluster in self._decided or first_wave(bracket) is not wave:
+                continue
+            self._decided.add(bracket.cluster)
             if not bracket.halt:
                 await self._record(bracket, "left_off", bracket.via)
-            elif not all(finished(m) for m in bracket.members):
+            elif not cluster.halted:  # a resumed run's cluster may be halted already
                 await self._halt(cluster)
 
     async def _halt(self, cluster: _Cluster) -> None:
@@ -88,10 +94,16 @@ class IngestGuard:
         # Written before the PATCH: a crash after it leaves a record restore-ingest obeys.
         await self._record(bracket, "halted", bracket.via)
         cluster.halted = True
-        try:
-            await steps.halt_ingest(self.client_for(bracket.via))
-        except OrchestratorError as exc:
-            self._halt_errors[bracket.cluster] = _one_line(exc)
+        errors: list[str] = []
+        for via in _candidates(bracket):
+            try:
+                await steps.halt_ingest(self.client_for(via))
+            except OrchestratorError as exc:
+                errors.append(_one_line(exc))
+                continue
+            return
+        self._halt_errors[bracket.cluster] = "; ".join(errors)
+        await self._record(bracket, "halted", bracket.via, f"halt failed: {'; '.join(errors)}")
 
     def halt_failed(self, cluster: str | None) -> bool:
         """Whether halting ingest on `cluster` failed (its nodes must not be upgraded)."""
@@ -127,7 +139,7 @@ class IngestGuard:
     async def _restore(self, cluster: _Cluster) -> None:
         bracket = cluster.bracket
         errors: list[str] = []
-        for via in [bracket.via, *[m for m in bracket.members if m != bracket.via]]:
+        for via in _candidates(bracket):
             try:
                 async with asyncio.timeout(RESTORE_TIMEOUT):
                     await steps.restore_ingest(self.client_for(via))
@@ -156,6 +168,11 @@ class IngestGuard:
             )
         )
         self.observer.ingest_changed(bracket.cluster, action, via)
+
+
+def _candidates(bracket: IngestBracket) -> list[str]:
+    """The node named in the plan first, then the cluster's other nodes."""
+    return [bracket.via, *[m for m in bracket.members if m != bracket.via]]
 
 
 def _one_line(exc: OrchestratorError) -> str:

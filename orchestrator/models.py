@@ -243,6 +243,7 @@ class RunReport(Frozen):
     results: tuple[ApplianceResult, ...]
     ingest: tuple[IngestAction, ...] = ()
     dry_run: bool = False
+    error: str | None = None  # why the whole run stopped, if something beyond one appliance failed
 
     def count(self, outcome: Outcome) -> int:
         """How many appliances ended with `outcome`."""

@@ -9,13 +9,20 @@ changed it (a completed upload, a started job).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from orchestrator import steps
-from orchestrator.errors import ApiError, OrchestratorError, PreconditionFailed
+from orchestrator.errors import (
+    ApiError,
+    OrchestratorError,
+    PreconditionFailed,
+    StateError,
+    TransportError,
+)
 from orchestrator.ingest import IngestGuard, IngestJournal, IngestObserver
 from orchestrator.models import FINAL_OUTCOMES, ApplianceResult, Outcome, RunReport
 from orchestrator.plan import Action, PlannedAppliance, WaveKind
@@ -25,7 +32,7 @@ if TYPE_CHECKING:
 
     from orchestrator.client import ApplianceClient
     from orchestrator.config import Settings
-    from orchestrator.plan import Plan, Wave
+    from orchestrator.plan import IngestBracket, Plan, Wave
 
 # Where an appliance picks up, by the furthest state the journal recorded for it.
 PRECHECK, UPLOAD, START_JOB, AWAIT_JOB, REBOOT = range(5)
@@ -97,7 +104,8 @@ class _Track:
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     phase: int = PRECHECK
-    resumed: bool = False
+    resumed: bool = False  # the journal of an interrupted run says where it was
+    reattached: bool = False  # its job start was journalled but its answer was not
 
     def result(self) -> ApplianceResult:
         p = self.planned
@@ -164,6 +172,7 @@ class Runner:
             halted_before=halted_before,
         )
         self.started_at = _now()
+        self.fatal: str | None = None  # why the whole run had to stop (the journal failed)
 
     # ------------------------------------------------------------------ the run
     async def run(self) -> RunReport:
@@ -175,21 +184,39 @@ class Runner:
             await self.ingest.restore_idle(only=self._cluster_finished)
             await self._run_waves()
         except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()  # we answer the cancellation with a report, exit 3
-            self._cancel_unfinished("run stopped at once (second interrupt)")
+            _uncancel()  # answered with a report: exit 3, and the journal says where we were
+            self._cancel_unfinished()
+        except StateError as exc:
+            self.fatal = f"the journal could not be written ({_one_line(exc)}); run stopped"
+            self._cancel_unfinished()
         finally:
-            await asyncio.shield(self.ingest.restore_idle())
+            await self._restore_on_the_way_out()
         results = tuple(t.result() for t in self.tracks.values())
+        code = exit_code_for(results)
+        if code == 0 and self.ingest.still_halted():
+            code = 1  # every appliance is done, but a cluster could not be re-enabled
+        if self.fatal is not None:
+            code = 3
         return RunReport(
             run_id=self.run_id,
             started_at=self.started_at,
             finished_at=_now(),
-            exit_code=exit_code_for(results),
+            exit_code=code,
             results=results,
             ingest=tuple(self.ingest.actions),
+            error=self.fatal,
         )
+
+    async def _restore_on_the_way_out(self) -> None:
+        """Restore idle clusters; a further interrupt must not cut this short."""
+        restore = asyncio.ensure_future(self.ingest.restore_idle())
+        while not restore.done():
+            try:
+                await asyncio.shield(restore)
+            except asyncio.CancelledError:
+                _uncancel()
+        with contextlib.suppress(StateError):  # the journal failing is already reported
+            restore.result()
 
     def _apply_prior(self) -> None:
         for name, prior in self.prior.items():
@@ -223,12 +250,19 @@ class Runner:
             if blocker is not None:
                 await self._mark_wave(wave, *blocker)
                 continue
-            if wave.kind is WaveKind.EXPLORE_MANAGERS and not self.stop.is_set():
-                await self.ingest.halt_all(finished=self._finished)
+            if not self.stop.is_set():
+                await self.ingest.halt_before(wave.kind, first_wave=self._first_wave)
             await self._run_wave(wave)
             blocker = self._wave_blocker(wave)
-            if wave.kind is WaveKind.EXPLORE_DATA:
-                await self.ingest.restore_idle()
+            await self.ingest.restore_idle(only=self._cluster_finished)
+
+    def _first_wave(self, bracket: IngestBracket) -> WaveKind | None:
+        """The wave of the cluster's first node still to upgrade (None: nothing left)."""
+        for wave in self.plan.waves:
+            for planned in wave.appliances:
+                if planned.cluster == bracket.cluster and not self._finished(planned.name):
+                    return wave.kind
+        return None
 
     def _wave_blocker(self, wave: Wave) -> tuple[Outcome, str] | None:
         """Why later waves may not start, if this wave did not end all done or skipped."""
@@ -277,10 +311,15 @@ class Runner:
                 return
             try:
                 await self._drive(track)
+            except StateError:
+                self.stop.set()  # nothing may go on unjournalled; run() reports it
+                raise
             except OrchestratorError as exc:
                 await self._final(track, Outcome.FAILED, _one_line(exc))
 
     def _why_not_start(self, track: _Track) -> tuple[Outcome, str] | None:
+        if track.resumed and track.phase >= AWAIT_JOB:
+            return None  # its job was started: follow it whatever else holds
         if self.stop.is_set():
             return Outcome.CANCELLED, "run interrupted before it started"
         failures = sum(1 for t in self.tracks.values() if t.outcome is Outcome.FAILED)
@@ -342,7 +381,7 @@ class Runner:
                 return
             phase = await self._start(track, client)
         watch = steps.RestartWatch()
-        followed = phase >= REBOOT
+        followed = phase >= REBOOT and not track.reattached
         if phase <= AWAIT_JOB and track.job_id is not None:
             followed = await steps.await_job(client, track.job_id, self.settings, obs, watch)
         await self._state(track, Outcome.REBOOTING)
@@ -367,7 +406,7 @@ class Runner:
         try:
             track.job_id = await steps.start_job(client, track.planned)
         except ApiError as exc:
-            if not (track.resumed and exc.status == _CONFLICT):
+            if not (track.reattached and exc.status == _CONFLICT):
                 raise
             # Resumed after a crash mid-request: the job we asked for is already running.
             track.job_id = await steps.find_running_job(client)
@@ -376,7 +415,13 @@ class Runner:
 
     async def _reattach(self, track: _Track, client: ApplianceClient) -> int:
         """The crash came between journalling the job start and its answer: find the job."""
-        track.job_id = await steps.find_running_job(client)
+        track.reattached = True
+        try:
+            track.job_id = await steps.find_running_job(client)
+        except (TransportError, ApiError) as exc:
+            if isinstance(exc, ApiError) and not exc.transient:
+                raise
+            return REBOOT  # not answering: it is restarting into (we hope) the new version
         if track.job_id is not None:
             await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
             return AWAIT_JOB
@@ -408,17 +453,30 @@ class Runner:
         )
         self.observer.state_changed(track.planned.name, outcome, track.error)
 
-    def _cancel_unfinished(self, reason: str) -> None:
+    def _cancel_unfinished(self) -> None:
         """Mark what did not finish cancelled, without journalling.
 
         The journal keeps the last state each one reached: `resume` picks it up there.
         """
         for track in self.tracks.values():
             if track.planned.actionable and track.outcome not in FINAL_OUTCOMES:
+                track.error = _detached_reason(track)
                 track.outcome = Outcome.CANCELLED
-                track.error = reason
                 track.finished_at = _now()
-                self.observer.state_changed(track.planned.name, Outcome.CANCELLED, reason)
+                self.observer.state_changed(track.planned.name, Outcome.CANCELLED, track.error)
+
+
+def _detached_reason(track: _Track) -> str:
+    if track.outcome in {Outcome.UPGRADING, Outcome.REBOOTING, Outcome.VERIFYING}:
+        job = f"job {track.job_id} " if track.job_id else "its upgrade "
+        return f"detached: {job}goes on; `orchestrator resume` re-attaches"
+    return "run stopped before it finished; `orchestrator resume` continues"
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 def _image_path(planned: PlannedAppliance) -> Path:

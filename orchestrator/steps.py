@@ -18,7 +18,7 @@ from orchestrator.errors import (
     RequestTimeout,
     TransportError,
 )
-from orchestrator.models import JobState, JobStatus, Role, parse_version, role_for_platform
+from orchestrator.models import JobState, JobStatus, parse_version, role_for_platform
 from orchestrator.plan import Action, PlannedAppliance
 
 if TYPE_CHECKING:
@@ -166,8 +166,8 @@ async def _poll_job(
             return _GONE
         if isinstance(exc, ApiError) and not exc.transient:
             raise
-        # Only a refused or reset connection proves a restart; a 503 burst does not.
-        watch.seen_down = watch.seen_down or isinstance(exc, TransportError)
+        # Only a refused or reset connection proves a restart; a 503 or a slow answer does not.
+        watch.seen_down = watch.seen_down or _went_down(exc)
         observer.note("not answering (restarting?)")
         return None
     observer.job_progress(job)
@@ -228,8 +228,8 @@ async def _probe_version(client: ApplianceClient, watch: RestartWatch) -> str | 
         return await client.get_version(retry=False)
     except AuthError:
         raise
-    except TransportError:
-        watch.seen_down = True
+    except TransportError as exc:
+        watch.seen_down = watch.seen_down or _went_down(exc)
         return None
     except ApiError as exc:
         if not exc.transient:
@@ -253,6 +253,5 @@ async def verify(client: ApplianceClient, planned: PlannedAppliance) -> Applianc
     return info
 
 
-def is_explore(planned: PlannedAppliance) -> bool:
-    """Whether the appliance is an Explore node (its cluster's ingest is bracketed)."""
-    return planned.role is Role.EXPLORE
+def _went_down(exc: Exception) -> bool:
+    return isinstance(exc, TransportError) and not isinstance(exc, RequestTimeout)

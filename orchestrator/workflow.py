@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 from orchestrator import facts as facts_mod
+from orchestrator import steps
 from orchestrator.client import ApplianceClient, open_session
-from orchestrator.errors import PlanError, StateError
+from orchestrator.config import Settings
+from orchestrator.errors import OrchestratorError, PlanError, StateError
+from orchestrator.ingest import RESTORE_TIMEOUT
 from orchestrator.journal import AsyncJournal, Journal
 from orchestrator.models import Outcome
 from orchestrator.plan import ImageInfo, build_plan
@@ -18,12 +22,12 @@ from orchestrator.planfile import check_drift
 from orchestrator.runner import PHASE_OF, Prior, run_plan
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping
+    from collections.abc import Awaitable, Callable, Collection, Mapping
     from pathlib import Path
 
     import aiohttp
 
-    from orchestrator.config import Settings
+    from orchestrator.journal import RunRecord
     from orchestrator.models import Facts, Inventory, RunReport
     from orchestrator.plan import Plan
     from orchestrator.runner import RunObserver
@@ -115,6 +119,9 @@ async def execute(
         raise PlanError("the plan is refused (see its refusals); fix them and plan again")
     async with AsyncExitStack() as stack:
         journal = await _open_journal(stack, settings, command)
+        _refuse_new_run(
+            settings, await journal.unfinished_run(), await journal.halted_clusters(None)
+        )
         run_id = await journal.start_run(
             plan_json=plan.model_dump_json(),
             inventory_source=inventory.source,
@@ -142,6 +149,7 @@ async def resume(
     stop: asyncio.Event,
 ) -> RunReport:
     """Continue the newest unfinished run from its journal: nothing is done twice."""
+    _require_state_db(settings)
     async with AsyncExitStack() as stack:
         journal = await _open_journal(stack, settings, "resume")
         record = await journal.unfinished_run()
@@ -154,6 +162,7 @@ async def resume(
                 "plan a new run instead of resuming the old one"
             )
         plan = _plan_from_journal(record.plan_json, settings)
+        settings = _settings_of_run(record.settings_json, settings)
         inventory = inventory_for(record.inventory_source)
         if inventory.sha256 != record.inventory_sha256:
             raise PlanError(
@@ -196,6 +205,16 @@ async def _prior_states(journal: AsyncJournal, run_id: str) -> dict[str, Prior]:
     }
 
 
+def _settings_of_run(settings_json: str, current: Settings) -> Settings:
+    """The settings the run was started with; where to write and log stay this invocation's."""
+    try:
+        original = Settings.model_validate_json(settings_json)
+    except ValueError:
+        return current
+    keep = ("state_db", "report", "notify_url", "log_format")
+    return original.model_copy(update={name: getattr(current, name) for name in keep})
+
+
 def _plan_from_journal(plan_json: str, settings: Settings) -> Plan:
     from orchestrator.plan import Plan  # noqa: PLC0415 - the model, at runtime only here
 
@@ -220,10 +239,16 @@ async def _check_images(plan: Plan, inventory: Inventory) -> None:
 
 async def _open_journal(stack: AsyncExitStack, settings: Settings, command: str) -> AsyncJournal:
     journal = await AsyncJournal.open(settings.state_db)
-    stack.push_async_callback(journal.close)
+    stack.push_async_callback(_quietly, journal.close)
     await journal.acquire_lock(command=command)
-    stack.push_async_callback(journal.release_lock)
+    stack.push_async_callback(_quietly, journal.release_lock)
     return journal
+
+
+async def _quietly(close: Callable[[], Awaitable[None]]) -> None:
+    """Release and close must not hide the error (or the report) that is on its way out."""
+    with contextlib.suppress(StateError):
+        await close()
 
 
 async def _run(
@@ -259,45 +284,90 @@ async def _run(
 async def restore_ingest(
     inventory: Inventory, settings: Settings, *, cluster: str | None = None
 ) -> list[tuple[str, str, str | None]]:
-    """Re-enable ingest on every cluster the journal says the tool halted: (cluster, via, error)."""
+    """Re-enable ingest on every cluster the journal says the tool halted: (cluster, via, error).
+
+    When every halted cluster is re-enabled, an interrupted run is closed: the operator chose
+    to clean up rather than `resume`, and a new `apply` may start.
+    """
+    _require_state_db(settings)
     outcome: list[tuple[str, str, str | None]] = []
     async with AsyncExitStack() as stack:
         journal = await _open_journal(stack, settings, "restore-ingest")
-        halted = await journal.halted_clusters(None)
+        run = await journal.unfinished_run() or await journal.last_run()
+        run_id = run.run_id if run else "restore-ingest"
         session = await stack.enter_async_context(open_session(settings))
         client_for = clients_for(session, inventory, settings)
-        for name, via in halted:
+        for name, via in await journal.halted_clusters(None):
             if cluster is not None and name != cluster:
                 continue
             error = await _restore_one(client_for, inventory, name, via)
-            run = await journal.last_run()
-            await journal.record_ingest(
-                run.run_id if run else "restore-ingest",
-                name,
-                via,
-                "restored" if error is None else "restore_failed",
-                error,
-            )
+            if error is None:
+                await journal.record_ingest(run_id, name, via, "restored")
+            else:
+                await journal.record_ingest(run_id, name, via, "restore_failed", error)
             outcome.append((name, via, error))
+        unfinished = await journal.unfinished_run()
+        if unfinished is not None and not await journal.halted_clusters(None):
+            await journal.finish_run(unfinished.run_id, exit_code=3)
     return outcome
 
 
 async def _restore_one(
     client_for: Callable[[str], ApplianceClient], inventory: Inventory, cluster: str, via: str
 ) -> str | None:
+    known = {a.name for a in inventory.appliances}
     members = [a.name for a in inventory.appliances if a.cluster == cluster]
-    candidates = [via, *[m for m in members if m != via]]
     errors: list[str] = []
-    for name in candidates:
-        try:
-            await client_for(name).set_ingest(enabled=True)
-        except KeyError:
+    for name in [via, *[m for m in members if m != via]]:
+        if name not in known:
             errors.append(f"{name} is not in the inventory")
-        except Exception as exc:  # noqa: BLE001 - every failure is reported per cluster
-            errors.append(str(exc))
+            continue
+        try:
+            async with asyncio.timeout(RESTORE_TIMEOUT):
+                await steps.restore_ingest(client_for(name))
+        except OrchestratorError as exc:
+            errors.append(" ".join(str(exc).split()))
+        except TimeoutError:
+            errors.append(f"{name}: no answer within {RESTORE_TIMEOUT:.0f}s")
         else:
             return None
     return "; ".join(errors) or f"no appliance of cluster {cluster} in the inventory"
+
+
+def _require_state_db(settings: Settings) -> None:
+    if not settings.state_db.exists():
+        raise StateError(f"{settings.state_db}: no state database here; pass --state-db PATH")
+
+
+async def preflight(settings: Settings) -> None:
+    """Refuse a new run over a held lock, an interrupted run or a cluster left halted."""
+    if not settings.state_db.exists():
+        return
+
+    def check() -> None:
+        with Journal.open(settings.state_db) as journal:
+            journal.acquire_lock(command="apply (checking)")
+            journal.release_lock()
+            _refuse_new_run(settings, journal.unfinished_run(), journal.halted_clusters(None))
+
+    await asyncio.to_thread(check)
+
+
+def _refuse_new_run(
+    settings: Settings, unfinished: RunRecord | None, halted: list[tuple[str, str]]
+) -> None:
+    if unfinished is not None:
+        raise StateError(
+            f"{settings.state_db} holds an interrupted run (started "
+            f"{unfinished.started_at:%Y-%m-%d %H:%M} UTC): `orchestrator resume` continues it, "
+            "or `orchestrator restore-ingest INVENTORY` re-enables ingest and closes it"
+        )
+    if halted:
+        clusters = ", ".join(sorted({cluster for cluster, _ in halted}))
+        raise StateError(
+            f"ingest on cluster {clusters} was disabled by an earlier run and never re-enabled: "
+            "run `orchestrator restore-ingest INVENTORY` first"
+        )
 
 
 async def last_report(settings: Settings) -> RunReport | None:

@@ -163,6 +163,8 @@ def test_two_interrupts_stop_at_once_and_resume_reattaches(sim: Sim) -> None:
     proc.communicate(timeout=30)
     assert proc.returncode == 3
     assert not has("restart.finished", "exa-m1")(sim.events())
+    ingest = [e["data"]["enabled"] for e in sim.events() if e["kind"] == "ingest.changed"]
+    assert ingest == [False], "ingest stays off while exa-m1 is mid-upgrade without us"
     result = orchestrator("resume", cwd=sim.dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert_fleet_finished_cleanly(sim)
@@ -214,3 +216,44 @@ def test_resume_refuses_when_the_inventory_changed(sim: Sim) -> None:
     result = orchestrator("resume", cwd=sim.dir)
     assert result.returncode == 2
     assert "changed since the run began" in result.stderr
+
+
+def test_new_apply_over_an_interrupted_run_is_refused_until_resumed_or_closed(sim: Sim) -> None:
+    """After a kill, apply refuses (exit 2, nothing changed); restore-ingest closes the old run."""
+    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    wait_for(sim, has("job.created", "exa-m1"))
+    kill(proc)
+    changes = len(sim.events("job.created"))
+    again = orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    assert again.returncode == 2
+    assert "orchestrator resume" in again.stderr
+    assert len(sim.events("job.created")) == changes
+    wait_for(sim, has("restart.finished", "exa-m1"))
+    closed = orchestrator("restore-ingest", str(sim.inventory), cwd=sim.dir)
+    assert closed.returncode == 0, closed.stderr
+    fresh = orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert_fleet_finished_cleanly(sim)
+
+
+@pytest.fixture
+def slow_manager_sim(tmp_path: Path) -> Iterator[Sim]:
+    """The slow lab fleet whose Explore manager takes several seconds to restart."""
+    scenario = slow_lab()
+    for spec in scenario["appliances"]:
+        if spec["name"] == "exa-m1":
+            spec["faults"] = {"slow_restart": 15.0}
+    fleet = Sim(tmp_path, scenario)
+    yield fleet
+    fleet.stop()
+
+
+def test_kill_during_an_explore_restart_then_resume_waits_for_it(slow_manager_sim: Sim) -> None:
+    """Resumed while the halting node is still down, the run follows it and ends cleanly."""
+    sim = slow_manager_sim
+    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    wait_for(sim, has("restart.started", "exa-m1"))
+    kill(proc)
+    result = orchestrator("resume", cwd=sim.dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_fleet_finished_cleanly(sim)
