@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import re
 import ssl
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ class _Request:
     method: str
     path: str
     json_body: dict[str, Any] | None
-    body_factory: Callable[[], AsyncGenerator[bytes]] | None
+    body_factory: Callable[[], AsyncGenerator[bytes | memoryview]] | None
     headers: dict[str, str]
 
 
@@ -260,7 +261,7 @@ class ApplianceClient:
         path: str,
         *,
         json_body: dict[str, Any] | None = None,
-        body_factory: Callable[[], AsyncGenerator[bytes]] | None = None,
+        body_factory: Callable[[], AsyncGenerator[bytes | memoryview]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Answer:
         """Send one request, retried as `policy` allows; the answer is a 2xx."""
@@ -353,8 +354,8 @@ class ApplianceClient:
 
 async def _read_chunks(
     path: Path, total: int, progress: Callable[[int, int], None] | None
-) -> AsyncGenerator[bytes]:
-    """Read `path` CHUNK_SIZE bytes at a time in a thread, reporting progress as it goes.
+) -> AsyncGenerator[memoryview]:
+    """Read `path` CHUNK_SIZE bytes at a time, reporting progress as it goes.
 
     aiohttp drives this from its body-writer task; if the request fails, that task's
     cancellation runs the `finally` and closes the file.
@@ -362,12 +363,64 @@ async def _read_chunks(
     sent = 0
     if progress is not None:
         progress(0, total)
-    handle = await asyncio.to_thread(path.open, "rb")
+    reader = _ChunkReader(await asyncio.to_thread(os.open, path, os.O_RDONLY))
     try:
-        while chunk := await asyncio.to_thread(handle.read, CHUNK_SIZE):
+        # Up to the Content-Length sent: a file that shrank ends early, and the appliance
+        # refuses the short body; nothing past `total` would be sent anyway.
+        while sent < total and (chunk := await reader.read(sent, total - sent)):
             yield chunk
             sent += len(chunk)
             if progress is not None:
                 progress(sent, total)
     finally:
-        handle.close()  # not in a thread: an await here could be cut short by cancellation
+        os.close(reader.fd)  # not in a thread: an await here could be cut short by cancellation
+
+
+class _ChunkReader:
+    """Reads a file by offset: from the page cache on the event loop, else in a thread.
+
+    A thread hop per chunk costs about as much CPU as sending the chunk, so data already
+    cached (the image was just hashed for the plan) is read with RWF_NOWAIT, which never
+    blocks; only what would wait for the disk goes to a thread. Every chunk is a fresh
+    buffer: the transport may hold on to it after write() returns.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.nowait = _HAS_NOWAIT
+
+    async def read(self, offset: int, wanted: int) -> memoryview:
+        """Up to CHUNK_SIZE (and `wanted`) bytes at `offset` (empty at the end of the file)."""
+        buffer = bytearray(min(CHUNK_SIZE, wanted))
+        count = self._read_cached(buffer, offset)
+        if count is None:
+            count = await asyncio.to_thread(_read_into, self.fd, buffer, offset)
+        return memoryview(buffer)[:count]
+
+    def _read_cached(self, buffer: bytearray, offset: int) -> int | None:
+        """Bytes read without waiting for the disk, or None if that would have to wait."""
+        if not self.nowait:
+            return None
+        try:
+            count = os.preadv(self.fd, [buffer], offset, os.RWF_NOWAIT)
+        except BlockingIOError:
+            return None
+        except OSError:  # this file system or kernel does not offer RWF_NOWAIT
+            self.nowait = False
+            return None
+        return count or None  # 0: let a plain read confirm the end of the file
+
+
+def _read_into(fd: int, buffer: bytearray, offset: int) -> int:
+    """Fill `buffer` from `offset` (blocking; short only at the end of the file)."""
+    view, done = memoryview(buffer), 0
+    while done < len(buffer):
+        chunk = os.pread(fd, len(buffer) - done, offset + done)
+        if not chunk:
+            break
+        view[done : done + len(chunk)] = chunk
+        done += len(chunk)
+    return done
+
+
+_HAS_NOWAIT = hasattr(os, "RWF_NOWAIT") and hasattr(os, "preadv")

@@ -1,7 +1,12 @@
 """Durable run state in SQLite, so `resume`, `status` and `restore-ingest` work after any crash.
 
-Every write is one small transaction, committed (WAL, synchronous=FULL) before the method
-returns: the runner records a step before it sends the request that step announces.
+Every write is one small transaction, committed (WAL) before the method returns: the runner
+records a step before it sends the request that step announces. A state that announces a change
+to an appliance (`uploading`, `upgrading`), an ingest action and a run's start and end are
+synced to disk (synchronous=FULL) before the method returns. The other states only observe
+(`prechecked`, `rebooting`, `done`...): they are committed with synchronous=NORMAL, which
+survives any crash of the process and is synced by the next FULL commit, but could be lost to
+a power cut, after which `resume` merely observes again. This saves an fsync per observation.
 
 Schema, identified by PRAGMA application_id = APPLICATION_ID and user_version = SCHEMA_VERSION:
 
@@ -45,7 +50,7 @@ from orchestrator.models import (
 from orchestrator.plan import Plan, PlannedAppliance
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Iterator
+    from collections.abc import Callable, Coroutine, Iterable, Iterator
     from pathlib import Path
     from types import TracebackType
 
@@ -55,6 +60,8 @@ INCOMPLETE_EXIT_CODE = 3  # what report() says for a run that never finished
 IngestVerb = Literal["halted", "restored", "left_off", "restore_failed"]
 _INGEST_VERBS = frozenset({"halted", "restored", "left_off", "restore_failed"})
 _BUSY_TIMEOUT_MS = 10_000
+# States written ahead of a request that changes the appliance: synced before it is sent.
+ANNOUNCING = frozenset({Outcome.UPLOADING, Outcome.UPGRADING})
 _SCHEMA = (
     """CREATE TABLE runs (seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE,
     started_at TEXT NOT NULL, finished_at TEXT, exit_code INTEGER, plan_json TEXT NOT NULL,
@@ -97,6 +104,10 @@ ON CONFLICT (run_id, appliance) DO UPDATE SET
                     ELSE COALESCE(excluded.version_before, appliances.version_after) END,
     step = excluded.step,
     updated_at = excluded.updated_at
+"""
+_INSERT_EVENT = """
+INSERT INTO events (run_id, ts, appliance, state, job_id, error, step)
+VALUES (:run_id, :ts, :appliance, :state, :job_id, :error, :step)
 """
 # The last halt/restore per cluster: "left_off" never hides an earlier halt by the tool.
 _HALTED = """
@@ -154,6 +165,23 @@ def _require_text(**values: str | None) -> None:
     for name, value in values.items():
         if value is not None and not isinstance(value, str):
             raise TypeError(f"{name} must be str or None, not {type(value).__name__}")
+
+
+def _state_row(
+    run_id: str,
+    appliance: str,
+    state: Outcome,
+    *,
+    job_id: str | None = None,
+    error: str | None = None,
+    version: str | None = None,
+    step: str | None = None,
+) -> dict[str, str | None]:
+    """The parameters of _UPSERT and _INSERT_EVENT for one state change."""
+    _require_text(appliance=appliance, job_id=job_id, error=error, version=version, step=step)
+    row: dict[str, str | None] = {"run_id": run_id, "appliance": appliance}
+    row |= {"state": Outcome(state).value, "job_id": job_id, "error": error}
+    return row | {"version": version, "step": step, "ts": _now()}
 
 
 def _not_ours(path: Path, why: str) -> StateError:
@@ -269,6 +297,7 @@ class Journal:
         self._path = path
         self._mutex = threading.RLock()  # one connection, possibly used from several threads
         self._token = uuid.uuid4().hex  # this Journal's identity in the lock row
+        self._synchronous = "FULL"  # as _prepare left the connection
 
     @classmethod
     def open(cls, path: Path) -> Journal:
@@ -296,14 +325,23 @@ class Journal:
         self.close()
 
     @contextlib.contextmanager
-    def _use(self, mode: str) -> Iterator[sqlite3.Connection]:
-        """One transaction on the connection; SQLite errors become one-line StateErrors."""
+    def _use(self, mode: str, *, synced: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction on the connection; SQLite errors become one-line StateErrors.
+
+        `synced=False` commits without an fsync (synchronous=NORMAL; see the module docstring).
+        """
         with self._mutex:
             try:
+                self._set_synchronous("FULL" if synced else "NORMAL")
                 with _transaction(self._conn, mode):
                     yield self._conn
             except sqlite3.Error as exc:
                 raise StateError(f"state database {self._path}: {exc}") from exc
+
+    def _set_synchronous(self, level: Literal["FULL", "NORMAL"]) -> None:
+        if level != self._synchronous:
+            self._conn.execute(f"PRAGMA synchronous = {level}")
+            self._synchronous = level
 
     def acquire_lock(self, *, command: str) -> None:
         """Take the run lock, taking over a stale one; LockedError if a live run holds it."""
@@ -348,21 +386,23 @@ class Journal:
         version: str | None = None,
         step: str | None = None,
     ) -> None:
-        """Set the appliance's current state and append the event, in one committed transaction."""
-        _require_text(appliance=appliance, job_id=job_id, error=error, version=version, step=step)
-        row: dict[str, str | None] = {
-            "run_id": run_id,
-            "appliance": appliance,
-            "state": Outcome(state).value,
-        }
-        row |= {"job_id": job_id, "error": error, "version": version, "step": step, "ts": _now()}
-        with self._use("IMMEDIATE") as conn:
+        """Set the appliance's current state and append the event, in one committed transaction.
+
+        Synced to disk before returning when `state` announces a change (ANNOUNCING).
+        """
+        row = _state_row(
+            run_id, appliance, state, job_id=job_id, error=error, version=version, step=step
+        )
+        with self._use("IMMEDIATE", synced=Outcome(state) in ANNOUNCING) as conn:
             conn.execute(_UPSERT, row)
-            conn.execute(
-                "INSERT INTO events (run_id, ts, appliance, state, job_id, error, step) "
-                "VALUES (:run_id, :ts, :appliance, :state, :job_id, :error, :step)",
-                row,
-            )
+            conn.execute(_INSERT_EVENT, row)
+
+    def record_states_bulk(self, run_id: str, appliances: Iterable[str], state: Outcome) -> None:
+        """record_state(run_id, name, state) for every name, in one committed transaction."""
+        rows = [_state_row(run_id, name, state) for name in appliances]
+        with self._use("IMMEDIATE", synced=Outcome(state) in ANNOUNCING) as conn:
+            conn.executemany(_UPSERT, rows)
+            conn.executemany(_INSERT_EVENT, rows)
 
     def record_ingest(
         self, run_id: str, cluster: str, via: str, action: IngestVerb, error: str | None = None
@@ -546,7 +586,8 @@ class AsyncJournal:
     acquire_lock = _threaded(Journal.acquire_lock)
     release_lock = _threaded(Journal.release_lock)
     start_run = _threaded(Journal.start_run)
-    record_state = _threaded(Journal.record_state)  # returns once committed to disk
+    record_state = _threaded(Journal.record_state)  # returns once committed
+    record_states_bulk = _threaded(Journal.record_states_bulk)
     record_ingest = _threaded(Journal.record_ingest)
     finish_run = _threaded(Journal.finish_run)
     last_run = _threaded(Journal.last_run)

@@ -80,7 +80,8 @@ class LogObserver:
     """A RunObserver that writes one structured event per thing that happens."""
 
     def __init__(self) -> None:
-        self.log = structlog.get_logger("orchestrator")
+        # Bound once: a lazy proxy would rebuild its logger on every event.
+        self.log: FilteringBoundLogger = structlog.get_logger("orchestrator").bind()
 
     def wave_started(self, wave: WaveKind, size: int) -> None:
         """Log `wave.started`."""

@@ -66,6 +66,9 @@ class JournalLike(IngestJournal, Protocol):
     ) -> None:
         """Commit one appliance state change."""
 
+    async def record_states_bulk(self, run_id: str, appliances: list[str], state: Outcome) -> None:
+        """Commit the same state for many appliances in one transaction."""
+
 
 class RunObserver(IngestObserver, Protocol):
     """Receives what the run does (the live view and the structured logs implement it)."""
@@ -173,6 +176,8 @@ class Runner:
         )
         self.started_at = _now()
         self.fatal: str | None = None  # why the whole run had to stop (the journal failed)
+        self.actionable = sum(1 for t in self.tracks.values() if t.planned.actionable)
+        self.failures = 0  # appliances failed so far, for --max-failures
 
     # ------------------------------------------------------------------ the run
     async def run(self) -> RunReport:
@@ -230,12 +235,12 @@ class Runner:
             if prior.state in KEPT_ON_RESUME:
                 track.outcome = prior.state
                 track.error = prior.error
+                self.failures += prior.state is Outcome.FAILED
 
     async def _journal_pending(self) -> None:
         """Give every appliance a row in the journal, so `status` lists the whole fleet."""
-        for name in self.tracks:
-            if name not in self.prior:
-                await self.journal.record_state(self.run_id, name, Outcome.PENDING)
+        fresh = [name for name in self.tracks if name not in self.prior]
+        await self.journal.record_states_bulk(self.run_id, fresh, Outcome.PENDING)
 
     def _finished(self, name: str) -> bool:
         track = self.tracks.get(name)
@@ -322,9 +327,7 @@ class Runner:
             return None  # its job was started: follow it whatever else holds
         if self.stop.is_set():
             return Outcome.CANCELLED, "run interrupted before it started"
-        failures = sum(1 for t in self.tracks.values() if t.outcome is Outcome.FAILED)
-        total = sum(1 for t in self.tracks.values() if t.planned.actionable)
-        if self.settings.max_failures.exceeded(failures, total):
+        if self.settings.max_failures.exceeded(self.failures, self.actionable):
             return Outcome.BLOCKED, f"failure budget {self.settings.max_failures} exceeded"
         end = self.settings.window_end
         remaining = track.planned.estimate.total
@@ -445,6 +448,7 @@ class Runner:
         self.observer.state_changed(track.planned.name, state, f"job {job_id}" if job_id else None)
 
     async def _final(self, track: _Track, outcome: Outcome, reason: str | None) -> None:
+        self.failures += outcome is Outcome.FAILED
         track.outcome = outcome
         track.error = reason if outcome is not Outcome.DONE else None
         track.finished_at = _now()

@@ -198,6 +198,10 @@ async def await_reboot(
     limit = settings.reboot_deadline if deadline is None else deadline
     version: str | None = None
     observer.note("waiting for the restart")
+    if watch.seen_down:  # it restarted while the job ran: it is probably back already
+        version = await _probe_version(client, watch)
+        if version is not None and _arrived(version, target, version_before):
+            return version
     start = time.monotonic()
     async for _ in backoff(settings):
         version = await _probe_version(client, watch)

@@ -317,6 +317,33 @@ def test_events_are_appended_in_order(journal: Journal) -> None:
     assert [e.ts for e in events] == sorted(e.ts for e in events)
 
 
+def test_record_states_bulk_gives_every_appliance_a_row_and_an_event(journal: Journal) -> None:
+    """record_states_bulk records one state for many appliances, as record_state would each."""
+    run_id = start(journal)
+    journal.record_states_bulk(run_id, ["eda1", "eda2", "eta1"], Outcome.PENDING)
+    journal.record_state(run_id, "eda2", Outcome.PRECHECKED, version="9.8")
+    states = journal.appliance_states(run_id)
+    assert {name: r.state for name, r in states.items()} == {
+        "eda1": Outcome.PENDING,
+        "eda2": Outcome.PRECHECKED,
+        "eta1": Outcome.PENDING,
+    }
+    events = [(e.appliance, e.state) for e in journal.events(run_id)]
+    assert events[:3] == [(n, Outcome.PENDING) for n in ("eda1", "eda2", "eta1")]
+
+
+def test_observed_states_survive_a_reopen_after_announcing_ones(db: Path) -> None:
+    """States committed without an fsync are still read back, before and after synced ones."""
+    with Journal.open(db) as journal:
+        run_id = start(journal)
+        journal.record_state(run_id, "eda1", Outcome.PRECHECKED, version="9.8")
+        journal.record_state(run_id, "eda1", Outcome.UPGRADING, job_id="j1")
+        journal.record_state(run_id, "eda1", Outcome.REBOOTING)
+    with Journal.open(db) as journal:
+        states = [e.state for e in journal.events(run_id)]
+    assert states == [Outcome.PRECHECKED, Outcome.UPGRADING, Outcome.REBOOTING]
+
+
 def test_record_state_for_unknown_run_is_a_state_error(journal: Journal) -> None:
     """A state for a run that was never started is refused."""
     with pytest.raises(StateError):

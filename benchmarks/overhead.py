@@ -1,0 +1,202 @@
+"""Orchestration overhead at scale: makespan vs. the critical-path bound, RSS, CPU, requests.
+
+    python benchmarks/overhead.py --appliances 1000 --concurrency 50
+
+A fleet of N simulated appliances (1% Command, 10% Trace, Explore clusters of one manager
+and four data nodes making up 20%, the rest Discover) with fixed step durations is upgraded
+by `python -m orchestrator apply` in its own process, against the simulator in another.
+The lower bound is what the plan allows with zero overhead: waves run one after another, and
+a wave of n identical appliances of duration d on c slots cannot end before ceil(n / c) * d
+(some slot must take ceil(n / c) of them; list scheduling reaches exactly that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from harness import (
+    OLD,
+    TARGET,
+    Simulator,
+    emit,
+    orchestrator_argv,
+    orchestrator_env,
+    run_measured,
+)
+
+CLUSTER_SIZE = 5  # one manager and four data nodes
+
+
+def fleet(count: int) -> list[dict[str, Any]]:
+    """A fleet shaped like a large deployment: all five waves, Explore in clusters."""
+    commands = max(1, count // 100)
+    traces = max(1, count // 10)
+    clusters = max(1, count // (5 * CLUSTER_SIZE)) if count >= 2 * CLUSTER_SIZE else 0
+    discovers = count - commands - traces - clusters * CLUSTER_SIZE
+    if discovers < 1:
+        raise SystemExit("--appliances: at least 3 appliances, please")
+    specs = [{"name": f"eca{i}", "role": "command"} for i in range(commands)]
+    specs += [{"name": f"eda{i}", "role": "discover"} for i in range(discovers)]
+    for c in range(clusters):
+        specs.append(
+            {"name": f"exa{c}-m", "role": "explore", "cluster": f"exa{c}", "node": "manager"}
+        )
+        specs += [
+            {"name": f"exa{c}-d{i}", "role": "explore", "cluster": f"exa{c}", "node": "data"}
+            for i in range(CLUSTER_SIZE - 1)
+        ]
+    specs += [{"name": f"eta{i}", "role": "trace"} for i in range(traces)]
+    for spec in specs:
+        spec["version"] = OLD
+    return specs
+
+
+def scenario(args: argparse.Namespace) -> dict[str, Any]:
+    """Fixed durations, in simulated seconds at `time_scale` wall seconds each."""
+    return {
+        "time_scale": args.time_scale,
+        "target_version": TARGET,
+        "image_size": args.image_size,
+        "available_versions": [TARGET],
+        "defaults": {
+            "upload_throughput": 0,  # unlimited: the upload is not what this measures
+            "job_steps": 4,
+            "job_duration": args.job / args.time_scale,
+            "download_duration": 0,
+            "restart_downtime": args.restart / args.time_scale,
+        },
+        "appliances": fleet(args.appliances),
+    }
+
+
+def settings(args: argparse.Namespace, workdir: Path) -> dict[str, float | int | str]:
+    """The orchestrator's settings: polling scaled to the durations, estimates matching them."""
+    return {
+        "poll_interval": args.poll_interval,
+        "poll_interval_max": args.poll_interval_max,
+        "requests_per_second": args.requests_per_second,
+        "job_deadline": 60 * (args.job + args.restart),
+        "reboot_deadline": 60 * (args.job + args.restart),
+        "upgrade_duration": args.job,
+        "reboot_duration": args.restart,
+        "state_db": str(workdir / "state.db"),
+        "report": str(workdir / "report.json"),
+    }
+
+
+def lower_bound(waves: Counter[str], concurrency: int, per_appliance: float) -> float:
+    """Sum over waves of ceil(n / c) * d: no schedule of the plan can finish sooner."""
+    return sum(math.ceil(n / concurrency) * per_appliance for n in waves.values())
+
+
+def _seconds_between(start: str, end: str) -> float:
+    return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Serve the fleet, apply it, and measure."""
+    sim = Simulator(workdir, scenario(args))
+    argv = orchestrator_argv("apply", str(sim.inventory), "--yes", "--log-format", "json")
+    argv += ["--concurrency", str(args.concurrency)]
+    if args.profile is not None:  # py-spy's own costs then count too: for finding hot spots
+        spy = ["py-spy", "record", "--gil", "--rate", "500", "--format", "raw"]
+        argv = [*spy, "-o", str(args.profile), "--", *argv]
+    try:
+        measured = run_measured(
+            argv,
+            env=orchestrator_env(settings(args, workdir)),
+            cwd=workdir,
+            stdout=workdir / "apply.out",
+            stderr=workdir / "apply.log",
+        )
+    finally:
+        seen = sim.stop()
+    if measured.returncode != 0:
+        tail = (workdir / "apply.log").read_text(errors="replace")[-2000:]
+        raise SystemExit(f"apply exited {measured.returncode}; see {workdir}:\n{tail}")
+    report = json.loads((workdir / "report.json").read_text(encoding="utf-8"))
+    done = [a for a in report["appliances"] if a["outcome"] == "done"]
+    waves = Counter(a["wave"] for a in done)
+    bound = lower_bound(waves, args.concurrency, args.job + args.restart)
+    makespan = _seconds_between(report["started_at"], report["finished_at"])
+    # The simulator's view: first change made to an appliance -> last one back up.
+    touched = seen.times("upload.started") + seen.times("job.created")
+    sim_span = max(seen.times("restart.finished")) - min(touched)
+    requests = sum(seen.requests.values())
+    n = args.appliances
+    return {
+        "appliances": n,
+        "upgraded": len(done),
+        "concurrency": args.concurrency,
+        "waves": dict(waves),
+        "job_seconds": args.job,
+        "restart_seconds": args.restart,
+        "poll_interval": args.poll_interval,
+        "poll_interval_max": args.poll_interval_max,
+        "lower_bound_seconds": round(bound, 3),
+        "makespan_seconds": round(makespan, 3),
+        "makespan_ratio": round(makespan / bound, 4),
+        "simulator_span_seconds": round(sim_span, 3),
+        "process_wall_seconds": round(measured.wall_seconds, 3),
+        "peak_rss_mib": round(measured.max_rss_mib, 1),
+        "cpu_seconds": round(measured.cpu_seconds, 3),
+        "cpu_ms_per_appliance": round(1000 * measured.cpu_seconds / n, 3),
+        "cpu_user_seconds": round(measured.user_seconds, 3),
+        "requests": requests,
+        "requests_per_appliance": round(requests / n, 2),
+        "simulator_cpu_seconds": round(seen.cpu_seconds, 3),
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--appliances", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--job", type=float, default=2.0, help="wall seconds of a firmware job")
+    parser.add_argument("--restart", type=float, default=1.0, help="wall seconds of a restart")
+    parser.add_argument("--time-scale", type=float, default=0.01)
+    parser.add_argument("--image-size", type=int, default=64 * 1024)
+    parser.add_argument("--poll-interval", type=float, default=0.05)
+    parser.add_argument("--poll-interval-max", type=float, default=0.1)
+    parser.add_argument("--requests-per-second", type=float, default=100.0)
+    parser.add_argument("--workdir", type=Path, help="keep the files here (default: a temp dir)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--profile", type=Path, help="record collapsed py-spy stacks here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.workdir is not None:
+        results = run(args, args.workdir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
+            results = run(args, Path(tmp))
+    emit(
+        results,
+        as_json=args.json,
+        table=[
+            ("appliances (upgraded)", f"{results['appliances']} ({results['upgraded']})"),
+            ("concurrency", str(results["concurrency"])),
+            ("job + restart", f"{args.job:g} s + {args.restart:g} s"),
+            ("poll interval (max)", f"{args.poll_interval:g} s ({args.poll_interval_max:g} s)"),
+            ("lower bound", f"{results['lower_bound_seconds']:.2f} s"),
+            ("makespan", f"{results['makespan_seconds']:.2f} s"),
+            ("makespan / bound", f"{results['makespan_ratio']:.3f}  (target <= 1.05)"),
+            ("process wall time", f"{results['process_wall_seconds']:.2f} s"),
+            ("peak RSS", f"{results['peak_rss_mib']:.1f} MiB  (target < 150)"),
+            ("CPU per appliance", f"{results['cpu_ms_per_appliance']:.2f} ms  (target < 5)"),
+            ("requests per appliance", f"{results['requests_per_appliance']:.1f}"),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Upload one image to several appliances at once with the orchestrator's own client.
+
+    python benchmarks/upload_client.py INVENTORY IMAGE NAME [NAME ...]
+
+Runs in its own process so the upload benchmark can measure its peak RSS and CPU time;
+prints the wall seconds the uploads took as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from orchestrator.client import ApplianceClient, open_session
+from orchestrator.config import Settings
+from orchestrator.inventory import load_inventory
+
+
+async def upload_all(inventory: Path, image: Path, names: list[str]) -> float:
+    """Upload `image` to every named appliance concurrently; the wall seconds it took."""
+    fleet = load_inventory(inventory)
+    settings = Settings(concurrency=len(names), read_timeout=600)
+    async with open_session(settings) as session:
+        clients = [ApplianceClient(session, fleet.by_name(n), settings) for n in names]
+        start = time.monotonic()
+        await asyncio.gather(*(c.upload_firmware(image) for c in clients))
+        return time.monotonic() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("inventory", type=Path)
+    parser.add_argument("image", type=Path)
+    parser.add_argument("names", nargs="+")
+    args = parser.parse_args()
+    seconds = asyncio.run(upload_all(args.inventory, args.image, args.names))
+    print(json.dumps({"seconds": seconds}))
+
+
+if __name__ == "__main__":
+    main()

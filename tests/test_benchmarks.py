@@ -1,0 +1,71 @@
+"""Small runs of every benchmark, so they keep working: they finish and report numbers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def bench(script: str, *args: str, cwd: Path) -> dict[str, Any]:
+    """Run `python benchmarks/SCRIPT ARGS --json` and return what it printed."""
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args, "--json"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results: dict[str, Any] = json.loads(done.stdout)
+    return results
+
+
+def test_overhead_benchmark_reports_makespan_memory_cpu_and_requests(tmp_path: Path) -> None:
+    """A 20-appliance overhead run upgrades every appliance and reports each measure."""
+    results = bench(
+        "overhead.py",
+        *("--appliances", "20", "--concurrency", "10", "--job", "0.2", "--restart", "0.1"),
+        *("--poll-interval", "0.02", "--poll-interval-max", "0.05"),
+        cwd=tmp_path,
+    )
+    assert results["upgraded"] == 20
+    assert sum(results["waves"].values()) == 20
+    assert results["lower_bound_seconds"] > 0
+    for measure in ("makespan_ratio", "peak_rss_mib", "cpu_ms_per_appliance"):
+        assert results[measure] > 0
+    assert results["requests_per_appliance"] >= 6
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl to compare with")
+def test_upload_benchmark_compares_with_curl_and_reports_memory(tmp_path: Path) -> None:
+    """A small-image upload run reports both throughputs, their ratio and RSS per image size."""
+    results = bench(
+        "upload.py",
+        *("--size", "4MB", "--appliances", "2", "--rounds", "1", "--rss-sizes", "1MB,8MB"),
+        cwd=tmp_path,
+    )
+    assert results["orchestrator_mib_per_s"] > 0
+    assert results["curl_mib_per_s"] > 0
+    assert results["ratio_to_curl"] > 0
+    assert set(results["peak_rss_mib_by_image_bytes"]) == {"1000000", "8000000"}
+    assert results["uploads_completed"] == 2 * 2 + 2 * 2  # curl and ours, then two RSS runs
+
+
+def test_requests_benchmark_measures_what_the_policy_predicts(tmp_path: Path) -> None:
+    """The request-economy run counts requests and predicts a count that grows with the length."""
+    results = bench("requests.py", "--time-scale", "0.002", "--appliances", "2", cwd=tmp_path)
+    assert results["measured_requests_per_appliance"] > 0
+    assert results["predicted"]["counted"] > 0
+    by_length = list(results["predicted_requests_by_upgrade_length"].values())
+    assert by_length == sorted(by_length)
