@@ -49,6 +49,7 @@ class _Cluster:
     bracket: IngestBracket
     halted: bool = False  # the tool disabled ingest and has not re-enabled it
     busy: set[str] = field(default_factory=set)  # members with a job or restart under way
+    failed: bool = False  # restoring was tried and failed (tried once more on the way out)
 
 
 class IngestGuard:
@@ -126,9 +127,13 @@ class IngestGuard:
             raise
         entry.busy.discard(name)
 
-    async def restore_idle(self, *, only: Callable[[str], bool] | None = None) -> None:
+    async def restore_idle(
+        self, *, only: Callable[[str], bool] | None = None, retry_failed: bool = True
+    ) -> None:
         """Restore every halted cluster with no node mid-upgrade (and, if given, `only`)."""
         for name, cluster in self.clusters.items():
+            if cluster.failed and not retry_failed:
+                continue
             if cluster.halted and not cluster.busy and (only is None or only(name)):
                 await self._restore(cluster)
 
@@ -152,6 +157,7 @@ class IngestGuard:
             cluster.halted = False
             await self._record(bracket, "restored", via)
             return
+        cluster.failed = True
         await self._record(bracket, "restore_failed", bracket.via, "; ".join(errors))
 
     async def _record(

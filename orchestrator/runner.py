@@ -259,7 +259,7 @@ class Runner:
                 await self.ingest.halt_before(wave.kind, first_wave=self._first_wave)
             await self._run_wave(wave)
             blocker = self._wave_blocker(wave)
-            await self.ingest.restore_idle(only=self._cluster_finished)
+            await self.ingest.restore_idle(only=self._cluster_finished, retry_failed=False)
 
     def _first_wave(self, bracket: IngestBracket) -> WaveKind | None:
         """The wave of the cluster's first node still to upgrade (None: nothing left)."""

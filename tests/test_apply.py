@@ -213,3 +213,16 @@ async def test_window_end_defers_what_cannot_finish(tmp_path: Path) -> None:
     assert run.report.exit_code == 3
     assert {r.outcome.value for r in run.report.results} == {"deferred"}
     assert all(first_change(run.events, n) is None for n in run.fleet.names)
+
+
+async def test_ingest_that_cannot_be_re_enabled_makes_the_run_fail(tmp_path: Path) -> None:
+    """Every appliance upgraded but ingest left off is exit 1, with the failure reported."""
+    stuck = {"exa-m1": {"ingest_stuck": True}, "exa-d1": {"ingest_stuck": True}}
+    settings = fast_settings(tmp_path, retry_attempts=1)
+    run = await apply_scenario(lab(stuck, small=True), tmp_path, settings=settings)
+    assert {r.outcome.value for r in run.report.results} == {"done"}
+    assert run.report.exit_code == 1
+    assert not run.fleet.ingest_enabled("exa")
+    actions = [a.action for a in run.report.ingest]
+    assert actions == ["halted", "restore_failed", "restore_failed"]  # once more on the way out
+    assert "could not resume record ingest" in (run.report.ingest[-1].error or "")

@@ -65,6 +65,7 @@ class Faults(_Strict):
     no_job_location: bool = False  # pre-8.5: 202 without Location, no /jobs endpoint
     busy: int = Field(default=0, ge=0)  # the first N upgrade/download POSTs answer 409
     slow_restart: float = Field(default=1.0, gt=0)  # restart downtime multiplied by this
+    ingest_stuck: bool = False  # PATCH re-enabling ingest through this node answers 500
 
 
 class ApplianceSpec(_Strict):
