@@ -23,7 +23,7 @@ from rich.text import Text
 
 from orchestrator import planview, report, workflow
 from orchestrator.config import parse_window_end, resolve_settings
-from orchestrator.errors import ConfigError, OrchestratorError
+from orchestrator.errors import ConfigError, OrchestratorError, one_line
 from orchestrator.inventory import load_inventory
 from orchestrator.live import LiveView
 from orchestrator.logs import LogObserver, configure_logging
@@ -304,7 +304,7 @@ class App:
                 for path in report.write_reports(result, self.settings.report):
                     self.err.print(f"report written to {path}")
             except ConfigError as exc:  # the run's own exit code matters more than the file
-                self.err.print(f"error: {_one_line(exc)}", style="red", markup=False)
+                self.err.print(f"error: {one_line(exc)}", style="red", markup=False)
         if self.settings.notify_url:
             asyncio.run(notify(self.settings.notify_url, report.summary_payload(result)))
         if result.exit_code == EXIT_INCOMPLETE:
@@ -333,11 +333,14 @@ class App:
 
     def status(self) -> int:
         """Print what the last run did, per appliance."""
-        summary = asyncio.run(workflow.last_report(self.settings))
-        if summary is None:
+        last = asyncio.run(workflow.last_report(self.settings))
+        if last is None:
             self.out.print(f"{self.settings.state_db}: no run recorded yet")
             return EXIT_OK
+        summary, resumable = last
         self.out.print(report.render_table(summary))
+        if resumable:
+            self.out.print("this run was interrupted: `orchestrator resume` continues it")
         return EXIT_OK
 
     def restore_ingest(self) -> int:
@@ -428,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"error: {exc}\n(see `orchestrator --help`)", style="red", markup=False)
         return EXIT_BAD_INPUT
     except OrchestratorError as exc:
-        err.print(f"error: {_one_line(exc)}", style="red", markup=False)
+        err.print(f"error: {one_line(exc)}", style="red", markup=False)
         return EXIT_FAILED if _is_runtime(exc) else EXIT_BAD_INPUT
     except (KeyboardInterrupt, asyncio.CancelledError):
         err.print("interrupted")
@@ -440,10 +443,6 @@ def _console(*, stderr: bool) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else 120  # rich would assume 80 without a terminal
     return Console(stderr=stderr, highlight=False, width=width, soft_wrap=True)
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())
 
 
 def _is_runtime(exc: OrchestratorError) -> bool:

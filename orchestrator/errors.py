@@ -36,6 +36,8 @@ __all__ = [
     "RequestTimeout",
     "StateError",
     "TransportError",
+    "is_transient",
+    "one_line",
 ]
 
 
@@ -134,6 +136,11 @@ class JobFailed(ApplianceError):
 
 class PreconditionFailed(ApplianceError):
     """The appliance is not in a state the step can act on (wrong version, role, platform)."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The error's message on one line, as the CLI, the report and the journal show it."""
+    return " ".join(str(exc).split())
 
 
 def is_transient(exc: Exception) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from orchestrator import steps
-from orchestrator.errors import OrchestratorError
+from orchestrator.errors import OrchestratorError, one_line
 from orchestrator.models import IngestAction
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class IngestGuard:
             try:
                 await steps.halt_ingest(self.client_for(via))
             except OrchestratorError as exc:
-                errors.append(_one_line(exc))
+                errors.append(one_line(exc))
                 continue
             return
         self._halt_errors[bracket.cluster] = "; ".join(errors)
@@ -149,7 +149,7 @@ class IngestGuard:
                 async with asyncio.timeout(RESTORE_TIMEOUT):
                     await steps.restore_ingest(self.client_for(via))
             except OrchestratorError as exc:
-                errors.append(_one_line(exc))
+                errors.append(one_line(exc))
                 continue
             except TimeoutError:
                 errors.append(f"{via}: no answer within {RESTORE_TIMEOUT:.0f}s")
@@ -179,7 +179,3 @@ class IngestGuard:
 def _candidates(bracket: IngestBracket) -> list[str]:
     """The node named in the plan first, then the cluster's other nodes."""
     return [bracket.via, *[m for m in bracket.members if m != bracket.via]]
-
-
-def _one_line(exc: OrchestratorError) -> str:
-    return " ".join(str(exc).split())

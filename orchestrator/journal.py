@@ -514,7 +514,7 @@ def _result(
         role=line.role if line else None,
         wave=line.wave.value if line and line.wave else None,
         outcome=record.state,
-        version_before=record.version_before,
+        version_before=record.version_before or (line.current_version if line else None),
         version_after=after,
         target_version=line.target_version if line else None,
         error=record.error,

@@ -22,6 +22,7 @@ from orchestrator.errors import (
     PreconditionFailed,
     StateError,
     TransportError,
+    one_line,
 )
 from orchestrator.ingest import IngestGuard, IngestJournal, IngestObserver
 from orchestrator.models import FINAL_OUTCOMES, ApplianceResult, Outcome, RunReport
@@ -192,7 +193,7 @@ class Runner:
             _uncancel()  # answered with a report: exit 3, and the journal says where we were
             self._cancel_unfinished()
         except StateError as exc:
-            self.fatal = f"the journal could not be written ({_one_line(exc)}); run stopped"
+            self.fatal = f"the journal could not be written ({one_line(exc)}); run stopped"
             self._cancel_unfinished()
         finally:
             await self._restore_on_the_way_out()
@@ -320,7 +321,7 @@ class Runner:
                 self.stop.set()  # nothing may go on unjournalled; run() reports it
                 raise
             except OrchestratorError as exc:
-                await self._final(track, Outcome.FAILED, _one_line(exc))
+                await self._final(track, Outcome.FAILED, one_line(exc))
 
     def _why_not_start(self, track: _Track) -> tuple[Outcome, str] | None:
         if track.resumed and track.phase >= AWAIT_JOB:
@@ -489,10 +490,6 @@ def _image_path(planned: PlannedAppliance) -> Path:
     if planned.firmware.kind == "file":
         return planned.firmware.file
     raise PreconditionFailed(planned.name, "no image to upload")
-
-
-def _one_line(exc: OrchestratorError) -> str:
-    return " ".join(str(exc).split())
 
 
 async def run_plan(

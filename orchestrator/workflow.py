@@ -13,7 +13,7 @@ from orchestrator import facts as facts_mod
 from orchestrator import steps
 from orchestrator.client import ApplianceClient, open_session
 from orchestrator.config import Settings
-from orchestrator.errors import OrchestratorError, PlanError, StateError
+from orchestrator.errors import OrchestratorError, PlanError, StateError, one_line
 from orchestrator.ingest import RESTORE_TIMEOUT
 from orchestrator.journal import AsyncJournal, Journal
 from orchestrator.models import Outcome
@@ -326,7 +326,7 @@ async def _restore_one(
             async with asyncio.timeout(RESTORE_TIMEOUT):
                 await steps.restore_ingest(client_for(name))
         except OrchestratorError as exc:
-            errors.append(" ".join(str(exc).split()))
+            errors.append(one_line(exc))
         except TimeoutError:
             errors.append(f"{name}: no answer within {RESTORE_TIMEOUT:.0f}s")
         else:
@@ -370,17 +370,18 @@ def _refuse_new_run(
         )
 
 
-async def last_report(settings: Settings) -> RunReport | None:
-    """The newest run recorded in the state database, as a report (None if there is none)."""
+async def last_report(settings: Settings) -> tuple[RunReport, bool] | None:
+    """The newest run in the state database as a report, and whether `resume` would continue it."""
     if not settings.state_db.exists():
         return None
 
-    def read() -> RunReport | None:
-        journal = Journal.open(settings.state_db)
-        try:
+    def read() -> tuple[RunReport, bool] | None:
+        with Journal.open(settings.state_db) as journal:
             run = journal.last_run()
-            return journal.report(run.run_id) if run else None
-        finally:
-            journal.close()
+            if run is None:
+                return None
+            unfinished = journal.unfinished_run()
+            resumable = unfinished is not None and unfinished.run_id == run.run_id
+            return journal.report(run.run_id), resumable
 
     return await asyncio.to_thread(read)

@@ -119,6 +119,7 @@ def test_sigkill_then_resume_finishes_the_fleet_without_doing_anything_twice(
     kill(proc)
     status = orchestrator("status", cwd=sim.dir)
     assert status.returncode == 0
+    assert "`orchestrator resume` continues it" in status.stdout
     result = orchestrator("resume", cwd=sim.dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert_fleet_finished_cleanly(sim)
