@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from orchestrator.config import Settings
     from orchestrator.models import Inventory, RunReport
     from orchestrator.plan import Plan
-    from orchestrator.runner import RunObserver
+    from orchestrator.runstate import RunObserver
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.models import FINAL_OUTCOMES, Outcome
+from orchestrator.report import OUTCOME_STYLES
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -20,14 +21,6 @@ if TYPE_CHECKING:
     from orchestrator.plan import Plan, WaveKind
     from orchestrator.steps import StepObserver
 
-_STYLE = {
-    Outcome.DONE: "green",
-    Outcome.SKIPPED: "dim",
-    Outcome.FAILED: "bold red",
-    Outcome.BLOCKED: "red",
-    Outcome.DEFERRED: "yellow",
-    Outcome.CANCELLED: "yellow",
-}
 # Rows beyond this are summarised: a 1,000-appliance run must not redraw 1,000 rows.
 MAX_ROWS = 24
 
@@ -102,7 +95,7 @@ class LiveView:
             table.add_row(
                 row.name,
                 row.wave,
-                Text(row.state.value, style=_STYLE.get(row.state, "cyan")),
+                Text(row.state.value, style=OUTCOME_STYLES.get(row.state, "cyan")),
                 _upload_bar(row),
                 Text(row.detail[:40]),
                 row.elapsed(now),

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
 __all__ = [
+    "OUTCOME_STYLES",
     "SCHEMA_VERSION",
     "format_duration",
     "render_table",
@@ -44,7 +45,7 @@ _STATUS_BY_EXIT_CODE = {0: "succeeded", 1: "failed", 3: "incomplete"}
 
 _STATUS_STYLES = {"succeeded": "green", "failed": "red", "incomplete": "yellow"}
 
-_OUTCOME_STYLES = {
+OUTCOME_STYLES = {
     Outcome.DONE: "green",
     Outcome.SKIPPED: "dim",
     Outcome.FAILED: "bold red",
@@ -57,7 +58,7 @@ _OUTCOME_STYLES = {
 _PROBLEM_OUTCOMES = (Outcome.FAILED, Outcome.BLOCKED, Outcome.DEFERRED, Outcome.CANCELLED)
 
 # Order of the summary line: successes first, then what needs attention.
-_SUMMARY_ORDER = tuple(_OUTCOME_STYLES)
+_SUMMARY_ORDER = tuple(OUTCOME_STYLES)
 
 _ERROR_WIDTH = 80  # characters of an error shown in the terminal table
 _FAILURE_WIDTH = 300  # characters of a failure's error spelled out under the table
@@ -178,7 +179,7 @@ def _table_row(result: ApplianceResult) -> tuple[Text | str, ...]:
         result.role.value if result.role else "-",
         Text(result.wave or "-"),
         _version_cell(result),
-        Text(result.outcome.value, style=_OUTCOME_STYLES.get(result.outcome, "cyan")),
+        Text(result.outcome.value, style=OUTCOME_STYLES.get(result.outcome, "cyan")),
         format_duration(result.duration),
         _error_cell(result),
     )

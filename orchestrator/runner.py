@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from orchestrator import steps
 from orchestrator.errors import (
@@ -24,9 +23,23 @@ from orchestrator.errors import (
     TransportError,
     one_line,
 )
-from orchestrator.ingest import IngestGuard, IngestJournal, IngestObserver
-from orchestrator.models import FINAL_OUTCOMES, ApplianceResult, Outcome, RunReport
+from orchestrator.ingest import IngestGuard
+from orchestrator.models import FINAL_OUTCOMES, Outcome, RunReport
 from orchestrator.plan import Action, PlannedAppliance, WaveKind
+from orchestrator.runstate import (
+    AWAIT_JOB,
+    KEPT_ON_RESUME,
+    PHASE_OF,
+    PRECHECK,
+    REBOOT,
+    START_JOB,
+    UPLOAD,
+    JournalLike,
+    Prior,
+    RunObserver,
+    Track,
+    exit_code_for,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
@@ -35,107 +48,7 @@ if TYPE_CHECKING:
     from orchestrator.config import Settings
     from orchestrator.plan import IngestBracket, Plan, Wave
 
-# Where an appliance picks up, by the furthest state the journal recorded for it.
-PRECHECK, UPLOAD, START_JOB, AWAIT_JOB, REBOOT = range(5)
-PHASE_OF = {
-    Outcome.PENDING: PRECHECK,
-    Outcome.PRECHECKED: PRECHECK,
-    Outcome.UPLOADING: UPLOAD,
-    Outcome.UPLOADED: START_JOB,
-    Outcome.UPGRADING: AWAIT_JOB,
-    Outcome.REBOOTING: REBOOT,
-    Outcome.VERIFYING: REBOOT,
-}
-# Outcomes a resumed run keeps; the others (blocked, deferred, cancelled) are tried again.
-KEPT_ON_RESUME = frozenset({Outcome.DONE, Outcome.SKIPPED, Outcome.FAILED})
 _CONFLICT = 409
-
-
-class JournalLike(IngestJournal, Protocol):
-    """What the runner needs from the journal (orchestrator.journal.AsyncJournal)."""
-
-    async def record_state(
-        self,
-        run_id: str,
-        appliance: str,
-        state: Outcome,
-        *,
-        job_id: str | None = None,
-        error: str | None = None,
-        version: str | None = None,
-        step: str | None = None,
-    ) -> None:
-        """Commit one appliance state change."""
-
-    async def record_states_bulk(self, run_id: str, appliances: list[str], state: Outcome) -> None:
-        """Commit the same state for many appliances in one transaction."""
-
-
-class RunObserver(IngestObserver, Protocol):
-    """Receives what the run does (the live view and the structured logs implement it)."""
-
-    def wave_started(self, wave: WaveKind, size: int) -> None:
-        """A wave begins with `size` appliances to change."""
-
-    def state_changed(self, name: str, state: Outcome, detail: str | None) -> None:
-        """An appliance moved to `state`."""
-
-    def step_observer(self, name: str) -> steps.StepObserver:
-        """The observer for one appliance's step progress."""
-
-
-@dataclass(frozen=True)
-class Prior:
-    """What the journal of an interrupted run says about one appliance."""
-
-    state: Outcome  # the last state recorded
-    progress: Outcome = Outcome.PENDING  # the furthest non-final state recorded
-    job_id: str | None = None
-    version_before: str | None = None
-    error: str | None = None
-
-
-@dataclass
-class _Track:
-    """Mutable per-appliance bookkeeping while the run goes on."""
-
-    planned: PlannedAppliance
-    outcome: Outcome = Outcome.PENDING
-    error: str | None = None
-    job_id: str | None = None
-    version_before: str | None = None
-    version_after: str | None = None
-    started_at: dt.datetime | None = None
-    finished_at: dt.datetime | None = None
-    phase: int = PRECHECK
-    resumed: bool = False  # the journal of an interrupted run says where it was
-    reattached: bool = False  # its job start was journalled but its answer was not
-
-    def result(self) -> ApplianceResult:
-        p = self.planned
-        return ApplianceResult(
-            name=p.name,
-            role=p.role,
-            wave=p.wave.value if p.wave else None,
-            outcome=self.outcome,
-            version_before=self.version_before or p.current_version,
-            version_after=self.version_after,
-            target_version=p.target_version,
-            error=self.error,
-            job_id=self.job_id,
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-        )
-
-
-def exit_code_for(results: tuple[ApplianceResult, ...]) -> int:
-    """0 all done or skipped; 1 any failed or blocked; 3 work left (deferred or cancelled)."""
-    outcomes = {r.outcome for r in results}
-    if outcomes & {Outcome.FAILED, Outcome.BLOCKED}:
-        return 1
-    if outcomes - {Outcome.DONE, Outcome.SKIPPED}:
-        return 3
-    return 0
 
 
 def _now() -> dt.datetime:
@@ -166,7 +79,7 @@ class Runner:
         self.observer = observer
         self.stop = stop or asyncio.Event()
         self.prior = dict(prior or {})
-        self.tracks = {p.name: _Track(p) for p in plan.appliances()}
+        self.tracks = {p.name: Track(p) for p in plan.appliances()}
         self.ingest = IngestGuard(
             plan.ingest,
             client_for=client_for,
@@ -299,7 +212,7 @@ class Runner:
             for track in pending:
                 group.create_task(self._guarded(track, gate))
 
-    async def _settle_unactionable(self, track: _Track) -> None:
+    async def _settle_unactionable(self, track: Track) -> None:
         planned = track.planned
         if track.outcome in FINAL_OUTCOMES:
             return
@@ -309,7 +222,7 @@ class Runner:
         elif planned.action is Action.REFUSED:
             await self._final(track, Outcome.BLOCKED, planned.reason or "refused by the plan")
 
-    async def _guarded(self, track: _Track, gate: asyncio.Semaphore) -> None:
+    async def _guarded(self, track: Track, gate: asyncio.Semaphore) -> None:
         async with gate:
             reason = self._why_not_start(track)
             if reason is not None:
@@ -323,7 +236,7 @@ class Runner:
             except OrchestratorError as exc:
                 await self._final(track, Outcome.FAILED, one_line(exc))
 
-    def _why_not_start(self, track: _Track) -> tuple[Outcome, str] | None:
+    def _why_not_start(self, track: Track) -> tuple[Outcome, str] | None:
         if track.resumed and track.phase >= AWAIT_JOB:
             return None  # its job was started: follow it whatever else holds
         if self.stop.is_set():
@@ -339,7 +252,7 @@ class Runner:
         return None
 
     # --------------------------------------------------------- one appliance
-    async def _drive(self, track: _Track) -> None:
+    async def _drive(self, track: Track) -> None:
         """Take one appliance from where it is (fresh, or as the journal left it) to done."""
         planned = track.planned
         client = self.client_for(planned.name)
@@ -356,7 +269,7 @@ class Runner:
         with self.ingest.upgrading(planned.cluster, planned.name):
             await self._job_and_reboot(track, client, obs)
 
-    async def _precheck(self, track: _Track, client: ApplianceClient) -> bool:
+    async def _precheck(self, track: Track, client: ApplianceClient) -> bool:
         info = await steps.precheck(client, track.planned)
         track.version_before = track.version_before or info.version
         if steps.same_version(info.version, track.planned.target_version):
@@ -366,7 +279,7 @@ class Runner:
         await self._state(track, Outcome.PRECHECKED, version=info.version)
         return True
 
-    async def _safe_point(self, track: _Track) -> bool:
+    async def _safe_point(self, track: Track) -> bool:
         """Before anything that changes the appliance: stop here if the run is stopping."""
         if self.stop.is_set():
             await self._final(track, Outcome.CANCELLED, "run interrupted before it was changed")
@@ -374,7 +287,7 @@ class Runner:
         return True
 
     async def _job_and_reboot(
-        self, track: _Track, client: ApplianceClient, obs: steps.StepObserver
+        self, track: Track, client: ApplianceClient, obs: steps.StepObserver
     ) -> None:
         planned = track.planned
         phase = max(track.phase, START_JOB)
@@ -404,7 +317,7 @@ class Runner:
         track.version_after = info.version
         await self._final(track, Outcome.DONE, None)
 
-    async def _start(self, track: _Track, client: ApplianceClient) -> int:
+    async def _start(self, track: Track, client: ApplianceClient) -> int:
         """Start the firmware job, journalled before the request and again with its id."""
         await self._state(track, Outcome.UPGRADING)
         try:
@@ -417,7 +330,7 @@ class Runner:
         await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
         return AWAIT_JOB
 
-    async def _reattach(self, track: _Track, client: ApplianceClient) -> int:
+    async def _reattach(self, track: Track, client: ApplianceClient) -> int:
         """The crash came between journalling the job start and its answer: find the job."""
         track.reattached = True
         try:
@@ -436,7 +349,7 @@ class Runner:
     # ------------------------------------------------------------- bookkeeping
     async def _state(
         self,
-        track: _Track,
+        track: Track,
         state: Outcome,
         *,
         job_id: str | None = None,
@@ -448,7 +361,7 @@ class Runner:
         )
         self.observer.state_changed(track.planned.name, state, f"job {job_id}" if job_id else None)
 
-    async def _final(self, track: _Track, outcome: Outcome, reason: str | None) -> None:
+    async def _final(self, track: Track, outcome: Outcome, reason: str | None) -> None:
         self.failures += outcome is Outcome.FAILED
         track.outcome = outcome
         track.error = reason if outcome is not Outcome.DONE else None
@@ -471,7 +384,7 @@ class Runner:
                 self.observer.state_changed(track.planned.name, Outcome.CANCELLED, track.error)
 
 
-def _detached_reason(track: _Track) -> str:
+def _detached_reason(track: Track) -> str:
     if track.outcome in {Outcome.UPGRADING, Outcome.REBOOTING, Outcome.VERIFYING}:
         job = f"job {track.job_id} " if track.job_id else "its upgrade "
         return f"detached: {job}goes on; `orchestrator resume` re-attaches"

@@ -19,7 +19,8 @@ from orchestrator.journal import AsyncJournal, Journal
 from orchestrator.models import Outcome
 from orchestrator.plan import ImageInfo, build_plan
 from orchestrator.planfile import check_drift
-from orchestrator.runner import PHASE_OF, Prior, run_plan
+from orchestrator.runner import run_plan
+from orchestrator.runstate import PHASE_OF, Prior
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from orchestrator.journal import RunRecord
     from orchestrator.models import Facts, Inventory, RunReport
     from orchestrator.plan import Plan
-    from orchestrator.runner import RunObserver
+    from orchestrator.runstate import RunObserver
 
 _CHUNK = 1 << 20
 
@@ -101,10 +102,6 @@ async def recheck_saved_plan(plan: Plan, inventory: Inventory, settings: Setting
     check_drift(plan, inventory, facts, images)
 
 
-def _settings_json(settings: Settings) -> str:
-    return settings.model_dump_json()
-
-
 async def execute(
     plan: Plan,
     inventory: Inventory,
@@ -126,7 +123,7 @@ async def execute(
             plan_json=plan.model_dump_json(),
             inventory_source=inventory.source,
             inventory_sha256=inventory.sha256,
-            settings_json=_settings_json(settings),
+            settings_json=settings.model_dump_json(),
         )
         return await _run(
             stack,

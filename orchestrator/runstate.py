@@ -1,0 +1,117 @@
+"""What a run keeps per appliance, the phases it resumes at, and the runner's seams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from orchestrator.ingest import IngestJournal, IngestObserver
+from orchestrator.models import ApplianceResult, Outcome
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from orchestrator import steps
+    from orchestrator.plan import PlannedAppliance, WaveKind
+
+# Where an appliance picks up, by the furthest state the journal recorded for it.
+PRECHECK, UPLOAD, START_JOB, AWAIT_JOB, REBOOT = range(5)
+PHASE_OF = {
+    Outcome.PENDING: PRECHECK,
+    Outcome.PRECHECKED: PRECHECK,
+    Outcome.UPLOADING: UPLOAD,
+    Outcome.UPLOADED: START_JOB,
+    Outcome.UPGRADING: AWAIT_JOB,
+    Outcome.REBOOTING: REBOOT,
+    Outcome.VERIFYING: REBOOT,
+}
+# Outcomes a resumed run keeps; the others (blocked, deferred, cancelled) are tried again.
+KEPT_ON_RESUME = frozenset({Outcome.DONE, Outcome.SKIPPED, Outcome.FAILED})
+
+
+class JournalLike(IngestJournal, Protocol):
+    """What the runner needs from the journal (orchestrator.journal.AsyncJournal)."""
+
+    async def record_state(
+        self,
+        run_id: str,
+        appliance: str,
+        state: Outcome,
+        *,
+        job_id: str | None = None,
+        error: str | None = None,
+        version: str | None = None,
+        step: str | None = None,
+    ) -> None:
+        """Commit one appliance state change."""
+
+    async def record_states_bulk(self, run_id: str, appliances: list[str], state: Outcome) -> None:
+        """Commit the same state for many appliances in one transaction."""
+
+
+class RunObserver(IngestObserver, Protocol):
+    """Receives what the run does (the live view and the structured logs implement it)."""
+
+    def wave_started(self, wave: WaveKind, size: int) -> None:
+        """A wave begins with `size` appliances to change."""
+
+    def state_changed(self, name: str, state: Outcome, detail: str | None) -> None:
+        """An appliance moved to `state`."""
+
+    def step_observer(self, name: str) -> steps.StepObserver:
+        """The observer for one appliance's step progress."""
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What the journal of an interrupted run says about one appliance."""
+
+    state: Outcome  # the last state recorded
+    progress: Outcome = Outcome.PENDING  # the furthest non-final state recorded
+    job_id: str | None = None
+    version_before: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Track:
+    """Mutable per-appliance bookkeeping while the run goes on."""
+
+    planned: PlannedAppliance
+    outcome: Outcome = Outcome.PENDING
+    error: str | None = None
+    job_id: str | None = None
+    version_before: str | None = None
+    version_after: str | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    phase: int = PRECHECK
+    resumed: bool = False  # the journal of an interrupted run says where it was
+    reattached: bool = False  # its job start was journalled but its answer was not
+
+    def result(self) -> ApplianceResult:
+        """The appliance's line in the run report."""
+        p = self.planned
+        return ApplianceResult(
+            name=p.name,
+            role=p.role,
+            wave=p.wave.value if p.wave else None,
+            outcome=self.outcome,
+            version_before=self.version_before or p.current_version,
+            version_after=self.version_after,
+            target_version=p.target_version,
+            error=self.error,
+            job_id=self.job_id,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+        )
+
+
+def exit_code_for(results: tuple[ApplianceResult, ...]) -> int:
+    """0 all done or skipped; 1 any failed or blocked; 3 work left (deferred or cancelled)."""
+    outcomes = {r.outcome for r in results}
+    if outcomes & {Outcome.FAILED, Outcome.BLOCKED}:
+        return 1
+    if outcomes - {Outcome.DONE, Outcome.SKIPPED}:
+        return 3
+    return 0
