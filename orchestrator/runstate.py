@@ -30,7 +30,7 @@ KEPT_ON_RESUME = frozenset({Outcome.DONE, Outcome.SKIPPED, Outcome.FAILED})
 
 
 class JournalLike(IngestJournal, Protocol):
-    """What the runner needs from the journal (orchestrator.journal.AsyncJournal)."""
+    """What the runner needs from the journal (orchestrator.ajournal.AsyncJournal)."""
 
     async def record_state(
         self,

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 
 from orchestrator import facts as facts_mod
 from orchestrator import steps
+from orchestrator.ajournal import AsyncJournal
 from orchestrator.client import ApplianceClient, open_session
 from orchestrator.config import Settings
 from orchestrator.errors import OrchestratorError, PlanError, StateError, one_line
 from orchestrator.ingest import RESTORE_TIMEOUT
-from orchestrator.journal import AsyncJournal, Journal
+from orchestrator.journal import Journal
 from orchestrator.models import Outcome
 from orchestrator.plan import ImageInfo, build_plan
 from orchestrator.planfile import check_drift

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 import pytest
 from pydantic import SecretStr
 
+from orchestrator.ajournal import AsyncJournal
 from orchestrator.errors import StateError
 from orchestrator.journal import (
     APPLICATION_ID,
     INCOMPLETE_EXIT_CODE,
     SCHEMA_VERSION,
-    AsyncJournal,
     Journal,
 )
 from orchestrator.models import Outcome, Role, UrlFirmware
