@@ -1,9 +1,9 @@
 """Load an inventory (vendor CSV, headered CSV or YAML) into a validated `Inventory`.
 
-`inventory_csv` and `inventory_yaml` turn each format into one canonical document; this
-module checks what it means (URLs, roles, clusters, firmware, API keys, duplicates), reads
-the keys and collects the warnings. Every error names the file, the row or YAML path, and
-what to write instead; no error or warning ever contains an API key.
+`inventory_csv` and `inventory_yaml` turn each format into one canonical document;
+`inventory_check` checks what it means (URLs, roles, clusters, firmware, API keys,
+duplicates), reads the keys and collects the warnings. Every error names the file, the row
+or YAML path, and what to write instead; no error or warning ever contains an API key.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ from orchestrator.errors import InventoryError
 from orchestrator.inventory_check import Checker, Document, normalise_url
 from orchestrator.inventory_csv import parse_csv
 from orchestrator.inventory_yaml import parse_yaml
-from orchestrator.models import (
-    Inventory,
-)
+from orchestrator.models import Inventory
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
