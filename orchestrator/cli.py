@@ -246,7 +246,9 @@ class App:
         self._show_plan(plan, "table")
         count = sum(1 for a in plan.appliances() if a.actionable)
         try:
-            answer = self.out.input(f"Upgrade {count} appliance(s) as planned? [y/N] ")
+            answer = self.out.input(
+                f"Upgrade {count} appliance(s) as planned? [y/N] ", markup=False
+            )
         except EOFError:
             answer = ""
         if answer.strip().lower() in {"y", "yes"}:
