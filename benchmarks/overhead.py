@@ -16,6 +16,8 @@ import argparse
 import datetime as dt
 import json
 import math
+import shutil
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -106,7 +108,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     argv = orchestrator_argv("apply", str(sim.inventory), "--yes", "--log-format", "json")
     argv += ["--concurrency", str(args.concurrency)]
     if args.profile is not None:  # py-spy's own costs then count too: for finding hot spots
-        spy = ["py-spy", "record", "--gil", "--rate", "500", "--format", "raw"]
+        found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        spy = [found, "record", "--gil", "--rate", "500", "--format", "raw"]
         argv = [*spy, "-o", str(args.profile), "--", *argv]
     try:
         measured = run_measured(

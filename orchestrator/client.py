@@ -50,6 +50,7 @@ __all__ = ["CHUNK_SIZE", "ApplianceClient", "map_aiohttp_errors", "open_session"
 CHUNK_SIZE = 1024 * 1024  # bytes read from disk and handed to the socket at a time
 FIRMWARE_CONTENT_TYPE = "application/vnd.extrahop.firmware"
 _API = "/api/v1"
+_JSON = "application/json"
 _JOB_PATH = re.compile(r"/jobs/([^/]+)/?$")
 _WAIT_INITIAL = 0.5  # seconds before the first retry (plus jitter)
 _WAIT_MAX = 30.0  # longest backoff between two retries, Retry-After aside
@@ -105,6 +106,7 @@ class ApplianceClient:
             total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout
         )
         self._ssl: ssl.SSLContext | bool | None = None  # built on first use
+        self._base_headers: dict[str, str] | None = None  # built on first use
         self._log = structlog.get_logger(__name__).bind(appliance=self.name)
         if not appliance.verify_tls:
             self._log.warning("tls.verification_disabled")
@@ -329,8 +331,10 @@ class ApplianceClient:
                 )
 
     def _headers(self, extra: dict[str, str]) -> dict[str, str]:
-        key = self._appliance.api_key.get_secret_value()
-        return {"Authorization": f"ExtraHop apikey={key}", "Accept": "application/json"} | extra
+        if self._base_headers is None:  # built once: most requests (every poll) add nothing
+            key = self._appliance.api_key.get_secret_value()
+            self._base_headers = {"Authorization": f"ExtraHop apikey={key}", "Accept": _JSON}
+        return self._base_headers | extra if extra else self._base_headers
 
     def _ssl_setting(self) -> ssl.SSLContext | bool:
         """Per-request TLS: verified by default, against ca_bundle if given, or not at all."""

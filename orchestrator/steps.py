@@ -35,6 +35,7 @@ class RestartWatch:
     """Whether the appliance was seen down since its firmware job started (it restarted)."""
 
     seen_down: bool = False
+    job_done: bool = False  # a poll saw the job DONE: the appliance answered after it
 
 
 _NOT_FOUND = 404
@@ -72,6 +73,34 @@ async def backoff(settings: Settings) -> AsyncIterator[float]:
         await asyncio.sleep(interval)
         yield interval
         interval = min(interval * 1.5, settings.poll_interval_max)
+
+
+async def job_polls(settings: Settings, expected: float) -> AsyncIterator[float]:
+    """Sleep before each poll of a job expected to take `expected` seconds, yielding after each.
+
+    One poll after `poll_interval` (the job runs, or failed at once), then one every
+    `poll_interval_max` (operators still see it progress) until the estimate is reached, a
+    poll right then, and from there `backoff`: fast polling where the job is likely to end,
+    ever slower if it overruns. A job that ends long before its estimate is seen within
+    `poll_interval_max`, as with plain backoff once it has grown.
+    """
+    end = time.monotonic() + expected
+    await asyncio.sleep(settings.poll_interval)
+    yield settings.poll_interval
+    while (left := end - time.monotonic()) > settings.poll_interval:
+        interval = min(left, settings.poll_interval_max)
+        await asyncio.sleep(interval)
+        yield interval
+    async for interval in backoff(settings):
+        yield interval
+
+
+def job_estimate(settings: Settings) -> float:
+    """Seconds a firmware job is expected to be followed: the upgrade, then the restart.
+
+    The appliance restarts as the job ends; the first poll that answers after it sees DONE.
+    """
+    return settings.upgrade_duration + settings.reboot_duration
 
 
 async def precheck(client: ApplianceClient, planned: PlannedAppliance) -> ApplianceInfo:
@@ -120,19 +149,20 @@ async def await_job(
     observer: StepObserver,
     watch: RestartWatch,
 ) -> bool:
-    """Poll the job with backoff until DONE (True); FAILED or TIMEOUT raise JobFailed.
+    """Poll the job (`job_polls`) until DONE (True); FAILED or TIMEOUT raise JobFailed.
 
     False when the appliance no longer knows the job (404): then its version decides.
     """
     try:
         async with asyncio.timeout(settings.job_deadline):
-            async for _ in backoff(settings):
+            async for _ in job_polls(settings, job_estimate(settings)):
                 job = await _poll_job(client, job_id, observer, watch)
                 if job is _GONE:
                     observer.note(f"job {job_id} is gone; following the version")
                     return False
                 if job is not None and job.terminal:
                     _check_job(client.name, job)
+                    watch.job_done = True
                     return True
     except TimeoutError:
         raise RequestTimeout(
@@ -198,7 +228,8 @@ async def await_reboot(
     limit = settings.reboot_deadline if deadline is None else deadline
     version: str | None = None
     observer.note("waiting for the restart")
-    if watch.seen_down:  # it restarted while the job ran: it is probably back already
+    # It restarted while the job ran, or answered DONE after the job: probably back already.
+    if watch.seen_down or watch.job_done:
         version = await _probe_version(client, watch)
         if version is not None and _arrived(version, target, version_before):
             return version
