@@ -12,12 +12,16 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 HERE = Path(__file__).resolve().parent
 OLD = "9.8.0.100"
@@ -140,3 +144,13 @@ def emit(results: dict[str, Any], *, as_json: bool, table: list[tuple[str, str]]
     width = max(len(label) for label, _ in table)
     for label, value in table:
         print(f"{label:<{width}}  {value}")
+
+
+def in_workdir(
+    workdir: Path | None, prefix: str, run: Callable[[Path], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run a benchmark in `workdir` (kept), or in a temporary directory removed afterwards."""
+    if workdir is not None:
+        return run(workdir)
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        return run(Path(tmp))

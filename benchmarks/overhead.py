@@ -18,7 +18,6 @@ import json
 import math
 import shutil
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from harness import (
     TARGET,
     Simulator,
     emit,
+    in_workdir,
     orchestrator_argv,
     orchestrator_env,
     run_measured,
@@ -177,11 +177,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.workdir is not None:
-        results = run(args, args.workdir)
-    else:
-        with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
-            results = run(args, Path(tmp))
+    results = in_workdir(args.workdir, "bench-overhead-", lambda path: run(args, path))
     emit(
         results,
         as_json=args.json,

@@ -18,12 +18,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from harness import HERE, OLD, TARGET, Simulator, emit, orchestrator_env, run_measured
+from harness import HERE, OLD, TARGET, Simulator, emit, in_workdir, orchestrator_env, run_measured
 
 from orchestrator.simulator import make_image
 
@@ -153,11 +152,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.workdir is not None:
-        results = run(args, args.workdir)
-    else:
-        with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
-            results = run(args, Path(tmp))
+    results = in_workdir(args.workdir, "bench-upload-", lambda path: run(args, path))
     table = [
         ("image x appliances", f"{args.size / 2**20:.0f} MiB x {args.appliances}"),
         ("orchestrator", f"{results['orchestrator_mib_per_s']:.0f} MiB/s"),

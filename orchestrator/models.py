@@ -185,6 +185,16 @@ def parse_version(text: str) -> Version | None:
         return None
 
 
+def same_version(running: str | None, target: str | None) -> bool:
+    """Whether two version strings denote the same version (numerically when possible)."""
+    if running is None or target is None:
+        return False
+    left, right = parse_version(running), parse_version(target)
+    if left is not None and right is not None:
+        return left == right
+    return running.strip() == target.strip()
+
+
 def role_for_platform(platform: str) -> Role | None:
     """Map the `platform` of GET /extrahop to a role (None if unknown)."""
     text = platform.lower()

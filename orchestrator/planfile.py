@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from orchestrator.errors import DriftError, PlanError
-from orchestrator.models import CloudFirmware, FileFirmware, parse_version
+from orchestrator.models import CloudFirmware, FileFirmware, same_version
 from orchestrator.plan import Plan, PlannedAppliance
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ def _observed_drift(line: PlannedAppliance, seen: Facts | None) -> Iterator[str]
         return
     if line.current_version is None or seen.version is None:
         return  # planned offline (or not reported): there is nothing to compare with
-    if not _same_version(line.current_version, seen.version):
+    if not same_version(line.current_version, seen.version):
         yield f"{line.name} now runs {seen.version}; the plan saw {line.current_version}"
 
 
@@ -185,13 +185,6 @@ def _ingest_drift(plan: Plan, facts: Mapping[str, Facts]) -> Iterator[str]:
             continue
         now, then = ("enabled", "disabled") if any(seen) else ("disabled", "enabled")
         yield f"ingest on cluster {bracket.cluster} is now {now}; the plan saw it {then}"
-
-
-def _same_version(before: str, after: str) -> bool:
-    old, new = parse_version(before), parse_version(after)
-    if old is None or new is None:
-        return before.strip() == after.strip()
-    return old == new
 
 
 def _describe(firmware: Firmware) -> str:

@@ -24,7 +24,7 @@ from orchestrator.errors import (
     one_line,
 )
 from orchestrator.ingest import IngestGuard
-from orchestrator.models import FINAL_OUTCOMES, Outcome, RunReport
+from orchestrator.models import FINAL_OUTCOMES, Outcome, RunReport, same_version
 from orchestrator.plan import Action, PlannedAppliance, WaveKind
 from orchestrator.runstate import (
     AWAIT_JOB,
@@ -272,7 +272,7 @@ class Runner:
     async def _precheck(self, track: Track, client: ApplianceClient) -> bool:
         info = await steps.precheck(client, track.planned)
         track.version_before = track.version_before or info.version
-        if steps.same_version(info.version, track.planned.target_version):
+        if same_version(info.version, track.planned.target_version):
             track.version_after = info.version
             await self._final(track, Outcome.SKIPPED, "already at the target version")
             return False
@@ -342,7 +342,7 @@ class Runner:
         if track.job_id is not None:
             await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
             return AWAIT_JOB
-        if steps.same_version(await client.get_version(), track.planned.target_version):
+        if same_version(await client.get_version(), track.planned.target_version):
             return REBOOT
         return START_JOB
 

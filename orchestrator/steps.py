@@ -18,7 +18,7 @@ from orchestrator.errors import (
     RequestTimeout,
     TransportError,
 )
-from orchestrator.models import JobState, JobStatus, parse_version, role_for_platform
+from orchestrator.models import JobState, JobStatus, role_for_platform, same_version
 from orchestrator.plan import Action, PlannedAppliance
 
 if TYPE_CHECKING:
@@ -54,16 +54,6 @@ class StepObserver(Protocol):
 
     def note(self, detail: str) -> None:
         """A short human note on what the step waits for."""
-
-
-def same_version(running: str | None, target: str | None) -> bool:
-    """Whether two version strings denote the same version (numerically when possible)."""
-    if running is None or target is None:
-        return False
-    left, right = parse_version(running), parse_version(target)
-    if left is not None and right is not None:
-        return left == right
-    return running.strip() == target.strip()
 
 
 async def backoff(settings: Settings) -> AsyncIterator[float]:
