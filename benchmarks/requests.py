@@ -28,9 +28,9 @@ from orchestrator.inventory import load_inventory
 from orchestrator.logs import LogObserver, configure_logging
 from orchestrator.simulator import Scenario, SimulatedFleet
 
-# Requests besides polling: facts (GET /extrahop), precheck, upload, start the job, version
-# check after the restart, verify.
-FIXED_REQUESTS = 6
+# Requests besides polling: facts (GET /extrahop), precheck, upload, start the job, and the
+# GET /extrahop after the restart that shows the new version (and is verified).
+FIXED_REQUESTS = 5
 DEFAULTS = Settings()
 
 
@@ -61,7 +61,7 @@ def predict(job: float, restart: float, settings: Settings = DEFAULTS) -> dict[s
 
     When the job ends the appliance restarts at once, so polls during the restart are
     refused (they never reach the appliance, so it does not count them), and the first poll
-    after it sees DONE. Then the version check at once.
+    after it sees DONE. Then GET /extrahop at once, which is verified.
     """
     times = poll_times(job, restart, settings)
     refused = sum(1 for t in times if job <= t < job + restart)

@@ -2,6 +2,11 @@
 
 The runner awaits a write before it sends the request the write announces; the event loop never
 blocks on SQLite or an fsync.
+
+State changes are group-committed: those recorded while the worker is busy (fifty appliances
+moving at once) are written together in one transaction, with one fsync if any of them needs
+it, and each caller resumes once the transaction holding its change has committed. Every other
+call first sends the changes queued before it, so the order of calls is the order of writes.
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, Self, TypeVar
 
-from orchestrator.journal import Journal
+from orchestrator.journal import Journal, StateChange
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
     from pathlib import Path
     from types import TracebackType
+
+    from orchestrator.models import Outcome
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -29,6 +36,7 @@ def _threaded(
 
     async def threaded(self: AsyncJournal, /, *args: P.args, **kwargs: P.kwargs) -> T:
         call = functools.partial(method, self.journal, *args, **kwargs)
+        self._send_changes(force=True)  # changes recorded before this call are written first
         future = asyncio.get_running_loop().run_in_executor(self._executor, call)
         # Shielded: once queued, a write completes even if the awaiting task is cancelled.
         return await asyncio.shield(future)
@@ -44,6 +52,8 @@ class AsyncJournal:
     def __init__(self, journal: Journal, executor: ThreadPoolExecutor | None = None) -> None:
         self._journal = journal
         self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="journal")
+        self._queued: list[tuple[StateChange, asyncio.Future[None]]] = []
+        self._in_flight = 0  # batches of changes sent to the worker and not yet committed
 
     @classmethod
     async def open(cls, path: Path) -> AsyncJournal:
@@ -76,11 +86,62 @@ class AsyncJournal:
         finally:
             self._executor.shutdown(wait=False)
 
+    async def record_state(
+        self,
+        run_id: str,
+        appliance: str,
+        state: Outcome,
+        *,
+        job_id: str | None = None,
+        error: str | None = None,
+        version: str | None = None,
+        step: str | None = None,
+    ) -> None:
+        """Journal.record_state, awaited: returns once the change is committed (group commit)."""
+        loop = asyncio.get_running_loop()
+        committed: asyncio.Future[None] = loop.create_future()
+        self._queued.append(
+            (StateChange(run_id, appliance, state, job_id, error, version, step), committed)
+        )
+        if len(self._queued) == 1:
+            loop.call_soon(self._send_changes)  # after the changes recorded in this same tick
+        # Shielded: once queued, a change is written even if the awaiting task is cancelled.
+        await asyncio.shield(committed)
+
+    def _send_changes(self, *, force: bool = False) -> None:
+        """Send the queued changes to the worker as one batch, unless one is being written.
+
+        While a batch is being written, changes queue up and go as the next batch when it
+        commits; `force` sends them at once (another call must be written after them).
+        """
+        if not self._queued or (self._in_flight and not force):
+            return
+        batch, self._queued = self._queued, []
+        changes = [change for change, _ in batch]
+        self._in_flight += 1
+        written = asyncio.get_running_loop().run_in_executor(
+            self._executor, self._journal.record_states, changes
+        )
+        written.add_done_callback(functools.partial(self._committed, batch))
+
+    def _committed(
+        self, batch: list[tuple[StateChange, asyncio.Future[None]]], written: asyncio.Future[None]
+    ) -> None:
+        self._in_flight -= 1
+        error = None if written.cancelled() else written.exception()
+        for _, committed in batch:
+            if committed.done():
+                continue
+            if error is not None:
+                committed.set_exception(error)
+            else:
+                committed.set_result(None)
+        self._send_changes()
+
     _close = _threaded(Journal.close)
     acquire_lock = _threaded(Journal.acquire_lock)
     release_lock = _threaded(Journal.release_lock)
     start_run = _threaded(Journal.start_run)
-    record_state = _threaded(Journal.record_state)  # returns once committed
     record_states_bulk = _threaded(Journal.record_states_bulk)
     record_ingest = _threaded(Journal.record_ingest)
     finish_run = _threaded(Journal.finish_run)

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from orchestrator.runstate import RunObserver
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+# Above this many appliances, the table printed at the end of a run lists only the problems.
+BRIEF_TABLE_ABOVE = 50
 
 
 class UsageError(ConfigError):
@@ -298,7 +300,7 @@ class App:
             return await task
 
     def _finish(self, result: RunReport) -> int:
-        self.out.print(report.render_table(result))
+        self.out.print(report.render_table(result, brief_above=BRIEF_TABLE_ABOVE))
         if result.error:
             self.err.print(f"error: {result.error}", style="red", markup=False)
         if self.settings.report:

@@ -8,6 +8,7 @@ retried through stamina according to whether it is safe to send again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import os
@@ -116,9 +117,10 @@ class ApplianceClient:
 
     # --- identity -------------------------------------------------------------------------
 
-    async def get_info(self) -> ApplianceInfo:
-        """Version, platform and hostname from GET /extrahop."""
-        return await self._get_model("/extrahop", ApplianceInfo)
+    async def get_info(self, *, retry: bool = True) -> ApplianceInfo:
+        """Version, platform and hostname from GET /extrahop (one try if not `retry`)."""
+        policy: Policy = "idempotent" if retry else "once"
+        return await self._get_model("/extrahop", ApplianceInfo, policy=policy)
 
     async def get_version(self, *, retry: bool = True) -> str:
         """The running firmware version, from GET /extrahop/version (one try if not `retry`)."""
@@ -237,8 +239,8 @@ class ApplianceClient:
             raise self._unexpected(path, f'expected an object with a "{field}" string')
         return value
 
-    async def _get_model(self, path: str, model: type[M]) -> M:
-        return self._model(path, model, await self._get_json(path))
+    async def _get_model(self, path: str, model: type[M], *, policy: Policy = "idempotent") -> M:
+        return self._model(path, model, await self._get_json(path, policy=policy))
 
     async def _get_json(self, path: str, *, policy: Policy = "idempotent") -> Any:  # noqa: ANN401
         answer = await self._call(policy, "GET", path)
@@ -249,7 +251,8 @@ class ApplianceClient:
         """Validate the fields `model` knows; the API may add others, or send nulls."""
         if not isinstance(data, dict):
             raise self._unexpected(path, "expected a JSON object")
-        known = {k: v for k, v in data.items() if k in model.model_fields and v is not None}
+        fields = _field_names(model)
+        known = {k: v for k, v in data.items() if k in fields and v is not None}
         with map_aiohttp_errors(self.name, request=f"GET {_API}{path}"):
             return model.model_validate(known)
 
@@ -354,6 +357,11 @@ class ApplianceClient:
             reason = getattr(exc, "strerror", None) or type(exc).__name__
             message = f"cannot load ca_bundle {bundle}: {reason}"
             raise PreconditionFailed(self.name, message) from exc
+
+
+@functools.cache
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(model.model_fields)
 
 
 async def _read_chunks(

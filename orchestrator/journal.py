@@ -30,6 +30,7 @@ import os
 import sqlite3
 import threading
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import ValidationError
@@ -59,6 +60,7 @@ _INGEST_VERBS = frozenset({"halted", "restored", "left_off", "restore_failed"})
 _BUSY_TIMEOUT_MS = 10_000
 # States written ahead of a request that changes the appliance: synced before it is sent.
 ANNOUNCING = frozenset({Outcome.UPLOADING, Outcome.UPGRADING})
+_ANNOUNCING_VALUES = frozenset(state.value for state in ANNOUNCING)
 _SCHEMA = (
     """CREATE TABLE runs (seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE,
     started_at TEXT NOT NULL, finished_at TEXT, exit_code INTEGER, plan_json TEXT NOT NULL,
@@ -164,20 +166,27 @@ def _require_text(**values: str | None) -> None:
             raise TypeError(f"{name} must be str or None, not {type(value).__name__}")
 
 
-def _state_row(
-    run_id: str,
-    appliance: str,
-    state: Outcome,
-    *,
-    job_id: str | None = None,
-    error: str | None = None,
-    version: str | None = None,
-    step: str | None = None,
-) -> dict[str, str | None]:
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """One appliance's new state in a run: what `Journal.record_state` writes."""
+
+    run_id: str
+    appliance: str
+    state: Outcome
+    job_id: str | None = None
+    error: str | None = None
+    version: str | None = None
+    step: str | None = None
+
+
+def _state_row(change: StateChange) -> dict[str, str | None]:
     """The parameters of _UPSERT and _INSERT_EVENT for one state change."""
-    _require_text(appliance=appliance, job_id=job_id, error=error, version=version, step=step)
-    row: dict[str, str | None] = {"run_id": run_id, "appliance": appliance}
-    row |= {"state": Outcome(state).value, "job_id": job_id, "error": error}
+    job_id, error, version, step = change.job_id, change.error, change.version, change.step
+    _require_text(
+        appliance=change.appliance, job_id=job_id, error=error, version=version, step=step
+    )
+    row: dict[str, str | None] = {"run_id": change.run_id, "appliance": change.appliance}
+    row |= {"state": Outcome(change.state).value, "job_id": job_id, "error": error}
     return row | {"version": version, "step": step, "ts": _now()}
 
 
@@ -387,19 +396,23 @@ class Journal:
 
         Synced to disk before returning when `state` announces a change (ANNOUNCING).
         """
-        row = _state_row(
-            run_id, appliance, state, job_id=job_id, error=error, version=version, step=step
-        )
-        with self._use("IMMEDIATE", synced=Outcome(state) in ANNOUNCING) as conn:
-            conn.execute(_UPSERT, row)
-            conn.execute(_INSERT_EVENT, row)
+        change = StateChange(run_id, appliance, state, job_id, error, version, step)
+        self.record_states([change])
+
+    def record_states(self, changes: Iterable[StateChange]) -> None:
+        """Record every change, in order, in one committed transaction.
+
+        Synced to disk before returning when any of them announces a change (ANNOUNCING).
+        """
+        rows = [_state_row(change) for change in changes]
+        synced = any(row["state"] in _ANNOUNCING_VALUES for row in rows)
+        with self._use("IMMEDIATE", synced=synced) as conn:
+            conn.executemany(_UPSERT, rows)
+            conn.executemany(_INSERT_EVENT, rows)
 
     def record_states_bulk(self, run_id: str, appliances: Iterable[str], state: Outcome) -> None:
         """record_state(run_id, name, state) for every name, in one committed transaction."""
-        rows = [_state_row(run_id, name, state) for name in appliances]
-        with self._use("IMMEDIATE", synced=Outcome(state) in ANNOUNCING) as conn:
-            conn.executemany(_UPSERT, rows)
-            conn.executemany(_INSERT_EVENT, rows)
+        self.record_states(StateChange(run_id, name, state) for name in appliances)
 
     def record_ingest(
         self, run_id: str, cluster: str, via: str, action: IngestVerb, error: str | None = None

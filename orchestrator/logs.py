@@ -52,10 +52,12 @@ class _StepLog:
         self.last_note: str | None = None
 
     def upload_progress(self, sent: int, total: int) -> None:
+        # The `uploading` and `uploaded` states mark its start and end: log the quarters between.
         quarter = sent * _QUARTERS // total if total else _QUARTERS
         if quarter != self.quarter:
             self.quarter = quarter
-            self.log.info("upload.progressed", sent=sent, total=total)
+            if 0 < quarter < _QUARTERS:
+                self.log.info("upload.progressed", sent=sent, total=total)
 
     def job_progress(self, job: JobState) -> None:
         key = (job.step_number, job.status)

@@ -6,6 +6,7 @@ The plan's models live in `orchestrator.planmodel` and are re-exported here.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import heapq
 from typing import TYPE_CHECKING
@@ -276,14 +277,18 @@ def _at_least(
     what: str,
 ) -> Iterator[str]:
     """One sentence per `upper` appliance that would run older firmware than a `lower` one."""
+    lows = [(version, low) for low, version in known if low.role in lower]
+    if not lows:
+        return
+    newest = sorted(version for version, _ in lows)
+    _, worst = max(lows, key=lambda pair: pair[0])  # the first of the newest, in plan order
     for high, high_version in known:
         if high.role not in upper:
             continue
-        newer = [(v, low) for low, v in known if low.role in lower and v > high_version]
+        newer = len(newest) - bisect.bisect_right(newest, high_version)
         if not newer:
             continue
-        _, worst = max(newer, key=lambda pair: pair[0])
-        more = f" (and {len(newer) - 1} more)" if len(newer) > 1 else ""
+        more = f" (and {newer - 1} more)" if newer > 1 else ""
         kind = str(high.role).capitalize()
         yield (
             f"{kind} {high.name} would run {final_version(high)} but {worst.role} {worst.name} "

@@ -6,7 +6,6 @@ one-line PlanError naming the file.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
@@ -114,9 +113,10 @@ def find_drift(
             f"(sha256 {_short(plan.inventory_sha256)} -> {_short(inventory.sha256)})"
         )
     drifts.extend(_membership(plan, inventory))
+    planned = {line.name: line for line in plan.appliances()}
     for appliance in inventory.appliances:
-        with contextlib.suppress(KeyError):
-            drifts.extend(_appliance_drift(plan.by_name(appliance.name), appliance, facts))
+        if appliance.name in planned:
+            drifts.extend(_appliance_drift(planned[appliance.name], appliance, facts))
     drifts.extend(_image_drift(plan, images))
     if facts is not None:
         drifts.extend(_ingest_drift(plan, facts))

@@ -57,6 +57,9 @@ OUTCOME_STYLES = {
 # Outcomes that deserve an explanation in the Markdown "Problems" section.
 _PROBLEM_OUTCOMES = (Outcome.FAILED, Outcome.BLOCKED, Outcome.DEFERRED, Outcome.CANCELLED)
 
+# Outcomes a brief table leaves out: nothing to act on.
+_UNREMARKABLE = frozenset({Outcome.DONE, Outcome.SKIPPED})
+
 # Order of the summary line: successes first, then what needs attention.
 _SUMMARY_ORDER = tuple(OUTCOME_STYLES)
 
@@ -185,8 +188,13 @@ def _table_row(result: ApplianceResult) -> tuple[Text | str, ...]:
     )
 
 
-def render_table(report: RunReport) -> RenderableType:
-    """The run as a rich table, the summary line and the ingest actions; readable at 100 columns."""
+def render_table(report: RunReport, *, brief_above: int | None = None) -> RenderableType:
+    """The run as a rich table, the summary line and the ingest actions; readable at 100 columns.
+
+    With more than `brief_above` appliances, the table lists only those that need attention
+    (not done or skipped) and says how many it leaves out: a thousand rows scrolling past
+    hide what matters, and the JSON and Markdown reports and `orchestrator status` list all.
+    """
     duration = format_duration((report.finished_at - report.started_at).total_seconds())
     table = Table(
         title=Text(f"run {report.run_id} — {run_status(report.exit_code)} in {duration}"),
@@ -203,10 +211,22 @@ def render_table(report: RunReport) -> RenderableType:
     table.add_column("duration", justify="right", no_wrap=True)
     # One line per appliance: the error is cut to the room left; JSON and Markdown keep it whole.
     table.add_column("error", min_width=8)
-    for result in report.results:
+    shown = report.results
+    if brief_above is not None and len(shown) > brief_above:
+        shown = tuple(r for r in shown if r.outcome not in _UNREMARKABLE)
+    for result in shown:
         table.add_row(*_table_row(result))
-    style = _STATUS_STYLES[run_status(report.exit_code)]
     lines: list[RenderableType] = [table]
+    if len(shown) < len(report.results):
+        left_out = len(report.results) - len(shown)
+        lines.append(
+            Text(
+                f"{left_out} of {len(report.results)} appliances (done or skipped) not listed: "
+                "the JSON and Markdown reports and `orchestrator status` list every one",
+                style="dim",
+            )
+        )
+    style = _STATUS_STYLES[run_status(report.exit_code)]
     # The table cuts errors to fit; a failure is what the engineer acts on, so spell it out.
     for result in report.results:
         if result.outcome is Outcome.FAILED:

@@ -303,7 +303,7 @@ class Runner:
             followed = await steps.await_job(client, track.job_id, self.settings, obs, watch)
         await self._state(track, Outcome.REBOOTING)
         extra = 0.0 if followed else self.settings.job_deadline
-        await steps.await_reboot(
+        info = await steps.await_reboot(
             client,
             self.settings,
             target=planned.target_version,
@@ -313,8 +313,8 @@ class Runner:
             deadline=self.settings.reboot_deadline + extra,
         )
         await self._state(track, Outcome.VERIFYING)
-        info = await steps.verify(client, planned)
         track.version_after = info.version
+        steps.verify(planned.name, planned, info)
         await self._final(track, Outcome.DONE, None)
 
     async def _start(self, track: Track, client: ApplianceClient) -> int:

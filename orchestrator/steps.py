@@ -209,36 +209,37 @@ async def await_reboot(
     observer: StepObserver,
     watch: RestartWatch,
     deadline: float | None = None,
-) -> str:
-    """Wait out the restart: return the running version once it is the target.
+) -> ApplianceInfo:
+    """Wait out the restart: return what GET /extrahop says once it runs the target.
 
     Refused connections, resets and 5xx are expected while the appliance restarts. An
     appliance that was seen down and came back on the old version is `version unchanged`.
     """
     limit = settings.reboot_deadline if deadline is None else deadline
-    version: str | None = None
+    info: ApplianceInfo | None = None
     observer.note("waiting for the restart")
     # It restarted while the job ran, or answered DONE after the job: probably back already.
     if watch.seen_down or watch.job_done:
-        version = await _probe_version(client, watch)
-        if version is not None and _arrived(version, target, version_before):
-            return version
+        info = await _probe(client, watch)
+        if info is not None and _arrived(info.version, target, version_before):
+            return info
     start = time.monotonic()
     async for _ in backoff(settings):
-        version = await _probe_version(client, watch)
-        if version is None:
+        info = await _probe(client, watch)
+        if info is None:
             observer.note("restarting (not answering)")
-        elif _arrived(version, target, version_before):
-            return version
+        elif _arrived(info.version, target, version_before):
+            return info
         elif watch.seen_down:
             break
         if time.monotonic() - start > limit:
             break
-    if version is None:
+    if info is None:
         raise RequestTimeout(
             client.name, f"did not come back within {limit:.0f}s after the upgrade"
         )
-    raise PreconditionFailed(client.name, f"version unchanged: still {version} after the upgrade")
+    message = f"version unchanged: still {info.version} after the upgrade"
+    raise PreconditionFailed(client.name, message)
 
 
 def _arrived(version: str, target: str | None, version_before: str | None) -> bool:
@@ -247,10 +248,10 @@ def _arrived(version: str, target: str | None, version_before: str | None) -> bo
     return version_before is not None and not same_version(version, version_before)
 
 
-async def _probe_version(client: ApplianceClient, watch: RestartWatch) -> str | None:
-    """The running version, or None while the appliance does not answer properly."""
+async def _probe(client: ApplianceClient, watch: RestartWatch) -> ApplianceInfo | None:
+    """GET /extrahop once, or None while the appliance does not answer properly."""
     try:
-        return await client.get_version(retry=False)
+        return await client.get_info(retry=False)
     except AuthError:
         raise
     except TransportError as exc:
@@ -262,20 +263,17 @@ async def _probe_version(client: ApplianceClient, watch: RestartWatch) -> str | 
         return None
 
 
-async def verify(client: ApplianceClient, planned: PlannedAppliance) -> ApplianceInfo:
-    """Read the appliance once more: the target version and the same role, or a failure."""
-    info = await client.get_info()
+def verify(name: str, planned: PlannedAppliance, info: ApplianceInfo) -> None:
+    """Check the appliance's answer after the restart: the target version and the same role."""
     if planned.target_version is not None and not same_version(
         info.version, planned.target_version
     ):
         raise PreconditionFailed(
-            client.name,
-            f"version unchanged: runs {info.version}, expected {planned.target_version}",
+            name, f"version unchanged: runs {info.version}, expected {planned.target_version}"
         )
     role = role_for_platform(info.platform)
     if planned.role is not None and role is not None and role is not planned.role:
-        raise PreconditionFailed(client.name, f"came back as {info.platform!r}")
-    return info
+        raise PreconditionFailed(name, f"came back as {info.platform!r}")
 
 
 def _went_down(exc: Exception) -> bool:

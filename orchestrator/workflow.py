@@ -61,10 +61,11 @@ def clients_for(
 ) -> Callable[[str], ApplianceClient]:
     """A memoising factory of one ApplianceClient per appliance name."""
     made: dict[str, ApplianceClient] = {}
+    appliances = {appliance.name: appliance for appliance in inventory.appliances}
 
     def client_for(name: str) -> ApplianceClient:
         if name not in made:
-            made[name] = ApplianceClient(session, inventory.by_name(name), settings)
+            made[name] = ApplianceClient(session, appliances[name], settings)
         return made[name]
 
     return client_for

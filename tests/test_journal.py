@@ -598,6 +598,63 @@ async def test_async_write_survives_cancellation_of_its_caller(db: Path) -> None
     assert [e.state for e in events] == [Outcome.CANCELLED]
 
 
+async def test_changes_made_while_the_worker_writes_share_one_commit(db: Path) -> None:
+    """Fifty appliances moving at once cost one transaction, and each caller waits for it."""
+    statements: list[str] = []
+    async with await AsyncJournal.open(db) as ajournal:
+        run_id = await ajournal.start_run(
+            plan_json="{}", inventory_source="inv", inventory_sha256="x", settings_json="{}"
+        )
+        ajournal.journal._conn.set_trace_callback(statements.append)
+        with ajournal.journal._mutex:  # the worker is busy: the changes queue up
+            tasks = [
+                asyncio.create_task(ajournal.record_state(run_id, f"eda{i}", Outcome.UPLOADING))
+                for i in range(50)
+            ]
+            await asyncio.sleep(0.05)
+            assert not any(task.done() for task in tasks)  # none returns before its commit
+        await asyncio.gather(*tasks)
+        commits = sum(sql.startswith("BEGIN") for sql in statements)
+        with Journal.open(db) as other:  # committed: another connection sees every change
+            states = other.appliance_states(run_id)
+    assert {name: s.state for name, s in states.items()} == {
+        f"eda{i}": Outcome.UPLOADING for i in range(50)
+    }
+    assert commits == 1
+
+
+async def test_a_failed_commit_fails_every_change_in_it(db: Path) -> None:
+    """A batch that cannot be written raises StateError in each caller waiting on it."""
+    async with await AsyncJournal.open(db) as ajournal:
+        run_id = await ajournal.start_run(
+            plan_json="{}", inventory_source="inv", inventory_sha256="x", settings_json="{}"
+        )
+        with ajournal.journal._mutex:
+            good = asyncio.create_task(ajournal.record_state(run_id, "eda1", Outcome.PENDING))
+            bad = asyncio.create_task(ajournal.record_state("no-such-run", "eda2", Outcome.PENDING))
+            await asyncio.sleep(0.05)
+        results = await asyncio.gather(good, bad, return_exceptions=True)
+    assert all(isinstance(result, StateError) for result in results)
+
+
+async def test_state_changes_are_written_before_a_later_call(db: Path) -> None:
+    """A queued state change is written before an ingest action recorded after it."""
+    statements: list[str] = []
+    async with await AsyncJournal.open(db) as ajournal:
+        run_id = await ajournal.start_run(
+            plan_json="{}", inventory_source="inv", inventory_sha256="x", settings_json="{}"
+        )
+        ajournal.journal._conn.set_trace_callback(statements.append)
+        with ajournal.journal._mutex:
+            # Both in the same tick: the ingest call runs before the queued change is sent.
+            state = asyncio.create_task(ajournal.record_state(run_id, "exa-m", Outcome.DONE))
+            ingest = asyncio.create_task(ajournal.record_ingest(run_id, "exa", "exa-m", "restored"))
+            await asyncio.sleep(0.05)
+        await asyncio.gather(state, ingest)
+    written = [sql.split()[2] for sql in statements if sql.strip().startswith("INSERT INTO")]
+    assert [table for table in written if table in {"events", "ingest"}] == ["events", "ingest"]
+
+
 @pytest.fixture
 def corrupt_db(db: Path) -> Path:
     db.write_bytes(b"not a database" * 100)

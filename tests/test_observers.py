@@ -79,14 +79,15 @@ def test_log_observer_emits_noun_verb_past_events_with_the_appliance_bound() -> 
         observer.state_changed("eda1", Outcome.FAILED, "job j1 ended FAILED")
         observer.ingest_changed("exa", "restored", "exa-m1")
         steps = observer.step_observer("eda1")
-        steps.upload_progress(0, 100)
-        steps.upload_progress(100, 100)
+        for sent in (0, 10, 25, 30, 50, 75, 100):  # quarters between start and end: 25, 50, 75
+            steps.upload_progress(sent, 100)
         steps.job_progress(JobState(id="j1", status="RUNNING", step_number=1, total_steps=4))
     names = [entry["event"] for entry in logs]
     assert names == [
         "wave.started",
         "appliance.state_changed",
         "ingest.restored",
+        "upload.progressed",
         "upload.progressed",
         "upload.progressed",
         "job.progressed",

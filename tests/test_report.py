@@ -206,6 +206,27 @@ def test_table_does_not_interpret_markup_in_errors() -> None:
     assert "bad [bold]tag[/]" in text
 
 
+def test_brief_table_of_a_large_run_lists_only_what_needs_attention() -> None:
+    """Above `brief_above` appliances, done and skipped rows give way to one line saying so."""
+    fleet = [result(f"eda{i}", Outcome.DONE, version_after=TARGET) for i in range(60)]
+    fleet += [result("eda-skip", Outcome.SKIPPED, version_after=TARGET)]
+    fleet += [result("eda-bad", Outcome.FAILED, error="eda-bad: job 3 ended FAILED: disk full")]
+    text = " ".join(render(render_table(make_report(results=tuple(fleet)), brief_above=50)).split())
+    assert "eda-bad" in text
+    assert "eda7 " not in text
+    assert "eda-skip" not in text
+    assert "61 of 62 appliances (done or skipped) not listed" in text
+    assert "60 done, 1 skipped, 1 failed — exit 1" in text
+
+
+def test_brief_table_of_a_small_run_lists_every_appliance() -> None:
+    """At or below `brief_above` appliances the table is whole."""
+    text = render(render_table(make_report(), brief_above=6))
+    for name in ("eca1", "eda1", "eda2", "exa-m1", "exa-d1", "eta1"):
+        assert name in text
+    assert "not listed" not in text
+
+
 def test_table_of_an_empty_run() -> None:
     """A run with no appliances still renders a summary."""
     text = render(render_table(make_report(results=(), ingest=(), exit_code=0)))
