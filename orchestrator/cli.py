@@ -24,6 +24,7 @@ from rich.text import Text
 from orchestrator import planview, report, workflow
 from orchestrator.config import parse_window_end, resolve_settings
 from orchestrator.errors import ConfigError, OrchestratorError, one_line
+from orchestrator.fdlimit import raise_open_file_limit
 from orchestrator.inventory import load_inventory
 from orchestrator.live import LiveView
 from orchestrator.logs import LogObserver, configure_logging
@@ -428,6 +429,7 @@ _COMMANDS: dict[str, Callable[[App], int]] = {
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return the exit code."""
     err = _console(stderr=True)
+    raise_open_file_limit()
     try:
         args = build_parser().parse_args(argv)
         return _COMMANDS[args.command](App(args))

@@ -73,9 +73,15 @@ class _Request:
     headers: dict[str, str]
 
 
-def open_session(settings: Settings) -> aiohttp.ClientSession:
-    """A session able to serve a whole fleet; open it inside the event loop and close it."""
-    connector = aiohttp.TCPConnector(limit=max(100, 4 * settings.concurrency), limit_per_host=0)
+def open_session(settings: Settings, *, keep_alive: bool = True) -> aiohttp.ClientSession:
+    """A session able to serve a whole fleet; open it inside the event loop and close it.
+
+    Without `keep_alive` every connection closes after its answer: reading each appliance
+    once (the plan's facts) then holds one socket per request in flight, not one per appliance.
+    """
+    connector = aiohttp.TCPConnector(
+        limit=max(100, 4 * settings.concurrency), limit_per_host=0, force_close=not keep_alive
+    )
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout
     )
@@ -271,8 +277,20 @@ class ApplianceClient:
     ) -> Answer:
         """Send one request, retried as `policy` allows; the answer is a 2xx."""
         request = _Request(method, path, json_body, body_factory, headers or {})
-        if policy == "once":
+        try:
             return await self._attempt(request)
+        except ApplianceError as exc:
+            if policy == "once":
+                raise
+            return await self._retry(request, policy, exc)
+
+    async def _retry(self, request: _Request, policy: Policy, first: ApplianceError) -> Answer:
+        """Retry a request whose first attempt failed with `first`, as stamina decides.
+
+        The retry machinery costs as much CPU as a request, so it is only built once a request
+        has failed: stamina is handed that failure as its first attempt's, and decides from it
+        whether, and after how long, to send the request again.
+        """
         hook_factory = idempotent_retry if policy == "idempotent" else unprocessed_retry
         retries = stamina.retry_context(
             on=hook_factory(self._settings.retry_timeout),
@@ -281,11 +299,12 @@ class ApplianceClient:
             wait_initial=_WAIT_INITIAL,
             wait_max=_WAIT_MAX,
         )
-        last_error: ApplianceError | None = None
+        last_error = first
         async for attempt in retries:
             with attempt:
-                if last_error is not None:
-                    self._log_retry(request, attempt.num, last_error)
+                if attempt.num == 1:
+                    raise first
+                self._log_retry(request, attempt.num, last_error)
                 try:
                     return await self._attempt(request)
                 except ApplianceError as exc:

@@ -89,7 +89,8 @@ async def make_plan(
     images = await hash_images(inventory)
     facts: dict[str, Facts] | None = None
     if not offline:
-        async with open_session(settings) as session:
+        # Each appliance is read once or twice: no idle socket per appliance (open file limits).
+        async with open_session(settings, keep_alive=False) as session:
             facts = await observe(inventory, settings, session)
     return build_plan(inventory, facts, images, settings, now=now or dt.datetime.now(dt.UTC))
 
@@ -99,7 +100,8 @@ async def recheck_saved_plan(plan: Plan, inventory: Inventory, settings: Setting
     images = await hash_images(inventory)
     facts: dict[str, Facts] | None = None
     if not plan.offline:
-        async with open_session(settings) as session:
+        # Each appliance is read once or twice: no idle socket per appliance (open file limits).
+        async with open_session(settings, keep_alive=False) as session:
             facts = await observe(inventory, settings, session)
     check_drift(plan, inventory, facts, images)
 
