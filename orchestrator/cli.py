@@ -24,12 +24,12 @@ from rich.text import Text
 from orchestrator import planview, report, workflow
 from orchestrator.config import parse_window_end, resolve_settings
 from orchestrator.errors import ConfigError, OrchestratorError, one_line
-from orchestrator.fdlimit import raise_open_file_limit
 from orchestrator.inventory import load_inventory
 from orchestrator.live import LiveView
 from orchestrator.logs import LogObserver, configure_logging
 from orchestrator.notify import check_url, notify
 from orchestrator.planfile import load_plan, save_plan
+from orchestrator.runtime import prepare_process
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -429,7 +429,7 @@ _COMMANDS: dict[str, Callable[[App], int]] = {
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return the exit code."""
     err = _console(stderr=True)
-    raise_open_file_limit()
+    prepare_process()
     try:
         args = build_parser().parse_args(argv)
         return _COMMANDS[args.command](App(args))
