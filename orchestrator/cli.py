@@ -7,11 +7,8 @@ The only module that prints or exits. Exit codes: 0 everything upgraded or alrea
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import datetime as dt
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
@@ -21,8 +18,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from orchestrator import planview, report, workflow
-from orchestrator.config import parse_window_end, resolve_settings
+from orchestrator import planview, report, reporttable, workflow
+from orchestrator.cliargs import UsageError, build_parser, reviewed, settings_from
 from orchestrator.errors import ConfigError, OrchestratorError, one_line
 from orchestrator.inventory import load_inventory
 from orchestrator.live import LiveView
@@ -32,11 +29,11 @@ from orchestrator.planfile import load_plan, save_plan
 from orchestrator.runtime import prepare_process
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable, Coroutine
 
     from rich.console import RenderableType
 
-    from orchestrator.config import Settings
     from orchestrator.models import Inventory, RunReport
     from orchestrator.plan import Plan
     from orchestrator.runstate import RunObserver
@@ -46,108 +43,6 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 BRIEF_TABLE_ABOVE = 50
 
 
-class UsageError(ConfigError):
-    """A command-line usage problem (exit 2)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # noqa: ANN401 - argparse's signature (NoReturn)
-        raise UsageError(f"{self.prog}: {message}")
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="settings file (YAML)")
-    parser.add_argument("--log-format", choices=["console", "json"], default=None)
-
-
-def _run_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--concurrency", type=int, help="appliances upgraded at once per wave")
-    parser.add_argument("--window-end", help="end of the maintenance window: ISO 8601 or HH:MM")
-    parser.add_argument("--allow-downgrade", action="store_true", default=None)
-
-
-def _apply_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    parser.add_argument("--max-failures", help="stop starting new appliances past N or P%%")
-    parser.add_argument("--state-db", type=Path, help="journal (SQLite) path")
-    parser.add_argument("--report", type=Path, help="write the report as JSON (and .md)")
-    parser.add_argument("--notify-url", help="POST the JSON summary here at the end")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every sub-command."""
-    parser = _Parser(prog="orchestrator", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p = sub.add_parser("validate", help="parse and check an inventory; no network")
-    p.add_argument("inventory", type=Path)
-    _common(p)
-    p = sub.add_parser("plan", help="observe the fleet and show what apply would do")
-    p.add_argument("inventory", type=Path)
-    p.add_argument("--offline", action="store_true", help="plan from the inventory alone")
-    p.add_argument("--out", type=Path, help="save the plan as JSON for apply --plan")
-    p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
-    _run_flags(p)
-    _common(p)
-    p = sub.add_parser("apply", help="upgrade the fleet")
-    p.add_argument("inventory", type=Path, nargs="?")
-    p.add_argument("--plan", type=Path, dest="plan_file", help="apply a saved plan")
-    _run_flags(p)
-    _apply_flags(p)
-    _common(p)
-    p = sub.add_parser("resume", help="continue the last interrupted run")
-    p.add_argument("--state-db", type=Path)
-    p.add_argument("--inventory", type=Path, help="inventory (default: the run's own)")
-    p.add_argument("--report", type=Path)
-    p.add_argument("--notify-url")
-    _common(p)
-    p = sub.add_parser("status", help="what the last run did, per appliance")
-    p.add_argument("--state-db", type=Path)
-    _common(p)
-    p = sub.add_parser("restore-ingest", help="re-enable ingest the tool halted")
-    p.add_argument("inventory", type=Path)
-    p.add_argument("--cluster")
-    p.add_argument("--state-db", type=Path)
-    _common(p)
-    p = sub.add_parser("simulate", help="serve a simulated fleet until Ctrl-C")
-    p.add_argument("scenario", type=Path, nargs="?")
-    p.add_argument("--write-inventory", type=Path)
-    p.add_argument("--event-log", type=Path)
-    p.add_argument("--keys", choices=["file", "env"], default="file")
-    p.add_argument("--mode", choices=["file", "url", "cloud"], default="file")
-    _common(p)
-    p = sub.add_parser("demo", help="simulated fleet + full apply, in one command")
-    _common(p)
-    return parser
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    cli: dict[str, Any] = {}
-    for name in ("concurrency", "max_failures", "state_db", "report", "notify_url", "log_format"):
-        cli[name] = getattr(args, name, None)
-    cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
-    window = getattr(args, "window_end", None)
-    now = dt.datetime.now(dt.UTC)
-    if window:
-        cli["window_end"] = parse_window_end(window, now)
-        if cli["window_end"] <= now:
-            raise ConfigError(f"--window-end {window} is in the past; give the window's end")
-    settings = resolve_settings(cli, os.environ, args.config)
-    if settings.report is not None and not settings.report.parent.is_dir():
-        folder = settings.report.parent
-        raise ConfigError(f"--report {settings.report}: folder {folder} does not exist")
-    return settings
-
-
-def _reviewed(settings: Settings, plan: Plan, args: argparse.Namespace) -> Settings:
-    """A saved plan runs with the concurrency and window it was reviewed with, unless overridden."""
-    update: dict[str, Any] = {"allow_downgrade": plan.allow_downgrade or settings.allow_downgrade}
-    if args.concurrency is None:
-        update["concurrency"] = plan.concurrency
-    if args.window_end is None:
-        update["window_end"] = plan.window_end
-    return settings.model_copy(update=update)
-
-
 class App:
     """One invocation: the consoles, the settings and the command to run."""
 
@@ -155,7 +50,7 @@ class App:
         self.args = args
         self.out = _console(stderr=False)
         self.err = _console(stderr=True)
-        self.settings = _settings(args)
+        self.settings = settings_from(args)
         if self.settings.notify_url:
             check_url(self.settings.notify_url)
         self.interactive = sys.stdin.isatty() and sys.stdout.isatty()
@@ -230,7 +125,7 @@ class App:
                 workflow.make_plan(inventory, self.settings, offline=False)
             )
         plan = load_plan(self.args.plan_file)
-        self.settings = _reviewed(self.settings, plan, self.args)
+        self.settings = reviewed(self.settings, plan, self.args)
         inventory = load_inventory(self.args.inventory or Path(plan.inventory_source))
         self._warn(inventory)
         asyncio.run(workflow.recheck_saved_plan(plan, inventory, self.settings))
@@ -301,7 +196,7 @@ class App:
             return await task
 
     def _finish(self, result: RunReport) -> int:
-        self.out.print(report.render_table(result, brief_above=BRIEF_TABLE_ABOVE))
+        self.out.print(reporttable.render_table(result, brief_above=BRIEF_TABLE_ABOVE))
         if result.error:
             self.err.print(f"error: {result.error}", style="red", markup=False)
         if self.settings.report:
@@ -343,7 +238,7 @@ class App:
             self.out.print(f"{self.settings.state_db}: no run recorded yet")
             return EXIT_OK
         summary, resumable = last
-        self.out.print(report.render_table(summary))
+        self.out.print(reporttable.render_table(summary))
         if resumable:
             self.out.print("this run was interrupted: `orchestrator resume` continues it")
         return EXIT_OK
@@ -430,9 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line and return the exit code."""
     err = _console(stderr=True)
     prepare_process()
+    command = ""
     try:
         args = build_parser().parse_args(argv)
-        return _COMMANDS[args.command](App(args))
+        command = args.command
+        return _COMMANDS[command](App(args))
     except UsageError as exc:
         err.print(f"error: {exc}\n(see `orchestrator --help`)", style="red", markup=False)
         return EXIT_BAD_INPUT
@@ -440,8 +337,12 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"error: {one_line(exc)}", style="red", markup=False)
         return EXIT_FAILED if _is_runtime(exc) else EXIT_BAD_INPUT
     except (KeyboardInterrupt, asyncio.CancelledError):
-        err.print("interrupted")
+        # A run handles its own signals (App._with_signals); this is planning, a prompt, a read.
+        err.print(_INTERRUPTED.get(command, "interrupted before anything was changed"))
         return EXIT_INCOMPLETE
+
+
+_INTERRUPTED = {"restore-ingest": "interrupted: run `orchestrator restore-ingest` again to finish"}
 
 
 def _console(*, stderr: bool) -> Console:

@@ -40,8 +40,8 @@ class IngestJournal(Protocol):
 class IngestObserver(Protocol):
     """Told about every ingest action (the live view and the logs)."""
 
-    def ingest_changed(self, cluster: str, action: str, via: str) -> None:
-        """Ingest on a cluster was halted, restored or left off."""
+    def ingest_changed(self, cluster: str, action: str, via: str, error: str | None = None) -> None:
+        """Ingest on a cluster was halted, restored, left off, or could not be restored (why)."""
 
 
 @dataclass
@@ -173,7 +173,7 @@ class IngestGuard:
                 error=error,
             )
         )
-        self.observer.ingest_changed(bracket.cluster, action, via)
+        self.observer.ingest_changed(bracket.cluster, action, via, error)
 
 
 def _candidates(bracket: IngestBracket) -> list[str]:

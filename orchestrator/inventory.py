@@ -13,10 +13,11 @@ import os
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import InventoryError
-from orchestrator.inventory_check import Checker, Document, normalise_url
+from orchestrator.inventory_check import Checker, Document
 from orchestrator.inventory_csv import parse_csv
 from orchestrator.inventory_yaml import parse_yaml
 from orchestrator.models import Inventory
+from orchestrator.urls import normalise_url
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -7,7 +7,6 @@ error or warning ever contains an API key.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -31,64 +30,18 @@ from orchestrator.models import (
     parse_version,
     role_for_platform,
 )
+from orchestrator.urls import is_loopback, normalise_url
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["Checker", "Document", "normalise_url"]
+__all__ = ["Checker", "Document"]
 
 _ROLES = ", ".join(role.value for role in Role)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_HOST = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,252}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VERSION = re.compile(r"\d+(\.\d+)+")
 _FIRMWARE_SCHEMES = ("http", "https", "ftp")
-_MAX_PORT = 65535
-
-
-def normalise_url(text: str) -> str:
-    """`text` as a canonical base URL; raises ValueError saying what to write instead."""
-    parts = urlsplit(text.strip())
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS:
-        raise ValueError("must start with https:// (or http:// for a local simulator)")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("must not contain user:password@; the API key authenticates")
-    host = parts.hostname
-    if not host or not _valid_host(host):
-        raise ValueError("has no valid host; write https://eda1.example.net or https://10.0.0.5")
-    try:
-        port = parts.port
-    except ValueError:
-        port = 0
-    if port is not None and not 0 < port <= _MAX_PORT:
-        raise ValueError("has a bad port; write https://HOST:PORT with PORT from 1 to 65535")
-    if parts.query or parts.fragment:
-        raise ValueError("must not have a ?query or #fragment; write the appliance's base URL")
-    path = parts.path.rstrip("/")
-    if path.lower().endswith("/api/v1"):
-        raise ValueError("must be the appliance's base URL; remove /api/v1")
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None and port != _DEFAULT_PORTS[scheme]:
-        netloc += f":{port}"
-    return f"{scheme}://{netloc}{path}"
-
-
-def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        return None
-
-
-def _valid_host(host: str) -> bool:
-    return _ip(host) is not None or _HOST.fullmatch(host) is not None
-
-
-def _is_loopback(host: str) -> bool:
-    address = _ip(host)
-    return host == "localhost" or (address is not None and address.is_loopback)
 
 
 @dataclass(frozen=True)
@@ -430,7 +383,7 @@ class Checker:
     def check_transport(self, name: str, url: str, *, verify_tls: bool) -> None:
         """Warn about plain http beyond this machine, and about disabled TLS verification."""
         parts = urlsplit(url)
-        if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
             self.warnings.append(f"API key sent in clear to {name} ({url}); use https://")
         if parts.scheme == "https" and not verify_tls:
             self.warnings.append(f"TLS verification disabled for {name}; prefer ca_bundle")

@@ -1,22 +1,15 @@
 """Durable run state in SQLite, so `resume`, `status` and `restore-ingest` work after any crash.
 
-Every write is one small transaction, committed (WAL) before the method returns: the runner
-records a step before it sends the request that step announces. A state that announces a change
+Every write is one small transaction (AsyncJournal puts concurrent state changes in one),
+committed (WAL) before the method returns: the runner records a step before it sends the
+request that step announces. A state that announces a change
 to an appliance (`uploading`, `upgrading`), an ingest action and a run's start and end are
 synced to disk (synchronous=FULL) before the method returns. The other states only observe
 (`prechecked`, `rebooting`, `done`...): they are committed with synchronous=NORMAL, which
 survives any crash of the process and is synced by the next FULL commit, but could be lost to
 a power cut, after which `resume` merely observes again. This saves an fsync per observation.
 
-Schema, identified by PRAGMA application_id = APPLICATION_ID and user_version = SCHEMA_VERSION:
-
-    runs        seq PK, run_id UNIQUE, started_at, finished_at, exit_code, plan_json,
-                inventory_source, inventory_sha256, settings_json, pid
-    appliances  PK (run_id, appliance): state, job_id, error, version_before, version_after,
-                step, updated_at                 -- each appliance's current state in a run
-    events      seq PK, run_id, ts, appliance, state, job_id, error, step   -- append-only
-    ingest      seq PK, run_id, ts, cluster, via, action, error             -- append-only
-    lock        one row (id = 1): pid, hostname, boot_id, pid_start, command, started_at, token
+The file itself (schema, identification, pragmas) is `orchestrator.statedb`'s.
 
 Timestamps are ISO 8601 UTC text; "newest" always means the highest seq, never clock order.
 The journal stores only the strings it is given, never an object's repr: no API key reaches it.
@@ -33,56 +26,27 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Self
 
-from pydantic import ValidationError
-
 from orchestrator import lock
 from orchestrator.errors import StateError
+from orchestrator.journalview import build_report
 from orchestrator.models import (
-    FINAL_OUTCOMES,
-    ApplianceResult,
     Frozen,
     IngestAction,
     Outcome,
     RunReport,
 )
-from orchestrator.plan import Plan, PlannedAppliance
+from orchestrator.statedb import connect, transaction
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
     from pathlib import Path
     from types import TracebackType
 
-APPLICATION_ID = 0x4F524348  # "ORCH": marks a SQLite file as an orchestrator state database
-SCHEMA_VERSION = 1
-INCOMPLETE_EXIT_CODE = 3  # what report() says for a run that never finished
 IngestVerb = Literal["halted", "restored", "left_off", "restore_failed"]
 _INGEST_VERBS = frozenset({"halted", "restored", "left_off", "restore_failed"})
-_BUSY_TIMEOUT_MS = 10_000
 # States written ahead of a request that changes the appliance: synced before it is sent.
 ANNOUNCING = frozenset({Outcome.UPLOADING, Outcome.UPGRADING})
 _ANNOUNCING_VALUES = frozenset(state.value for state in ANNOUNCING)
-_SCHEMA = (
-    """CREATE TABLE runs (seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE,
-    started_at TEXT NOT NULL, finished_at TEXT, exit_code INTEGER, plan_json TEXT NOT NULL,
-    inventory_source TEXT NOT NULL, inventory_sha256 TEXT NOT NULL,
-    settings_json TEXT NOT NULL, pid INTEGER NOT NULL)""",
-    """CREATE TABLE appliances (run_id TEXT NOT NULL REFERENCES runs (run_id),
-    appliance TEXT NOT NULL, state TEXT NOT NULL, job_id TEXT, error TEXT,
-    version_before TEXT, version_after TEXT, step TEXT, updated_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, appliance))""",
-    """CREATE TABLE events (seq INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL REFERENCES runs (run_id), ts TEXT NOT NULL, appliance TEXT NOT NULL,
-    state TEXT NOT NULL, job_id TEXT, error TEXT, step TEXT)""",
-    "CREATE INDEX events_by_run ON events (run_id, seq)",
-    """CREATE TABLE ingest (seq INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL REFERENCES runs (run_id), ts TEXT NOT NULL, cluster TEXT NOT NULL,
-    via TEXT NOT NULL, action TEXT NOT NULL, error TEXT)""",
-    "CREATE INDEX ingest_by_cluster ON ingest (cluster, seq)",
-    """CREATE TABLE lock (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL,
-    hostname TEXT NOT NULL, boot_id TEXT, pid_start TEXT, command TEXT NOT NULL,
-    started_at TEXT NOT NULL, token TEXT NOT NULL)""",
-)
-_TABLES = frozenset({"runs", "appliances", "events", "ingest", "lock"})
 _RUN_COLUMNS = (
     "run_id, started_at, finished_at, exit_code, plan_json, inventory_source, "
     "inventory_sha256, settings_json, pid"
@@ -190,109 +154,11 @@ def _state_row(change: StateChange) -> dict[str, str | None]:
     return row | {"version": version, "step": step, "ts": _now()}
 
 
-def _not_ours(path: Path, why: str) -> StateError:
-    return StateError(
-        f"{path} is not an orchestrator state database ({why}): choose another --state-db"
-    )
-
-
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[None]:
-    conn.execute(f"BEGIN {mode}")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:  # also when COMMIT itself failed (disk full, I/O error)
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        raise
-
-
-def _is_fresh(conn: sqlite3.Connection, path: Path) -> bool:
-    """Whether the database is empty; StateError unless it is empty or ours at our version."""
-    (app_id,) = conn.execute("PRAGMA application_id").fetchone()
-    (version,) = conn.execute("PRAGMA user_version").fetchone()
-    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if app_id == 0 and version == 0 and not tables:
-        return True
-    if app_id != APPLICATION_ID:
-        found = ", ".join(sorted(tables)) or "no tables"
-        raise _not_ours(path, f"a SQLite database of something else: {found}")
-    if version > SCHEMA_VERSION:
-        raise StateError(
-            f"{path} was written by a newer orchestrator (schema {version}, this one reads "
-            f"{SCHEMA_VERSION}): upgrade orchestrator or choose another --state-db"
-        )
-    if version < SCHEMA_VERSION or not tables >= _TABLES:
-        raise _not_ours(path, f"schema {version} with tables {', '.join(sorted(tables))}")
-    return False
-
-
-def _prepare(conn: sqlite3.Connection, path: Path) -> None:
-    """Check the file is ours (or empty), then set durability pragmas and create the schema."""
-    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-    fresh = _is_fresh(conn, path)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    if fresh:
-        with _transaction(conn):
-            if _is_fresh(conn, path):  # another process may have created it meanwhile
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    """Open and check the database at `path`, translating every SQLite error to StateError."""
-    try:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise StateError(
-            f"cannot open state database {path} ({exc}): choose another --state-db"
-        ) from exc
-    try:
-        _prepare(conn, path)
-    except sqlite3.Error as exc:
-        conn.close()
-        if exc.sqlite_errorcode == sqlite3.SQLITE_NOTADB:
-            raise _not_ours(path, str(exc)) from exc
-        raise StateError(
-            f"cannot use state database {path} ({exc}): choose another --state-db"
-        ) from exc
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
 def _run_record(row: tuple[object, ...] | None) -> RunRecord | None:
     if row is None:
         return None
     fields = dict(zip(_RUN_COLUMNS.split(", "), row, strict=True))
     return RunRecord.model_validate(fields)
-
-
-def _planned(plan_json: str) -> dict[str, PlannedAppliance]:
-    """The plan's appliances by name, or nothing if the run's plan is not a Plan document."""
-    try:
-        plan = Plan.model_validate_json(plan_json)
-    except ValidationError:
-        return {}
-    return {line.name: line for line in plan.appliances()}
-
-
-def _span(events: list[JournalEvent]) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """(first non-pending event, the event that made the appliance final) of one appliance."""
-    started = finished = None
-    for event in events:
-        if started is None and event.state is not Outcome.PENDING:
-            started = event.ts
-        final = event.state in FINAL_OUTCOMES
-        finished = (finished or event.ts) if final else None
-    return started, finished
 
 
 class Journal:
@@ -308,7 +174,7 @@ class Journal:
     @classmethod
     def open(cls, path: Path) -> Journal:
         """Open (creating if absent) the state database at `path`; StateError if unusable."""
-        return cls(_connect(path), path)
+        return cls(connect(path), path)
 
     @property
     def path(self) -> Path:
@@ -339,7 +205,7 @@ class Journal:
         with self._mutex:
             try:
                 self._set_synchronous("FULL" if synced else "NORMAL")
-                with _transaction(self._conn, mode):
+                with transaction(self._conn, mode):
                     yield self._conn
             except sqlite3.Error as exc:
                 raise StateError(f"state database {self._path}: {exc}") from exc
@@ -493,42 +359,4 @@ class Journal:
                 raise StateError(f"state database {self._path} has no run {run_id}")
             states, events = self.appliance_states(run_id), self.events(run_id)
             ingest = self._ingest_actions(run_id)
-        planned = _planned(run.plan_json)
-        order = [name for name in planned if name in states] + [
-            n for n in states if n not in planned
-        ]
-        results = tuple(
-            _result(states[name], [e for e in events if e.appliance == name], planned.get(name))
-            for name in order
-        )
-        last = max([run.started_at, *(e.ts for e in events), *(i.at for i in ingest)])
-        return RunReport(
-            run_id=run_id,
-            started_at=run.started_at,
-            finished_at=run.finished_at or last,
-            exit_code=INCOMPLETE_EXIT_CODE if run.exit_code is None else run.exit_code,
-            results=results,
-            ingest=ingest,
-        )
-
-
-def _result(
-    record: ApplianceRecord, events: list[JournalEvent], line: PlannedAppliance | None
-) -> ApplianceResult:
-    started, finished = _span(events)
-    after = record.version_after
-    if after is None and record.state is Outcome.SKIPPED:
-        after = record.version_before  # already current: nothing changed
-    return ApplianceResult(
-        name=record.appliance,
-        role=line.role if line else None,
-        wave=line.wave.value if line and line.wave else None,
-        outcome=record.state,
-        version_before=record.version_before or (line.current_version if line else None),
-        version_after=after,
-        target_version=line.target_version if line else None,
-        error=record.error,
-        job_id=record.job_id,
-        started_at=started,
-        finished_at=finished if record.state in FINAL_OUTCOMES else None,
-    )
+        return build_report(run, states, events, ingest)

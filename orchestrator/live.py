@@ -78,9 +78,10 @@ class LiveView:
         if state in FINAL_OUTCOMES:
             row.ended = now
 
-    def ingest_changed(self, cluster: str, action: str, via: str) -> None:
-        """Show each cluster's ingest state."""
-        self.ingest[cluster] = f"{action.replace('_', ' ')} via {via}"
+    def ingest_changed(self, cluster: str, action: str, via: str, error: str | None = None) -> None:
+        """Show each cluster's ingest state (and why a restore failed)."""
+        why = f": {error}" if error else ""
+        self.ingest[cluster] = f"{action.replace('_', ' ')} via {via}{why}"
 
     def step_observer(self, name: str) -> StepObserver:
         """The row itself receives step progress."""

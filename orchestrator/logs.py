@@ -96,10 +96,16 @@ class LogObserver:
             "appliance.state_changed", appliance=name, state=state.value, detail=detail
         )
 
-    def ingest_changed(self, cluster: str, action: str, via: str) -> None:
-        """Log `ingest.halted`, `ingest.restored`, `ingest.left_off` or `ingest.restore_failed`."""
-        level = "error" if action == "restore_failed" else "info"
-        getattr(self.log, level)(f"ingest.{action}", cluster=cluster, via=via)
+    def ingest_changed(self, cluster: str, action: str, via: str, error: str | None = None) -> None:
+        """Log `ingest.halted`, `ingest.restored`, `ingest.left_off` or `ingest.restore_failed`.
+
+        A failed restore is an error and says why (every node tried, each with its reason).
+        """
+        event = f"ingest.{action}"
+        if action == "restore_failed":
+            self.log.error(event, cluster=cluster, via=via, error=error)
+        else:
+            self.log.info(event, cluster=cluster, via=via)
 
     def step_observer(self, name: str) -> StepObserver:
         """A step observer that logs with the appliance bound."""

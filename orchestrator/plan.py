@@ -1,12 +1,11 @@
 """PURE planner: Inventory + observed facts + settings -> Plan (waves, ingest brackets, estimates).
 
-No I/O, no logging, no sleeping, never exits. Imports only models, errors and config.
+No I/O, no logging, no sleeping, never exits. Imports only models, config and pure helpers.
 The plan's models live in `orchestrator.planmodel` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import heapq
 from typing import TYPE_CHECKING
@@ -32,6 +31,7 @@ from orchestrator.planmodel import (
     Wave,
     WaveKind,
 )
+from orchestrator.vendorrules import check_version_rules
 
 __all__ = [
     "WAVE_ORDER",
@@ -49,9 +49,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
-
-    from packaging.version import Version
+    from collections.abc import Iterable, Mapping, Sequence
 
     from orchestrator.config import Settings
     from orchestrator.models import Appliance, Inventory
@@ -233,81 +231,6 @@ def _with_estimate(line: PlannedAppliance, settings: Settings) -> PlannedApplian
         upgrade=settings.upgrade_duration, reboot=settings.reboot_duration, **transfer
     )
     return line.model_copy(update={"estimate": estimate})
-
-
-# --- the vendor's version rules ---------------------------------------------------------------
-
-
-_DISCOVER_PEERS = "connected Explore and Trace appliances"
-
-
-def final_version(line: PlannedAppliance) -> str | None:
-    """The version an appliance runs after the plan: the target if upgraded, else the current."""
-    return line.target_version if line.actionable else line.current_version
-
-
-def check_version_rules(planned: Sequence[PlannedAppliance]) -> tuple[list[str], list[str]]:
-    """Refusals for targets that break the vendor's order, and warnings for unchecked ones."""
-    known: list[tuple[PlannedAppliance, Version]] = []
-    unknown: list[str] = []
-    for line in planned:
-        version = parse_version(final_version(line) or "")
-        if line.role is None:
-            continue  # refused already: nothing to order it by
-        if version is not None:
-            known.append((line, version))
-        elif line.target_version is not None or not line.actionable:
-            unknown.append(line.name)  # an unknown target is warned about already
-    refusals = [
-        *_at_least(known, {Role.COMMAND}, set(Role) - {Role.COMMAND}, "connected appliances"),
-        *_at_least(known, {Role.DISCOVER}, {Role.EXPLORE, Role.TRACE}, _DISCOVER_PEERS),
-        *_mixed_clusters(known),
-    ]
-    warnings = []
-    if unknown:
-        names = ", ".join(unknown)
-        warnings.append(f"version order not checked for {names}: final version unknown")
-    return refusals, warnings
-
-
-def _at_least(
-    known: Sequence[tuple[PlannedAppliance, Version]],
-    upper: set[Role],
-    lower: set[Role],
-    what: str,
-) -> Iterator[str]:
-    """One sentence per `upper` appliance that would run older firmware than a `lower` one."""
-    lows = [(version, low) for low, version in known if low.role in lower]
-    if not lows:
-        return
-    newest = sorted(version for version, _ in lows)
-    _, worst = max(lows, key=lambda pair: pair[0])  # the first of the newest, in plan order
-    for high, high_version in known:
-        if high.role not in upper:
-            continue
-        newer = len(newest) - bisect.bisect_right(newest, high_version)
-        if not newer:
-            continue
-        more = f" (and {newer - 1} more)" if newer > 1 else ""
-        kind = str(high.role).capitalize()
-        yield (
-            f"{kind} {high.name} would run {final_version(high)} but {worst.role} {worst.name} "
-            f"would run {final_version(worst)}{more}: the vendor requires {kind} >= {what}"
-        )
-
-
-def _mixed_clusters(known: Sequence[tuple[PlannedAppliance, Version]]) -> Iterator[str]:
-    clusters: dict[str, list[tuple[PlannedAppliance, Version]]] = {}
-    for line, version in known:
-        if line.role is Role.EXPLORE and line.cluster:
-            clusters.setdefault(line.cluster, []).append((line, version))
-    for cluster, nodes in clusters.items():
-        if len({version for _, version in nodes}) > 1:
-            versions = ", ".join(f"{line.name} {final_version(line)}" for line, _ in nodes)
-            yield (
-                f"Explore cluster {cluster} would end on mixed versions ({versions}): "
-                "every node of a cluster must run the same firmware"
-            )
 
 
 # --- ingest brackets -------------------------------------------------------------------------

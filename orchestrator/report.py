@@ -1,7 +1,8 @@
-"""Per-appliance results of a run rendered as a terminal table, JSON, Markdown and a webhook body.
+"""Per-appliance results of a run as JSON, Markdown and a webhook body, and the words they share.
 
-Nothing here prints: the functions return rich renderables and strings, and `write_reports`
-writes the JSON and Markdown files atomically. The JSON schema is documented in docs/report.md.
+Nothing here prints: the functions return strings, and `write_reports` writes the JSON and
+Markdown files atomically. The JSON schema is documented in docs/report.md. The terminal
+table is `orchestrator.reporttable`'s.
 """
 
 from __future__ import annotations
@@ -12,11 +13,6 @@ import os
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from rich import box
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
-
 from orchestrator.errors import ConfigError
 from orchestrator.models import FINAL_OUTCOMES, ApplianceResult, IngestAction, Outcome, RunReport
 
@@ -24,18 +20,23 @@ if TYPE_CHECKING:
     import datetime as dt
     from pathlib import Path
 
-    from rich.console import RenderableType
 
 __all__ = [
     "OUTCOME_STYLES",
     "SCHEMA_VERSION",
+    "STATUS_STYLES",
     "format_duration",
-    "render_table",
+    "ingest_by_cluster",
+    "ingest_left_disabled",
+    "ingest_sentence",
+    "own_error",
     "report_paths",
     "run_status",
+    "summary_line",
     "summary_payload",
     "to_json",
     "to_markdown",
+    "truncate",
     "write_reports",
 ]
 
@@ -43,7 +44,7 @@ SCHEMA_VERSION = 1
 
 _STATUS_BY_EXIT_CODE = {0: "succeeded", 1: "failed", 3: "incomplete"}
 
-_STATUS_STYLES = {"succeeded": "green", "failed": "red", "incomplete": "yellow"}
+STATUS_STYLES = {"succeeded": "green", "failed": "red", "incomplete": "yellow"}
 
 OUTCOME_STYLES = {
     Outcome.DONE: "green",
@@ -57,14 +58,9 @@ OUTCOME_STYLES = {
 # Outcomes that deserve an explanation in the Markdown "Problems" section.
 _PROBLEM_OUTCOMES = (Outcome.FAILED, Outcome.BLOCKED, Outcome.DEFERRED, Outcome.CANCELLED)
 
-# Outcomes a brief table leaves out: nothing to act on.
-_UNREMARKABLE = frozenset({Outcome.DONE, Outcome.SKIPPED})
-
 # Order of the summary line: successes first, then what needs attention.
 _SUMMARY_ORDER = tuple(OUTCOME_STYLES)
 
-_ERROR_WIDTH = 80  # characters of an error shown in the terminal table
-_FAILURE_WIDTH = 300  # characters of a failure's error spelled out under the table
 _MARKDOWN_SPECIALS = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|"})
 
 
@@ -97,7 +93,7 @@ def _counts(report: RunReport) -> dict[str, int]:
     }
 
 
-def _summary_line(report: RunReport) -> str:
+def summary_line(report: RunReport) -> str:
     """`8 done, 1 skipped, 1 failed, 2 blocked — exit 1`."""
     present = {result.outcome for result in report.results}
     order = _SUMMARY_ORDER + tuple(o for o in Outcome if o not in _SUMMARY_ORDER and o in present)
@@ -107,7 +103,7 @@ def _summary_line(report: RunReport) -> str:
     return f"{counts} — exit {report.exit_code}{dry}"
 
 
-def _ingest_by_cluster(report: RunReport) -> dict[str, list[IngestAction]]:
+def ingest_by_cluster(report: RunReport) -> dict[str, list[IngestAction]]:
     """The ingest actions grouped by cluster, each group in time order."""
     groups: dict[str, list[IngestAction]] = {}
     for action in sorted(report.ingest, key=lambda a: a.at):
@@ -115,7 +111,7 @@ def _ingest_by_cluster(report: RunReport) -> dict[str, list[IngestAction]]:
     return groups
 
 
-def _ingest_left_disabled(actions: list[IngestAction]) -> bool:
+def ingest_left_disabled(actions: list[IngestAction]) -> bool:
     """Whether the run halted this cluster's ingest and did not manage to restore it."""
     return actions[-1].action in {"halted", "restore_failed"}
 
@@ -135,108 +131,26 @@ def _ingest_phrase(action: IngestAction, previous: IngestAction | None) -> str:
     return words
 
 
-def _ingest_sentence(cluster: str, actions: list[IngestAction]) -> str:
+def ingest_sentence(cluster: str, actions: list[IngestAction]) -> str:
     """`ingest on exa: halted via exa-m1, restored`."""
     previous: list[IngestAction | None] = [None, *actions[:-1]]
     phrases = [_ingest_phrase(a, p) for a, p in zip(actions, previous, strict=True)]
     sentence = f"ingest on {cluster}: " + ", ".join(phrases)
-    if _ingest_left_disabled(actions):
+    if ingest_left_disabled(actions):
         sentence += " — INGEST IS STILL DISABLED; run `orchestrator restore-ingest`"
     return sentence
 
 
-def _own_error(result: ApplianceResult) -> str:
+def own_error(result: ApplianceResult) -> str:
     """The result's error without the `name: ` prefix ApplianceError puts in front of it."""
     error = result.error or ""
     return error.removeprefix(f"{result.name}: ")
 
 
-def _truncate(text: str, width: int) -> str:
+def truncate(text: str, width: int) -> str:
     """`text` on one line (whitespace collapsed), cut to `width` characters with an ellipsis."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: width - 1].rstrip() + "…"
-
-
-def _version_cell(result: ApplianceResult) -> Text:
-    """`9.3.0 → 9.9.1`; the target dimmed when it was not (yet) reached."""
-    before = result.version_before or "?"
-    if result.version_after:
-        if result.version_after == result.version_before:
-            return Text(before)
-        return Text(f"{before} → {result.version_after}")
-    if result.target_version and result.target_version != result.version_before:
-        return Text.assemble(f"{before} → ", (result.target_version, "dim"))
-    return Text(before)
-
-
-def _error_cell(result: ApplianceResult) -> Text:
-    """The error on one line, cut with an ellipsis to the room the table leaves it."""
-    text = _truncate(_own_error(result), _ERROR_WIDTH) if result.error else ""
-    return Text(text, style="dim", no_wrap=True, overflow="ellipsis")
-
-
-def _table_row(result: ApplianceResult) -> tuple[Text | str, ...]:
-    """One appliance as table cells."""
-    return (  # Text, not str: names and errors come from files and appliances, not markup
-        Text(result.name),
-        result.role.value if result.role else "-",
-        Text(result.wave or "-"),
-        _version_cell(result),
-        Text(result.outcome.value, style=OUTCOME_STYLES.get(result.outcome, "cyan")),
-        format_duration(result.duration),
-        _error_cell(result),
-    )
-
-
-def render_table(report: RunReport, *, brief_above: int | None = None) -> RenderableType:
-    """The run as a rich table, the summary line and the ingest actions; readable at 100 columns.
-
-    With more than `brief_above` appliances, the table lists only those that need attention
-    (not done or skipped) and says how many it leaves out: a thousand rows scrolling past
-    hide what matters, and the JSON and Markdown reports and `orchestrator status` list all.
-    """
-    duration = format_duration((report.finished_at - report.started_at).total_seconds())
-    table = Table(
-        title=Text(f"run {report.run_id} — {run_status(report.exit_code)} in {duration}"),
-        box=box.SIMPLE_HEAD,
-        title_justify="left",
-        title_style="bold",
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    for header in ("appliance", "role", "wave"):
-        table.add_column(header, no_wrap=True)
-    table.add_column("version", no_wrap=True)
-    table.add_column("outcome", no_wrap=True)
-    table.add_column("duration", justify="right", no_wrap=True)
-    # One line per appliance: the error is cut to the room left; JSON and Markdown keep it whole.
-    table.add_column("error", min_width=8)
-    shown = report.results
-    if brief_above is not None and len(shown) > brief_above:
-        shown = tuple(r for r in shown if r.outcome not in _UNREMARKABLE)
-    for result in shown:
-        table.add_row(*_table_row(result))
-    lines: list[RenderableType] = [table]
-    if len(shown) < len(report.results):
-        left_out = len(report.results) - len(shown)
-        lines.append(
-            Text(
-                f"{left_out} of {len(report.results)} appliances (done or skipped) not listed: "
-                "the JSON and Markdown reports and `orchestrator status` list every one",
-                style="dim",
-            )
-        )
-    style = _STATUS_STYLES[run_status(report.exit_code)]
-    # The table cuts errors to fit; a failure is what the engineer acts on, so spell it out.
-    for result in report.results:
-        if result.outcome is Outcome.FAILED:
-            error = _truncate(_own_error(result) or "no error recorded", _FAILURE_WIDTH)
-            lines.append(Text.assemble((f"{result.name} failed: ", "bold red"), error))
-    lines.append(Text(_summary_line(report), style=f"bold {style}"))
-    for cluster, actions in _ingest_by_cluster(report).items():
-        warn = _ingest_left_disabled(actions)
-        lines.append(Text(_ingest_sentence(cluster, actions), style="bold red" if warn else ""))
-    return Group(*lines)
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -316,7 +230,7 @@ def _markdown_header(report: RunReport) -> list[str]:
         f"- **Status:** {status} (exit code {report.exit_code})",
         f"- **Started:** {_iso(report.started_at)}",
         f"- **Finished:** {_iso(report.finished_at)} ({duration})",
-        f"- **Appliances:** {_summary_line(report).rsplit(' — ', 1)[0]}",
+        f"- **Appliances:** {summary_line(report).rsplit(' — ', 1)[0]}",
         "",
     ]
 
@@ -346,7 +260,7 @@ def _markdown_table(report: RunReport) -> list[str]:
 
 def _markdown_ingest(report: RunReport) -> list[str]:
     """The ingest section (empty when the run touched no Explore cluster)."""
-    groups = _ingest_by_cluster(report)
+    groups = ingest_by_cluster(report)
     if not groups:
         return []
     lines = ["## Explore ingest", ""]
@@ -357,7 +271,7 @@ def _markdown_ingest(report: RunReport) -> list[str]:
                 f"- {_md(cluster)}: {action.action.replace('_', ' ')} via {_md(action.via)}"
                 f" at {_iso(action.at)}{error}"
             )
-        if _ingest_left_disabled(actions):
+        if ingest_left_disabled(actions):
             lines.append(
                 f"- **Ingest on {_md(cluster)} is still disabled:** run "
                 "`orchestrator restore-ingest`."
@@ -373,7 +287,7 @@ def _markdown_problems(report: RunReport) -> list[str]:
     lines = ["## Problems", ""]
     for r in problems:
         job = f" (job {_md(r.job_id)})" if r.job_id else ""
-        lines.append(f"- **{_md(r.name)}** {r.outcome.value}{job}: {_md(_own_error(r))}")
+        lines.append(f"- **{_md(r.name)}** {r.outcome.value}{job}: {_md(own_error(r))}")
     return [*lines, ""]
 
 

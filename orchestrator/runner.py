@@ -11,21 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator import steps
 from orchestrator.errors import (
     ApiError,
     OrchestratorError,
-    PreconditionFailed,
     StateError,
     TransportError,
     one_line,
 )
 from orchestrator.ingest import IngestGuard
 from orchestrator.models import FINAL_OUTCOMES, Outcome, RunReport, same_version
-from orchestrator.plan import Action, PlannedAppliance, WaveKind
+from orchestrator.plan import Action, WaveKind
 from orchestrator.runstate import (
     AWAIT_JOB,
     KEPT_ON_RESUME,
@@ -38,7 +36,9 @@ from orchestrator.runstate import (
     Prior,
     RunObserver,
     Track,
+    detached_reason,
     exit_code_for,
+    wave_blocker,
 )
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ class Runner:
             if not self.stop.is_set():
                 await self.ingest.halt_before(wave.kind, first_wave=self._first_wave)
             await self._run_wave(wave)
-            blocker = self._wave_blocker(wave)
+            blocker = wave_blocker(wave, self.tracks)
             await self.ingest.restore_idle(only=self._cluster_finished, retry_failed=False)
 
     def _first_wave(self, bracket: IngestBracket) -> WaveKind | None:
@@ -181,18 +181,6 @@ class Runner:
             for planned in wave.appliances:
                 if planned.cluster == bracket.cluster and not self._finished(planned.name):
                     return wave.kind
-        return None
-
-    def _wave_blocker(self, wave: Wave) -> tuple[Outcome, str] | None:
-        """Why later waves may not start, if this wave did not end all done or skipped."""
-        left = [self.tracks[a.name] for a in wave.appliances]
-        failed = [t.planned.name for t in left if t.outcome in {Outcome.FAILED, Outcome.BLOCKED}]
-        if failed:
-            return Outcome.BLOCKED, f"wave {wave.kind.value} did not finish: {', '.join(failed)}"
-        if any(t.outcome is Outcome.DEFERRED for t in left):
-            return Outcome.DEFERRED, "the maintenance window closed before this wave"
-        if any(t.outcome is Outcome.CANCELLED for t in left):
-            return Outcome.CANCELLED, "run interrupted before this wave"
         return None
 
     async def _mark_wave(self, wave: Wave, outcome: Outcome, reason: str) -> None:
@@ -264,7 +252,7 @@ class Runner:
             if not await self._safe_point(track):
                 return
             await self._state(track, Outcome.UPLOADING)
-            await steps.upload(client, _image_path(planned), obs)
+            await steps.upload(client, steps.image_path(planned), obs)
             await self._state(track, Outcome.UPLOADED)
         with self.ingest.upgrading(planned.cluster, planned.name):
             await self._job_and_reboot(track, client, obs)
@@ -378,31 +366,16 @@ class Runner:
         """
         for track in self.tracks.values():
             if track.planned.actionable and track.outcome not in FINAL_OUTCOMES:
-                track.error = _detached_reason(track)
+                track.error = detached_reason(track)
                 track.outcome = Outcome.CANCELLED
                 track.finished_at = _now()
                 self.observer.state_changed(track.planned.name, Outcome.CANCELLED, track.error)
-
-
-def _detached_reason(track: Track) -> str:
-    if track.outcome in {Outcome.UPGRADING, Outcome.REBOOTING, Outcome.VERIFYING}:
-        job = f"job {track.job_id} " if track.job_id else "its upgrade "
-        return f"detached: {job}goes on; `orchestrator resume` re-attaches"
-    return "run stopped before it finished; `orchestrator resume` continues"
 
 
 def _uncancel() -> None:
     task = asyncio.current_task()
     if task is not None:
         task.uncancel()
-
-
-def _image_path(planned: PlannedAppliance) -> Path:
-    if planned.image is not None:
-        return Path(planned.image.path)
-    if planned.firmware.kind == "file":
-        return planned.firmware.file
-    raise PreconditionFailed(planned.name, "no image to upload")
 
 
 async def run_plan(

@@ -10,9 +10,10 @@ from orchestrator.models import ApplianceResult, Outcome
 
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Mapping
 
     from orchestrator import steps
-    from orchestrator.plan import PlannedAppliance, WaveKind
+    from orchestrator.plan import PlannedAppliance, Wave, WaveKind
 
 # Where an appliance picks up, by the furthest state the journal recorded for it.
 PRECHECK, UPLOAD, START_JOB, AWAIT_JOB, REBOOT = range(5)
@@ -115,3 +116,24 @@ def exit_code_for(results: tuple[ApplianceResult, ...]) -> int:
     if outcomes - {Outcome.DONE, Outcome.SKIPPED}:
         return 3
     return 0
+
+
+def wave_blocker(wave: Wave, tracks: Mapping[str, Track]) -> tuple[Outcome, str] | None:
+    """Why later waves may not start, if this wave did not end all done or skipped."""
+    left = [tracks[a.name] for a in wave.appliances]
+    failed = [t.planned.name for t in left if t.outcome in {Outcome.FAILED, Outcome.BLOCKED}]
+    if failed:
+        return Outcome.BLOCKED, f"wave {wave.kind.value} did not finish: {', '.join(failed)}"
+    if any(t.outcome is Outcome.DEFERRED for t in left):
+        return Outcome.DEFERRED, "the maintenance window closed before this wave"
+    if any(t.outcome is Outcome.CANCELLED for t in left):
+        return Outcome.CANCELLED, "run interrupted before this wave"
+    return None
+
+
+def detached_reason(track: Track) -> str:
+    """Why an appliance the run let go of is not final, and how to continue it."""
+    if track.outcome in {Outcome.UPGRADING, Outcome.REBOOTING, Outcome.VERIFYING}:
+        job = f"job {track.job_id} " if track.job_id else "its upgrade "
+        return f"detached: {job}goes on; `orchestrator resume` re-attaches"
+    return "run stopped before it finished; `orchestrator resume` continues"

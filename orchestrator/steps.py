@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from orchestrator.errors import (
@@ -23,7 +24,6 @@ from orchestrator.plan import Action, PlannedAppliance
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from pathlib import Path
 
     from orchestrator.client import ApplianceClient
     from orchestrator.config import Settings
@@ -112,6 +112,15 @@ async def halt_ingest(client: ApplianceClient) -> None:
 async def restore_ingest(client: ApplianceClient) -> None:
     """Re-enable record ingest on the Explore cluster this node belongs to."""
     await client.set_ingest(enabled=True)
+
+
+def image_path(planned: PlannedAppliance) -> Path:
+    """The image file an UPLOAD appliance sends: the plan's hashed image, else the inventory's."""
+    if planned.image is not None:
+        return Path(planned.image.path)
+    if planned.firmware.kind == "file":
+        return planned.firmware.file
+    raise PreconditionFailed(planned.name, "no image to upload")
 
 
 async def upload(client: ApplianceClient, image: Path, observer: StepObserver) -> None:

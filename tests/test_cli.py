@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import http.server
 import json
+import signal
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
 from fleetrun import OLD, TARGET, lab
-from simproc import Sim, orchestrator
+from simproc import Sim, orchestrator, start_orchestrator
 
 if TYPE_CHECKING:
     import subprocess
@@ -217,3 +219,21 @@ def test_status_without_a_state_database_says_so(tmp_path: Path) -> None:
     result = orchestrator("status", cwd=tmp_path)
     assert result.returncode == 0
     assert "no run recorded yet" in result.stdout
+
+
+def test_ctrl_c_while_planning_says_nothing_was_changed(tmp_path: Path) -> None:
+    """An interrupt before any run started exits 3 and says nothing needs resuming."""
+    slow = {"eda1": {"rate_limit": {"count": 3, "retry_after": 8}}}  # facts wait on a 429
+    fleet = Sim(tmp_path, lab(slow, small=True))
+    try:
+        proc = start_orchestrator("plan", str(fleet.inventory), cwd=tmp_path)
+        deadline = time.monotonic() + 30
+        while not fleet.events("fault.injected") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        fleet.stop()
+    assert proc.returncode == 3
+    assert "interrupted before anything was changed" in err
+    assert "Traceback" not in out + err

@@ -17,14 +17,11 @@ from pydantic import SecretStr
 
 from orchestrator.ajournal import AsyncJournal
 from orchestrator.errors import StateError
-from orchestrator.journal import (
-    APPLICATION_ID,
-    INCOMPLETE_EXIT_CODE,
-    SCHEMA_VERSION,
-    Journal,
-)
+from orchestrator.journal import Journal
+from orchestrator.journalview import INCOMPLETE_EXIT_CODE
 from orchestrator.models import Outcome, Role, UrlFirmware
 from orchestrator.plan import Action, Plan, PlannedAppliance, Wave, WaveKind
+from orchestrator.statedb import APPLICATION_ID, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

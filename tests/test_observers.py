@@ -95,3 +95,27 @@ def test_log_observer_emits_noun_verb_past_events_with_the_appliance_bound() -> 
     assert logs[1]["appliance"] == "eda1"
     assert logs[1]["log_level"] == "warning"
     assert all(e.get("appliance") == "eda1" for e in logs[3:])
+
+
+def test_a_failed_restore_is_logged_as_an_error_with_its_reason() -> None:
+    """`ingest.restore_failed` says why, so an unattended run's log is enough to act on."""
+    observer = LogObserver()
+    reason = "exa-m1: PATCH /api/v1/extrahop/cluster failed: cannot connect (refused)"
+    with structlog.testing.capture_logs() as logs:
+        observer.ingest_changed("exa", "restore_failed", "exa-m1", reason)
+    assert logs == [
+        {
+            "event": "ingest.restore_failed",
+            "log_level": "error",
+            "cluster": "exa",
+            "via": "exa-m1",
+            "error": reason,
+        }
+    ]
+
+
+def test_live_view_shows_why_a_restore_failed() -> None:
+    """The live view's ingest line carries the reason too."""
+    view = LiveView(small_plan())
+    view.ingest_changed("exa", "restore_failed", "exa-m1", "exa-m1: refused")
+    assert "ingest exa: restore failed via exa-m1: exa-m1: refused" in render(view)

@@ -21,7 +21,6 @@ from orchestrator.models import (
 from orchestrator.report import (
     SCHEMA_VERSION,
     format_duration,
-    render_table,
     report_paths,
     run_status,
     summary_payload,
@@ -29,6 +28,7 @@ from orchestrator.report import (
     to_markdown,
     write_reports,
 )
+from orchestrator.reporttable import render_table
 
 if TYPE_CHECKING:
     from pathlib import Path

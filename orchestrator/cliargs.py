@@ -1,0 +1,123 @@
+"""The command line's grammar: sub-commands and flags, and the settings they resolve to."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.config import parse_window_end, resolve_settings
+from orchestrator.errors import ConfigError
+
+if TYPE_CHECKING:
+    from orchestrator.config import Settings
+    from orchestrator.plan import Plan
+
+__all__ = ["UsageError", "build_parser", "reviewed", "settings_from"]
+
+_DESCRIPTION = "Upgrade the firmware of an ExtraHop deployment, in the vendor's order."
+
+
+class UsageError(ConfigError):
+    """A command-line usage problem (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # noqa: ANN401 - argparse's signature (NoReturn)
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="settings file (YAML)")
+    parser.add_argument("--log-format", choices=["console", "json"], default=None)
+
+
+def _run_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--concurrency", type=int, help="appliances upgraded at once per wave")
+    parser.add_argument("--window-end", help="end of the maintenance window: ISO 8601 or HH:MM")
+    parser.add_argument("--allow-downgrade", action="store_true", default=None)
+
+
+def _apply_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--max-failures", help="stop starting new appliances past N or P%%")
+    parser.add_argument("--state-db", type=Path, help="journal (SQLite) path")
+    parser.add_argument("--report", type=Path, help="write the report as JSON (and .md)")
+    parser.add_argument("--notify-url", help="POST the JSON summary here at the end")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command."""
+    parser = _Parser(prog="orchestrator", description=_DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("validate", help="parse and check an inventory; no network")
+    p.add_argument("inventory", type=Path)
+    _common(p)
+    p = sub.add_parser("plan", help="observe the fleet and show what apply would do")
+    p.add_argument("inventory", type=Path)
+    p.add_argument("--offline", action="store_true", help="plan from the inventory alone")
+    p.add_argument("--out", type=Path, help="save the plan as JSON for apply --plan")
+    p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    _run_flags(p)
+    _common(p)
+    p = sub.add_parser("apply", help="upgrade the fleet")
+    p.add_argument("inventory", type=Path, nargs="?")
+    p.add_argument("--plan", type=Path, dest="plan_file", help="apply a saved plan")
+    _run_flags(p)
+    _apply_flags(p)
+    _common(p)
+    p = sub.add_parser("resume", help="continue the last interrupted run")
+    p.add_argument("--state-db", type=Path)
+    p.add_argument("--inventory", type=Path, help="inventory (default: the run's own)")
+    p.add_argument("--report", type=Path)
+    p.add_argument("--notify-url")
+    _common(p)
+    p = sub.add_parser("status", help="what the last run did, per appliance")
+    p.add_argument("--state-db", type=Path)
+    _common(p)
+    p = sub.add_parser("restore-ingest", help="re-enable ingest the tool halted")
+    p.add_argument("inventory", type=Path)
+    p.add_argument("--cluster")
+    p.add_argument("--state-db", type=Path)
+    _common(p)
+    p = sub.add_parser("simulate", help="serve a simulated fleet until Ctrl-C")
+    p.add_argument("scenario", type=Path, nargs="?")
+    p.add_argument("--write-inventory", type=Path)
+    p.add_argument("--event-log", type=Path)
+    p.add_argument("--keys", choices=["file", "env"], default="file")
+    p.add_argument("--mode", choices=["file", "url", "cloud"], default="file")
+    _common(p)
+    p = sub.add_parser("demo", help="simulated fleet + full apply, in one command")
+    _common(p)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The run's settings: these flags over ORCHESTRATOR_* over --config over defaults."""
+    cli: dict[str, Any] = {}
+    for name in ("concurrency", "max_failures", "state_db", "report", "notify_url", "log_format"):
+        cli[name] = getattr(args, name, None)
+    cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
+    window = getattr(args, "window_end", None)
+    now = dt.datetime.now(dt.UTC)
+    if window:
+        cli["window_end"] = parse_window_end(window, now)
+        if cli["window_end"] <= now:
+            raise ConfigError(f"--window-end {window} is in the past; give the window's end")
+    settings = resolve_settings(cli, os.environ, args.config)
+    if settings.report is not None and not settings.report.parent.is_dir():
+        folder = settings.report.parent
+        raise ConfigError(f"--report {settings.report}: folder {folder} does not exist")
+    return settings
+
+
+def reviewed(settings: Settings, plan: Plan, args: argparse.Namespace) -> Settings:
+    """A saved plan runs with the concurrency and window it was reviewed with, unless overridden."""
+    update: dict[str, Any] = {"allow_downgrade": plan.allow_downgrade or settings.allow_downgrade}
+    if args.concurrency is None:
+        update["concurrency"] = plan.concurrency
+    if args.window_end is None:
+        update["window_end"] = plan.window_end
+    return settings.model_copy(update=update)
