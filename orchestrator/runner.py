@@ -80,6 +80,11 @@ class Runner:
         self.stop = stop or asyncio.Event()
         self.prior = dict(prior or {})
         self.tracks = {p.name: Track(p) for p in plan.appliances()}
+        self.members: dict[str, list[str]] = {}  # cluster -> its nodes, for the ingest bracket
+        for planned in plan.appliances():
+            if planned.cluster:
+                self.members.setdefault(planned.cluster, []).append(planned.name)
+        self.wave_index = {a.name: i for i, wave in enumerate(plan.waves) for a in wave.appliances}
         self.ingest = IngestGuard(
             plan.ingest,
             client_for=client_for,
@@ -161,7 +166,7 @@ class Runner:
         return track is None or track.outcome in FINAL_OUTCOMES
 
     def _cluster_finished(self, cluster: str) -> bool:
-        return all(self._finished(a.name) for a in self.plan.appliances() if a.cluster == cluster)
+        return all(self._finished(name) for name in self.members.get(cluster, ()))
 
     async def _run_waves(self) -> None:
         blocker: tuple[Outcome, str] | None = None
@@ -177,11 +182,12 @@ class Runner:
 
     def _first_wave(self, bracket: IngestBracket) -> WaveKind | None:
         """The wave of the cluster's first node still to upgrade (None: nothing left)."""
-        for wave in self.plan.waves:
-            for planned in wave.appliances:
-                if planned.cluster == bracket.cluster and not self._finished(planned.name):
-                    return wave.kind
-        return None
+        left = [
+            self.wave_index[name]
+            for name in self.members.get(bracket.cluster, ())
+            if name in self.wave_index and not self._finished(name)
+        ]
+        return self.plan.waves[min(left)].kind if left else None
 
     async def _mark_wave(self, wave: Wave, outcome: Outcome, reason: str) -> None:
         for planned in wave.appliances:
