@@ -55,6 +55,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _seconds_since(moment: dt.datetime | None) -> float:
+    return 0.0 if moment is None else max(0.0, (_now() - moment).total_seconds())
+
+
 class Runner:
     """Runs one plan against the fleet and returns a RunReport."""
 
@@ -150,6 +154,7 @@ class Runner:
             track.resumed = True
             track.version_before = prior.version_before
             track.job_id = prior.job_id
+            track.job_started = prior.job_started
             track.phase = PHASE_OF.get(prior.progress, PRECHECK)
             if prior.state in KEPT_ON_RESUME:
                 track.outcome = prior.state
@@ -294,7 +299,10 @@ class Runner:
         watch = steps.RestartWatch()
         followed = phase >= REBOOT and not track.reattached
         if phase <= AWAIT_JOB and track.job_id is not None:
-            followed = await steps.await_job(client, track.job_id, self.settings, obs, watch)
+            expected = steps.job_estimate(planned, elapsed=_seconds_since(track.job_started))
+            followed = await steps.await_job(
+                client, track.job_id, self.settings, obs, watch, expected=expected
+            )
         await self._state(track, Outcome.REBOOTING)
         extra = 0.0 if followed else self.settings.job_deadline
         info = await steps.await_reboot(
@@ -314,6 +322,7 @@ class Runner:
     async def _start(self, track: Track, client: ApplianceClient) -> int:
         """Start the firmware job, journalled before the request and again with its id."""
         await self._state(track, Outcome.UPGRADING)
+        track.job_started = _now()
         try:
             track.job_id = await steps.start_job(client, track.planned)
         except ApiError as exc:

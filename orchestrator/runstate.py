@@ -72,6 +72,7 @@ class Prior:
     job_id: str | None = None
     version_before: str | None = None
     error: str | None = None
+    job_started: dt.datetime | None = None  # `upgrading` journalled, just before the job start
 
 
 @dataclass
@@ -89,6 +90,7 @@ class Track:
     phase: int = PRECHECK
     resumed: bool = False  # the journal of an interrupted run says where it was
     reattached: bool = False  # its job start was journalled but its answer was not
+    job_started: dt.datetime | None = None  # when the firmware job was asked for
 
     def result(self) -> ApplianceResult:
         """The appliance's line in the run report."""

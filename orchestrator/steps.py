@@ -85,12 +85,15 @@ async def job_polls(settings: Settings, expected: float) -> AsyncIterator[float]
         yield interval
 
 
-def job_estimate(settings: Settings) -> float:
-    """Seconds a firmware job is expected to be followed: the upgrade, then the restart.
+def job_estimate(planned: PlannedAppliance, *, elapsed: float = 0.0) -> float:
+    """Seconds the appliance's firmware job is still expected to be followed.
 
-    The appliance restarts as the job ends; the first poll that answers after it sees DONE.
+    The plan's estimate of the job: the download (URL and cloud modes), the upgrade, then the
+    restart (the appliance restarts as the job ends; the first poll that answers after it sees
+    DONE), less the `elapsed` seconds since the job started (a job re-attached after a crash).
     """
-    return settings.upgrade_duration + settings.reboot_duration
+    estimate = planned.estimate
+    return max(0.0, estimate.download + estimate.upgrade + estimate.reboot - elapsed)
 
 
 async def precheck(client: ApplianceClient, planned: PlannedAppliance) -> ApplianceInfo:
@@ -147,14 +150,16 @@ async def await_job(
     settings: Settings,
     observer: StepObserver,
     watch: RestartWatch,
+    *,
+    expected: float,
 ) -> bool:
-    """Poll the job (`job_polls`) until DONE (True); FAILED or TIMEOUT raise JobFailed.
+    """Poll the job (`job_polls`, `expected` seconds) until DONE (True); FAILED or TIMEOUT raise.
 
     False when the appliance no longer knows the job (404): then its version decides.
     """
     try:
         async with asyncio.timeout(settings.job_deadline):
-            async for _ in job_polls(settings, job_estimate(settings)):
+            async for _ in job_polls(settings, expected):
                 job = await _poll_job(client, job_id, observer, watch)
                 if job is _GONE:
                     observer.note(f"job {job_id} is gone; following the version")

@@ -190,9 +190,12 @@ async def resume(
 async def _prior_states(journal: AsyncJournal, run_id: str) -> dict[str, Prior]:
     """Each appliance's last state and furthest progress, from the run's journal."""
     progress: dict[str, Outcome] = {}
+    job_started: dict[str, dt.datetime] = {}  # `upgrading` is journalled just before the start
     for event in await journal.events(run_id):
         if event.state in PHASE_OF:
             progress[event.appliance] = event.state
+        if event.state is Outcome.UPGRADING and event.job_id is None:
+            job_started[event.appliance] = event.ts
     states = await journal.appliance_states(run_id)
     return {
         name: Prior(
@@ -201,6 +204,7 @@ async def _prior_states(journal: AsyncJournal, run_id: str) -> dict[str, Prior]:
             job_id=r.job_id,
             version_before=r.version_before,
             error=r.error,
+            job_started=job_started.get(name),
         )
         for name, r in states.items()
     }

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 from pydantic import SecretStr
 
+from orchestrator import workflow
 from orchestrator.ajournal import AsyncJournal
 from orchestrator.errors import StateError
 from orchestrator.journal import Journal
@@ -680,3 +681,21 @@ def test_close_is_idempotent(db: Path) -> None:
     journal.close()
     with Journal.open(db) as again:
         again.acquire_lock(command="apply")
+
+
+async def test_resume_knows_when_a_journalled_job_was_started(db: Path) -> None:
+    """`resume` takes a re-attached job's start from the `upgrading` written just before it."""
+    async with await AsyncJournal.open(db) as ajournal:
+        run_id = await ajournal.start_run(
+            plan_json="{}", inventory_source="inv", inventory_sha256="x", settings_json="{}"
+        )
+        await ajournal.record_state(run_id, "eda1", Outcome.PRECHECKED, version="9.8.0.100")
+        await ajournal.record_state(run_id, "eda1", Outcome.UPGRADING)
+        await ajournal.record_state(run_id, "eda1", Outcome.UPGRADING, job_id="j7")
+        await ajournal.record_state(run_id, "eda2", Outcome.PRECHECKED, version="9.8.0.100")
+        events = await ajournal.events(run_id)
+        prior = await workflow._prior_states(ajournal, run_id)
+    announced = next(e.ts for e in events if e.state is Outcome.UPGRADING and e.job_id is None)
+    assert prior["eda1"].job_started == announced
+    assert prior["eda1"].job_id == "j7"
+    assert prior["eda2"].job_started is None

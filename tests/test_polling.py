@@ -11,6 +11,8 @@ import pytest
 
 from orchestrator import steps
 from orchestrator.config import Settings
+from orchestrator.models import Role, UrlFirmware
+from orchestrator.plan import Action, Estimate, PlannedAppliance, WaveKind
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import requests as request_economy  # benchmarks/requests.py
@@ -67,3 +69,30 @@ def test_request_economy_prediction_is_bounded() -> None:
     ninety = request_economy.predict(3600.0, 1800.0)["counted"]
     assert twenty <= 26  # no more than the plain backoff it replaced
     assert ninety <= 5400 / 60 + 10  # about one per poll_interval_max
+
+
+def _planned(estimate: Estimate) -> PlannedAppliance:
+    return PlannedAppliance(
+        name="eda1",
+        url="https://eda1.example.net",
+        role=Role.DISCOVER,
+        wave=WaveKind.DISCOVER,
+        current_version="9.8.0.100",
+        target_version="9.9.1.100",
+        action=Action.URL,
+        firmware=UrlFirmware(url="https://repo.example.net/eda.tar", version="9.9.1.100"),
+        estimate=estimate,
+    )
+
+
+def test_a_job_is_expected_to_take_its_planned_download_upgrade_and_restart() -> None:
+    """URL and cloud jobs download first: the plan's estimate of that counts; the upload not."""
+    planned = _planned(Estimate(upload=50, download=120, upgrade=600, reboot=300))
+    assert steps.job_estimate(planned) == 1020
+
+
+def test_a_reattached_job_is_expected_for_what_is_left_of_its_estimate() -> None:
+    """After a crash, the time since the job started is taken off, never below zero."""
+    planned = _planned(Estimate(download=120, upgrade=600, reboot=300))
+    assert steps.job_estimate(planned, elapsed=700) == 320
+    assert steps.job_estimate(planned, elapsed=5000) == 0
