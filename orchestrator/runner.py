@@ -36,7 +36,7 @@ from orchestrator.runstate import (
     Prior,
     RunObserver,
     Track,
-    detached_reason,
+    cancel_unfinished,
     exit_code_for,
     wave_blocker,
 )
@@ -113,10 +113,10 @@ class Runner:
             await self._run_waves()
         except asyncio.CancelledError:
             _uncancel()  # answered with a report: exit 3, and the journal says where we were
-            self._cancel_unfinished()
+            cancel_unfinished(self.tracks.values(), self.observer)
         except StateError as exc:
             self.fatal = f"the journal could not be written ({one_line(exc)}); run stopped"
-            self._cancel_unfinished()
+            cancel_unfinished(self.tracks.values(), self.observer)
         finally:
             await self._restore_on_the_way_out()
         results = tuple(t.result() for t in self.tracks.values())
@@ -373,18 +373,6 @@ class Runner:
             self.run_id, track.planned.name, outcome, error=track.error, version=track.version_after
         )
         self.observer.state_changed(track.planned.name, outcome, track.error)
-
-    def _cancel_unfinished(self) -> None:
-        """Mark what did not finish cancelled, without journalling.
-
-        The journal keeps the last state each one reached: `resume` picks it up there.
-        """
-        for track in self.tracks.values():
-            if track.planned.actionable and track.outcome not in FINAL_OUTCOMES:
-                track.error = detached_reason(track)
-                track.outcome = Outcome.CANCELLED
-                track.finished_at = _now()
-                self.observer.state_changed(track.planned.name, Outcome.CANCELLED, track.error)
 
 
 def _uncancel() -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from orchestrator.ingest import IngestJournal, IngestObserver
-from orchestrator.models import ApplianceResult, Outcome
+from orchestrator.models import FINAL_OUTCOMES, ApplianceResult, Outcome
 
 if TYPE_CHECKING:
-    import datetime as dt
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from orchestrator import steps
     from orchestrator.plan import PlannedAppliance, Wave, WaveKind
@@ -139,3 +139,17 @@ def detached_reason(track: Track) -> str:
         job = f"job {track.job_id} " if track.job_id else "its upgrade "
         return f"detached: {job}goes on; `orchestrator resume` re-attaches"
     return "run stopped before it finished; `orchestrator resume` continues"
+
+
+def cancel_unfinished(tracks: Iterable[Track], observer: RunObserver) -> None:
+    """Mark what did not finish cancelled, without journalling.
+
+    The journal keeps the last state each one reached: `resume` picks it up there.
+    """
+    now = dt.datetime.now(dt.UTC)
+    for track in tracks:
+        if track.planned.actionable and track.outcome not in FINAL_OUTCOMES:
+            track.error = detached_reason(track)
+            track.outcome = Outcome.CANCELLED
+            track.finished_at = now
+            observer.state_changed(track.planned.name, Outcome.CANCELLED, track.error)
