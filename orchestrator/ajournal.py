@@ -16,6 +16,7 @@ import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, Self, TypeVar
 
+from orchestrator.errors import StateError
 from orchestrator.journal import Journal, StateChange
 
 if TYPE_CHECKING:
@@ -27,6 +28,18 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 T = TypeVar("T")
+_Queued = tuple[StateChange, "asyncio.Future[None]"]  # a change and the future its caller awaits
+
+
+def _settle(batch: list[_Queued], error: BaseException | None) -> None:
+    """Resume every caller waiting on `batch`: committed, or failed with `error`."""
+    for _, committed in batch:
+        if committed.done():
+            continue
+        if error is not None:
+            committed.set_exception(error)
+        else:
+            committed.set_result(None)
 
 
 def _threaded(
@@ -52,7 +65,7 @@ class AsyncJournal:
     def __init__(self, journal: Journal, executor: ThreadPoolExecutor | None = None) -> None:
         self._journal = journal
         self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="journal")
-        self._queued: list[tuple[StateChange, asyncio.Future[None]]] = []
+        self._queued: list[_Queued] = []
         self._in_flight = 0  # batches of changes sent to the worker and not yet committed
 
     @classmethod
@@ -118,24 +131,23 @@ class AsyncJournal:
             return
         batch, self._queued = self._queued, []
         changes = [change for change, _ in batch]
+        try:
+            written = asyncio.get_running_loop().run_in_executor(
+                self._executor, self._journal.record_states, changes
+            )
+        except RuntimeError as exc:  # the journal was closed: nobody may think it written
+            _settle(batch, StateError(f"state database {self._journal.path}: {exc}"))
+            return
         self._in_flight += 1
-        written = asyncio.get_running_loop().run_in_executor(
-            self._executor, self._journal.record_states, changes
-        )
         written.add_done_callback(functools.partial(self._committed, batch))
 
-    def _committed(
-        self, batch: list[tuple[StateChange, asyncio.Future[None]]], written: asyncio.Future[None]
-    ) -> None:
+    def _committed(self, batch: list[_Queued], written: asyncio.Future[None]) -> None:
         self._in_flight -= 1
-        error = None if written.cancelled() else written.exception()
-        for _, committed in batch:
-            if committed.done():
-                continue
-            if error is not None:
-                committed.set_exception(error)
-            else:
-                committed.set_result(None)
+        if written.cancelled():
+            error: BaseException | None = StateError("a journal write was cancelled")
+        else:
+            error = written.exception()
+        _settle(batch, error)
         self._send_changes()
 
     _close = _threaded(Journal.close)

@@ -13,6 +13,7 @@ import json
 import math
 import re
 import ssl
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -276,25 +277,33 @@ class ApplianceClient:
     ) -> Answer:
         """Send one request, retried as `policy` allows; the answer is a 2xx."""
         request = _Request(method, path, json_body, body_factory, headers or {})
+        started = time.monotonic()
         try:
             return await self._attempt(request)
         except ApplianceError as exc:
             if policy == "once":
                 raise
-            return await self._retry(request, policy, exc)
+            first = exc
+        return await self._retry(request, policy, first, time.monotonic() - started)
 
-    async def _retry(self, request: _Request, policy: Policy, first: ApplianceError) -> Answer:
-        """Retry a request whose first attempt failed with `first`, as stamina decides.
+    async def _retry(
+        self, request: _Request, policy: Policy, first: ApplianceError, spent: float
+    ) -> Answer:
+        """Retry a request whose first attempt failed with `first` after `spent` seconds.
 
         The retry machinery costs as much CPU as a request, so it is only built once a request
         has failed: stamina is handed that failure as its first attempt's, and decides from it
-        whether, and after how long, to send the request again.
+        whether, and after how long, to send the request again, within what is left of
+        `retry_timeout` (the first attempt counts, as it would inside stamina).
         """
+        left = self._settings.retry_timeout - spent
+        if left <= 0:
+            raise first
         hook_factory = idempotent_retry if policy == "idempotent" else unprocessed_retry
         retries = stamina.retry_context(
             on=hook_factory(self._settings.retry_timeout),
             attempts=self._settings.retry_attempts,
-            timeout=self._settings.retry_timeout,
+            timeout=left,
             wait_initial=_WAIT_INITIAL,
             wait_max=_WAIT_MAX,
         )

@@ -315,8 +315,8 @@ class Runner:
             deadline=self.settings.reboot_deadline + extra,
         )
         await self._state(track, Outcome.VERIFYING)
-        track.version_after = info.version
         steps.verify(planned.name, planned, info)
+        track.version_after = info.version
         await self._final(track, Outcome.DONE, None)
 
     async def _start(self, track: Track, client: ApplianceClient) -> int:

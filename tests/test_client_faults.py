@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import ssl
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -227,6 +228,18 @@ async def test_read_timeout_on_get_is_retried(
     with pytest.raises(errors.RequestTimeout):
         await client.get_version()
     assert calls(mocked, "GET", f"{API}/extrahop/version") == 3
+
+
+async def test_a_first_attempt_that_used_up_the_retry_budget_is_not_retried(
+    client: ApplianceClient, mocked: aioresponses, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """retry_timeout counts from the first attempt: one that took all of it is not sent again."""
+    clock = iter([100.0, 106.0])  # the first attempt took 6 s of the 5 s budget
+    monkeypatch.setattr("orchestrator.client.time", SimpleNamespace(monotonic=lambda: next(clock)))
+    mocked.get(f"{API}/extrahop/version", exception=aiohttp.SocketTimeoutError(), repeat=True)
+    with pytest.raises(errors.RequestTimeout):
+        await client.get_version()
+    assert calls(mocked, "GET", f"{API}/extrahop/version") == 1
 
 
 async def test_read_timeout_on_upgrade_is_not_retried(

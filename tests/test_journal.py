@@ -699,3 +699,14 @@ async def test_resume_knows_when_a_journalled_job_was_started(db: Path) -> None:
     assert prior["eda1"].job_started == announced
     assert prior["eda1"].job_id == "j7"
     assert prior["eda2"].job_started is None
+
+
+async def test_a_change_recorded_after_close_fails_instead_of_waiting_forever(db: Path) -> None:
+    """Nobody may believe a change written that never reached the database."""
+    ajournal = await AsyncJournal.open(db)
+    run_id = await ajournal.start_run(
+        plan_json="{}", inventory_source="inv", inventory_sha256="x", settings_json="{}"
+    )
+    await ajournal.close()
+    with pytest.raises(StateError, match="state database"):
+        await asyncio.wait_for(ajournal.record_state(run_id, "eda1", Outcome.DONE), timeout=10)
