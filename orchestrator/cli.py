@@ -57,6 +57,7 @@ class App:
         log_format = self.settings.log_format or ("console" if self.interactive else "json")
         self.log_format = log_format
         self.view: LiveView | None = None  # set when the run is shown live
+        self.finished: RunReport | None = None  # the run's report, once it ended
         # While the live view owns the terminal, only warnings and errors are logged.
         configure_logging(log_format, level=logging.WARNING if self._live() else logging.INFO)
 
@@ -196,6 +197,7 @@ class App:
             return await task
 
     def _finish(self, result: RunReport) -> int:
+        self.finished = result
         self.out.print(reporttable.render_table(result, brief_above=BRIEF_TABLE_ABOVE))
         if result.error:
             self.err.print(f"error: {result.error}", style="red", markup=False)
@@ -325,11 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line and return the exit code."""
     err = _console(stderr=True)
     prepare_process()
-    command = ""
+    command, app = "", None
     try:
         args = build_parser().parse_args(argv)
-        command = args.command
-        return _COMMANDS[command](App(args))
+        command, app = args.command, App(args)
+        return _COMMANDS[command](app)
     except UsageError as exc:
         err.print(f"error: {exc}\n(see `orchestrator --help`)", style="red", markup=False)
         return EXIT_BAD_INPUT
@@ -337,7 +339,11 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"error: {one_line(exc)}", style="red", markup=False)
         return EXIT_FAILED if _is_runtime(exc) else EXIT_BAD_INPUT
     except (KeyboardInterrupt, asyncio.CancelledError):
-        # A run handles its own signals (App._with_signals); this is planning, a prompt, a read.
+        # A run handles its own signals (App._with_signals); this is planning, a prompt, a
+        # read, or the report and webhook after a run.
+        if app is not None and app.finished is not None:
+            err.print("interrupted after the run ended: its journal is complete (`status`)")
+            return app.finished.exit_code
         err.print(_INTERRUPTED.get(command, "interrupted before anything was changed"))
         return EXIT_INCOMPLETE
 

@@ -322,7 +322,7 @@ class Runner:
     async def _start(self, track: Track, client: ApplianceClient) -> int:
         """Start the firmware job, journalled before the request and again with its id."""
         await self._state(track, Outcome.UPGRADING)
-        track.job_started = _now()
+        track.job_started = None  # a job started now is followed from its answer on
         try:
             track.job_id = await steps.start_job(client, track.planned)
         except ApiError as exc:

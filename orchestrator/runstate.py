@@ -90,7 +90,7 @@ class Track:
     phase: int = PRECHECK
     resumed: bool = False  # the journal of an interrupted run says where it was
     reattached: bool = False  # its job start was journalled but its answer was not
-    job_started: dt.datetime | None = None  # when the firmware job was asked for
+    job_started: dt.datetime | None = None  # a re-attached job's start, from the journal
 
     def result(self) -> ApplianceResult:
         """The appliance's line in the run report."""

@@ -237,3 +237,35 @@ def test_ctrl_c_while_planning_says_nothing_was_changed(tmp_path: Path) -> None:
     assert proc.returncode == 3
     assert "interrupted before anything was changed" in err
     assert "Traceback" not in out + err
+
+
+class _SlowReceiver(http.server.BaseHTTPRequestHandler):
+    arrived = threading.Event()
+
+    def do_POST(self) -> None:
+        _SlowReceiver.arrived.set()
+        time.sleep(20)  # longer than the test waits: the interrupt comes first
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_ctrl_c_during_the_webhook_keeps_the_run_s_exit_code(failing_sim: Sim) -> None:
+    """An interrupt after the run ended does not claim nothing changed: the run's code stands."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        proc = start_orchestrator(
+            "apply", str(failing_sim.inventory), "--yes", "--notify-url", url, cwd=failing_sim.dir
+        )
+        assert _SlowReceiver.arrived.wait(timeout=120)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 1  # eda1 failed: the run's own exit code
+    assert "interrupted after the run ended" in err
+    assert "nothing was changed" not in err
+    assert "Traceback" not in out + err
