@@ -344,11 +344,11 @@ def main(argv: list[str] | None = None) -> int:
         if app is not None and app.finished is not None:
             err.print("interrupted after the run ended: its journal is complete (`status`)")
             return app.finished.exit_code
-        err.print(_INTERRUPTED.get(command, "interrupted before anything was changed"))
+        if command == "restore-ingest":
+            err.print("interrupted: run `orchestrator restore-ingest` again to finish")
+        else:
+            err.print("interrupted before anything was changed")
         return EXIT_INCOMPLETE
-
-
-_INTERRUPTED = {"restore-ingest": "interrupted: run `orchestrator restore-ingest` again to finish"}
 
 
 def _console(*, stderr: bool) -> Console:

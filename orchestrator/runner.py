@@ -84,10 +84,7 @@ class Runner:
         self.stop = stop or asyncio.Event()
         self.prior = dict(prior or {})
         self.tracks = {p.name: Track(p) for p in plan.appliances()}
-        self.members: dict[str, list[str]] = {}  # cluster -> its nodes, for the ingest bracket
-        for planned in plan.appliances():
-            if planned.cluster:
-                self.members.setdefault(planned.cluster, []).append(planned.name)
+        self.members = {bracket.cluster: bracket.members for bracket in plan.ingest}
         self.wave_index = {a.name: i for i, wave in enumerate(plan.waves) for a in wave.appliances}
         self.ingest = IngestGuard(
             plan.ingest,
@@ -189,7 +186,7 @@ class Runner:
         """The wave of the cluster's first node still to upgrade (None: nothing left)."""
         left = [
             self.wave_index[name]
-            for name in self.members.get(bracket.cluster, ())
+            for name in bracket.members
             if name in self.wave_index and not self._finished(name)
         ]
         return self.plan.waves[min(left)].kind if left else None
@@ -315,7 +312,7 @@ class Runner:
             deadline=self.settings.reboot_deadline + extra,
         )
         await self._state(track, Outcome.VERIFYING)
-        steps.verify(planned.name, planned, info)
+        steps.verify(planned, info)
         track.version_after = info.version
         await self._final(track, Outcome.DONE, None)
 
