@@ -92,12 +92,14 @@ class Sim:
             self.proc.communicate()
 
 
-def start_orchestrator(*args: str, cwd: Path) -> subprocess.Popen[str]:
+def start_orchestrator(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """Start `python -m orchestrator ARGS` in the background, without a terminal."""
     return subprocess.Popen(
         [sys.executable, "-m", "orchestrator", *args],
         cwd=cwd,
-        env={**os.environ, **FAST},
+        env={**os.environ, **FAST, **(env or {})},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

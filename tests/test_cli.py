@@ -223,11 +223,13 @@ def test_status_without_a_state_database_says_so(tmp_path: Path) -> None:
 
 def test_ctrl_c_while_planning_says_nothing_was_changed(tmp_path: Path) -> None:
     """An interrupt before any run started exits 3 and says nothing needs resuming."""
-    slow = {"eda1": {"rate_limit": {"count": 3, "retry_after": 8}}}  # facts wait on a 429
+    # Facts wait a minute on a 429: the interrupt comes while planning, however loaded the machine.
+    slow = {"eda1": {"rate_limit": {"count": 3, "retry_after": 60}}}
     fleet = Sim(tmp_path, lab(slow, small=True))
     try:
-        proc = start_orchestrator("plan", str(fleet.inventory), cwd=tmp_path)
-        deadline = time.monotonic() + 30
+        budget = {"ORCHESTRATOR_RETRY_TIMEOUT": "120"}
+        proc = start_orchestrator("plan", str(fleet.inventory), cwd=tmp_path, env=budget)
+        deadline = time.monotonic() + 60
         while not fleet.events("fault.injected") and time.monotonic() < deadline:
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
