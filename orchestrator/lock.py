@@ -83,7 +83,7 @@ def _pid_alive(pid: int) -> bool:
         return False
     except OSError:
         return True  # EPERM: it exists but belongs to someone else
-    return _proc_stat(pid)[0] != "Z"
+    return _proc_stat(pid)[0] not in ("Z", "X")  # zombie, or dead and being reaped
 
 
 def stale_reason(holder: LockHolder, me: LockHolder) -> str | None:

@@ -193,7 +193,10 @@ def test_lock_of_an_unreaped_child_is_taken_over(db: Path) -> None:
         [sys.executable, "-c", ABANDON, str(db)], stdout=subprocess.PIPE, text=True
     ) as child:
         assert child.stdout is not None
-        assert int(child.stdout.read()) == child.pid  # EOF: it has exited, and is not waited for
+        assert int(child.stdout.read()) == child.pid
+        # Wait until it has exited, leaving it unreaped (WNOWAIT): EOF on its stdout comes a
+        # moment before the kernel marks it a zombie.
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)
         with Journal.open(db) as journal, capture_logs() as logs:
             journal.acquire_lock(command="resume")
     assert [log["reason"] for log in logs] == ["process_exited"]
