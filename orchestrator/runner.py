@@ -26,8 +26,6 @@ from orchestrator.models import FINAL_OUTCOMES, Outcome, RunReport, same_version
 from orchestrator.plan import Action, WaveKind
 from orchestrator.runstate import (
     AWAIT_JOB,
-    KEPT_ON_RESUME,
-    PHASE_OF,
     PRECHECK,
     REBOOT,
     START_JOB,
@@ -146,17 +144,9 @@ class Runner:
     def _apply_prior(self) -> None:
         for name, prior in self.prior.items():
             track = self.tracks.get(name)
-            if track is None:
-                continue
-            track.resumed = True
-            track.version_before = prior.version_before
-            track.job_id = prior.job_id
-            track.job_started = prior.job_started
-            track.phase = PHASE_OF.get(prior.progress, PRECHECK)
-            if prior.state in KEPT_ON_RESUME:
-                track.outcome = prior.state
-                track.error = prior.error
-                self.failures += prior.state is Outcome.FAILED
+            if track is not None:
+                track.resume_from(prior)
+                self.failures += track.outcome is Outcome.FAILED
 
     async def _journal_pending(self) -> None:
         """Give every appliance a row in the journal, so `status` lists the whole fleet."""

@@ -92,6 +92,17 @@ class Track:
     reattached: bool = False  # its job start was journalled but its answer was not
     job_started: dt.datetime | None = None  # a re-attached job's start, from the journal
 
+    def resume_from(self, prior: Prior) -> None:
+        """Take the appliance up where the journal of an interrupted run left it."""
+        self.resumed = True
+        self.version_before = prior.version_before
+        self.job_id = prior.job_id
+        self.job_started = prior.job_started
+        self.phase = PHASE_OF.get(prior.progress, PRECHECK)
+        if prior.state in KEPT_ON_RESUME:
+            self.outcome = prior.state
+            self.error = prior.error
+
     def result(self) -> ApplianceResult:
         """The appliance's line in the run report."""
         p = self.planned
