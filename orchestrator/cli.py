@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from orchestrator import planview, report, reporttable, workflow
+from orchestrator import lock, planview, report, reporttable, workflow
 from orchestrator.cliargs import UsageError, build_parser, reviewed, settings_from
-from orchestrator.errors import ConfigError, OrchestratorError, one_line
+from orchestrator.errors import ConfigError, LockedError, OrchestratorError, one_line
 from orchestrator.inventory import load_inventory
+from orchestrator.journal import Journal
 from orchestrator.live import LiveView
 from orchestrator.logs import LogObserver, configure_logging
 from orchestrator.notify import check_url, notify
@@ -133,21 +134,23 @@ class App:
         return inventory, plan
 
     def _confirm(self, plan: Plan) -> bool:
+        if not self.args.yes and self.interactive:
+            self._show_plan(plan, "table")
+        count = sum(1 for a in plan.appliances() if a.actionable)
+        return self._ask(
+            f"Upgrade {count} appliance(s) as planned?",
+            unattended="review with `orchestrator plan`, then run apply with --yes",
+        )
+
+    def _ask(self, question: str, *, unattended: str) -> bool:
+        """The user's yes (or --yes); without a terminal, refuse saying `unattended`."""
         if self.args.yes:
             return True
         if not self.interactive:
-            self.err.print(
-                "error: no terminal to confirm on; review with `orchestrator plan`, "
-                "then run apply with --yes",
-                style="red",
-            )
+            self.err.print(f"error: no terminal to confirm on; {unattended}", style="red")
             return False
-        self._show_plan(plan, "table")
-        count = sum(1 for a in plan.appliances() if a.actionable)
         try:
-            answer = self.out.input(
-                f"Upgrade {count} appliance(s) as planned? [y/N] ", markup=False
-            )
+            answer = self.out.input(f"{question} [y/N] ", markup=False)
         except EOFError:
             answer = ""
         if answer.strip().lower() in {"y", "yes"}:
@@ -262,6 +265,35 @@ class App:
                 self.err.print(f"error: could not restore ingest on {cluster}: {error}")
         return EXIT_FAILED if failed else EXIT_OK
 
+    def unlock(self) -> int:
+        """Release the run lock of a run that is gone, on the user's word."""
+        db = self.settings.state_db
+        workflow.require_state_db(self.settings)
+        me = lock.LockHolder.me("unlock", "unlock")
+        with Journal.open(db) as journal:
+            holder = journal.lock_holder()
+            if holder is None:
+                self.out.print(f"{db}: not locked; nothing to do")
+                return EXIT_OK
+            if lock.running_here(holder, me):
+                raise LockedError(lock.locked_message(db, holder, me))
+            gone = lock.stale_reason(holder, me)
+            self.out.print(
+                f"{db} is locked by {lock.describe(holder, me)}"
+                + (f"; that run is gone ({gone.replace('_', ' ')})" if gone else "")
+            )
+            if gone is None and not self._ask(
+                "Release the lock? Only if that run is no longer going",
+                unattended="run unlock with --yes once you know that run is gone",
+            ):
+                return EXIT_BAD_INPUT
+            journal.release_lock_for_user(holder)
+        self.out.print(
+            "lock released: `orchestrator status` shows where that run was, "
+            "`orchestrator resume` continues it"
+        )
+        return EXIT_OK
+
     def simulate(self) -> int:
         """Serve a simulated fleet until interrupted."""
         from orchestrator.simulator.serve import serve_forever  # noqa: PLC0415 - heavy import
@@ -318,6 +350,7 @@ _COMMANDS: dict[str, Callable[[App], int]] = {
     "resume": App.resume,
     "status": App.status,
     "restore-ingest": App.restore_ingest,
+    "unlock": App.unlock,
     "simulate": App.simulate,
     "demo": App.demo,
 }

@@ -221,6 +221,16 @@ class Journal:
         with self._use("IMMEDIATE") as conn:
             lock.take(conn, self._path, me)
 
+    def lock_holder(self) -> lock.LockHolder | None:
+        """Who holds the run lock now, if anyone."""
+        with self._use("DEFERRED") as conn:
+            return lock.read_holder(conn)
+
+    def release_lock_for_user(self, holder: lock.LockHolder) -> None:
+        """Drop `holder`'s lock (`orchestrator unlock`); LockedError if it changed hands."""
+        with self._use("IMMEDIATE") as conn:
+            lock.release_for_user(conn, self._path, holder)
+
     def release_lock(self) -> None:
         """Give the run lock back if this Journal holds it."""
         with self._use("IMMEDIATE") as conn:

@@ -3,7 +3,8 @@
 One row in the `lock` table (see `orchestrator.journal`) names the holder: pid, host, boot id,
 the pid's start time, the command and when it started. A holder is stale when it ran on this
 host and its process has exited, its pid now belongs to another process, or the host rebooted
-since; a stale lock is taken over. A holder on another host is never presumed dead.
+since; a stale lock is taken over. A holder on another host is never presumed dead: the user
+releases its lock with `orchestrator unlock` once they know that run is gone.
 """
 
 from __future__ import annotations
@@ -100,14 +101,37 @@ def stale_reason(holder: LockHolder, me: LockHolder) -> str | None:
     return None
 
 
-def locked_message(path: Path, holder: LockHolder, me: LockHolder) -> str:
-    """The one line telling the user who holds the state database."""
+def running_here(holder: LockHolder, me: LockHolder) -> bool:
+    """Whether `holder` is certainly still running.
+
+    On this host, its pid alive and the same process: its start time matches (only Linux
+    tells; elsewhere this is never certain).
+    """
+    return (
+        holder.hostname == me.hostname
+        and stale_reason(holder, me) is None
+        and holder.pid_start is not None
+        and holder.pid_start == _proc_stat(holder.pid)[1]
+    )
+
+
+def describe(holder: LockHolder, me: LockHolder) -> str:
+    """Who holds the lock: `pid N [on host H] (orchestrator apply, started ...)`."""
     host = "" if holder.hostname == me.hostname else f" on host {holder.hostname}"
     started = holder.started_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return (
-        f"state database {path} is in use by pid {holder.pid}{host} "
-        f"(orchestrator {holder.command}, started {started}); wait for it or stop it"
-    )
+    return f"pid {holder.pid}{host} (orchestrator {holder.command}, started {started})"
+
+
+def locked_message(path: Path, holder: LockHolder, me: LockHolder) -> str:
+    """The one line telling the user who holds the state database, and what to do."""
+    unlock = f"`orchestrator unlock --state-db {path}` releases it"
+    if holder.hostname != me.hostname:
+        advice = f"if that run is gone (its host crashed or was renamed), {unlock}"
+    elif running_here(holder, me):
+        advice = "wait for it or stop it"
+    else:
+        advice = f"wait for it or stop it (if pid {holder.pid} is not an orchestrator, {unlock})"
+    return f"state database {path} is in use by {describe(holder, me)}; {advice}"
 
 
 def read_holder(conn: sqlite3.Connection) -> LockHolder | None:
@@ -160,3 +184,26 @@ def take(conn: sqlite3.Connection, path: Path, me: LockHolder) -> None:
 def release(conn: sqlite3.Connection, token: str) -> None:
     """Drop the lock if `token` still holds it (never someone else's)."""
     conn.execute("DELETE FROM lock WHERE id = 1 AND token = ?", (token,))
+
+
+def release_for_user(conn: sqlite3.Connection, path: Path, holder: LockHolder) -> None:
+    """Drop `holder`'s lock on the user's word that its run is gone (`orchestrator unlock`).
+
+    Inside the caller's write transaction; LockedError if the lock changed hands since the
+    user was shown `holder`.
+    """
+    now = read_holder(conn)
+    if now is None or now.token != holder.token:
+        raise LockedError(
+            f"state database {path}: the lock changed hands meanwhile; "
+            "run `orchestrator unlock` again to see who holds it"
+        )
+    release(conn, holder.token)
+    structlog.get_logger().warning(
+        "lock.released_by_user",
+        state_db=str(path),
+        pid=holder.pid,
+        hostname=holder.hostname,
+        command=holder.command,
+        started_at=holder.started_at.isoformat(),
+    )

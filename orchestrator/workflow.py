@@ -150,7 +150,7 @@ async def resume(
     stop: asyncio.Event,
 ) -> RunReport:
     """Continue the newest unfinished run from its journal: nothing is done twice."""
-    _require_state_db(settings)
+    require_state_db(settings)
     async with AsyncExitStack() as stack:
         journal = await _open_journal(stack, settings, "resume")
         record = await journal.unfinished_run()
@@ -294,7 +294,7 @@ async def restore_ingest(
     When every halted cluster is re-enabled, an interrupted run is closed: the operator chose
     to clean up rather than `resume`, and a new `apply` may start.
     """
-    _require_state_db(settings)
+    require_state_db(settings)
     outcome: list[tuple[str, str, str | None]] = []
     async with AsyncExitStack() as stack:
         journal = await _open_journal(stack, settings, "restore-ingest")
@@ -339,7 +339,8 @@ async def _restore_one(
     return "; ".join(errors) or f"no appliance of cluster {cluster} in the inventory"
 
 
-def _require_state_db(settings: Settings) -> None:
+def require_state_db(settings: Settings) -> None:
+    """StateError unless the state database exists (never create one by reading it)."""
     if not settings.state_db.exists():
         raise StateError(f"{settings.state_db}: no state database here; pass --state-db PATH")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -105,3 +106,44 @@ def start_orchestrator(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def in_terminal(*args: str, answer: str, cwd: Path, timeout: float = 60) -> tuple[int, str]:
+    """Run `python -m orchestrator ARGS` on a pseudo-terminal and answer its `[y/N]` prompt.
+
+    Returns the exit code and everything it showed (stdout and stderr together).
+    """
+    main, secondary = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=cwd,
+        env={**os.environ, **FAST, "COLUMNS": "160", "TERM": "dumb"},
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    shown = b""
+    deadline = time.monotonic() + timeout
+    try:
+        answered = False
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(main, 65536)
+                except OSError:  # EIO: the process closed the terminal
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            if not answered and b"[y/N]" in shown:
+                os.write(main, answer.encode() + b"\n")
+                answered = True
+        code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        os.close(main)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return code, shown.decode(errors="replace").replace("\r\n", "\n")

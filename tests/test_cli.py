@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from fleetrun import OLD, TARGET, lab
-from simproc import Sim, orchestrator, start_orchestrator
+from simproc import Sim, in_terminal, orchestrator, start_orchestrator
 
 if TYPE_CHECKING:
     import subprocess
@@ -271,3 +271,25 @@ def test_ctrl_c_during_the_webhook_keeps_the_run_s_exit_code(failing_sim: Sim) -
     assert "interrupted after the run ended" in err
     assert "nothing was changed" not in err
     assert "Traceback" not in out + err
+
+
+def test_apply_on_a_terminal_shows_the_plan_and_changes_nothing_on_a_no(sim: Sim) -> None:
+    """Without --yes, apply shows the plan, asks, and a "no" leaves every appliance as it was."""
+    code, shown = in_terminal("apply", str(sim.inventory), answer="n", cwd=sim.dir)
+    assert code == 2, shown
+    assert "Upgrade 5 appliance(s) as planned? [y/N]" in shown
+    assert "eda1" in shown.split("[y/N]")[0]  # the plan came before the question
+    assert "nothing was changed" in shown
+    assert not sim.events("upload.started")
+    assert not sim.events("job.created")
+    assert not sim.events("ingest.changed")
+
+
+def test_apply_on_a_terminal_upgrades_on_a_yes_with_the_live_view(sim: Sim) -> None:
+    """A "yes" at the prompt runs the upgrade, shown live, and ends with the report table."""
+    code, shown = in_terminal("apply", str(sim.inventory), answer="y", cwd=sim.dir)
+    assert code == 0, shown
+    after = shown.split("[y/N]")[1]
+    assert "wave" in after  # the live view's progress
+    assert "5 done" in after or "4 done, 1 skipped" in after, after[-2000:]
+    assert len(sim.events("job.created")) == len(sim.events("restart.finished"))

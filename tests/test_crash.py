@@ -258,3 +258,30 @@ def test_kill_during_an_explore_restart_then_resume_waits_for_it(slow_manager_si
     result = orchestrator("resume", cwd=sim.dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert_fleet_finished_cleanly(sim)
+
+
+def test_a_run_killed_on_a_host_since_renamed_is_unlocked_then_resumed(sim: Sim) -> None:
+    """A lock naming another host is never taken over; `unlock` releases it on the user's word."""
+    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    wait_for(sim, has("job.created", "eda1"))
+    kill(proc)
+    conn = sqlite3.connect(sim.dir / "orchestrator-state.db")
+    with conn:  # the laptop got another name from the network after the crash
+        conn.execute("UPDATE lock SET hostname = 'night-laptop.old'")
+    conn.close()
+    refused = orchestrator("resume", cwd=sim.dir)
+    assert refused.returncode == 2
+    assert "on host night-laptop.old" in refused.stderr
+    assert "`orchestrator unlock --state-db orchestrator-state.db` releases it" in refused.stderr
+    unattended = orchestrator("unlock", cwd=sim.dir)
+    assert unattended.returncode == 2
+    assert "run unlock with --yes once you know that run is gone" in unattended.stderr
+    assert orchestrator("resume", cwd=sim.dir).returncode == 2  # still locked
+    released = orchestrator("unlock", "--yes", cwd=sim.dir)
+    assert released.returncode == 0, released.stderr
+    assert "locked by pid " in released.stdout
+    assert "on host night-laptop.old (orchestrator apply, started " in released.stdout
+    assert "lock released" in released.stdout
+    result = orchestrator("resume", cwd=sim.dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_fleet_finished_cleanly(sim)

@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import pytest
+from simproc import in_terminal, orchestrator
 from structlog.testing import capture_logs
 
 from orchestrator import lock
@@ -200,3 +201,118 @@ def test_lock_of_an_unreaped_child_is_taken_over(db: Path) -> None:
         with Journal.open(db) as journal, capture_logs() as logs:
             journal.acquire_lock(command="resume")
     assert [log["reason"] for log in logs] == ["process_exited"]
+
+
+def test_a_lock_on_another_host_says_how_to_release_it(db: Path, journal: Journal) -> None:
+    """The refusal names the other host and the command that releases a gone run's lock."""
+    plant(db, hostname="elsewhere")
+    with pytest.raises(LockedError) as caught:
+        journal.acquire_lock(command="resume")
+    message = str(caught.value)
+    assert f"is in use by pid {os.getpid()} on host elsewhere (orchestrator apply" in message
+    assert message.endswith(
+        f"; if that run is gone (its host crashed or was renamed), "
+        f"`orchestrator unlock --state-db {db}` releases it"
+    )
+
+
+def test_a_live_pid_not_known_to_be_the_holder_may_be_unlocked(db: Path, journal: Journal) -> None:
+    """Where the pid's start time is unknown (not Linux), a live pid may be another program."""
+    plant(db, pid_start=None)  # this process's pid: alive, but its start time is unknown
+    with pytest.raises(LockedError) as caught:
+        journal.acquire_lock(command="resume")
+    assert str(caught.value).endswith(
+        f"; wait for it or stop it (if pid {os.getpid()} is not an orchestrator, "
+        f"`orchestrator unlock --state-db {db}` releases it)"
+    )
+
+
+def test_release_for_the_user_drops_only_the_lock_they_were_shown(
+    db: Path, journal: Journal
+) -> None:
+    """If the lock changed hands after the user saw it, unlock refuses instead of dropping it."""
+    shown = plant(db, hostname="elsewhere")
+    journal._conn.execute("UPDATE lock SET token = 'newer'")  # that host's run started again
+    newer = shown.model_copy(update={"token": "newer"})
+    with pytest.raises(LockedError, match="the lock changed hands meanwhile"):
+        journal.release_lock_for_user(shown)
+    assert journal.lock_holder() == newer
+    with capture_logs() as logs:
+        journal.release_lock_for_user(newer)
+    assert journal.lock_holder() is None
+    assert [(e["event"], e["hostname"]) for e in logs] == [("lock.released_by_user", "elsewhere")]
+    journal.acquire_lock(command="resume")
+
+
+def test_unlock_without_a_state_database_says_so(tmp_path: Path) -> None:
+    """`unlock` never creates a state database: one line, exit 2."""
+    result = orchestrator("unlock", "--yes", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "orchestrator-state.db: no state database here; pass --state-db PATH" in result.stderr
+    assert not (tmp_path / "orchestrator-state.db").exists()
+
+
+def test_unlock_of_an_unlocked_database_does_nothing(db: Path) -> None:
+    """Nothing holds the lock: `unlock` says so and exits 0."""
+    Journal.open(db).close()
+    result = orchestrator("unlock", "--state-db", str(db), cwd=db.parent)
+    assert result.returncode == 0, result.stderr
+    assert "not locked; nothing to do" in result.stdout
+
+
+def test_unlock_refuses_a_run_still_going_on_this_host(db: Path) -> None:
+    """Even with --yes, the lock of a live run on this host stays: stop that run instead."""
+    Journal.open(db).close()
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        assert child.stdin is not None
+        assert child.stdout.readline().strip() == "ready"
+        try:
+            result = orchestrator("unlock", "--yes", "--state-db", str(db), cwd=db.parent)
+            with Journal.open(db) as journal:
+                holder = journal.lock_holder()
+        finally:
+            child.stdin.close()
+            child.wait(timeout=30)
+    assert result.returncode == 2
+    assert f"in use by pid {child.pid} (orchestrator apply" in result.stderr
+    assert result.stderr.rstrip().endswith("wait for it or stop it")
+    assert holder is not None
+    assert holder.pid == child.pid
+
+
+def test_unlock_of_a_dead_run_needs_no_confirmation(db: Path) -> None:
+    """A holder known to be gone is released without asking, saying why it is gone."""
+    result = subprocess.run(
+        [sys.executable, "-c", ABANDON, str(db)], capture_output=True, text=True, check=True
+    )
+    unlocked = orchestrator("unlock", "--state-db", str(db), cwd=db.parent)
+    assert unlocked.returncode == 0, unlocked.stderr
+    assert f"locked by pid {result.stdout.strip()} (orchestrator apply" in unlocked.stdout
+    assert "that run is gone (process exited)" in unlocked.stdout
+    with Journal.open(db) as journal:
+        assert journal.lock_holder() is None
+
+
+@pytest.mark.parametrize(("answer", "code"), [("n", 2), ("y", 0)])
+def test_unlock_asks_on_a_terminal(db: Path, answer: str, code: int) -> None:
+    """On a terminal, `unlock` shows the holder and releases its lock only on a yes."""
+    Journal.open(db).close()
+    plant(db, hostname="elsewhere")
+    returncode, shown = in_terminal("unlock", "--state-db", str(db), answer=answer, cwd=db.parent)
+    assert returncode == code, shown
+    assert f"locked by pid {os.getpid()} on host elsewhere (orchestrator apply" in shown
+    assert "Release the lock? Only if that run is no longer going [y/N]" in shown
+    with Journal.open(db) as journal:
+        holder = journal.lock_holder()
+    if answer == "y":
+        assert "lock released" in shown
+        assert holder is None
+    else:
+        assert "nothing was changed" in shown
+        assert holder is not None
