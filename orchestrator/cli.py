@@ -97,7 +97,7 @@ class App:
         elif fmt == "markdown":
             self.out.out(planview.to_markdown(plan))
         else:
-            self.out.print(planview.render_table(plan))
+            self.out.print(planview.render_table(plan, width=self.out.width))
 
     # -------------------------------------------------------------------- apply
     def apply(self) -> int:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 # Rows beyond this are summarised: a 1,000-appliance run must not redraw 1,000 rows.
 MAX_ROWS = 24
+_COLUMNS = ("appliance", "wave", "state", "upload", "job / detail", "elapsed")
+_GIVE_WAY = frozenset({"wave", "job / detail"})
 
 
 @dataclass
@@ -90,15 +92,17 @@ class LiveView:
     def __rich__(self) -> RenderableType:
         now = time.monotonic()
         table = Table(expand=False, box=None, pad_edge=False)
-        for column in ("appliance", "wave", "state", "upload", "job / detail", "elapsed"):
-            table.add_column(column, no_wrap=True, overflow="ellipsis")
-        for row in self._visible():
+        visible = self._visible()
+        # On a narrow terminal the detail gives way first, then the wave; each stays one line.
+        for column in _COLUMNS:
+            table.add_column(column, no_wrap=column not in _GIVE_WAY)
+        for row in visible:
             table.add_row(
                 row.name,
-                row.wave,
+                _one_line(row.wave),
                 Text(row.state.value, style=OUTCOME_STYLES.get(row.state, "cyan")),
                 _upload_bar(row),
-                Text(row.detail[:40]),
+                _one_line(row.detail[:40]),
                 row.elapsed(now),
             )
         return Group(table, self._summary())
@@ -129,6 +133,10 @@ class LiveView:
         ]
         lines += [Text(f"ingest {c}: {text}") for c, text in self.ingest.items()]
         return Group(*lines)
+
+
+def _one_line(text: str) -> Text:
+    return Text(text, no_wrap=True, overflow="ellipsis")
 
 
 def _upload_bar(row: _Row) -> RenderableType:

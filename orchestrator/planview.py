@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 
 _MINUTE = 60
 _HOUR = 3600
-_WIDTH = 100  # the terminal width the table is laid out for
+_WIDTH = 100  # the widest terminal the table is laid out for
 _COLUMNS = ("Appliance", "Role", "Version", "Action", "Estimate")
+_ROLE, _VERSION, _ACTION = 1, 2, 3
+_ACTION_ROOM = 36  # below this, versions take two lines and roles wrap to give the action room
 
 
 def format_duration(seconds: float) -> str:
@@ -135,9 +137,9 @@ def _sections(plan: Plan) -> list[tuple[str, list[str]]]:
 # --- terminal --------------------------------------------------------------------------------
 
 
-def render_table(plan: Plan) -> RenderableType:
-    """The plan as a rich renderable, readable in 100 columns."""
-    widths = _widths(list(plan.appliances()))
+def render_table(plan: Plan, *, width: int = _WIDTH) -> RenderableType:
+    """The plan as a rich renderable, laid out for `width` columns (at most 100)."""
+    widths = _widths(list(plan.appliances()), min(width, _WIDTH))
     parts: list[RenderableType] = [
         Text(f"Upgrade plan: {status_line(plan)}", style="bold red" if plan.refused else "bold"),
         Text(source_line(plan), style="dim"),
@@ -156,15 +158,27 @@ def render_table(plan: Plan) -> RenderableType:
     return Group(*parts)
 
 
-def _widths(lines: list[PlannedAppliance]) -> list[int]:
-    """Column widths shared by every wave's table so that they line up in 100 columns."""
+def _widths(lines: list[PlannedAppliance], width: int) -> list[int]:
+    """Column widths shared by every wave's table so that they line up in `width` columns."""
     rows = [*(_cells(line) for line in lines), _COLUMNS]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    widths[1] = min(widths[1], 16)  # a long role wraps rather than squeezing the action
-    action = _COLUMNS.index("Action")
-    room = _WIDTH - 2 * len(_COLUMNS) - sum(widths) + widths[action]
-    widths[action] = max(16, min(widths[action], room))
+    widths[_ROLE] = min(widths[_ROLE], 16)  # a long role wraps rather than squeezing the action
+
+    def room() -> int:
+        return width - 2 * len(_COLUMNS) - sum(widths) + widths[_ACTION]
+
+    if room() < min(widths[_ACTION], _ACTION_ROOM):
+        # A narrow terminal: `current ->` over `target`, and a long role folds.
+        widths[_VERSION] = max(_two_line_width(row[_VERSION]) for row in rows)
+        widths[_ROLE] = min(widths[_ROLE], len("exa/manager"))
+    widths[_ACTION] = max(16, min(widths[_ACTION], room()))
     return widths
+
+
+def _two_line_width(version: str) -> int:
+    """The width that shows `current -> target` as `current ->` over `target`."""
+    current, arrow, target = version.partition(" -> ")
+    return max(len(current) + 3, len(target)) if arrow else len(version)
 
 
 def _wave_table(lines: tuple[PlannedAppliance, ...], widths: list[int]) -> Table:

@@ -24,7 +24,7 @@ from orchestrator.report import (
 )
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
+    from rich.console import Console, ConsoleOptions, JustifyMethod, RenderableType, RenderResult
 
     from orchestrator.models import ApplianceResult, RunReport
 
@@ -54,47 +54,85 @@ def _error_cell(result: ApplianceResult) -> Text:
     return Text(text, style="dim", no_wrap=True, overflow="ellipsis")
 
 
-def _table_row(result: ApplianceResult) -> tuple[Text | str, ...]:
+_HEADERS = ("appliance", "role", "wave", "version", "outcome", "duration", "error")
+_ERROR_MIN = 8  # the error column's least width; the JSON and Markdown reports keep it whole
+_GAP = 2  # between two columns
+
+
+def _table_row(result: ApplianceResult) -> tuple[Text, ...]:
     """One appliance as table cells."""
     return (  # Text, not str: names and errors come from files and appliances, not markup
         Text(result.name),
-        result.role.value if result.role else "-",
+        Text(result.role.value if result.role else "-"),
         Text(result.wave or "-"),
         _version_cell(result),
         Text(result.outcome.value, style=OUTCOME_STYLES.get(result.outcome, "cyan")),
-        format_duration(result.duration),
+        Text(format_duration(result.duration)),
         _error_cell(result),
     )
 
 
+def _two_line_width(version: Text) -> int:
+    """The width of `before → after` shown as `before →` over `after`."""
+    before, arrow, after = version.plain.partition(" → ")
+    return max(len(before) + 2, len(after)) if arrow else len(version.plain)
+
+
+class _ResultsTable:
+    """The per-appliance table, laid out for the width it is given.
+
+    Wide enough, one line per appliance. On a narrow terminal (80 columns) the role column
+    goes (the wave names it) and a version shows as `before →` over `after`, never cut.
+    """
+
+    def __init__(self, title: Text, rows: list[tuple[Text, ...]]) -> None:
+        self.title = title
+        self.rows = rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        widths = [
+            max([len(header), *(row[i].cell_len for row in self.rows)])
+            for i, header in enumerate(_HEADERS[:-1])
+        ]
+        wide = sum(widths) + _ERROR_MIN + _GAP * (len(_HEADERS) - 1) <= options.max_width
+        table = Table(
+            title=self.title,
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+            title_style="bold",
+            pad_edge=False,
+            show_edge=False,
+            collapse_padding=True,
+        )
+        keep = [i for i, header in enumerate(_HEADERS) if wide or header != "role"]
+        for i in keep:
+            header = _HEADERS[i]
+            if header == "error":  # one line, cut to the room left
+                table.add_column(header, min_width=_ERROR_MIN)
+            elif header == "version" and not wide:
+                two_lines = max([len(header), *(_two_line_width(row[i]) for row in self.rows)])
+                table.add_column(header, min_width=two_lines)
+            else:
+                justify: JustifyMethod = "right" if header == "duration" else "left"
+                table.add_column(header, no_wrap=True, justify=justify)
+        for row in self.rows:
+            table.add_row(*(row[i] for i in keep))
+        yield table
+
+
 def render_table(report: RunReport, *, brief_above: int | None = None) -> RenderableType:
-    """The run as a rich table, the summary line and the ingest actions; readable at 100 columns.
+    """The run as a rich table, the summary line and the ingest actions; fits 80 columns.
 
     With more than `brief_above` appliances, the table lists only those that need attention
     (not done or skipped) and says how many it leaves out: a thousand rows scrolling past
     hide what matters, and the JSON and Markdown reports and `orchestrator status` list all.
     """
     duration = format_duration((report.finished_at - report.started_at).total_seconds())
-    table = Table(
-        title=Text(f"run {report.run_id} — {run_status(report.exit_code)} in {duration}"),
-        box=box.SIMPLE_HEAD,
-        title_justify="left",
-        title_style="bold",
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    for header in ("appliance", "role", "wave"):
-        table.add_column(header, no_wrap=True)
-    table.add_column("version", no_wrap=True)
-    table.add_column("outcome", no_wrap=True)
-    table.add_column("duration", justify="right", no_wrap=True)
-    # One line per appliance: the error is cut to the room left; JSON and Markdown keep it whole.
-    table.add_column("error", min_width=8)
+    title = Text(f"run {report.run_id} — {run_status(report.exit_code)} in {duration}")
     shown = report.results
     if brief_above is not None and len(shown) > brief_above:
         shown = tuple(r for r in shown if r.outcome not in _UNREMARKABLE)
-    for result in shown:
-        table.add_row(*_table_row(result))
+    table = _ResultsTable(title, [_table_row(result) for result in shown])
     lines: list[RenderableType] = [table]
     if len(shown) < len(report.results):
         left_out = len(report.results) - len(shown)

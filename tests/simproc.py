@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -108,16 +111,19 @@ def start_orchestrator(
     )
 
 
-def in_terminal(*args: str, answer: str, cwd: Path, timeout: float = 60) -> tuple[int, str]:
+def in_terminal(
+    *args: str, answer: str, cwd: Path, columns: int = 80, timeout: float = 60
+) -> tuple[int, str]:
     """Run `python -m orchestrator ARGS` on a pseudo-terminal and answer its `[y/N]` prompt.
 
     Returns the exit code and everything it showed (stdout and stderr together).
     """
     main, secondary = os.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestrator", *args],
         cwd=cwd,
-        env={**os.environ, **FAST, "COLUMNS": "160", "TERM": "dumb"},
+        env={**os.environ, **FAST, "TERM": "xterm-256color"},
         stdin=secondary,
         stdout=secondary,
         stderr=secondary,

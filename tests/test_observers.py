@@ -119,3 +119,20 @@ def test_live_view_shows_why_a_restore_failed() -> None:
     view = LiveView(small_plan())
     view.ingest_changed("exa", "restore_failed", "exa-m1", "exa-m1: refused")
     assert "ingest exa: restore failed via exa-m1: exa-m1: refused" in render(view)
+
+
+def test_live_view_fits_80_columns_keeping_names_and_states_whole() -> None:
+    """On a narrow terminal the job detail gives way; the appliance, state and time stay."""
+    view = LiveView(small_plan())
+    view.wave_started(WaveKind.COMMAND, 1)
+    view.state_changed("eca1", Outcome.PRECHECKED, None)
+    view.step_observer("eca1").upload_progress(5, 10)
+    view.step_observer("eca1").note("a long note about what the appliance is doing right now")
+    console = Console(record=True, width=80, soft_wrap=True)
+    console.print(view)
+    lines = console.export_text().splitlines()
+    row = next(text for text in lines if text.startswith("eca1"))
+    assert len(row) <= 80
+    assert "prechecked" in row
+    assert row.rstrip().endswith("0m 00s")
+    assert "a long note" in row

@@ -244,3 +244,21 @@ def test_table_fits_100_columns_and_totals() -> None:
     assert "1. command (25m 00s)" in text
     assert "deferred" in text
     assert "Total: 8 appliances: 5 to upgrade, 1 skipped, 2 refused" in text
+
+
+def test_table_fits_an_80_column_terminal_without_cutting_versions() -> None:
+    """At 80 columns versions take two lines and roles fold; nothing is wider than the screen."""
+    plan = make_plan()
+    console = Console(record=True, width=80, color_system=None, soft_wrap=True)
+    console.print(render_table(plan, width=80))
+    lines = console.export_text().splitlines()
+    tables = [text for text in lines if text.startswith((" Appliance", " eca1", " eda", " exa"))]
+    assert tables
+    assert max(len(text) for text in tables) <= 80
+    assert all("Appliance" in text and "Estimate" in text for text in lines if "Role" in text)
+    text = "\n".join(lines)
+    for planned in plan.appliances():
+        if planned.current_version:
+            assert f"{planned.current_version} ->" in text
+        assert planned.target_version is not None
+        assert planned.target_version in text

@@ -417,3 +417,22 @@ def test_write_reports_unwritable_path_is_a_config_error(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="cannot write the report"):
         write_reports(make_report(), blocker / "run.json")
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+def test_table_fits_80_columns_with_whole_versions() -> None:
+    """At 80 columns the role column goes and versions take two lines; none is cut."""
+    console = Console(record=True, width=80, color_system=None, soft_wrap=True)
+    console.print(render_table(make_report()))
+    text = console.export_text()
+    table = text.split(" failed: ")[0].splitlines()[1:]  # the title and the spelled-out failure
+    assert max(len(line) for line in table) <= 80
+    assert table[0].split() == ["appliance", "wave", "version", "outcome", "duration", "error"]
+    assert "9.8.2.1784 →" in text
+    assert text.count("9.9.1.100") == len(make_report().results)
+
+
+def test_table_keeps_one_line_per_appliance_when_wide_enough() -> None:
+    """At 100 columns every appliance is one line, with its role and `before → after`."""
+    text = render(render_table(make_report()))
+    assert "appliance  role" in text
+    assert "eca1       command   command           9.8.2.1784 → 9.9.1.100  done" in text
