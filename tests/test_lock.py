@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -80,8 +81,9 @@ def test_second_journal_in_this_process_is_locked_out(db: Path, journal: Journal
     assert isinstance(caught.value, StateError)
 
 
-def test_second_process_is_locked_out(db: Path) -> None:
-    """While another live process holds the lock, acquiring it fails naming that process."""
+@contextlib.contextmanager
+def holding(db: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the lock (for `apply`) until the block ends."""
     Journal.open(db).close()
     with subprocess.Popen(
         [sys.executable, "-c", HOLD, str(db)],
@@ -93,11 +95,20 @@ def test_second_process_is_locked_out(db: Path) -> None:
         assert child.stdin is not None
         assert child.stdout.readline().strip() == "ready"
         try:
-            with Journal.open(db) as journal, pytest.raises(LockedError) as caught:
-                journal.acquire_lock(command="apply")
+            yield child
         finally:
             child.stdin.close()
             child.wait(timeout=30)
+
+
+def test_second_process_is_locked_out(db: Path) -> None:
+    """While another live process holds the lock, acquiring it fails naming that process."""
+    with (
+        holding(db) as child,
+        Journal.open(db) as journal,
+        pytest.raises(LockedError) as caught,
+    ):
+        journal.acquire_lock(command="apply")
     assert f"in use by pid {child.pid} (orchestrator apply, started " in str(caught.value)
     with Journal.open(db) as journal:
         journal.acquire_lock(command="apply")  # released by the child's close
@@ -262,23 +273,10 @@ def test_unlock_of_an_unlocked_database_does_nothing(db: Path) -> None:
 
 def test_unlock_refuses_a_run_still_going_on_this_host(db: Path) -> None:
     """Even with --yes, the lock of a live run on this host stays: stop that run instead."""
-    Journal.open(db).close()
-    with subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(db)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as child:
-        assert child.stdout is not None
-        assert child.stdin is not None
-        assert child.stdout.readline().strip() == "ready"
-        try:
-            result = orchestrator("unlock", "--yes", "--state-db", str(db), cwd=db.parent)
-            with Journal.open(db) as journal:
-                holder = journal.lock_holder()
-        finally:
-            child.stdin.close()
-            child.wait(timeout=30)
+    with holding(db) as child:
+        result = orchestrator("unlock", "--yes", "--state-db", str(db), cwd=db.parent)
+        with Journal.open(db) as journal:
+            holder = journal.lock_holder()
     assert result.returncode == 2
     assert f"in use by pid {child.pid} (orchestrator apply" in result.stderr
     assert result.stderr.rstrip().endswith("wait for it or stop it")
