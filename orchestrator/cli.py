@@ -18,11 +18,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from orchestrator import lock, planview, report, reporttable, workflow
+from orchestrator import planview, report, reporttable, unlock, workflow
 from orchestrator.cliargs import UsageError, build_parser, reviewed, settings_from
-from orchestrator.errors import ConfigError, LockedError, OrchestratorError, one_line
+from orchestrator.errors import ConfigError, OrchestratorError, one_line
 from orchestrator.inventory import load_inventory
-from orchestrator.journal import Journal
 from orchestrator.live import LiveView
 from orchestrator.logs import LogObserver, configure_logging
 from orchestrator.notify import check_url, notify
@@ -153,6 +152,9 @@ class App:
             answer = self.out.input(f"{question} [y/N] ", markup=False)
         except EOFError:
             answer = ""
+        except KeyboardInterrupt:
+            self.out.print()  # what is said next goes on a line of its own
+            raise
         if answer.strip().lower() in {"y", "yes"}:
             return True
         self.err.print("nothing was changed")
@@ -267,31 +269,18 @@ class App:
 
     def unlock(self) -> int:
         """Release the run lock of a run that is gone, on the user's word."""
-        db = self.settings.state_db
         workflow.require_state_db(self.settings)
-        me = lock.LockHolder.me("unlock", "unlock")
-        with Journal.open(db) as journal:
-            holder = journal.lock_holder()
-            if holder is None:
-                self.out.print(f"{db}: not locked; nothing to do")
-                return EXIT_OK
-            if lock.running_here(holder, me):
-                raise LockedError(lock.locked_message(db, holder, me))
-            gone = lock.stale_reason(holder, me)
-            self.out.print(
-                f"{db} is locked by {lock.describe(holder, me)}"
-                + (f"; that run is gone ({gone.replace('_', ' ')})" if gone else "")
-            )
-            if gone is None and not self._ask(
-                "Release the lock? Only if that run is no longer going",
-                unattended="run unlock with --yes once you know that run is gone",
-            ):
-                return EXIT_BAD_INPUT
-            journal.release_lock_for_user(holder)
-        self.out.print(
-            "lock released: `orchestrator status` shows where that run was, "
-            "`orchestrator resume` continues it"
-        )
+        held = unlock.held_lock(self.settings.state_db)
+        if held is None:
+            self.out.print(f"{self.settings.state_db}: not locked; nothing to do")
+            return EXIT_OK
+        self.out.print(held.line)
+        if not held.gone and not self._ask(
+            "Release the lock? Only if that run is no longer going",
+            unattended="run unlock with --yes once you know that run is gone",
+        ):
+            return EXIT_BAD_INPUT
+        self.out.print(unlock.release(self.settings.state_db, held))
         return EXIT_OK
 
     def simulate(self) -> int:

@@ -226,10 +226,13 @@ class Journal:
         with self._use("DEFERRED") as conn:
             return lock.read_holder(conn)
 
-    def release_lock_for_user(self, holder: lock.LockHolder) -> None:
-        """Drop `holder`'s lock (`orchestrator unlock`); LockedError if it changed hands."""
+    def release_lock_for_user(self, holder: lock.LockHolder) -> bool:
+        """Drop `holder`'s lock (`orchestrator unlock`).
+
+        False if it was already gone; LockedError if another run holds it now.
+        """
         with self._use("IMMEDIATE") as conn:
-            lock.release_for_user(conn, self._path, holder)
+            return lock.release_for_user(conn, self._path, holder)
 
     def release_lock(self) -> None:
         """Give the run lock back if this Journal holds it."""

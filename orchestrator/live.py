@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 
 # Rows beyond this are summarised: a 1,000-appliance run must not redraw 1,000 rows.
 MAX_ROWS = 24
-_COLUMNS = ("appliance", "wave", "state", "upload", "job / detail", "elapsed")
-_GIVE_WAY = frozenset({"wave", "job / detail"})
+_NAME_MAX = 24  # a longer appliance name folds onto a second line
 
 
 @dataclass
@@ -93,13 +92,16 @@ class LiveView:
         now = time.monotonic()
         table = Table(expand=False, box=None, pad_edge=False)
         visible = self._visible()
-        # On a narrow terminal the detail gives way first, then the wave; each stays one line.
-        for column in _COLUMNS:
-            table.add_column(column, no_wrap=column not in _GIVE_WAY)
+        # On a narrow terminal the job detail gives way (staying one line); a long name folds.
+        table.add_column("appliance", max_width=_NAME_MAX, overflow="fold")
+        for column in ("wave", "state", "upload"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("job / detail")
+        table.add_column("elapsed", no_wrap=True)
         for row in visible:
             table.add_row(
                 row.name,
-                _one_line(row.wave),
+                row.wave,
                 Text(row.state.value, style=OUTCOME_STYLES.get(row.state, "cyan")),
                 _upload_bar(row),
                 _one_line(row.detail[:40]),

@@ -102,17 +102,22 @@ def stale_reason(holder: LockHolder, me: LockHolder) -> str | None:
 
 
 def running_here(holder: LockHolder, me: LockHolder) -> bool:
-    """Whether `holder` is certainly still running.
+    """Whether `holder` is (as far as this host can tell) still running on this machine.
 
-    On this host, its pid alive and the same process: its start time matches (only Linux
-    tells; elsewhere this is never certain).
+    This machine: the same host name, or the same boot (the host was renamed while it ran).
+    Running: its pid alive with the start time it recorded, or with a start time this process
+    may not read (another user's process under `hidepid`). Where no start time was recorded
+    (not Linux) a live pid may be another program, so this is never certain: False.
     """
-    return (
-        holder.hostname == me.hostname
-        and stale_reason(holder, me) is None
-        and holder.pid_start is not None
-        and holder.pid_start == _proc_stat(holder.pid)[1]
-    )
+    same_boot = holder.boot_id is not None and holder.boot_id == me.boot_id
+    if holder.hostname != me.hostname and not same_boot:
+        return False
+    if holder.boot_id and me.boot_id and not same_boot:
+        return False  # the host rebooted since
+    if holder.pid_start is None or not _pid_alive(holder.pid):
+        return False
+    current = _proc_stat(holder.pid)[1]
+    return current is None or current == holder.pid_start
 
 
 def describe(holder: LockHolder, me: LockHolder) -> str:
@@ -125,10 +130,10 @@ def describe(holder: LockHolder, me: LockHolder) -> str:
 def locked_message(path: Path, holder: LockHolder, me: LockHolder) -> str:
     """The one line telling the user who holds the state database, and what to do."""
     unlock = f"`orchestrator unlock --state-db {path}` releases it"
-    if holder.hostname != me.hostname:
-        advice = f"if that run is gone (its host crashed or was renamed), {unlock}"
-    elif running_here(holder, me):
+    if running_here(holder, me):
         advice = "wait for it or stop it"
+    elif holder.hostname != me.hostname:
+        advice = f"if that run is gone (its host crashed or was renamed), {unlock}"
     else:
         advice = f"wait for it or stop it (if pid {holder.pid} is not an orchestrator, {unlock})"
     return f"state database {path} is in use by {describe(holder, me)}; {advice}"
@@ -186,14 +191,16 @@ def release(conn: sqlite3.Connection, token: str) -> None:
     conn.execute("DELETE FROM lock WHERE id = 1 AND token = ?", (token,))
 
 
-def release_for_user(conn: sqlite3.Connection, path: Path, holder: LockHolder) -> None:
+def release_for_user(conn: sqlite3.Connection, path: Path, holder: LockHolder) -> bool:
     """Drop `holder`'s lock on the user's word that its run is gone (`orchestrator unlock`).
 
-    Inside the caller's write transaction; LockedError if the lock changed hands since the
-    user was shown `holder`.
+    Inside the caller's write transaction. False if nothing holds the lock any more (that run
+    ended meanwhile); LockedError if another run took it since the user was shown `holder`.
     """
     now = read_holder(conn)
-    if now is None or now.token != holder.token:
+    if now is None:
+        return False
+    if now.token != holder.token:
         raise LockedError(
             f"state database {path}: the lock changed hands meanwhile; "
             "run `orchestrator unlock` again to see who holds it"
@@ -207,3 +214,4 @@ def release_for_user(conn: sqlite3.Connection, path: Path, holder: LockHolder) -
         command=holder.command,
         started_at=holder.started_at.isoformat(),
     )
+    return True

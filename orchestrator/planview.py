@@ -23,6 +23,7 @@ _WIDTH = 100  # the widest terminal the table is laid out for
 _COLUMNS = ("Appliance", "Role", "Version", "Action", "Estimate")
 _ROLE, _VERSION, _ACTION = 1, 2, 3
 _ACTION_ROOM = 36  # below this, versions take two lines and roles wrap to give the action room
+_ACTION_LEAST = 16  # below this, a long appliance name folds
 
 
 def format_duration(seconds: float) -> str:
@@ -171,7 +172,10 @@ def _widths(lines: list[PlannedAppliance], width: int) -> list[int]:
         # A narrow terminal: `current ->` over `target`, and a long role folds.
         widths[_VERSION] = max(_two_line_width(row[_VERSION]) for row in rows)
         widths[_ROLE] = min(widths[_ROLE], len("exa/manager"))
-    widths[_ACTION] = max(16, min(widths[_ACTION], room()))
+    short = _ACTION_LEAST - room()
+    if short > 0:  # a long name folds onto a second line rather than the action losing its room
+        widths[0] = max(len(_COLUMNS[0]), widths[0] - short)
+    widths[_ACTION] = max(_ACTION_LEAST, min(widths[_ACTION], room()))
     return widths
 
 

@@ -92,9 +92,19 @@ class _ResultsTable:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         widths = [
             max([len(header), *(row[i].cell_len for row in self.rows)])
-            for i, header in enumerate(_HEADERS[:-1])
+            for i, header in enumerate(_HEADERS)
         ]
-        wide = sum(widths) + _ERROR_MIN + _GAP * (len(_HEADERS) - 1) <= options.max_width
+        widths[-1] = _ERROR_MIN
+        room = options.max_width
+        wide = sum(widths) + _GAP * (len(_HEADERS) - 1) <= room
+        keep = [i for i, header in enumerate(_HEADERS) if wide or header != "role"]
+        if not wide:
+            version = _HEADERS.index("version")
+            two_lines = (_two_line_width(row[version]) for row in self.rows)
+            widths[version] = max([len("version"), *two_lines])
+            # A name longer than the room left folds onto a second line.
+            others = sum(widths[i] for i in keep[1:]) + _GAP * (len(keep) - 1)
+            widths[0] = max(len("appliance"), min(widths[0], room - others))
         table = Table(
             title=self.title,
             box=box.SIMPLE_HEAD,
@@ -104,14 +114,12 @@ class _ResultsTable:
             show_edge=False,
             collapse_padding=True,
         )
-        keep = [i for i, header in enumerate(_HEADERS) if wide or header != "role"]
         for i in keep:
             header = _HEADERS[i]
             if header == "error":  # one line, cut to the room left
                 table.add_column(header, min_width=_ERROR_MIN)
-            elif header == "version" and not wide:
-                two_lines = max([len(header), *(_two_line_width(row[i]) for row in self.rows)])
-                table.add_column(header, min_width=two_lines)
+            elif header in {"appliance", "version"} and not wide:
+                table.add_column(header, width=widths[i], overflow="fold")
             else:
                 justify: JustifyMethod = "right" if header == "duration" else "left"
                 table.add_column(header, no_wrap=True, justify=justify)

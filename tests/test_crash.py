@@ -281,7 +281,7 @@ def test_a_run_killed_on_a_host_since_renamed_is_unlocked_then_resumed(sim: Sim)
     assert released.returncode == 0, released.stderr
     assert "locked by pid " in released.stdout
     assert "on host night-laptop.old (orchestrator apply, started " in released.stdout
-    assert "lock released" in released.stdout
+    assert "`orchestrator resume --state-db orchestrator-state.db` continues it" in released.stdout
     result = orchestrator("resume", cwd=sim.dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert_fleet_finished_cleanly(sim)

@@ -42,6 +42,7 @@ journal.acquire_lock(command="apply")
 print(os.getpid(), flush=True)
 os._exit(0)  # exits holding the lock, as a crash would
 """
+OTHER_BOOT = "0b0e3c4f-another-machine"  # a holder on another host booted another kernel
 STARTED = re.compile(r"started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)")
 
 
@@ -216,7 +217,7 @@ def test_lock_of_an_unreaped_child_is_taken_over(db: Path) -> None:
 
 def test_a_lock_on_another_host_says_how_to_release_it(db: Path, journal: Journal) -> None:
     """The refusal names the other host and the command that releases a gone run's lock."""
-    plant(db, hostname="elsewhere")
+    plant(db, hostname="elsewhere", boot_id=OTHER_BOOT)
     with pytest.raises(LockedError) as caught:
         journal.acquire_lock(command="resume")
     message = str(caught.value)
@@ -242,15 +243,16 @@ def test_release_for_the_user_drops_only_the_lock_they_were_shown(
     db: Path, journal: Journal
 ) -> None:
     """If the lock changed hands after the user saw it, unlock refuses instead of dropping it."""
-    shown = plant(db, hostname="elsewhere")
+    shown = plant(db, hostname="elsewhere", boot_id=OTHER_BOOT)
     journal._conn.execute("UPDATE lock SET token = 'newer'")  # that host's run started again
     newer = shown.model_copy(update={"token": "newer"})
     with pytest.raises(LockedError, match="the lock changed hands meanwhile"):
         journal.release_lock_for_user(shown)
     assert journal.lock_holder() == newer
     with capture_logs() as logs:
-        journal.release_lock_for_user(newer)
+        assert journal.release_lock_for_user(newer)
     assert journal.lock_holder() is None
+    assert not journal.release_lock_for_user(newer)  # already gone: nothing to release
     assert [(e["event"], e["hostname"]) for e in logs] == [("lock.released_by_user", "elsewhere")]
     journal.acquire_lock(command="resume")
 
@@ -293,6 +295,7 @@ def test_unlock_of_a_dead_run_needs_no_confirmation(db: Path) -> None:
     assert unlocked.returncode == 0, unlocked.stderr
     assert f"locked by pid {result.stdout.strip()} (orchestrator apply" in unlocked.stdout
     assert "that run is gone (process exited)" in unlocked.stdout
+    assert "lock released; no interrupted run is waiting to be resumed" in unlocked.stdout
     with Journal.open(db) as journal:
         assert journal.lock_holder() is None
 
@@ -301,7 +304,7 @@ def test_unlock_of_a_dead_run_needs_no_confirmation(db: Path) -> None:
 def test_unlock_asks_on_a_terminal(db: Path, answer: str, code: int) -> None:
     """On a terminal, `unlock` shows the holder and releases its lock only on a yes."""
     Journal.open(db).close()
-    plant(db, hostname="elsewhere")
+    plant(db, hostname="elsewhere", boot_id=OTHER_BOOT)
     returncode, shown = in_terminal("unlock", "--state-db", str(db), answer=answer, cwd=db.parent)
     assert returncode == code, shown
     assert f"locked by pid {os.getpid()} on host elsewhere (orchestrator apply" in shown
@@ -314,3 +317,15 @@ def test_unlock_asks_on_a_terminal(db: Path, answer: str, code: int) -> None:
     else:
         assert "nothing was changed" in shown
         assert holder is not None
+
+
+def test_unlock_refuses_a_run_still_going_on_this_machine_under_an_old_name(db: Path) -> None:
+    """The host was renamed while the run went on: the same boot tells it is this machine."""
+    Journal.open(db).close()
+    plant(db, hostname="before-the-rename")  # this very process: alive, same boot, same start
+    result = orchestrator("unlock", "--yes", "--state-db", str(db), cwd=db.parent)
+    assert result.returncode == 2
+    assert "on host before-the-rename" in result.stderr
+    assert result.stderr.rstrip().endswith("wait for it or stop it")
+    with Journal.open(db) as journal:
+        assert journal.lock_holder() is not None

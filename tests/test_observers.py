@@ -136,3 +136,20 @@ def test_live_view_fits_80_columns_keeping_names_and_states_whole() -> None:
     assert "prechecked" in row
     assert row.rstrip().endswith("0m 00s")
     assert "a long note" in row
+
+
+def test_live_view_folds_a_long_name_keeping_states_and_times_whole() -> None:
+    """A name longer than the room folds onto more lines; state and elapsed stay whole."""
+    plan = small_plan()
+    long_name = "eca1-frankfurt-primary.dc1.corp.example.net"
+    eca = plan.waves[0].appliances[0].model_copy(update={"name": long_name})
+    waves = (plan.waves[0].model_copy(update={"appliances": (eca,)}), *plan.waves[1:])
+    view = LiveView(plan.model_copy(update={"waves": waves}))
+    view.state_changed(long_name, Outcome.UPLOADING, "sending the image")
+    console = Console(record=True, width=80, soft_wrap=True)
+    console.print(view)
+    lines = console.export_text().splitlines()
+    assert max(len(text) for text in lines) <= 80
+    row = next(text for text in lines if text.startswith("eca1"))
+    assert "uploading" in row
+    assert row.rstrip().endswith("0m 00s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -246,15 +247,32 @@ def test_table_fits_100_columns_and_totals() -> None:
     assert "Total: 8 appliances: 5 to upgrade, 1 skipped, 2 refused" in text
 
 
-def test_table_fits_an_80_column_terminal_without_cutting_versions() -> None:
-    """At 80 columns versions take two lines and roles fold; nothing is wider than the screen."""
+@pytest.mark.parametrize("suffix", ["", ".dc1.corp.example.net"], ids=["short", "long-names"])
+def test_table_fits_an_80_column_terminal_without_cutting_versions(suffix: str) -> None:
+    """At 80 columns versions take two lines and roles and long names fold; none is cut."""
     plan = make_plan()
+    waves = tuple(
+        wave.model_copy(
+            update={
+                "appliances": tuple(
+                    a.model_copy(update={"name": a.name + suffix}) for a in wave.appliances
+                )
+            }
+        )
+        for wave in plan.waves
+    )
+    plan = plan.model_copy(update={"waves": waves})
     console = Console(record=True, width=80, color_system=None, soft_wrap=True)
     console.print(render_table(plan, width=80))
     lines = console.export_text().splitlines()
-    tables = [text for text in lines if text.startswith((" Appliance", " eca1", " eda", " exa"))]
+    tables, in_wave = [], False
+    for text in lines:  # a wave's table: from its `N. wave` heading to the blank line
+        in_wave = bool(re.match(r"\d+\. ", text)) or (in_wave and bool(text.strip()))
+        tables += [text] if in_wave else []
     assert tables
     assert max(len(text) for text in tables) <= 80
+    headers = len([w for w in plan.waves if w.appliances]) + bool(plan.unplaced)
+    assert sum("Estimate" in text for text in lines) == headers  # no column squeezed out
     assert all("Appliance" in text and "Estimate" in text for text in lines if "Role" in text)
     text = "\n".join(lines)
     for planned in plan.appliances():

@@ -419,16 +419,21 @@ def test_write_reports_unwritable_path_is_a_config_error(tmp_path: Path) -> None
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
 
-def test_table_fits_80_columns_with_whole_versions() -> None:
-    """At 80 columns the role column goes and versions take two lines; none is cut."""
+@pytest.mark.parametrize("suffix", ["", ".dc1.corp.example.net"], ids=["short", "long-names"])
+def test_table_fits_80_columns_with_whole_versions(suffix: str) -> None:
+    """At 80 columns the role column goes, versions take two lines and long names fold."""
+    results = tuple(r.model_copy(update={"name": r.name + suffix}) for r in make_report().results)
     console = Console(record=True, width=80, color_system=None, soft_wrap=True)
-    console.print(render_table(make_report()))
+    console.print(render_table(make_report(results)))
     text = console.export_text()
     table = text.split(" failed: ")[0].splitlines()[1:]  # the title and the spelled-out failure
     assert max(len(line) for line in table) <= 80
     assert table[0].split() == ["appliance", "wave", "version", "outcome", "duration", "error"]
-    assert "9.8.2.1784 →" in text
-    assert text.count("9.9.1.100") == len(make_report().results)
+    assert text.count("9.8.2.1784 →") == len(results) - 1  # eda1 was skipped: one version
+    assert text.count("9.9.1.100") == len(results)
+    assert "".join(line.split()[0] for line in table[2:4] if line.strip()).startswith(
+        results[0].name
+    )
 
 
 def test_table_keeps_one_line_per_appliance_when_wide_enough() -> None:
