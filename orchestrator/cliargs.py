@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.config import parse_window_end, resolve_settings
+from orchestrator.config import parse_window_end, resolve_settings, window_still_open
 from orchestrator.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p = sub.add_parser("resume", help="continue the last interrupted run")
     p.add_argument("--state-db", type=Path)
+    p.add_argument("--window-end", help="this window's end (the run's own window by default)")
     p.add_argument("--inventory", type=Path, help="inventory (default: the run's own)")
     p.add_argument("--report", type=Path)
     p.add_argument("--notify-url")
@@ -105,16 +106,23 @@ def settings_from(args: argparse.Namespace) -> Settings:
         cli[name] = getattr(args, name, None)
     cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
     window = getattr(args, "window_end", None)
-    now = dt.datetime.now(dt.UTC)
     if window:
-        cli["window_end"] = parse_window_end(window, now)
-        if cli["window_end"] <= now:
-            raise ConfigError(f"--window-end {window} is in the past; give the window's end")
+        cli["window_end"] = parse_window_end(window, dt.datetime.now(dt.UTC))
     settings = resolve_settings(cli, os.environ, args.config)
-    if settings.report is not None and not settings.report.parent.is_dir():
-        folder = settings.report.parent
-        raise ConfigError(f"--report {settings.report}: folder {folder} does not exist")
+    if settings.report is not None:
+        _check_report_path(settings.report)
     return settings
+
+
+def _check_report_path(path: Path) -> None:
+    """Refuse, before anything changes, a report path the end of the run could not write."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(f"--report {path}: folder {folder} does not exist")
+    if path.is_dir():
+        raise ConfigError(f"--report {path} is a folder; give a file, e.g. {path / 'run.json'}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"--report {path}: folder {folder} is not writable")
 
 
 def reviewed(settings: Settings, plan: Plan, args: argparse.Namespace) -> Settings:
@@ -123,5 +131,5 @@ def reviewed(settings: Settings, plan: Plan, args: argparse.Namespace) -> Settin
     if args.concurrency is None:
         update["concurrency"] = plan.concurrency
     if args.window_end is None:
-        update["window_end"] = plan.window_end
+        update["window_end"] = window_still_open(plan.window_end, "the plan was reviewed with")
     return settings.model_copy(update=update)

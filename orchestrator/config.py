@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -35,6 +36,8 @@ class FailureBudget(BaseModel):
             raise ValueError(f"{text!r} is not a number or a percentage such as 3 or 10%")
         value, percent = match.groups()
         if percent:
+            if float(value) > 100:  # noqa: PLR2004
+                raise ValueError(f"{text!r}: a share of the appliances is at most 100%")
             return cls(percent=float(value))
         if "." in value:
             raise ValueError(f"{text!r}: a failure count must be a whole number")
@@ -93,13 +96,16 @@ class Settings(BaseModel):
         return value
 
 
-def parse_window_end(text: str, now: dt.datetime) -> dt.datetime:
-    """Parse --window-end: an ISO 8601 time, or HH:MM meaning the next such local time."""
+def parse_window_end(text: str, now: dt.datetime, *, source: str = "--window-end") -> dt.datetime:
+    """Parse a window end: an ISO 8601 time, or HH:MM meaning the next such local time.
+
+    `source` names where the text came from in the error (the flag, a variable or a file).
+    """
     hhmm = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
     if hhmm:
         hour, minute = int(hhmm.group(1)), int(hhmm.group(2))
         if hour > 23 or minute > 59:  # noqa: PLR2004
-            raise ConfigError(f"--window-end {text}: not a time of day; write HH:MM, e.g. 05:30")
+            raise ConfigError(f"{source} {text}: not a time of day; write HH:MM, e.g. 05:30")
         local_now = now.astimezone()
         end = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
         return end if end > local_now else end + dt.timedelta(days=1)
@@ -107,9 +113,22 @@ def parse_window_end(text: str, now: dt.datetime) -> dt.datetime:
         end = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         raise ConfigError(
-            f"--window-end {text}: write an ISO 8601 time (2026-11-24T05:30) or HH:MM"
+            f"{source} {text}: write an ISO 8601 time (2026-11-24T05:30) or HH:MM"
         ) from None
-    return end if end.tzinfo else end.astimezone()
+    end = end if end.tzinfo else end.astimezone()
+    if end <= now:
+        raise ConfigError(f"{source} {text} is in the past; give the window's end")
+    return end
+
+
+def _window(layer: dict[str, Any], source: str, now: dt.datetime) -> dict[str, Any]:
+    """The layer with its window_end (text, or a YAML timestamp) parsed like --window-end."""
+    value = layer.get("window_end")
+    if isinstance(value, dt.datetime | dt.date):
+        value = value.isoformat()
+    if isinstance(value, str):
+        return {**layer, "window_end": parse_window_end(value, now, source=source)}
+    return layer
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
@@ -128,13 +147,23 @@ def _from_file(path: Path | None) -> dict[str, Any]:
         return {}
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read settings ({exc.__class__.__name__})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read settings: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{line}; write `name: value` lines") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: settings must be a mapping of name: value")
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
+    settings = {str(k).replace("-", "_"): v for k, v in data.items()}
+    for name in settings:
+        if name not in Settings.model_fields:
+            close = difflib.get_close_matches(name, list(Settings.model_fields), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"{path}: unknown setting {name}{hint}")
+    return settings
 
 
 def resolve_settings(
@@ -143,8 +172,14 @@ def resolve_settings(
     file: Path | None = None,
 ) -> Settings:
     """Merge the sources (CLI > environment > file > default) into one frozen Settings."""
+    now = dt.datetime.now(dt.UTC)
+    layers = (
+        _window(_from_file(file), f"{file}: window_end", now),
+        _window(_from_env(env), f"{ENV_PREFIX}WINDOW_END", now),
+        cli,
+    )
     merged: dict[str, Any] = {}
-    for layer in (_from_file(file), _from_env(env), cli):
+    for layer in layers:
         merged.update({k: v for k, v in layer.items() if v is not None})
     unknown = sorted(set(merged) - set(Settings.model_fields))
     if unknown:
@@ -155,5 +190,30 @@ def resolve_settings(
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "settings"
         message = str(first["msg"]).removeprefix("Value error, ")
-        flag = f"--{name.replace('_', '-')} (or {ENV_PREFIX}{name.upper()})"
+        in_file = f", or {name} in {file}" if file is not None else ""
+        flag = f"--{name.replace('_', '-')} (or {ENV_PREFIX}{name.upper()}{in_file})"
         raise ConfigError(f"{flag}: {message}") from None
+
+
+def window_still_open(end: dt.datetime | None, whose: str) -> dt.datetime | None:
+    """A saved window end, refused once it has passed: it would defer every appliance."""
+    if end is not None and end <= dt.datetime.now(dt.UTC):
+        raise ConfigError(
+            f"the window {whose} ended at {end.isoformat(timespec='minutes')}; "
+            "give this window's end with --window-end HH:MM"
+        )
+    return end
+
+
+def resumed_settings(original: Settings, current: Settings) -> Settings:
+    """The settings of a resumed run.
+
+    Its own, but where to write and log, and a window given now (flag, variable or file), are
+    this invocation's.
+    """
+    keep = ["state_db", "report", "notify_url", "log_format"]
+    if current.window_end is not None:
+        keep.append("window_end")
+    else:
+        window_still_open(original.window_end, "the run was started with")
+    return original.model_copy(update={name: getattr(current, name) for name in keep})

@@ -173,11 +173,16 @@ class Runner:
             await self.ingest.restore_idle(only=self._cluster_finished, retry_failed=False)
 
     def _first_wave(self, bracket: IngestBracket) -> WaveKind | None:
-        """The wave of the cluster's first node still to upgrade (None: nothing left)."""
+        """The wave of the cluster's first node still to upgrade (None: nothing left).
+
+        A node that could not start now (window, failure budget, stop) never will: not counted.
+        """
         left = [
             self.wave_index[name]
             for name in bracket.members
-            if name in self.wave_index and not self._finished(name)
+            if name in self.wave_index
+            and not self._finished(name)
+            and self._why_not_start(self.tracks[name]) is None
         ]
         return self.plan.waves[min(left)].kind if left else None
 

@@ -13,7 +13,7 @@ from orchestrator import facts as facts_mod
 from orchestrator import steps
 from orchestrator.ajournal import AsyncJournal
 from orchestrator.client import ApplianceClient, open_session
-from orchestrator.config import Settings
+from orchestrator.config import Settings, resumed_settings
 from orchestrator.errors import OrchestratorError, PlanError, StateError, one_line
 from orchestrator.ingest import RESTORE_TIMEOUT
 from orchestrator.journal import Journal
@@ -216,8 +216,7 @@ def _settings_of_run(settings_json: str, current: Settings) -> Settings:
         original = Settings.model_validate_json(settings_json)
     except ValueError:
         return current
-    keep = ("state_db", "report", "notify_url", "log_format")
-    return original.model_copy(update={name: getattr(current, name) for name in keep})
+    return resumed_settings(original, current)
 
 
 def _plan_from_journal(plan_json: str, settings: Settings) -> Plan:

@@ -215,6 +215,29 @@ async def test_window_end_defers_what_cannot_finish(tmp_path: Path) -> None:
     assert all(first_change(run.events, n) is None for n in run.fleet.names)
 
 
+async def test_ingest_is_not_halted_when_the_window_closed_before_any_node_could_start(
+    tmp_path: Path,
+) -> None:
+    """A slow Discover job used up the window the plan fitted: Explore never starts.
+
+    Its cluster keeps recording: no pointless halt and restore.
+    """
+    import datetime as dt  # noqa: PLC0415
+
+    scenario = lab(small=True)
+    for spec in scenario["appliances"]:
+        if spec["name"] == "eda1":
+            spec["job_duration"] = 4000  # 4 s instead of the 0.6 s the plan expects
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3.5)
+    run = await apply_scenario(scenario, tmp_path, settings=fast_settings(tmp_path, window_end=end))
+    assert run.outcome("eda1") == "done"
+    assert run.outcome("exa-m1") == "deferred"
+    planned = {a.name: a for a in run.plan.appliances()}
+    assert planned["exa-m1"].fits_window  # deferred at run time, not in the plan
+    assert ingest_changes(run) == []
+    assert run.report.ingest == ()
+
+
 async def test_ingest_that_cannot_be_re_enabled_makes_the_run_fail(tmp_path: Path) -> None:
     """Every appliance upgraded but ingest left off is exit 1, with the failure reported."""
     stuck = {"exa-m1": {"ingest_stuck": True}, "exa-d1": {"ingest_stuck": True}}

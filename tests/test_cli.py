@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import json
 import re
@@ -300,3 +301,40 @@ def test_apply_on_a_terminal_upgrades_on_a_yes_with_the_live_view(sim: Sim) -> N
     assert end.count(TARGET) == 5
     assert "5 done — exit 0" in end
     assert len(sim.events("restart.finished")) == 5
+
+
+def test_resume_after_the_window_asks_for_this_window_s_end(sim: Sim) -> None:
+    """A run cut off by its window is resumed in the next one, given with --window-end."""
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=6)
+    slow_estimates = {"ORCHESTRATOR_UPGRADE_DURATION": "2"}  # only the first waves fit
+    first = orchestrator(
+        "apply",
+        str(sim.inventory),
+        "--yes",
+        "--window-end",
+        end.isoformat(),
+        cwd=sim.dir,
+        env=slow_estimates,
+    )
+    assert first.returncode == 3, first.stderr[-2000:]
+    time.sleep(max(0.0, (end - dt.datetime.now(dt.UTC)).total_seconds()) + 0.2)
+    stale = orchestrator("resume", cwd=sim.dir)
+    assert stale.returncode == 2
+    assert "the window the run was started with ended at" in one_line_error(stale)
+    assert "give this window's end with --window-end HH:MM" in stale.stderr
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    result = orchestrator("resume", "--window-end", later, cwd=sim.dir)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(sim.events("restart.finished")) == 5
+
+
+def test_a_report_path_that_is_a_folder_is_refused_before_anything_changes(sim: Sim) -> None:
+    """--report naming a folder would fail only after the upgrade: refused first, exit 2."""
+    result = orchestrator(
+        "apply", str(sim.inventory), "--yes", "--report", str(sim.dir), cwd=sim.dir
+    )
+    assert result.returncode == 2
+    assert f"--report {sim.dir} is a folder; give a file, e.g. {sim.dir / 'run.json'}" in (
+        one_line_error(result)
+    )
+    assert not sim.events("upload.started")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TYPE_CHECKING
 
 import pytest
@@ -83,3 +84,47 @@ def test_window_end_rejects_nonsense(text: str) -> None:
     """An unparseable window end is a ConfigError that shows the accepted forms."""
     with pytest.raises(ConfigError, match="--window-end"):
         parse_window_end(text, dt.datetime.now(dt.UTC))
+
+
+def test_window_end_from_the_environment_reads_like_the_flag() -> None:
+    """ORCHESTRATOR_WINDOW_END takes HH:MM as --window-end does."""
+    settings = resolve_settings({}, {"ORCHESTRATOR_WINDOW_END": "05:30"})
+    assert settings.window_end is not None
+    assert settings.window_end > dt.datetime.now(dt.UTC)
+    assert (settings.window_end.astimezone().hour, settings.window_end.astimezone().minute) == (
+        5,
+        30,
+    )
+
+
+def test_a_past_window_end_is_refused_wherever_it_is_set(tmp_path: Path) -> None:
+    """A window that already ended would defer everything: refused from a variable or a file."""
+    with pytest.raises(
+        ConfigError, match=r"^ORCHESTRATOR_WINDOW_END 2020-01-01T00:00 is in the past"
+    ):
+        resolve_settings({}, {"ORCHESTRATOR_WINDOW_END": "2020-01-01T00:00"})
+    config = tmp_path / "settings.yaml"
+    config.write_text("window_end: 2020-01-01T00:00:00\n")
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(config))}: window_end .* in the past"):
+        resolve_settings({}, {}, config)
+
+
+def test_an_unknown_setting_in_a_file_names_the_file_and_the_likely_one(tmp_path: Path) -> None:
+    """A misspelt key in --config names the file and suggests the setting meant."""
+    config = tmp_path / "settings.yaml"
+    config.write_text("concurrncy: 8\n")
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, {}, config)
+    assert str(caught.value) == f"{config}: unknown setting concurrncy; did you mean concurrency?"
+
+
+def test_a_missing_settings_file_says_so(tmp_path: Path) -> None:
+    """A --config path that does not exist gets the system's reason, not an exception name."""
+    with pytest.raises(ConfigError, match=r"nocfg\.yaml: cannot read settings: No such file"):
+        resolve_settings({}, {}, tmp_path / "nocfg.yaml")
+
+
+def test_a_failure_share_over_100_percent_is_refused() -> None:
+    """--max-failures 150% makes no sense: refused, naming the flag."""
+    with pytest.raises(ConfigError, match=r"--max-failures .*'150%': .* at most 100%"):
+        resolve_settings({"max_failures": "150%"}, {})
