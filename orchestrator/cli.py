@@ -244,16 +244,18 @@ class App:
         if last is None:
             self.out.print(f"{self.settings.state_db}: no run recorded yet")
             return EXIT_OK
-        summary, resumable = last
+        summary, resumable, busy = last
         self.out.print(reporttable.render_table(summary))
-        if resumable:
+        if busy is not None:
+            self.out.print(f"a run holds the state database: {busy}; it may still be going")
+        elif resumable:
             self.out.print("this run was interrupted: `orchestrator resume` continues it")
         return EXIT_OK
 
     def restore_ingest(self) -> int:
         """Re-enable ingest on every cluster the journal says the tool halted."""
         inventory = load_inventory(self.args.inventory)
-        done = asyncio.run(
+        done, closed = asyncio.run(
             workflow.restore_ingest(inventory, self.settings, cluster=self.args.cluster)
         )
         if not done:
@@ -265,6 +267,11 @@ class App:
             else:
                 failed = True
                 self.err.print(f"error: could not restore ingest on {cluster}: {error}")
+        if closed is not None:
+            self.out.print(
+                f"closed the interrupted run started {closed.started_at:%Y-%m-%d %H:%M} UTC: "
+                "it will not be resumed; plan afresh for what it left undone"
+            )
         return EXIT_FAILED if failed else EXIT_OK
 
     def unlock(self) -> int:

@@ -93,7 +93,10 @@ def _vendor_row(cells: Sequence[str], line: int, file: str) -> dict[str, Any]:
         message = "host (field 1) looks like an API key; the order is host,api_key,firmware"
         raise InventoryError(message, file=file, row=line)
     url = host if "://" in host else f"https://{_bracketed(host)}"
-    name = urlsplit(url).hostname or host
+    parts = urlsplit(url)
+    name = parts.hostname or host
+    if parts.port is not None:  # two appliances may share a host on different ports
+        name = f"{name}:{parts.port}"
     return {
         "name": name,
         "url": url,

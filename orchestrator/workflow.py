@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 from orchestrator import facts as facts_mod
-from orchestrator import steps
+from orchestrator import lock, steps
 from orchestrator.ajournal import AsyncJournal
 from orchestrator.client import ApplianceClient, open_session
 from orchestrator.config import Settings, resumed_settings
@@ -282,16 +282,19 @@ async def _run(
     )
     if report.exit_code != 3:  # noqa: PLR2004 - an incomplete run stays open for `resume`
         await journal.finish_run(run_id, exit_code=report.exit_code)
+    if prior:  # resumed: report the whole run, from its start, as its journal has it
+        whole = await journal.report(run_id)
+        report = whole.model_copy(update={"exit_code": report.exit_code, "error": report.error})
     return report
 
 
 async def restore_ingest(
     inventory: Inventory, settings: Settings, *, cluster: str | None = None
-) -> list[tuple[str, str, str | None]]:
-    """Re-enable ingest on every cluster the journal says the tool halted: (cluster, via, error).
+) -> tuple[list[tuple[str, str, str | None]], RunRecord | None]:
+    """Re-enable ingest on every cluster the tool halted: (cluster, via, error) each.
 
-    When every halted cluster is re-enabled, an interrupted run is closed: the operator chose
-    to clean up rather than `resume`, and a new `apply` may start.
+    When every halted cluster is re-enabled, an interrupted run is closed (and returned): the
+    operator chose to clean up rather than `resume`, and a new `apply` may start.
     """
     require_state_db(settings)
     outcome: list[tuple[str, str, str | None]] = []
@@ -313,7 +316,8 @@ async def restore_ingest(
         unfinished = await journal.unfinished_run()
         if unfinished is not None and not await journal.halted_clusters(None):
             await journal.finish_run(unfinished.run_id, exit_code=3)
-    return outcome
+            return outcome, unfinished
+    return outcome, None
 
 
 async def _restore_one(
@@ -375,18 +379,22 @@ def _refuse_new_run(
         )
 
 
-async def last_report(settings: Settings) -> tuple[RunReport, bool] | None:
-    """The newest run in the state database as a report, and whether `resume` would continue it."""
+async def last_report(settings: Settings) -> tuple[RunReport, bool, str | None] | None:
+    """The newest run as a report, whether `resume` continues it, and a live lock's holder."""
     if not settings.state_db.exists():
         return None
 
-    def read() -> tuple[RunReport, bool] | None:
+    def read() -> tuple[RunReport, bool, str | None] | None:
         with Journal.open(settings.state_db) as journal:
             run = journal.last_run()
             if run is None:
                 return None
             unfinished = journal.unfinished_run()
             resumable = unfinished is not None and unfinished.run_id == run.run_id
-            return journal.report(run.run_id), resumable
+            holder = journal.lock_holder()
+            me = lock.LockHolder.me("status", "status")
+            going = holder is not None and lock.stale_reason(holder, me) is None
+            busy = lock.describe(holder, me) if holder is not None and going else None
+            return journal.report(run.run_id), resumable, busy
 
     return await asyncio.to_thread(read)

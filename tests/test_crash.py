@@ -7,7 +7,9 @@ ground truth for what each appliance went through.
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import itertools
+import json
 import signal
 import sqlite3
 import time
@@ -133,8 +135,11 @@ def test_restore_ingest_after_a_kill_while_halted(sim: Sim) -> None:
     result = orchestrator("restore-ingest", str(sim.inventory), cwd=sim.dir)
     assert result.returncode == 0, result.stderr
     assert "restored on cluster exa" in result.stdout
+    assert "closed the interrupted run started " in result.stdout
+    assert "it will not be resumed; plan afresh for what it left undone" in result.stdout
     ingest = [e["data"]["enabled"] for e in sim.events() if e["kind"] == "ingest.changed"]
     assert ingest[-1] is True
+    assert orchestrator("resume", cwd=sim.dir).returncode == 2  # closed: nothing to resume
 
 
 def test_one_interrupt_finishes_running_work_restores_ingest_and_exits_3(sim: Sim) -> None:
@@ -180,6 +185,11 @@ def test_a_second_concurrent_run_is_refused_naming_the_holder(sim: Sim) -> None:
         assert second.returncode == 2
         assert f"pid {first.pid}" in second.stderr
         assert "Traceback" not in second.stderr
+        status = orchestrator("status", cwd=sim.dir)  # the run is going: not "interrupted"
+        assert f"a run holds the state database: pid {first.pid} (orchestrator apply" in (
+            status.stdout
+        )
+        assert "continues it" not in status.stdout
     finally:
         first.communicate(timeout=60)
     assert first.returncode == 0
@@ -285,3 +295,24 @@ def test_a_run_killed_on_a_host_since_renamed_is_unlocked_then_resumed(sim: Sim)
     result = orchestrator("resume", cwd=sim.dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert_fleet_finished_cleanly(sim)
+
+
+def test_the_report_of_a_resumed_run_covers_the_whole_run(sim: Sim) -> None:
+    """`resume --report` writes the run from its start: work done before the kill included."""
+    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    wait_for(sim, has("restart.finished", "exa-d1"))  # ingest halted and restored by now
+    kill(proc)
+    result = orchestrator("resume", "--report", "run.json", cwd=sim.dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((sim.dir / "run.json").read_text())
+    appliances = {a["name"]: a for a in report["appliances"]}
+    assert list(appliances) == NAMES
+    for name, line in appliances.items():
+        assert (line["outcome"], line["version_after"]) == ("done", TARGET), name
+        assert line["started_at"] is not None, name
+    assert [a["action"] for a in report["ingest"]] == ["halted", "restored"]
+    assert report["started_at"] <= appliances["eca1"]["started_at"]  # the run's own start
+    span = dt.datetime.fromisoformat(appliances["eta1"]["finished_at"]) - dt.datetime.fromisoformat(
+        appliances["eca1"]["started_at"]
+    )
+    assert report["duration_seconds"] >= span.total_seconds()

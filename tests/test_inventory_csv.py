@@ -69,7 +69,7 @@ def test_vendor_rows_load(tree: Path) -> None:
     assert eda1.api_key.get_secret_value() == KEY
     assert (eda2.name, eda2.url) == ("eda2.example.net", "https://eda2.example.net")
     assert eda2.firmware == FileFirmware(file=tree / "images" / "eda-complete.tar", version=None)
-    assert (eda3.name, eda3.url) == ("10.0.0.7", "https://10.0.0.7:8443")
+    assert (eda3.name, eda3.url) == ("10.0.0.7:8443", "https://10.0.0.7:8443")
     assert eda3.firmware == UrlFirmware(
         url="https://repo.example.net/eda/8.7.1.tar", version="8.7.1"
     )
@@ -204,15 +204,15 @@ BAD_CSV = [
         id="vendor-bad-firmware-url",
     ),
     pytest.param(
-        f"eda1,{KEY},images/eda-complete.tar\nEDA1:8443,{KEY},images/eda-complete.tar\n",
+        f"eda1:8443,{KEY},images/eda-complete.tar\nEDA1:8443,{KEY},images/eda-complete.tar\n",
         2,
-        ["duplicate name eda1 (also row 1)", "use YAML to name them"],
+        ["duplicate name eda1:8443 (also row 1)", "use YAML to name them"],
         id="vendor-duplicate-host",
     ),
     pytest.param(
         f"https://eda1/,{KEY},images/eda-complete.tar\neda1:443,{KEY},images/eda-complete.tar\n",
         2,
-        ["duplicate name eda1"],
+        ["eda1:443 has the same URL as eda1 (row 1)", "list each one once"],
         id="vendor-same-host-as-url",
     ),
     pytest.param(
@@ -336,3 +336,13 @@ def test_csv_errors_never_contain_the_key(tree: Path, text: str) -> None:
     with pytest.raises(InventoryError) as caught:
         load(tree, text)
     assert KEY not in str(caught.value)
+
+
+def test_vendor_rows_on_one_host_and_different_ports_are_two_appliances(tree: Path) -> None:
+    """The port is part of the name: a lab (or the simulator) serves many on one address."""
+    inventory = load(
+        tree,
+        f"http://127.0.0.1:9001/,{KEY},images/eda-9.9.1.100.tar\n"
+        f"http://127.0.0.1:9002/,{KEY},images/eda-9.9.1.100.tar\n",
+    )
+    assert [a.name for a in inventory.appliances] == ["127.0.0.1:9001", "127.0.0.1:9002"]
