@@ -71,7 +71,9 @@ class App:
             key = appliance.role.value if appliance.role else "role from platform"
             roles[key] = roles.get(key, 0) + 1
         detail = ", ".join(f"{n} {r}" for r, n in roles.items())
-        self.out.print(f"{inventory.source}: OK, {len(inventory.appliances)} appliances ({detail})")
+        count = len(inventory.appliances)
+        noun = "appliance" if count == 1 else "appliances"
+        self.out.print(f"{inventory.source}: OK, {count} {noun} ({detail})")
         return EXIT_OK
 
     def _warn(self, inventory: Inventory) -> None:
@@ -242,7 +244,8 @@ class App:
         """Print what the last run did, per appliance."""
         last = asyncio.run(workflow.last_report(self.settings))
         if last is None:
-            self.out.print(f"{self.settings.state_db}: no run recorded yet")
+            where = "" if self.settings.state_db.exists() else " (no state database here)"
+            self.out.print(f"{self.settings.state_db}: no run recorded yet{where}")
             return EXIT_OK
         summary, resumable, busy = last
         self.out.print(reporttable.render_table(summary))

@@ -220,7 +220,7 @@ def test_status_without_a_state_database_says_so(tmp_path: Path) -> None:
     """`status` before any run explains there is nothing recorded, exit 0."""
     result = orchestrator("status", cwd=tmp_path)
     assert result.returncode == 0
-    assert "no run recorded yet" in result.stdout
+    assert "orchestrator-state.db: no run recorded yet (no state database here)" in result.stdout
 
 
 def test_ctrl_c_while_planning_says_nothing_was_changed(tmp_path: Path) -> None:
@@ -338,3 +338,25 @@ def test_a_report_path_that_is_a_folder_is_refused_before_anything_changes(sim: 
         one_line_error(result)
     )
     assert not sim.events("upload.started")
+
+
+def test_version_names_the_installed_release(tmp_path: Path) -> None:
+    """`--version` prints the package's version and exits 0."""
+    from importlib.metadata import version  # noqa: PLC0415
+
+    result = orchestrator("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"orchestrator {version('extrahop-orchestrator')}"
+
+
+def test_validate_counts_one_appliance_in_the_singular(tmp_path: Path) -> None:
+    """One appliance is `1 appliance`."""
+    inventory = tmp_path / "one.yaml"
+    inventory.write_text(
+        "defaults: {api_key_env: EXAMPLE_KEY}\n"
+        "firmware: {discover: {cloud_version: 9.9.1.100, version: 9.9.1.100}}\n"
+        "appliances:\n  - {name: eda1, url: https://eda1.example.net, role: discover}\n"
+    )
+    result = orchestrator("validate", str(inventory), cwd=tmp_path, env={"EXAMPLE_KEY": "k" * 32})
+    assert result.returncode == 0, result.stderr
+    assert "OK, 1 appliance (1 discover)" in result.stdout
