@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["UsageError", "build_parser", "reviewed", "settings_from"]
 
+_RUNS = frozenset({"plan", "apply", "resume"})  # the commands a window applies to
 _DESCRIPTION = "Upgrade the firmware of an ExtraHop deployment, in the vendor's order."
 
 
@@ -115,9 +116,14 @@ def settings_from(args: argparse.Namespace) -> Settings:
         cli[name] = getattr(args, name, None)
     cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
     window = getattr(args, "window_end", None)
+    now = dt.datetime.now(dt.UTC)
     if window:
-        cli["window_end"] = parse_window_end(window, dt.datetime.now(dt.UTC))
+        cli["window_end"] = parse_window_end(window, now)
+        if cli["window_end"] <= now:
+            raise ConfigError(f"--window-end {window} is in the past; give the window's end")
     settings = resolve_settings(cli, os.environ, args.config)
+    if args.command in _RUNS:  # a window set earlier (variable, file) must still be open
+        window_still_open(settings.window_end, "set by ORCHESTRATOR_WINDOW_END or --config")
     if settings.report is not None:
         _check_report_path(settings.report)
     return settings

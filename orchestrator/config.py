@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 ENV_PREFIX = "ORCHESTRATOR_"
+_MINUTES_A_DAY = 24 * 60
 _BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$")
 
 
@@ -88,6 +89,12 @@ class Settings(BaseModel):
     upgrade_duration: float = Field(default=900.0, ge=0)  # firmware job, seconds
     reboot_duration: float = Field(default=300.0, ge=0)  # restart downtime, seconds
 
+    @field_validator("window_end")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """A time without a zone is local time (as --window-end reads it)."""
+        return value if value is None or value.tzinfo else value.astimezone()
+
     @field_validator("max_failures", mode="before")
     @classmethod
     def _budget(cls, value: object) -> object:
@@ -115,10 +122,7 @@ def parse_window_end(text: str, now: dt.datetime, *, source: str = "--window-end
         raise ConfigError(
             f"{source} {text}: write an ISO 8601 time (2026-11-24T05:30) or HH:MM"
         ) from None
-    end = end if end.tzinfo else end.astimezone()
-    if end <= now:
-        raise ConfigError(f"{source} {text} is in the past; give the window's end")
-    return end
+    return end if end.tzinfo else end.astimezone()
 
 
 def _window(layer: dict[str, Any], source: str, now: dt.datetime) -> dict[str, Any]:
@@ -126,6 +130,11 @@ def _window(layer: dict[str, Any], source: str, now: dt.datetime) -> dict[str, A
     value = layer.get("window_end")
     if isinstance(value, dt.datetime | dt.date):
         value = value.isoformat()
+    elif isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 23:15 as the base-60 number 1395.
+        if not 0 <= value < _MINUTES_A_DAY:
+            raise ConfigError(f'{source} {value}: write an ISO 8601 time or "HH:MM" in quotes')
+        value = "{}:{:02d}".format(*divmod(value, 60))
     if isinstance(value, str):
         return {**layer, "window_end": parse_window_end(value, now, source=source)}
     return layer

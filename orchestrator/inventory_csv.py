@@ -95,8 +95,13 @@ def _vendor_row(cells: Sequence[str], line: int, file: str) -> dict[str, Any]:
     url = host if "://" in host else f"https://{_bracketed(host)}"
     parts = urlsplit(url)
     name = parts.hostname or host
-    if parts.port is not None:  # two appliances may share a host on different ports
-        name = f"{name}:{parts.port}"
+    try:
+        port = parts.port
+    except ValueError:
+        message = "host (field 1) has a port that is not a number 1-65535; write host:443"
+        raise InventoryError(message, file=file, row=line) from None
+    if port is not None:  # two appliances may share a host on different ports
+        name = f"{name}:{port}"
     return {
         "name": name,
         "url": url,

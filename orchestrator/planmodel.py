@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from orchestrator.models import Firmware, NodeKind, Role
 
@@ -118,6 +118,13 @@ class Plan(PlanModel):
     concurrency: int
     allow_downgrade: bool = False
     window_end: dt.datetime | None = None
+
+    @field_validator("window_end")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """A saved time without a zone is local time, as --window-end reads it."""
+        return value if value is None or value.tzinfo else value.astimezone()
+
     waves: tuple[Wave, ...]
     ingest: tuple[IngestBracket, ...] = ()
     warnings: tuple[str, ...] = ()

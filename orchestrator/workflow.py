@@ -282,20 +282,18 @@ async def _run(
     )
     if report.exit_code != 3:  # noqa: PLR2004 - an incomplete run stays open for `resume`
         await journal.finish_run(run_id, exit_code=report.exit_code)
-    if prior:  # resumed: report the whole run, from its start, as its journal has it
-        whole = await journal.report(run_id)
-        report = whole.model_copy(update={"exit_code": report.exit_code, "error": report.error})
+    # Resumed: the whole run from its start, as journalled (a failing journal: what we know).
+    with contextlib.suppress(StateError):
+        if prior:
+            whole = await journal.report(run_id)
+            report = whole.model_copy(update={"exit_code": report.exit_code, "error": report.error})
     return report
 
 
 async def restore_ingest(
     inventory: Inventory, settings: Settings, *, cluster: str | None = None
 ) -> tuple[list[tuple[str, str, str | None]], RunRecord | None]:
-    """Re-enable ingest on every cluster the tool halted: (cluster, via, error) each.
-
-    When every halted cluster is re-enabled, an interrupted run is closed (and returned): the
-    operator chose to clean up rather than `resume`, and a new `apply` may start.
-    """
+    """(cluster, via, error) for each halted cluster re-enabled; the interrupted run closed."""
     require_state_db(settings)
     outcome: list[tuple[str, str, str | None]] = []
     async with AsyncExitStack() as stack:
@@ -314,7 +312,7 @@ async def restore_ingest(
                 await journal.record_ingest(run_id, name, via, "restore_failed", error)
             outcome.append((name, via, error))
         unfinished = await journal.unfinished_run()
-        if unfinished is not None and not await journal.halted_clusters(None):
+        if unfinished is not None and not await journal.halted_clusters(None):  # not resumed
             await journal.finish_run(unfinished.run_id, exit_code=3)
             return outcome, unfinished
     return outcome, None

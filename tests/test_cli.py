@@ -360,3 +360,23 @@ def test_validate_counts_one_appliance_in_the_singular(tmp_path: Path) -> None:
     result = orchestrator("validate", str(inventory), cwd=tmp_path, env={"EXAMPLE_KEY": "k" * 32})
     assert result.returncode == 0, result.stderr
     assert "OK, 1 appliance (1 discover)" in result.stdout
+
+
+def test_a_past_window_from_the_environment_stops_a_run_but_not_a_recovery(
+    tmp_path: Path,
+) -> None:
+    """A window exported for last night refuses `plan` and `apply`, never `validate` or `status`."""
+    inventory = tmp_path / "one.yaml"
+    inventory.write_text(
+        "defaults: {api_key_env: EXAMPLE_KEY}\n"
+        "firmware: {discover: {cloud_version: 9.9.1.100, version: 9.9.1.100}}\n"
+        "appliances:\n  - {name: eda1, url: https://eda1.example.net, role: discover}\n"
+    )
+    env = {"EXAMPLE_KEY": "k" * 32, "ORCHESTRATOR_WINDOW_END": "2020-01-01T05:00"}
+    plan = orchestrator("plan", str(inventory), "--offline", cwd=tmp_path, env=env)
+    assert plan.returncode == 2
+    assert "the window set by ORCHESTRATOR_WINDOW_END or --config ended at 2020-01-01" in (
+        one_line_error(plan)
+    )
+    assert orchestrator("validate", str(inventory), cwd=tmp_path, env=env).returncode == 0
+    assert orchestrator("status", cwd=tmp_path, env=env).returncode == 0

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import TYPE_CHECKING
 
 import pytest
 
-from orchestrator.config import FailureBudget, parse_window_end, resolve_settings
+from orchestrator.config import FailureBudget, Settings, parse_window_end, resolve_settings
 from orchestrator.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -97,16 +96,22 @@ def test_window_end_from_the_environment_reads_like_the_flag() -> None:
     )
 
 
-def test_a_past_window_end_is_refused_wherever_it_is_set(tmp_path: Path) -> None:
-    """A window that already ended would defer everything: refused from a variable or a file."""
-    with pytest.raises(
-        ConfigError, match=r"^ORCHESTRATOR_WINDOW_END 2020-01-01T00:00 is in the past"
-    ):
-        resolve_settings({}, {"ORCHESTRATOR_WINDOW_END": "2020-01-01T00:00"})
+def test_an_unquoted_hhmm_in_a_settings_file_is_a_time_of_day(tmp_path: Path) -> None:
+    """YAML reads `window_end: 23:15` as the number 1395; it still means 23:15."""
     config = tmp_path / "settings.yaml"
-    config.write_text("window_end: 2020-01-01T00:00:00\n")
-    with pytest.raises(ConfigError, match=rf"^{re.escape(str(config))}: window_end .* in the past"):
-        resolve_settings({}, {}, config)
+    config.write_text("window_end: 23:15\n")
+    end = resolve_settings({}, {}, config).window_end
+    assert end is not None
+    assert (end.astimezone().hour, end.astimezone().minute) == (23, 15)
+    assert end > dt.datetime.now(dt.UTC)
+
+
+def test_a_window_end_without_a_zone_is_local_time() -> None:
+    """A saved or configured time without a zone compares with aware times (no TypeError)."""
+    settings = Settings.model_validate({"window_end": "2026-11-24T05:30"})
+    assert settings.window_end is not None
+    assert settings.window_end.tzinfo is not None
+    assert settings.window_end == dt.datetime(2026, 11, 24, 5, 30).astimezone()
 
 
 def test_an_unknown_setting_in_a_file_names_the_file_and_the_likely_one(tmp_path: Path) -> None:

@@ -198,6 +198,12 @@ BAD_CSV = [
         id="vendor-missing-image",
     ),
     pytest.param(
+        f"eda1:abc,{KEY},images/eda-complete.tar\n",
+        1,
+        ["host (field 1) has a port that is not a number 1-65535"],
+        id="vendor-bad-port",
+    ),
+    pytest.param(
         f"eda1,{KEY},gopher://x/eda.tar\n",
         1,
         ["http://, https:// or ftp://"],
