@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from orchestrator.errors import ConfigError
+from orchestrator.models import ZonedTime, local_if_naive
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -66,7 +67,7 @@ class Settings(BaseModel):
     # execution
     concurrency: int = Field(default=4, ge=1, le=1000)
     max_failures: FailureBudget = FailureBudget()
-    window_end: dt.datetime | None = None
+    window_end: ZonedTime | None = None
     allow_downgrade: bool = False
     state_db: Path = Path("orchestrator-state.db")
     report: Path | None = None
@@ -88,12 +89,6 @@ class Settings(BaseModel):
     download_duration: float = Field(default=300.0, ge=0)  # URL/cloud modes, seconds
     upgrade_duration: float = Field(default=900.0, ge=0)  # firmware job, seconds
     reboot_duration: float = Field(default=300.0, ge=0)  # restart downtime, seconds
-
-    @field_validator("window_end")
-    @classmethod
-    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        """A time without a zone is local time (as --window-end reads it)."""
-        return value if value is None or value.tzinfo else value.astimezone()
 
     @field_validator("max_failures", mode="before")
     @classmethod
@@ -122,7 +117,7 @@ def parse_window_end(text: str, now: dt.datetime, *, source: str = "--window-end
         raise ConfigError(
             f"{source} {text}: write an ISO 8601 time (2026-11-24T05:30) or HH:MM"
         ) from None
-    return end if end.tzinfo else end.astimezone()
+    return local_if_naive(end)
 
 
 def _window(layer: dict[str, Any], source: str, now: dt.datetime) -> dict[str, Any]:
@@ -190,9 +185,6 @@ def resolve_settings(
     merged: dict[str, Any] = {}
     for layer in layers:
         merged.update({k: v for k, v in layer.items() if v is not None})
-    unknown = sorted(set(merged) - set(Settings.model_fields))
-    if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 
 class Frozen(BaseModel):
@@ -72,6 +72,14 @@ class CloudFirmware(Frozen):
         """The target version is the cloud version."""
         return self.cloud_version
 
+
+def local_if_naive(moment: dt.datetime) -> dt.datetime:
+    """A time without a zone is this host's local time (as `--window-end 05:30` reads it)."""
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+# A point in time that always carries a zone: one written without is local time.
+ZonedTime = Annotated[dt.datetime, AfterValidator(local_if_naive)]
 
 Firmware = Annotated[FileFirmware | UrlFirmware | CloudFirmware, Field(discriminator="kind")]
 

@@ -6,9 +6,9 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 
-from orchestrator.models import Firmware, NodeKind, Role
+from orchestrator.models import Firmware, NodeKind, Role, ZonedTime
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -117,13 +117,7 @@ class Plan(PlanModel):
     offline: bool = False
     concurrency: int
     allow_downgrade: bool = False
-    window_end: dt.datetime | None = None
-
-    @field_validator("window_end")
-    @classmethod
-    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        """A saved time without a zone is local time, as --window-end reads it."""
-        return value if value is None or value.tzinfo else value.astimezone()
+    window_end: ZonedTime | None = None
 
     waves: tuple[Wave, ...]
     ingest: tuple[IngestBracket, ...] = ()

@@ -283,8 +283,8 @@ async def _run(
     if report.exit_code != 3:  # noqa: PLR2004 - an incomplete run stays open for `resume`
         await journal.finish_run(run_id, exit_code=report.exit_code)
     # Resumed: the whole run from its start, as journalled (a failing journal: what we know).
-    with contextlib.suppress(StateError):
-        if prior:
+    if prior:
+        with contextlib.suppress(StateError):
             whole = await journal.report(run_id)
             report = whole.model_copy(update={"exit_code": report.exit_code, "error": report.error})
     return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.server
 import json
@@ -160,7 +161,12 @@ def test_saved_plan_applies_when_nothing_drifted(sim: Sim) -> None:
     assert len(sim.events("restart.finished")) == 5
 
 
-class _Receiver(http.server.BaseHTTPRequestHandler):
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _Receiver(_Quiet):
     bodies: list[bytes] = []  # noqa: RUF012 - shared with the test on purpose
 
     def do_POST(self) -> None:
@@ -169,22 +175,26 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
         self.send_response(204)
         self.end_headers()
 
-    def log_message(self, *args: object) -> None:
-        pass
+
+@contextlib.contextmanager
+def webhook(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A webhook receiver on 127.0.0.1 answering with `handler`; yields its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_notify_url_receives_the_summary(failing_sim: Sim) -> None:
     """--notify-url POSTs the JSON summary of the run to a receiver."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    try:
+    with webhook(_Receiver) as url:
         result = orchestrator(
             "apply", str(failing_sim.inventory), "--yes", "--notify-url", url, cwd=failing_sim.dir
         )
-    finally:
-        server.shutdown()
-        server.server_close()
     assert result.returncode == 1
     payload = json.loads(_Receiver.bodies[-1])
     assert payload["status"] == "failed"
@@ -243,32 +253,23 @@ def test_ctrl_c_while_planning_says_nothing_was_changed(tmp_path: Path) -> None:
     assert "Traceback" not in out + err
 
 
-class _SlowReceiver(http.server.BaseHTTPRequestHandler):
+class _SlowReceiver(_Quiet):
     arrived = threading.Event()
 
     def do_POST(self) -> None:
         _SlowReceiver.arrived.set()
         time.sleep(20)  # longer than the test waits: the interrupt comes first
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 def test_ctrl_c_during_the_webhook_keeps_the_run_s_exit_code(failing_sim: Sim) -> None:
     """An interrupt after the run ended does not claim nothing changed: the run's code stands."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowReceiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    try:
+    with webhook(_SlowReceiver) as url:
         proc = start_orchestrator(
             "apply", str(failing_sim.inventory), "--yes", "--notify-url", url, cwd=failing_sim.dir
         )
         assert _SlowReceiver.arrived.wait(timeout=120)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert proc.returncode == 1  # eda1 failed: the run's own exit code
     assert "interrupted after the run ended" in err
     assert "nothing was changed" not in err
