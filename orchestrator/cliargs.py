@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import importlib.metadata
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,18 +44,43 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-format", choices=["console", "json"], default=None)
 
 
+def _state_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-db",
+        type=Path,
+        help="state database (default: ~/.local/state/orchestrator/state.db)",
+    )
+
+
 def _run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, help="appliances upgraded at once per wave")
     parser.add_argument("--window-end", help="end of the maintenance window: ISO 8601 or HH:MM")
     parser.add_argument("--allow-downgrade", action="store_true", default=None)
+    parser.add_argument(
+        "--ingest-found-off",
+        choices=["keep", "enable"],
+        help="an Explore cluster found with ingest disabled: keep it off, or enable it after",
+    )
+    _state_db(parser)
 
 
 def _apply_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     parser.add_argument("--max-failures", help="stop starting new appliances past N or P%%")
-    parser.add_argument("--state-db", type=Path, help="journal (SQLite) path")
     parser.add_argument("--report", type=Path, help="write the report as JSON (and .md)")
     parser.add_argument("--notify-url", help="POST the JSON summary here at the end")
+    parser.add_argument(
+        "--detach",
+        action="store_true",
+        help="run in the background, without a terminal; `orchestrator watch` shows it",
+    )
+    parser.add_argument("--run-id", type=_run_id, help=argparse.SUPPRESS)
+
+
+def _run_id(text: str) -> str:
+    if re.fullmatch(r"[0-9a-f]{32}", text) is None:
+        raise argparse.ArgumentTypeError("a run id is 32 hexadecimal digits")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="orchestrator", description=_DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _run_commands(sub)
+    _state_commands(sub)
+    _tool_commands(sub)
+    return parser
+
+
+def _run_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
+    """validate, plan, apply, resume."""
     p = sub.add_parser("validate", help="parse and check an inventory; no network")
     p.add_argument("inventory", type=Path)
     _common(p)
@@ -79,24 +113,42 @@ def build_parser() -> argparse.ArgumentParser:
     _apply_flags(p)
     _common(p)
     p = sub.add_parser("resume", help="continue the last interrupted run")
-    p.add_argument("--state-db", type=Path)
+    _state_db(p)
     p.add_argument("--window-end", help="this window's end (the run's own window by default)")
     p.add_argument("--inventory", type=Path, help="inventory (default: the run's own)")
     p.add_argument("--report", type=Path)
     p.add_argument("--notify-url")
     _common(p)
+
+
+def _state_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
+    """status, watch, restore-ingest, unlock: what the state database knows about runs."""
     p = sub.add_parser("status", help="what the last run did, per appliance")
-    p.add_argument("--state-db", type=Path)
+    p.add_argument("run", nargs="?", help="a run id or its first digits (default: the newest)")
+    _state_db(p)
+    _common(p)
+    p = sub.add_parser("watch", help="show a run going on elsewhere, live, until it ends")
+    p.add_argument("run", nargs="?", help="a run id or its first digits (default: the newest)")
+    _state_db(p)
     _common(p)
     p = sub.add_parser("restore-ingest", help="re-enable ingest the tool halted")
     p.add_argument("inventory", type=Path)
-    p.add_argument("--cluster")
-    p.add_argument("--state-db", type=Path)
+    p.add_argument("--cluster", help="only this Explore cluster")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="re-enable ingest even while the journal shows a node mid-upgrade",
+    )
+    _state_db(p)
     _common(p)
     p = sub.add_parser("unlock", help="release the lock of a run that is gone")
-    p.add_argument("--state-db", type=Path)
+    _state_db(p)
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     _common(p)
+
+
+def _tool_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
+    """simulate, demo."""
     p = sub.add_parser("simulate", help="serve a simulated fleet until Ctrl-C")
     p.add_argument("scenario", type=Path, nargs="?")
     p.add_argument("--write-inventory", type=Path)
@@ -106,13 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p = sub.add_parser("demo", help="simulated fleet + full apply, in one command")
     _common(p)
-    return parser
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """The run's settings: these flags over ORCHESTRATOR_* over --config over defaults."""
     cli: dict[str, Any] = {}
-    for name in ("concurrency", "max_failures", "state_db", "report", "notify_url", "log_format"):
+    names = ("concurrency", "max_failures", "state_db", "report", "notify_url", "log_format")
+    for name in (*names, "ingest_found_off"):
         cli[name] = getattr(args, name, None)
     cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
     window = getattr(args, "window_end", None)

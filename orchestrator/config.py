@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from orchestrator.errors import ConfigError
 from orchestrator.models import ZonedTime, local_if_naive
+from orchestrator.statehome import default_state_db
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -69,7 +70,8 @@ class Settings(BaseModel):
     max_failures: FailureBudget = FailureBudget()
     window_end: ZonedTime | None = None
     allow_downgrade: bool = False
-    state_db: Path = Path("orchestrator-state.db")
+    ingest_found_off: Literal["keep", "enable"] | None = None  # a cluster found disabled
+    state_db: Path = Field(default_factory=default_state_db)  # the per-user state home
     report: Path | None = None
     notify_url: str | None = None
     log_format: Literal["console", "json"] | None = None  # None: console on a terminal

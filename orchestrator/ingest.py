@@ -1,8 +1,19 @@
 """The Explore ingest bracket: halt once per cluster before its first node, restore after its last.
 
+A halt is journalled as requested (synced) before its PATCH and as halted once a node has
+acknowledged it; no Explore node's job starts on a cluster whose halt is not acknowledged
+(`ready`). A resumed run sends the halt again before its cluster's next node, whatever the
+journal says: the process may have died while the PATCH was being retried. A halt every node
+refused is read back: ingest still on is `halt_failed` (nothing changed, nothing to restore).
+
 Restoring happens on every way out of a run, except for a cluster with a node still mid-upgrade
 (a hard stop detaches from running jobs): that cluster stays halted for `resume` or
 `restore-ingest`, because the vendor requires ingest off while its nodes are upgraded.
+
+Ingest found off: a cluster the plan saw disabled is left off, unless the operator chose
+`enable` (the plan's `IngestBracket.choice`): then it is "halted" (confirmed off) and enabled
+after its last node. A cluster the plan did not observe (an offline plan) is read before the
+halt; found off, it is treated the same way, never turned on by default.
 """
 
 from __future__ import annotations
@@ -11,11 +22,11 @@ import asyncio
 import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from orchestrator import steps
 from orchestrator.errors import OrchestratorError, one_line
-from orchestrator.models import IngestAction
+from orchestrator.models import IngestAction, IngestVerb
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator
@@ -23,16 +34,16 @@ if TYPE_CHECKING:
     from orchestrator.client import ApplianceClient
     from orchestrator.plan import IngestBracket, WaveKind
 
-IngestWord = Literal["halted", "restored", "left_off", "restore_failed"]
 # Restoring ingest on the way out must not hang a run that is being torn down.
 RESTORE_TIMEOUT = 60.0
+FOUND_OFF_AT_RUN = "found disabled when the run began; kept off"
 
 
 class IngestJournal(Protocol):
     """The part of the journal the ingest bracket writes to."""
 
     async def record_ingest(
-        self, run_id: str, cluster: str, via: str, action: IngestWord, error: str | None = None
+        self, run_id: str, cluster: str, via: str, action: str, error: str | None = None
     ) -> None:
         """Commit one ingest action."""
 
@@ -47,7 +58,9 @@ class IngestObserver(Protocol):
 @dataclass
 class _Cluster:
     bracket: IngestBracket
-    halted: bool = False  # the tool disabled ingest and has not re-enabled it
+    halted: bool = False  # the tool may have disabled ingest and has not re-enabled it
+    confirmed: bool = False  # a node acknowledged the halt in this run
+    resumed: bool = False  # an interrupted run of this tool halted it (per the journal)
     busy: set[str] = field(default_factory=set)  # members with a job or restart under way
     failed: bool = False  # restoring was tried and failed (tried once more on the way out)
 
@@ -66,7 +79,10 @@ class IngestGuard:
         halted_before: Collection[str] = (),
     ) -> None:
         self.clusters = {
-            b.cluster: _Cluster(b, halted=b.cluster in halted_before) for b in brackets
+            b.cluster: _Cluster(
+                b, halted=b.cluster in halted_before, resumed=b.cluster in halted_before
+            )
+            for b in brackets
         }
         self.client_for = client_for
         self.journal = journal
@@ -75,6 +91,7 @@ class IngestGuard:
         self.actions: list[IngestAction] = []
         self._halt_errors: dict[str, str] = {}  # cluster -> why halting failed
         self._decided: set[str] = set()  # clusters halted or left off by this run
+        self._left_off: set[str] = set()  # clusters found off and kept off
 
     async def halt_before(
         self, wave: WaveKind, *, first_wave: Callable[[IngestBracket], WaveKind | None]
@@ -85,15 +102,30 @@ class IngestGuard:
             if bracket.cluster in self._decided or first_wave(bracket) is not wave:
                 continue
             self._decided.add(bracket.cluster)
-            if not bracket.halt:
-                await self._record(bracket, "left_off", bracket.via)
-            elif not cluster.halted:  # a resumed run's cluster may be halted already
+            if not bracket.halt and not cluster.resumed:
+                await self._leave_off(bracket, None)
+            elif cluster.resumed or not await self._found_off(cluster):
                 await self._halt(cluster)
+
+    async def _found_off(self, cluster: _Cluster) -> bool:
+        """For a cluster the plan did not observe: left off if it is off and was not chosen on."""
+        bracket = cluster.bracket
+        if bracket.was_enabled is not None or bracket.choice == "enable":
+            return False
+        if await self._read_enabled(bracket) is not False:
+            return False
+        await self._leave_off(bracket, FOUND_OFF_AT_RUN)
+        return True
+
+    async def _leave_off(self, bracket: IngestBracket, note: str | None) -> None:
+        self._left_off.add(bracket.cluster)
+        await self._record(bracket, IngestVerb.LEFT_OFF, bracket.via, note)
 
     async def _halt(self, cluster: _Cluster) -> None:
         bracket = cluster.bracket
-        # Written before the PATCH: a crash after it leaves a record restore-ingest obeys.
-        await self._record(bracket, "halted", bracket.via)
+        # Written (and synced) before the PATCH: a crash after it leaves a record that
+        # restore-ingest obeys, and that `resume` confirms by halting again.
+        await self._record(bracket, IngestVerb.HALT_REQUESTED, bracket.via)
         cluster.halted = True
         errors: list[str] = []
         for via in _candidates(bracket):
@@ -102,13 +134,46 @@ class IngestGuard:
             except OrchestratorError as exc:
                 errors.append(one_line(exc))
                 continue
+            await self._confirm(cluster, via)
             return
-        self._halt_errors[bracket.cluster] = "; ".join(errors)
-        await self._record(bracket, "halted", bracket.via, f"halt failed: {'; '.join(errors)}")
+        await self._halt_refused(cluster, "; ".join(errors))
+
+    async def _confirm(self, cluster: _Cluster, via: str, note: str | None = None) -> None:
+        cluster.confirmed = True
+        await self._record(cluster.bracket, IngestVerb.HALTED, via, note)
+
+    async def _halt_refused(self, cluster: _Cluster, errors: str) -> None:
+        """Every node refused the halt: read it back to tell unchanged from unknown."""
+        bracket = cluster.bracket
+        enabled = await self._read_enabled(bracket)
+        if enabled is False:
+            await self._confirm(cluster, bracket.via, "confirmed off by reading it back")
+            return
+        self._halt_errors[bracket.cluster] = errors
+        if enabled:
+            cluster.halted = False  # ingest was never changed: nothing to restore
+            await self._record(bracket, IngestVerb.HALT_FAILED, bracket.via, errors)
+        else:
+            message = f"halt not confirmed, ingest state unknown: {errors}"
+            await self._record(bracket, IngestVerb.HALT_REQUESTED, bracket.via, message)
+
+    async def _read_enabled(self, bracket: IngestBracket) -> bool | None:
+        """Whether the cluster ingests, read from the first node that answers (None: none)."""
+        for via in _candidates(bracket):
+            with contextlib.suppress(OrchestratorError):
+                return await steps.read_ingest(self.client_for(via))
+        return None
 
     def halt_failed(self, cluster: str | None) -> bool:
         """Whether halting ingest on `cluster` failed (its nodes must not be upgraded)."""
         return cluster is not None and cluster in self._halt_errors
+
+    def ready(self, cluster: str | None) -> bool:
+        """Whether an Explore node of `cluster` may start its job: ingest is known to be off."""
+        if cluster is None:
+            return True
+        entry = self.clusters.get(cluster)
+        return entry is not None and (entry.confirmed or cluster in self._left_off)
 
     @contextlib.contextmanager
     def upgrading(self, cluster: str | None, name: str) -> Iterator[None]:
@@ -143,25 +208,16 @@ class IngestGuard:
 
     async def _restore(self, cluster: _Cluster) -> None:
         bracket = cluster.bracket
-        errors: list[str] = []
-        for via in _candidates(bracket):
-            try:
-                async with asyncio.timeout(RESTORE_TIMEOUT):
-                    await steps.restore_ingest(self.client_for(via))
-            except OrchestratorError as exc:
-                errors.append(one_line(exc))
-                continue
-            except TimeoutError:
-                errors.append(f"{via}: no answer within {RESTORE_TIMEOUT:.0f}s")
-                continue
+        via, error = await restore_cluster(self.client_for, _candidates(bracket))
+        if error is None:
             cluster.halted = False
-            await self._record(bracket, "restored", via)
+            await self._record(bracket, IngestVerb.RESTORED, via)
             return
         cluster.failed = True
-        await self._record(bracket, "restore_failed", bracket.via, "; ".join(errors))
+        await self._record(bracket, IngestVerb.RESTORE_FAILED, bracket.via, error)
 
     async def _record(
-        self, bracket: IngestBracket, action: IngestWord, via: str, error: str | None = None
+        self, bracket: IngestBracket, action: IngestVerb, via: str, error: str | None = None
     ) -> None:
         await self.journal.record_ingest(self.run_id, bracket.cluster, via, action, error)
         self.actions.append(
@@ -173,7 +229,29 @@ class IngestGuard:
                 error=error,
             )
         )
-        self.observer.ingest_changed(bracket.cluster, action, via, error)
+        self.observer.ingest_changed(bracket.cluster, action.value, via, error)
+
+
+async def restore_cluster(
+    client_for: Callable[[str], ApplianceClient], candidates: list[str]
+) -> tuple[str, str | None]:
+    """Re-enable ingest through the first of `candidates` that accepts: (via, None) or (_, why).
+
+    Used by a run on its way out and by `restore-ingest`: one routine, one timeout per node.
+    """
+    errors: list[str] = []
+    for via in candidates:
+        try:
+            async with asyncio.timeout(RESTORE_TIMEOUT):
+                await steps.restore_ingest(client_for(via))
+        except OrchestratorError as exc:
+            errors.append(one_line(exc))
+            continue
+        except TimeoutError:
+            errors.append(f"{via}: no answer within {RESTORE_TIMEOUT:.0f}s")
+            continue
+        return via, None
+    return candidates[0] if candidates else "", "; ".join(errors) or "no node to send it to"
 
 
 def _candidates(bracket: IngestBracket) -> list[str]:

@@ -30,20 +30,20 @@ from orchestrator import lock
 from orchestrator.errors import StateError
 from orchestrator.journalview import build_report
 from orchestrator.models import (
+    MAY_BE_HALTED,
     Frozen,
     IngestAction,
+    IngestVerb,
     Outcome,
     RunReport,
 )
-from orchestrator.statedb import connect, transaction
+from orchestrator.statedb import connect, connect_readonly, transaction
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
     from pathlib import Path
     from types import TracebackType
 
-IngestVerb = Literal["halted", "restored", "left_off", "restore_failed"]
-_INGEST_VERBS = frozenset({"halted", "restored", "left_off", "restore_failed"})
 # States written ahead of a request that changes the appliance: synced before it is sent.
 ANNOUNCING = frozenset({Outcome.UPLOADING, Outcome.UPGRADING})
 _ANNOUNCING_VALUES = frozenset(state.value for state in ANNOUNCING)
@@ -73,12 +73,13 @@ INSERT INTO events (run_id, ts, appliance, state, job_id, error, step)
 VALUES (:run_id, :ts, :appliance, :state, :job_id, :error, :step)
 """
 # The last halt/restore per cluster: "left_off" never hides an earlier halt by the tool.
-_HALTED = """
+# A halt requested but never acknowledged counts: the PATCH may have taken effect.
+_HALTED = f"""
 SELECT cluster, via FROM ingest WHERE seq IN (
     SELECT MAX(seq) FROM ingest WHERE action != 'left_off' AND (:run_id IS NULL OR run_id = :run_id)
     GROUP BY cluster)
-AND action IN ('halted', 'restore_failed') ORDER BY cluster
-"""
+AND action IN ({", ".join(f"'{verb.value}'" for verb in sorted(MAY_BE_HALTED))}) ORDER BY cluster
+"""  # noqa: S608 - the verbs are this module's constants
 
 
 class RunRecord(Frozen):
@@ -117,6 +118,11 @@ class JournalEvent(Frozen):
     job_id: str | None
     error: str | None
     step: str | None
+
+
+def new_run_id() -> str:
+    """A fresh run id: 32 hex digits."""
+    return uuid.uuid4().hex
 
 
 def _now() -> str:
@@ -164,9 +170,10 @@ def _run_record(row: tuple[object, ...] | None) -> RunRecord | None:
 class Journal:
     """The state database of runs: a write-ahead record of every state change."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool = False) -> None:
         self._conn = conn
         self._path = path
+        self._readonly = readonly
         self._mutex = threading.RLock()  # one connection, possibly used from several threads
         self._token = uuid.uuid4().hex  # this Journal's identity in the lock row
         self._synchronous = "FULL"  # as _prepare left the connection
@@ -176,6 +183,15 @@ class Journal:
         """Open (creating if absent) the state database at `path`; StateError if unusable."""
         return cls(connect(path), path)
 
+    @classmethod
+    def open_readonly(cls, path: Path) -> Journal | None:
+        """Open the state database at `path` to read it; None if it holds nothing yet.
+
+        Never creates or changes anything (`status`, `watch`); StateError if unusable.
+        """
+        conn = connect_readonly(path)
+        return None if conn is None else cls(conn, path, readonly=True)
+
     @property
     def path(self) -> Path:
         """Where the state database lives."""
@@ -184,8 +200,9 @@ class Journal:
     def close(self) -> None:
         """Release the lock if this Journal holds it, and close the database."""
         with self._mutex:
-            with contextlib.suppress(StateError):  # already closed, or the disk is gone
-                self.release_lock()
+            if not self._readonly:
+                with contextlib.suppress(StateError):  # already closed, or the disk is gone
+                    self.release_lock()
             self._conn.close()
 
     def __enter__(self) -> Self:
@@ -240,11 +257,17 @@ class Journal:
             lock.release(conn, self._token)
 
     def start_run(
-        self, *, plan_json: str, inventory_source: str, inventory_sha256: str, settings_json: str
+        self,
+        *,
+        plan_json: str,
+        inventory_source: str,
+        inventory_sha256: str,
+        settings_json: str,
+        run_id: str | None = None,
     ) -> str:
-        """Record a new run and return its id (uuid4 hex)."""
+        """Record a new run and return its id (`run_id` if given, else a new uuid4 hex)."""
         _require_text(plan_json=plan_json, settings_json=settings_json, source=inventory_source)
-        run_id = uuid.uuid4().hex
+        run_id = run_id or new_run_id()
         with self._use("IMMEDIATE") as conn:
             conn.execute(
                 f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, NULL, NULL, ?, ?, ?, ?, ?)",  # noqa: S608
@@ -294,17 +317,19 @@ class Journal:
         self.record_states(StateChange(run_id, name, state) for name in appliances)
 
     def record_ingest(
-        self, run_id: str, cluster: str, via: str, action: IngestVerb, error: str | None = None
+        self, run_id: str, cluster: str, via: str, action: str, error: str | None = None
     ) -> None:
         """Append what the run did to one cluster's ingest."""
-        if action not in _INGEST_VERBS:
-            raise ValueError(f"unknown ingest action {action!r}")
+        try:
+            verb = IngestVerb(action)
+        except ValueError:
+            raise ValueError(f"unknown ingest action {action!r}") from None
         _require_text(cluster=cluster, via=via, error=error)
         with self._use("IMMEDIATE") as conn:
             conn.execute(
                 "INSERT INTO ingest (run_id, ts, cluster, via, action, error) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, _now(), cluster, via, action, error),
+                (run_id, _now(), cluster, via, verb.value, error),
             )
 
     def finish_run(self, run_id: str, *, exit_code: int) -> None:
@@ -321,6 +346,17 @@ class Journal:
         query = f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY seq DESC LIMIT 1"  # noqa: S608
         with self._use("DEFERRED") as conn:
             return _run_record(conn.execute(query, params).fetchone())
+
+    def find_run(self, prefix: str) -> RunRecord | None:
+        """The run whose id starts with `prefix` (None: no such run); StateError if several do."""
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix.lower()):
+            return None
+        query = f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id LIKE ? ORDER BY seq DESC LIMIT 2"  # noqa: S608
+        with self._use("DEFERRED") as conn:
+            rows = conn.execute(query, (prefix.lower() + "%",)).fetchall()
+        if len(rows) > 1:
+            raise StateError(f"run {prefix} is ambiguous in {self._path}; give more of its id")
+        return _run_record(rows[0]) if rows else None
 
     def last_run(self) -> RunRecord | None:
         """The newest run."""

@@ -28,7 +28,8 @@ def build_report(
     ingest: tuple[IngestAction, ...],
 ) -> RunReport:
     """One ApplianceResult per recorded appliance, in plan order (others after them)."""
-    planned = _planned(run.plan_json)
+    plan = _plan(run.plan_json)
+    planned = {line.name: line for line in plan.appliances()} if plan else {}
     order = [name for name in planned if name in states]
     order += [name for name in states if name not in planned]
     by_appliance: dict[str, list[JournalEvent]] = {}
@@ -45,16 +46,18 @@ def build_report(
         exit_code=INCOMPLETE_EXIT_CODE if run.exit_code is None else run.exit_code,
         results=results,
         ingest=ingest,
+        ingest_found_off={
+            b.cluster: b.choice for b in (plan.ingest if plan else ()) if b.found_off and b.choice
+        },
     )
 
 
-def _planned(plan_json: str) -> dict[str, PlannedAppliance]:
-    """The plan's appliances by name, or nothing if the run's plan is not a Plan document."""
+def _plan(plan_json: str) -> Plan | None:
+    """The run's plan, or None if it is not a Plan document."""
     try:
-        plan = Plan.model_validate_json(plan_json)
+        return Plan.model_validate_json(plan_json)
     except ValidationError:
-        return {}
-    return {line.name: line for line in plan.appliances()}
+        return None
 
 
 def _span(events: list[JournalEvent]) -> tuple[dt.datetime | None, dt.datetime | None]:

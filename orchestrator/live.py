@@ -68,12 +68,16 @@ class LiveView:
         """Show which wave runs."""
         self.wave = f"{wave.value} ({size})"
 
-    def state_changed(self, name: str, state: Outcome, detail: str | None) -> None:
-        """Update one row."""
-        row = self.rows[name]
+    def state_changed(
+        self, name: str, state: Outcome, detail: str | None, *, at: float | None = None
+    ) -> None:
+        """Update one row (`at`: when it happened, on the monotonic clock; default now)."""
+        row = self.rows.get(name)
+        if row is None:
+            return
         row.state = state
         row.detail = detail or ""
-        now = time.monotonic()
+        now = time.monotonic() if at is None else at
         if row.started is None and state not in FINAL_OUTCOMES | {Outcome.PENDING}:
             row.started = now
         if state in FINAL_OUTCOMES:
@@ -86,7 +90,7 @@ class LiveView:
 
     def step_observer(self, name: str) -> StepObserver:
         """The row itself receives step progress."""
-        return self.rows[name]
+        return self.rows.get(name) or _Row(name, "-")
 
     def __rich__(self) -> RenderableType:
         now = time.monotonic()

@@ -74,7 +74,7 @@ def _proc_stat(pid: int) -> tuple[str | None, str | None]:
     return fields[0], fields[_STAT_STARTTIME]
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether a process with `pid` exists on this host (a zombie counts as gone)."""
     if pid <= 0:
         return False
@@ -93,7 +93,7 @@ def stale_reason(holder: LockHolder, me: LockHolder) -> str | None:
         return None
     if holder.boot_id and me.boot_id and holder.boot_id != me.boot_id:
         return "host_rebooted"
-    if not _pid_alive(holder.pid):
+    if not pid_alive(holder.pid):
         return "process_exited"
     current_start = _proc_stat(holder.pid)[1]
     if holder.pid_start and current_start and holder.pid_start != current_start:
@@ -114,7 +114,7 @@ def running_here(holder: LockHolder, me: LockHolder) -> bool:
         return False
     if holder.boot_id and me.boot_id and not same_boot:
         return False  # the host rebooted since
-    if holder.pid_start is None or not _pid_alive(holder.pid):
+    if holder.pid_start is None or not pid_alive(holder.pid):
         return False
     current = _proc_stat(holder.pid)[1]
     return current is None or current == holder.pid_start

@@ -241,12 +241,27 @@ class ApplianceResult(Frozen):
         return (self.finished_at - self.started_at).total_seconds()
 
 
+class IngestVerb(enum.StrEnum):
+    """What a run did to one Explore cluster's ingest (journalled in this order of events)."""
+
+    HALT_REQUESTED = "halt_requested"  # journalled (synced) before the PATCH: may be off now
+    HALTED = "halted"  # a node acknowledged the halt (or ingest was read back off)
+    HALT_FAILED = "halt_failed"  # every node refused, and ingest was read back on: unchanged
+    LEFT_OFF = "left_off"  # ingest was already off and stays off (never turned on by the tool)
+    RESTORED = "restored"  # a node acknowledged re-enabling ingest
+    RESTORE_FAILED = "restore_failed"  # every node refused re-enabling: still disabled
+
+
+# After these, ingest may be disabled by the tool and must be re-enabled (restore-ingest).
+MAY_BE_HALTED = frozenset({IngestVerb.HALT_REQUESTED, IngestVerb.HALTED, IngestVerb.RESTORE_FAILED})
+
+
 class IngestAction(Frozen):
     """What the run did to one Explore cluster's ingest."""
 
     cluster: str
     via: str  # the appliance the PATCH was sent to
-    action: Literal["halted", "restored", "left_off", "restore_failed"]
+    action: IngestVerb
     at: dt.datetime
     error: str | None = None
 
@@ -262,6 +277,7 @@ class RunReport(Frozen):
     ingest: tuple[IngestAction, ...] = ()
     dry_run: bool = False
     error: str | None = None  # why the whole run stopped, if something beyond one appliance failed
+    ingest_found_off: dict[str, str] = {}  # cluster -> keep | enable, as the operator chose
 
     def count(self, outcome: Outcome) -> int:
         """How many appliances ended with `outcome`."""

@@ -20,9 +20,11 @@ from orchestrator.models import (
     parse_version,
 )
 from orchestrator.planmodel import (
+    WAVE_OF_ROLE,
     WAVE_ORDER,
     Action,
     Estimate,
+    FoundOffChoice,
     ImageInfo,
     IngestBracket,
     Plan,
@@ -45,11 +47,14 @@ __all__ = [
     "Wave",
     "WaveKind",
     "build_plan",
+    "choose_found_off",
+    "ingest_warnings",
+    "with_found_off_choice",
 ]
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Collection, Iterable, Mapping, Sequence
 
     from orchestrator.config import Settings
     from orchestrator.models import Appliance, Inventory
@@ -58,12 +63,21 @@ if TYPE_CHECKING:
 ROLE_UNKNOWN_OFFLINE = "role unknown offline; plan online or use a YAML inventory"
 EXPLORE_NEEDS_NODE = "Explore nodes need cluster and node: use a YAML or headered CSV inventory"
 
-_ROLE_WAVES = {
-    Role.COMMAND: WaveKind.COMMAND,
-    Role.DISCOVER: WaveKind.DISCOVER,
-    Role.TRACE: WaveKind.TRACE,
+FOUND_OFF_ASK = (
+    "ingest on cluster {cluster} is already disabled, and no run of this tool disabled it: "
+    "apply asks whether to keep it off or to enable it after the upgrade "
+    "(--ingest-found-off keep|enable)"
+)
+FOUND_OFF_CHOSEN = {
+    "keep": "ingest on cluster {cluster} is already disabled and stays disabled "
+    "(--ingest-found-off keep)",
+    "enable": "ingest on cluster {cluster} is already disabled and will be enabled after its "
+    "last node (--ingest-found-off enable)",
 }
-_NODE_WAVES = {NodeKind.MANAGER: WaveKind.EXPLORE_MANAGERS, NodeKind.DATA: WaveKind.EXPLORE_DATA}
+HALTED_BY_TOOL = (
+    "ingest on cluster {cluster} was disabled by a run of this tool that did not finish: "
+    "`orchestrator resume` continues that run, or `orchestrator restore-ingest` re-enables it"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,8 +96,12 @@ def build_plan(
     settings: Settings,
     *,
     now: dt.datetime,
+    halted_by_tool: Collection[str] = (),
 ) -> Plan:
-    """Plan the upgrade of `inventory` (`facts` None: offline); refusals are data, not raises."""
+    """Plan the upgrade of `inventory` (`facts` None: offline); refusals are data, not raises.
+
+    `halted_by_tool` names the clusters the state database says an unfinished run disabled.
+    """
     inputs = _Inputs(facts, images, settings)
     warnings: list[str] = []
     if facts is None:
@@ -94,6 +112,7 @@ def build_plan(
         planned.append(line)
         warnings.extend(notes)
     refusals, rule_warnings = check_version_rules(planned)
+    brackets = _brackets(planned, facts, frozenset(halted_by_tool), settings.ingest_found_off)
     waves = [_wave(kind, planned, settings.concurrency) for kind in WAVE_ORDER]
     if settings.window_end is not None:
         waves, window_warning = _fit_window(waves, now, settings.window_end, settings.concurrency)
@@ -108,8 +127,8 @@ def build_plan(
         window_end=settings.window_end,
         waves=tuple(waves),
         unplaced=tuple(p for p in planned if p.wave is None),
-        ingest=_brackets(planned, facts),
-        warnings=(*warnings, *rule_warnings),
+        ingest=brackets,
+        warnings=(*warnings, *rule_warnings, *ingest_warnings(brackets)),
         refusals=tuple(refusals),
         estimate=sum(wave.estimate for wave in waves),
     )
@@ -118,8 +137,8 @@ def build_plan(
 def wave_of(role: Role | None, cluster: str | None, node: NodeKind | None) -> WaveKind | None:
     """The wave an appliance belongs to; None if its role or Explore placement is unknown."""
     if role is Role.EXPLORE:
-        return _NODE_WAVES[node] if cluster and node else None
-    return None if role is None else _ROLE_WAVES[role]
+        return WAVE_OF_ROLE.get((role, node)) if cluster else None
+    return WAVE_OF_ROLE.get((role, None))
 
 
 def _plan_appliance(
@@ -237,7 +256,10 @@ def _with_estimate(line: PlannedAppliance, settings: Settings) -> PlannedApplian
 
 
 def _brackets(
-    planned: Sequence[PlannedAppliance], facts: Mapping[str, Facts] | None
+    planned: Sequence[PlannedAppliance],
+    facts: Mapping[str, Facts] | None,
+    halted_by_tool: frozenset[str],
+    choice: FoundOffChoice | None,
 ) -> tuple[IngestBracket, ...]:
     clusters: dict[str, list[PlannedAppliance]] = {}
     for line in planned:
@@ -250,16 +272,45 @@ def _brackets(
             continue
         managers = [n for n in acting if n.node is NodeKind.MANAGER]
         was_enabled = _ingest_state([n.name for n in nodes], facts)
-        brackets.append(
-            IngestBracket(
-                cluster=cluster,
-                via=(managers or acting)[0].name,
-                members=tuple(n.name for n in nodes),
-                was_enabled=was_enabled,
-                halt=was_enabled is not False,
-            )
+        bracket = IngestBracket(
+            cluster=cluster,
+            via=(managers or acting)[0].name,
+            members=tuple(n.name for n in nodes),
+            was_enabled=was_enabled,
+            halt=was_enabled is not False,
+            halted_by_tool=cluster in halted_by_tool,
+            found_off=was_enabled is False and cluster not in halted_by_tool,
         )
+        brackets.append(choose_found_off(bracket, choice))
     return tuple(brackets)
+
+
+def choose_found_off(bracket: IngestBracket, choice: FoundOffChoice | None) -> IngestBracket:
+    """The bracket with the operator's choice for ingest found off (no change otherwise)."""
+    if not bracket.found_off or choice is None:
+        return bracket
+    return bracket.model_copy(update={"choice": choice, "halt": choice == "enable"})
+
+
+def with_found_off_choice(plan: Plan, choice: FoundOffChoice) -> Plan:
+    """`plan` with `choice` made for every cluster found off and not decided yet."""
+    brackets = tuple(choose_found_off(b, choice) if b.choice is None else b for b in plan.ingest)
+    warnings = [w for w in plan.warnings if w not in ingest_warnings(plan.ingest)]
+    return plan.model_copy(
+        update={"ingest": brackets, "warnings": (*warnings, *ingest_warnings(brackets))}
+    )
+
+
+def ingest_warnings(brackets: Sequence[IngestBracket]) -> tuple[str, ...]:
+    """What the plan must say about clusters whose ingest is already off."""
+    warnings = []
+    for bracket in brackets:
+        if bracket.halted_by_tool:
+            warnings.append(HALTED_BY_TOOL.format(cluster=bracket.cluster))
+        elif bracket.found_off:
+            text = FOUND_OFF_CHOSEN[bracket.choice] if bracket.choice else FOUND_OFF_ASK
+            warnings.append(text.format(cluster=bracket.cluster))
+    return tuple(warnings)
 
 
 def _ingest_state(names: Iterable[str], facts: Mapping[str, Facts] | None) -> bool | None:

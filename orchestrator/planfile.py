@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     from orchestrator.models import Appliance, Facts, Firmware, Inventory
-    from orchestrator.plan import ImageInfo
+    from orchestrator.plan import ImageInfo, IngestBracket
 
 SCHEMA_VERSION = Plan.model_fields["schema_version"].default
 
@@ -200,3 +200,83 @@ def _place(cluster: str | None, node: object) -> str:
 
 def _short(digest: str) -> str:
     return digest[:12] + "…" if len(digest) > 12 else digest  # noqa: PLR2004 -- a readable prefix
+
+
+# --- the saved plan against the plan rebuilt now ---------------------------------------------
+
+
+def check_same_plan(saved: Plan, fresh: Plan) -> None:
+    """PlanError naming each way the saved plan differs from the plan the fleet gives now."""
+    differences = plan_differences(saved, fresh)
+    if differences:
+        raise PlanError(
+            "the plan file does not match the plan the inventory and the fleet give now "
+            f"(was it edited?): {'; '.join(differences)}; plan again and review the new plan"
+        )
+
+
+def plan_differences(saved: Plan, fresh: Plan) -> list[str]:
+    """What the saved plan would do differently from `fresh` (pure; empty when the same)."""
+    differences: list[str] = []
+    if [w.kind for w in saved.waves] != [w.kind for w in fresh.waves]:
+        differences.append("its waves are not the vendor's order")
+    now = {line.name: line for line in fresh.appliances()}
+    for line in saved.appliances():
+        other = now.get(line.name)
+        if other is None:
+            differences.append(f"it lists {line.name}, which the inventory does not")
+            continue
+        differences += [
+            f"{line.name}: {what} {_text(mine)} in the file, {_text(theirs)} now"
+            for what, mine, theirs in _compared(line, other)
+            if mine != theirs
+        ]
+    missing = now.keys() - {line.name for line in saved.appliances()}
+    differences += [f"it leaves out {name}" for name in sorted(missing)]
+    differences += _bracket_differences(saved, fresh)
+    if set(saved.refusals) != set(fresh.refusals):
+        differences.append("its refusals differ from the vendor rules' verdict")
+    return differences
+
+
+def _compared(line: PlannedAppliance, other: PlannedAppliance) -> list[tuple[str, object, object]]:
+    return [
+        ("wave", line.wave, other.wave),
+        ("action", line.action, other.action),
+        ("target version", line.target_version, other.target_version),
+        ("role", line.role, other.role),
+        ("URL", line.url, other.url),
+        ("firmware", line.firmware, other.firmware),
+        ("image", line.image, other.image),
+        ("Explore place", (line.cluster, line.node), (other.cluster, other.node)),
+    ]
+
+
+def _bracket_differences(saved: Plan, fresh: Plan) -> list[str]:
+    mine = {b.cluster: b for b in saved.ingest}
+    differences = []
+    for bracket in fresh.ingest:
+        other = mine.pop(bracket.cluster, None)
+        if other is None:
+            differences.append(f"it does not halt ingest on cluster {bracket.cluster}")
+        elif _bracket_key(other) != _bracket_key(bracket):
+            differences.append(f"its ingest bracket of cluster {bracket.cluster} differs")
+    differences += [f"it brackets unknown cluster {name}" for name in sorted(mine)]
+    return differences
+
+
+def _bracket_key(bracket: IngestBracket) -> tuple[object, ...]:
+    """What a bracket must keep: its members, and whether it halts.
+
+    For a cluster found off, whether it halts is the operator's choice, made anew at apply.
+    """
+    halt = None if bracket.found_off else bracket.halt
+    return (bracket.members, bracket.found_off, halt)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, tuple):
+        return "/".join(str(part or "-") for part in value)
+    if hasattr(value, "model_dump"):
+        return "another" if value else "none"
+    return str(value) if value is not None else "none"

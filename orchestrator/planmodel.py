@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from orchestrator.models import Firmware, NodeKind, Role, ZonedTime
 
@@ -41,23 +41,35 @@ class WaveKind(enum.StrEnum):
 
 
 WAVE_ORDER: tuple[WaveKind, ...] = tuple(WaveKind)
+# The wave of each (role, Explore node kind): the vendor's order, by role.
+WAVE_OF_ROLE: dict[tuple[Role | None, NodeKind | None], WaveKind] = {
+    (Role.COMMAND, None): WaveKind.COMMAND,
+    (Role.DISCOVER, None): WaveKind.DISCOVER,
+    (Role.EXPLORE, NodeKind.MANAGER): WaveKind.EXPLORE_MANAGERS,
+    (Role.EXPLORE, NodeKind.DATA): WaveKind.EXPLORE_DATA,
+    (Role.TRACE, None): WaveKind.TRACE,
+}
+
+
+FoundOffChoice = Literal["keep", "enable"]
+_Seconds = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
 class ImageInfo(PlanModel):
     """A local firmware image as hashed at plan time."""
 
     path: str
-    size: int
-    sha256: str
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class Estimate(PlanModel):
     """Expected seconds for each step of one appliance."""
 
-    upload: float = 0.0
-    download: float = 0.0
-    upgrade: float = 0.0
-    reboot: float = 0.0
+    upload: float = _Seconds
+    download: float = _Seconds
+    upgrade: float = _Seconds
+    reboot: float = _Seconds
 
     @property
     def total(self) -> float:
@@ -97,6 +109,11 @@ class IngestBracket(PlanModel):
     members: tuple[str, ...]
     was_enabled: bool | None  # as observed at plan time; None when planned offline
     halt: bool  # False when ingest was already off (left off) or no node is upgraded
+    # Found disabled at plan time, and no run of this tool disabled it: the operator chooses
+    # to keep it off, or to enable it after the upgrade (`--ingest-found-off`).
+    found_off: bool = False
+    choice: FoundOffChoice | None = None
+    halted_by_tool: bool = False  # an unfinished run of this tool disabled it (state database)
 
 
 class Wave(PlanModel):
@@ -104,7 +121,7 @@ class Wave(PlanModel):
 
     kind: WaveKind
     appliances: tuple[PlannedAppliance, ...]
-    estimate: float = 0.0  # seconds at the planned concurrency
+    estimate: float = _Seconds  # seconds at the planned concurrency
 
 
 class Plan(PlanModel):
@@ -115,7 +132,7 @@ class Plan(PlanModel):
     inventory_source: str
     inventory_sha256: str
     offline: bool = False
-    concurrency: int
+    concurrency: int = Field(ge=1, le=1000)
     allow_downgrade: bool = False
     window_end: ZonedTime | None = None
 
@@ -123,8 +140,16 @@ class Plan(PlanModel):
     ingest: tuple[IngestBracket, ...] = ()
     warnings: tuple[str, ...] = ()
     refusals: tuple[str, ...] = ()  # why the plan as a whole cannot be applied
-    estimate: float = 0.0  # total seconds, waves one after another
+    estimate: float = _Seconds  # total seconds, waves one after another
     unplaced: tuple[PlannedAppliance, ...] = ()  # refused before a wave was known
+
+    @model_validator(mode="after")
+    def _structure(self) -> Self:
+        """Refuse a plan whose structure breaks the vendor's order or the ingest bracket."""
+        problems = structure_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def appliances(self) -> Iterator[PlannedAppliance]:
         """Every planned appliance, in wave order, then the unplaced (refused) ones."""
@@ -143,6 +168,47 @@ class Plan(PlanModel):
     def refused(self) -> bool:
         """Whether apply must refuse this plan."""
         return bool(self.refusals) or any(a.action is Action.REFUSED for a in self.appliances())
+
+    def undecided_found_off(self) -> list[str]:
+        """Clusters found with ingest off whose fate the operator has not chosen yet."""
+        return [b.cluster for b in self.ingest if b.found_off and b.choice is None]
+
+
+def structure_problems(plan: Plan) -> list[str]:
+    """What makes `plan` impossible to execute safely, whatever made it (a file can be edited).
+
+    Waves once each, in the vendor's order; every appliance once, in the wave of its role;
+    every Explore node to upgrade inside its cluster's ingest bracket.
+    """
+    problems: list[str] = []
+    kinds = [wave.kind for wave in plan.waves]
+    if kinds != sorted(set(kinds), key=WAVE_ORDER.index):
+        problems.append(f"waves out of the vendor's order: {', '.join(kinds)}")
+    seen: set[str] = set()
+    for line in plan.appliances():
+        if line.name in seen:
+            problems.append(f"appliance {line.name} is listed twice")
+        seen.add(line.name)
+    for wave in plan.waves:
+        problems += [
+            f"appliance {line.name} (wave {line.wave}) is in wave {wave.kind}"
+            for line in wave.appliances
+            if line.wave is not wave.kind or WAVE_OF_ROLE.get((line.role, line.node)) != wave.kind
+        ]
+    problems += [
+        f"appliance {line.name} has no wave but is not refused"
+        for line in plan.unplaced
+        if line.action is not Action.REFUSED
+    ]
+    bracketed = {name: b.cluster for b in plan.ingest for name in b.members}
+    problems += [
+        f"Explore node {line.name} is upgraded outside an ingest bracket of its cluster"
+        for line in plan.appliances()
+        if line.role is Role.EXPLORE
+        and line.actionable
+        and bracketed.get(line.name) != line.cluster
+    ]
+    return problems
 
 
 # --- building a plan -------------------------------------------------------------------------

@@ -14,7 +14,15 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ConfigError
-from orchestrator.models import FINAL_OUTCOMES, ApplianceResult, IngestAction, Outcome, RunReport
+from orchestrator.models import (
+    FINAL_OUTCOMES,
+    MAY_BE_HALTED,
+    ApplianceResult,
+    IngestAction,
+    IngestVerb,
+    Outcome,
+    RunReport,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -104,26 +112,47 @@ def summary_line(report: RunReport) -> str:
 
 
 def ingest_by_cluster(report: RunReport) -> dict[str, list[IngestAction]]:
-    """The ingest actions grouped by cluster, each group in time order."""
+    """The ingest actions grouped by cluster, each group in time order.
+
+    A halt requested and then answered (halted, or failed) reads as its answer alone.
+    """
     groups: dict[str, list[IngestAction]] = {}
     for action in sorted(report.ingest, key=lambda a: a.at):
-        groups.setdefault(action.cluster, []).append(action)
+        group = groups.setdefault(action.cluster, [])
+        answered = action.action in {IngestVerb.HALTED, IngestVerb.HALT_FAILED}
+        if answered and group and _bare_request(group[-1]):
+            group.pop()
+        group.append(action)
     return groups
 
 
+def _bare_request(action: IngestAction) -> bool:
+    return action.action is IngestVerb.HALT_REQUESTED and action.error is None
+
+
 def ingest_left_disabled(actions: list[IngestAction]) -> bool:
-    """Whether the run halted this cluster's ingest and did not manage to restore it."""
-    return actions[-1].action in {"halted", "restore_failed"}
+    """Whether the run halted this cluster's ingest (or may have) and did not restore it."""
+    decisive = [a for a in actions if a.action is not IngestVerb.LEFT_OFF]
+    return bool(decisive) and decisive[-1].action in MAY_BE_HALTED
+
+
+_INGEST_WORDS = {
+    IngestVerb.HALT_REQUESTED: "halt requested",
+    IngestVerb.HALTED: "halted",
+    IngestVerb.HALT_FAILED: "halt failed (ingest unchanged)",
+    IngestVerb.RESTORED: "restored",
+    IngestVerb.LEFT_OFF: "left off (it was already disabled)",
+    IngestVerb.RESTORE_FAILED: "restore FAILED",
+}
+FOUND_OFF_WORDS = {
+    "keep": "found disabled; kept off as chosen (--ingest-found-off keep)",
+    "enable": "found disabled; enabled after the upgrade as chosen (--ingest-found-off enable)",
+}
 
 
 def _ingest_phrase(action: IngestAction, previous: IngestAction | None) -> str:
     """`halted via exa-m1`, `restored`, `restore failed via exa-m2: refused`."""
-    words = {
-        "halted": "halted",
-        "restored": "restored",
-        "left_off": "left off (it was already disabled)",
-        "restore_failed": "restore FAILED",
-    }[action.action]
+    words = _INGEST_WORDS[action.action]
     if previous is None or previous.via != action.via:
         words += f" via {action.via}"
     if action.error:
@@ -131,13 +160,15 @@ def _ingest_phrase(action: IngestAction, previous: IngestAction | None) -> str:
     return words
 
 
-def ingest_sentence(cluster: str, actions: list[IngestAction]) -> str:
-    """`ingest on exa: halted via exa-m1, restored`."""
+def ingest_sentence(cluster: str, actions: list[IngestAction], choice: str | None = None) -> str:
+    """`ingest on exa: halted via exa-m1, restored` (and the operator's choice, if any)."""
     previous: list[IngestAction | None] = [None, *actions[:-1]]
     phrases = [_ingest_phrase(a, p) for a, p in zip(actions, previous, strict=True)]
+    if choice in FOUND_OFF_WORDS:
+        phrases.insert(0, FOUND_OFF_WORDS[choice])
     sentence = f"ingest on {cluster}: " + ", ".join(phrases)
     if ingest_left_disabled(actions):
-        sentence += " — INGEST IS STILL DISABLED; run `orchestrator restore-ingest`"
+        sentence += " — INGEST IS STILL DISABLED; run `orchestrator restore-ingest INVENTORY`"
     return sentence
 
 
@@ -186,7 +217,7 @@ def _ingest_document(action: IngestAction) -> dict[str, Any]:
     return {
         "cluster": action.cluster,
         "via": action.via,
-        "action": action.action,
+        "action": action.action.value,
         "at": _iso(action.at),
         "error": action.error,
     }
@@ -206,6 +237,7 @@ def summary_payload(report: RunReport) -> dict[str, Any]:
         "counts": _counts(report),
         "appliances": [_appliance_document(result) for result in report.results],
         "ingest": [_ingest_document(action) for action in report.ingest],
+        "ingest_found_off": dict(report.ingest_found_off),
     }
 
 
@@ -265,6 +297,9 @@ def _markdown_ingest(report: RunReport) -> list[str]:
         return []
     lines = ["## Explore ingest", ""]
     for cluster, actions in groups.items():
+        choice = report.ingest_found_off.get(cluster)
+        if choice in FOUND_OFF_WORDS:
+            lines.append(f"- {_md(cluster)}: {_md(FOUND_OFF_WORDS[choice])}")
         for action in actions:
             error = f": {_md(action.error)}" if action.error else ""
             lines.append(
@@ -274,7 +309,7 @@ def _markdown_ingest(report: RunReport) -> list[str]:
         if ingest_left_disabled(actions):
             lines.append(
                 f"- **Ingest on {_md(cluster)} is still disabled:** run "
-                "`orchestrator restore-ingest`."
+                "`orchestrator restore-ingest INVENTORY`."
             )
     return [*lines, ""]
 

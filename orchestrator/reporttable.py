@@ -160,5 +160,6 @@ def render_table(report: RunReport, *, brief_above: int | None = None) -> Render
     lines.append(Text(summary_line(report), style=f"bold {style}"))
     for cluster, actions in ingest_by_cluster(report).items():
         warn = ingest_left_disabled(actions)
-        lines.append(Text(ingest_sentence(cluster, actions), style="bold red" if warn else ""))
+        sentence = ingest_sentence(cluster, actions, report.ingest_found_off.get(cluster))
+        lines.append(Text(sentence, style="bold red" if warn else ""))
     return Group(*lines)

@@ -13,21 +13,28 @@ Schema, identified by PRAGMA application_id = APPLICATION_ID and user_version = 
 Opened in WAL mode with a busy timeout (another process may hold a write transaction for a
 moment), foreign keys on, synchronous=FULL unless a write asks for less. Every SQLite error on
 opening becomes one StateError line naming the file and what to do.
+
+A new database file is created readable and writable by its owner only (0600): SQLite gives
+its -wal and -shm files the same mode. Read-only commands (`status`, `watch`) open it with
+`connect_readonly`, which never creates a file or a table: an empty file is "no run yet".
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import urllib.parse
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import StateError
+from orchestrator.statehome import default_state_db
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "connect", "transaction"]
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "connect", "connect_readonly", "transaction"]
 
 APPLICATION_ID = 0x4F524348  # "ORCH": marks a SQLite file as an orchestrator state database
 SCHEMA_VERSION = 1
@@ -112,8 +119,31 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+def _create_private(path: Path) -> None:
+    """Create `path` empty with mode 0600 unless it exists.
+
+    The default state home's folder is made (0700) on first use; another missing folder is
+    an error (a mistyped --state-db).
+    """
+    try:
+        if path == default_state_db() and not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        return  # a missing folder: sqlite3 says so in its own words below
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise StateError(
+            f"cannot create state database {path} ({reason}): choose another --state-db"
+        ) from None
+    os.close(fd)
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """Open and check the database at `path`, translating every SQLite error to StateError."""
+    _create_private(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
@@ -132,4 +162,31 @@ def connect(path: Path) -> sqlite3.Connection:
     except BaseException:
         conn.close()
         raise
+    return conn
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection | None:
+    """Open the database at `path` for reading only; None when it holds nothing yet.
+
+    Never creates the file, a table or a pragma: `status` on an empty file leaves it empty.
+    """
+    uri = f"file:{urllib.parse.quote(str(path.absolute()))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StateError(f"cannot open state database {path} ({exc})") from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        fresh = _is_fresh(conn, path)
+    except sqlite3.Error as exc:
+        conn.close()
+        if exc.sqlite_errorcode == sqlite3.SQLITE_NOTADB:
+            raise _not_ours(path, str(exc)) from exc
+        raise StateError(f"cannot read state database {path} ({exc})") from exc
+    except BaseException:
+        conn.close()
+        raise
+    if fresh:
+        conn.close()
+        return None
     return conn

@@ -112,6 +112,11 @@ async def halt_ingest(client: ApplianceClient) -> None:
     await client.set_ingest(enabled=False)
 
 
+async def read_ingest(client: ApplianceClient) -> bool:
+    """Whether the Explore cluster this node belongs to ingests records."""
+    return (await client.get_cluster()).ingest_enabled
+
+
 async def restore_ingest(client: ApplianceClient) -> None:
     """Re-enable record ingest on the Explore cluster this node belongs to."""
     await client.set_ingest(enabled=True)

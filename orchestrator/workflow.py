@@ -1,4 +1,8 @@
-"""What the commands do, without printing: plan a fleet, execute a plan, resume, restore ingest."""
+"""What `plan`, `apply` and `resume` do, without printing: plan a fleet, execute a plan, resume.
+
+A run is journalled in the state database and gets a folder beside it
+(`orchestrator.statehome`): the plan it executed, and its log of every event while it runs.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,27 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
+import os
+import socket
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
+import structlog
+
 from orchestrator import facts as facts_mod
-from orchestrator import lock, steps
+from orchestrator import logs
 from orchestrator.ajournal import AsyncJournal
 from orchestrator.client import ApplianceClient, open_session
 from orchestrator.config import Settings, resumed_settings
-from orchestrator.errors import OrchestratorError, PlanError, StateError, one_line
-from orchestrator.ingest import RESTORE_TIMEOUT
-from orchestrator.journal import Journal
+from orchestrator.errors import PlanError, StateError
 from orchestrator.models import Outcome
-from orchestrator.plan import ImageInfo, build_plan
-from orchestrator.planfile import check_drift
+from orchestrator.notify import redact_url
+from orchestrator.plan import ImageInfo, build_plan, choose_found_off
+from orchestrator.planfile import check_drift, check_same_plan
 from orchestrator.runner import run_plan
+from orchestrator.runs import halted_clusters, refuse_new_run, require_state_db
 from orchestrator.runstate import PHASE_OF, Prior
+from orchestrator.statehome import RunFolder
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -29,12 +38,12 @@ if TYPE_CHECKING:
 
     import aiohttp
 
-    from orchestrator.journal import RunRecord
     from orchestrator.models import Facts, Inventory, RunReport
     from orchestrator.plan import Plan
     from orchestrator.runstate import RunObserver
 
 _CHUNK = 1 << 20
+_log = structlog.get_logger("orchestrator")
 
 
 def _hash_file(path: Path) -> ImageInfo:
@@ -82,28 +91,66 @@ async def observe(
     )
 
 
-async def make_plan(
-    inventory: Inventory, settings: Settings, *, offline: bool, now: dt.datetime | None = None
-) -> Plan:
-    """Observe the fleet (unless offline), hash the images and build the plan."""
+async def _observe_fleet(
+    inventory: Inventory, settings: Settings, *, offline: bool
+) -> tuple[dict[str, ImageInfo], dict[str, Facts] | None, list[str]]:
+    """The images' hashes, the fleet's facts (None offline) and the clusters the tool halted."""
     images = await hash_images(inventory)
     facts: dict[str, Facts] | None = None
     if not offline:
         # Each appliance is read once or twice: no idle socket per appliance (open file limits).
         async with open_session(settings, keep_alive=False) as session:
             facts = await observe(inventory, settings, session)
-    return build_plan(inventory, facts, images, settings, now=now or dt.datetime.now(dt.UTC))
+    return images, facts, await asyncio.to_thread(halted_clusters, settings.state_db)
 
 
-async def recheck_saved_plan(plan: Plan, inventory: Inventory, settings: Settings) -> None:
-    """Refuse a saved plan whose inventory, images or observed versions drifted (DriftError)."""
-    images = await hash_images(inventory)
-    facts: dict[str, Facts] | None = None
-    if not plan.offline:
-        # Each appliance is read once or twice: no idle socket per appliance (open file limits).
-        async with open_session(settings, keep_alive=False) as session:
-            facts = await observe(inventory, settings, session)
+async def make_plan(
+    inventory: Inventory, settings: Settings, *, offline: bool, now: dt.datetime | None = None
+) -> Plan:
+    """Observe the fleet (unless offline), hash the images and build the plan."""
+    images, facts, halted = await _observe_fleet(inventory, settings, offline=offline)
+    return build_plan(
+        inventory,
+        facts,
+        images,
+        settings,
+        now=now or dt.datetime.now(dt.UTC),
+        halted_by_tool=halted,
+    )
+
+
+async def prepare_saved_plan(plan: Plan, inventory: Inventory, settings: Settings) -> Plan:
+    """The plan to execute for a saved one: rebuilt from the inventory and the fleet as it is.
+
+    Refuses (DriftError) what changed since the plan was made, and (PlanError) anything in the
+    file that differs from what the inventory and the fleet give: a plan file, edited or not,
+    can never make the run break a vendor rule or skip an ingest bracket. The operator's
+    choices recorded in the plan (ingest found off) carry over unless given again.
+    """
+    images, facts, halted = await _observe_fleet(inventory, settings, offline=plan.offline)
     check_drift(plan, inventory, facts, images)
+    fresh = build_plan(
+        inventory,
+        facts,
+        images,
+        settings,
+        now=dt.datetime.now(dt.UTC),
+        halted_by_tool=halted,
+    )
+    saved_choice = {b.cluster: b.choice for b in plan.ingest}
+    fresh = fresh.model_copy(
+        update={
+            "ingest": tuple(
+                choose_found_off(b, saved_choice.get(b.cluster)) if b.choice is None else b
+                for b in fresh.ingest
+            )
+        }
+    )
+    check_same_plan(plan, fresh)
+    return fresh
+
+
+# --- a run -----------------------------------------------------------------------------------
 
 
 async def execute(
@@ -114,32 +161,58 @@ async def execute(
     observer: RunObserver,
     stop: asyncio.Event,
     command: str = "apply",
+    run_id: str | None = None,
 ) -> RunReport:
-    """Lock the state database, journal a new run, and run the plan."""
+    """Lock the state database, journal a new run (`run_id` if given), and run the plan."""
     if plan.refused:
         raise PlanError("the plan is refused (see its refusals); fix them and plan again")
+    if plan.undecided_found_off():
+        clusters = ", ".join(plan.undecided_found_off())
+        raise PlanError(
+            f"ingest on cluster {clusters} was found disabled: choose --ingest-found-off keep "
+            "(leave it off) or enable (turn it on after the upgrade)"
+        )
     async with AsyncExitStack() as stack:
         journal = await _open_journal(stack, settings, command)
-        _refuse_new_run(
+        refuse_new_run(
             settings, await journal.unfinished_run(), await journal.halted_clusters(None)
         )
         run_id = await journal.start_run(
             plan_json=plan.model_dump_json(),
             inventory_source=inventory.source,
             inventory_sha256=inventory.sha256,
-            settings_json=settings.model_dump_json(),
-        )
-        return await _run(
-            stack,
-            plan,
-            inventory,
-            settings,
-            journal=journal,
+            settings_json=_journalled(settings).model_dump_json(),
             run_id=run_id,
-            observer=observer,
-            stop=stop,
-            prior={},
         )
+        folder = _open_folder(stack, settings, run_id, plan, command)
+        _log.info("run.started", command=command, folder=str(folder.path), **_process())
+        return await _run(stack, plan, inventory, settings, journal, run_id, observer, stop)
+
+
+def _process() -> dict[str, object]:
+    """The current process, as `watch` finds it in the run's log (to tell when it is gone)."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _journalled(settings: Settings) -> Settings:
+    """The settings as the journal keeps them: a webhook's credentials are never stored."""
+    if settings.notify_url is None:
+        return settings
+    return settings.model_copy(update={"notify_url": redact_url(settings.notify_url)})
+
+
+def _open_folder(
+    stack: AsyncExitStack, settings: Settings, run_id: str, plan: Plan, command: str
+) -> RunFolder:
+    """The run's folder with the plan it executes, and its log open until the run ends."""
+    folder = RunFolder.of(settings.state_db, run_id).create()
+    if command == "apply" or not folder.plan.exists():
+        folder.write_private(folder.plan, plan.model_dump_json(indent=2) + "\n")
+    logs.open_run_log(folder.events)
+    structlog.contextvars.bind_contextvars(run_id=run_id)
+    stack.callback(structlog.contextvars.unbind_contextvars, "run_id")
+    stack.callback(logs.close_run_log)
+    return folder
 
 
 async def resume(
@@ -173,15 +246,17 @@ async def resume(
         await _check_images(plan, inventory)
         prior = await _prior_states(journal, record.run_id)
         halted = [cluster for cluster, _ in await journal.halted_clusters(record.run_id)]
+        folder = _open_folder(stack, settings, record.run_id, plan, "resume")
+        _log.info("run.resumed", folder=str(folder.path), **_process())
         return await _run(
             stack,
             plan,
             inventory,
             settings,
-            journal=journal,
-            run_id=record.run_id,
-            observer=observer_for(plan),
-            stop=stop,
+            journal,
+            record.run_id,
+            observer_for(plan),
+            stop,
             prior=prior,
             halted_before=halted,
         )
@@ -255,17 +330,17 @@ async def _quietly(close: Callable[[], Awaitable[None]]) -> None:
         await close()
 
 
-async def _run(
+async def _run(  # noqa: PLR0917 - the run's parts, positional in one private call chain
     stack: AsyncExitStack,
     plan: Plan,
     inventory: Inventory,
     settings: Settings,
-    *,
     journal: AsyncJournal,
     run_id: str,
     observer: RunObserver,
     stop: asyncio.Event,
-    prior: Mapping[str, Prior],
+    *,
+    prior: Mapping[str, Prior] | None = None,
     halted_before: Collection[str] = (),
 ) -> RunReport:
     session = await stack.enter_async_context(open_session(settings))
@@ -287,112 +362,9 @@ async def _run(
         with contextlib.suppress(StateError):
             whole = await journal.report(run_id)
             report = whole.model_copy(update={"exit_code": report.exit_code, "error": report.error})
-    return report
+    return report.model_copy(update={"ingest_found_off": _choices(plan)})
 
 
-async def restore_ingest(
-    inventory: Inventory, settings: Settings, *, cluster: str | None = None
-) -> tuple[list[tuple[str, str, str | None]], RunRecord | None]:
-    """(cluster, via, error) for each halted cluster re-enabled; the interrupted run closed."""
-    require_state_db(settings)
-    outcome: list[tuple[str, str, str | None]] = []
-    async with AsyncExitStack() as stack:
-        journal = await _open_journal(stack, settings, "restore-ingest")
-        run = await journal.unfinished_run() or await journal.last_run()
-        run_id = run.run_id if run else "restore-ingest"
-        session = await stack.enter_async_context(open_session(settings))
-        client_for = clients_for(session, inventory, settings)
-        for name, via in await journal.halted_clusters(None):
-            if cluster is not None and name != cluster:
-                continue
-            error = await _restore_one(client_for, inventory, name, via)
-            if error is None:
-                await journal.record_ingest(run_id, name, via, "restored")
-            else:
-                await journal.record_ingest(run_id, name, via, "restore_failed", error)
-            outcome.append((name, via, error))
-        unfinished = await journal.unfinished_run()
-        if unfinished is not None and not await journal.halted_clusters(None):  # not resumed
-            await journal.finish_run(unfinished.run_id, exit_code=3)
-            return outcome, unfinished
-    return outcome, None
-
-
-async def _restore_one(
-    client_for: Callable[[str], ApplianceClient], inventory: Inventory, cluster: str, via: str
-) -> str | None:
-    known = {a.name for a in inventory.appliances}
-    members = [a.name for a in inventory.appliances if a.cluster == cluster]
-    errors: list[str] = []
-    for name in [via, *[m for m in members if m != via]]:
-        if name not in known:
-            errors.append(f"{name} is not in the inventory")
-            continue
-        try:
-            async with asyncio.timeout(RESTORE_TIMEOUT):
-                await steps.restore_ingest(client_for(name))
-        except OrchestratorError as exc:
-            errors.append(one_line(exc))
-        except TimeoutError:
-            errors.append(f"{name}: no answer within {RESTORE_TIMEOUT:.0f}s")
-        else:
-            return None
-    return "; ".join(errors) or f"no appliance of cluster {cluster} in the inventory"
-
-
-def require_state_db(settings: Settings) -> None:
-    """StateError unless the state database exists (never create one by reading it)."""
-    if not settings.state_db.exists():
-        raise StateError(f"{settings.state_db}: no state database here; pass --state-db PATH")
-
-
-async def preflight(settings: Settings) -> None:
-    """Refuse a new run over a held lock, an interrupted run or a cluster left halted."""
-    if not settings.state_db.exists():
-        return
-
-    def check() -> None:
-        with Journal.open(settings.state_db) as journal:
-            journal.acquire_lock(command="apply (checking)")
-            journal.release_lock()
-            _refuse_new_run(settings, journal.unfinished_run(), journal.halted_clusters(None))
-
-    await asyncio.to_thread(check)
-
-
-def _refuse_new_run(
-    settings: Settings, unfinished: RunRecord | None, halted: list[tuple[str, str]]
-) -> None:
-    if unfinished is not None:
-        raise StateError(
-            f"{settings.state_db} holds an interrupted run (started "
-            f"{unfinished.started_at:%Y-%m-%d %H:%M} UTC): `orchestrator resume` continues it, "
-            "or `orchestrator restore-ingest INVENTORY` re-enables ingest and closes it"
-        )
-    if halted:
-        clusters = ", ".join(sorted({cluster for cluster, _ in halted}))
-        raise StateError(
-            f"ingest on cluster {clusters} was disabled by an earlier run and never re-enabled: "
-            "run `orchestrator restore-ingest INVENTORY` first"
-        )
-
-
-async def last_report(settings: Settings) -> tuple[RunReport, bool, str | None] | None:
-    """The newest run as a report, whether `resume` continues it, and a live lock's holder."""
-    if not settings.state_db.exists():
-        return None
-
-    def read() -> tuple[RunReport, bool, str | None] | None:
-        with Journal.open(settings.state_db) as journal:
-            run = journal.last_run()
-            if run is None:
-                return None
-            unfinished = journal.unfinished_run()
-            resumable = unfinished is not None and unfinished.run_id == run.run_id
-            holder = journal.lock_holder()
-            me = lock.LockHolder.me("status", "status")
-            going = holder is not None and lock.stale_reason(holder, me) is None
-            busy = lock.describe(holder, me) if holder is not None and going else None
-            return journal.report(run.run_id), resumable, busy
-
-    return await asyncio.to_thread(read)
+def _choices(plan: Plan) -> dict[str, str]:
+    """What the operator chose for each cluster found with ingest off."""
+    return {b.cluster: b.choice for b in plan.ingest if b.found_off and b.choice is not None}

@@ -226,11 +226,12 @@ def test_a_bad_plan_file_gets_one_line_and_exit_2(tmp_path: Path, content: str) 
     assert "plan.json" in one_line_error(result)
 
 
-def test_status_without_a_state_database_says_so(tmp_path: Path) -> None:
-    """`status` before any run explains there is nothing recorded, exit 0."""
+def test_status_without_a_state_database_says_so(tmp_path: Path, state_home: Path) -> None:
+    """`status` before any run names the state home and says nothing is recorded, exit 0."""
     result = orchestrator("status", cwd=tmp_path)
     assert result.returncode == 0
-    assert "orchestrator-state.db: no run recorded yet (no state database here)" in result.stdout
+    db = state_home / "orchestrator" / "state.db"
+    assert f"{db}: no run recorded yet (no state database here)" in result.stdout
 
 
 def test_ctrl_c_while_planning_says_nothing_was_changed(tmp_path: Path) -> None:

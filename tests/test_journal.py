@@ -382,7 +382,7 @@ def test_halted_clusters_follows_the_last_action(
     """A cluster is listed while the tool's last halt/restore on it left ingest disabled."""
     run_id = start(journal)
     for action in actions:
-        journal.record_ingest(run_id, "exa", "exa-m1", action)  # type: ignore[arg-type]
+        journal.record_ingest(run_id, "exa", "exa-m1", action)
     assert journal.halted_clusters(run_id) == expected
     assert journal.halted_clusters() == expected
 
@@ -404,7 +404,7 @@ def test_record_ingest_refuses_unknown_action(journal: Journal) -> None:
     """An ingest action outside the four known verbs is a programming error."""
     run_id = start(journal)
     with pytest.raises(ValueError, match="unknown ingest action"):
-        journal.record_ingest(run_id, "exa", "exa-m1", "paused")  # type: ignore[arg-type]
+        journal.record_ingest(run_id, "exa", "exa-m1", "paused")
 
 
 # --- report ----------------------------------------------------------------------------------

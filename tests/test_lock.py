@@ -257,12 +257,13 @@ def test_release_for_the_user_drops_only_the_lock_they_were_shown(
     journal.acquire_lock(command="resume")
 
 
-def test_unlock_without_a_state_database_says_so(tmp_path: Path) -> None:
+def test_unlock_without_a_state_database_says_so(tmp_path: Path, state_home: Path) -> None:
     """`unlock` never creates a state database: one line, exit 2."""
     result = orchestrator("unlock", "--yes", cwd=tmp_path)
     assert result.returncode == 2
-    assert "orchestrator-state.db: no state database here; pass --state-db PATH" in result.stderr
-    assert not (tmp_path / "orchestrator-state.db").exists()
+    db = state_home / "orchestrator" / "state.db"
+    assert f"{db}: no state database here; pass --state-db PATH" in result.stderr
+    assert not db.exists()
 
 
 def test_unlock_of_an_unlocked_database_does_nothing(db: Path) -> None:

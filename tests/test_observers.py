@@ -82,6 +82,12 @@ def test_log_observer_emits_noun_verb_past_events_with_the_appliance_bound() -> 
         for sent in (0, 10, 25, 30, 50, 75, 100):  # quarters between start and end: 25, 50, 75
             steps.upload_progress(sent, 100)
         steps.job_progress(JobState(id="j1", status="RUNNING", step_number=1, total_steps=4))
+    # The run's own log also gets every 5% of an upload, as debug events the terminal omits.
+    fine = [
+        e["sent"] for e in logs if e["log_level"] == "debug" and e["event"] == "upload.progressed"
+    ]
+    assert fine == [10, 30]
+    logs = [entry for entry in logs if entry["log_level"] != "debug"]
     names = [entry["event"] for entry in logs]
     assert names == [
         "wave.started",
