@@ -25,6 +25,7 @@ from orchestrator.plan import ingest_warnings, with_found_off_choice
 from orchestrator.planfile import load_plan, save_plan
 from orchestrator.restore import restore_ingest
 from orchestrator.runtime import prepare_process
+from orchestrator.statehome import db_flag
 
 if TYPE_CHECKING:
     import argparse
@@ -193,7 +194,7 @@ class App(Screen):
             return EXIT_OK
         self.out.print(f"state database: {self.settings.state_db}", markup=False)
         self.print_report(state.report)
-        db = runs.db_flag(self.settings.state_db)
+        db = db_flag(self.settings.state_db)
         if state.going:
             run = state.record.run_id[:8]
             self.out.print(f"this run is going on now: `orchestrator watch {run}{db}` shows it")

@@ -27,8 +27,7 @@ from orchestrator.fanout import FanOut
 from orchestrator.live import LiveView
 from orchestrator.logs import LogObserver, configure_logging
 from orchestrator.notify import check_url, notify
-from orchestrator.runs import db_flag
-from orchestrator.statehome import RunFolder
+from orchestrator.statehome import RunFolder, db_flag
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine

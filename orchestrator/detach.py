@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from orchestrator import runs
 from orchestrator.errors import StateError
 from orchestrator.journal import new_run_id
-from orchestrator.statehome import RunFolder
+from orchestrator.statehome import RunFolder, db_flag
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,7 +57,7 @@ def detach(screen: Screen, argv: list[str]) -> int:
         folder.plan.unlink(missing_ok=True)
         folder.remove_if_empty()
         return code
-    flag = runs.db_flag(db)
+    flag = db_flag(db)
     screen.out.print(f"run {run_id} is running in the background (pid {child.pid})")
     screen.out.print(f"  watch it:  orchestrator watch {run_id[:8]}{flag}", markup=False)
     screen.out.print(f"  its files: {folder.path}", markup=False)

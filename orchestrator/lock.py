@@ -19,6 +19,7 @@ import structlog
 
 from orchestrator.errors import LockedError
 from orchestrator.models import Frozen
+from orchestrator.statehome import db_flag
 
 if TYPE_CHECKING:
     import sqlite3
@@ -129,7 +130,7 @@ def describe(holder: LockHolder, me: LockHolder) -> str:
 
 def locked_message(path: Path, holder: LockHolder, me: LockHolder) -> str:
     """The one line telling the user who holds the state database, and what to do."""
-    unlock = f"`orchestrator unlock --state-db {path}` releases it"
+    unlock = f"`orchestrator unlock{db_flag(path)}` releases it"
     if running_here(holder, me):
         advice = "wait for it or stop it"
     elif holder.hostname != me.hostname:

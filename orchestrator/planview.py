@@ -77,6 +77,16 @@ def ingest_lines(plan: Plan) -> list[str]:
     """One sentence per Explore cluster bracket: halted and restored, or left off."""
     lines = []
     for bracket in plan.ingest:
+        if bracket.halted_by_tool:
+            lines.append(
+                f"cluster {bracket.cluster}: ingest DISABLED by a run of this tool that did not "
+                "finish: resume it, or restore-ingest"
+            )
+            continue
+        if bracket.found_off and bracket.choice != "enable":
+            fate = "kept off (as chosen)" if bracket.choice else "apply asks: keep off or enable"
+            lines.append(f"cluster {bracket.cluster}: ingest found disabled: {fate}")
+            continue
         if not bracket.halt:
             lines.append(f"cluster {bracket.cluster}: left off: ingest was already disabled")
             continue
@@ -85,7 +95,11 @@ def ingest_lines(plan: Plan) -> list[str]:
             f"halt ingest on cluster {bracket.cluster} via {bracket.via} before {first}; "
             f"restore after {last}"
         )
-        lines.append(line + (" (ingest state not observed)" if bracket.was_enabled is None else ""))
+        if bracket.found_off:
+            line += " (found disabled: enabled after, as chosen)"
+        elif bracket.was_enabled is None:
+            line += " (ingest state not observed)"
+        lines.append(line)
     return lines
 
 

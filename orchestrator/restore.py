@@ -16,7 +16,8 @@ from orchestrator.client import open_session
 from orchestrator.errors import ConfigError, StateError
 from orchestrator.ingest import restore_cluster
 from orchestrator.models import IngestVerb, Outcome
-from orchestrator.runs import db_flag, require_state_db
+from orchestrator.runs import require_state_db
+from orchestrator.statehome import db_flag
 from orchestrator.workflow import clients_for
 
 if TYPE_CHECKING:

@@ -6,14 +6,13 @@ database or a table. `preflight` is apply's early check, before it plans.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from orchestrator import lock
 from orchestrator.errors import StateError
 from orchestrator.journal import Journal
-from orchestrator.statehome import default_state_db
+from orchestrator.statehome import db_flag
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -118,11 +117,3 @@ def refuse_new_run(
             f"ingest on cluster {clusters} was disabled by an earlier run and never re-enabled: "
             f"run `orchestrator restore-ingest INVENTORY{db}` first"
         )
-
-
-def db_flag(state_db: Path) -> str:
-    """` --state-db PATH` unless PATH is the default state database."""
-    with contextlib.suppress(OSError):
-        if state_db.resolve() == default_state_db().resolve():
-            return ""
-    return f" --state-db {state_db}"

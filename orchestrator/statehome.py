@@ -28,6 +28,7 @@ from orchestrator.errors import StateError
 __all__ = [
     "LEGACY_STATE_DB",
     "RunFolder",
+    "db_flag",
     "default_state_db",
     "make_private_dir",
 ]
@@ -40,6 +41,14 @@ LEGACY_STATE_DB = Path("orchestrator-state.db")
 def default_state_db() -> Path:
     """The per-user state database: `~/.local/state/orchestrator/state.db` on Linux."""
     return platformdirs.user_state_path(APP) / "state.db"
+
+
+def db_flag(state_db: Path) -> str:
+    """` --state-db PATH` for a command the user is told to run; '' for the default database."""
+    with contextlib.suppress(OSError):
+        if state_db.resolve() == default_state_db().resolve():
+            return ""
+    return f" --state-db {state_db}"
 
 
 def make_private_dir(path: Path) -> Path:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from orchestrator import lock
 from orchestrator.errors import LockedError
 from orchestrator.journal import Journal
+from orchestrator.statehome import db_flag
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,8 +54,9 @@ def release(db: Path, held: HeldLock) -> str:
     if not released:
         return f"{db}: no longer locked (that run ended meanwhile); nothing to do"
     if interrupted:
+        flag = db_flag(db)
         return (
-            f"lock released: `orchestrator status --state-db {db}` shows where the "
-            f"interrupted run was, `orchestrator resume --state-db {db}` continues it"
+            f"lock released: `orchestrator status{flag}` shows where the "
+            f"interrupted run was, `orchestrator resume{flag}` continues it"
         )
     return "lock released; no interrupted run is waiting to be resumed"

@@ -16,7 +16,7 @@ from orchestrator import runs
 from orchestrator.cliview import EXIT_BAD_INPUT, EXIT_INCOMPLETE
 from orchestrator.live import LiveView
 from orchestrator.plan import Plan
-from orchestrator.statehome import RunFolder
+from orchestrator.statehome import RunFolder, db_flag
 from orchestrator.watch import RunLogReader
 
 if TYPE_CHECKING:
@@ -61,9 +61,9 @@ def watch(screen: Screen, run: str | None) -> int:
         else:
             _follow(reader, state, db)
     except KeyboardInterrupt:
-        db_flag = runs.db_flag(db)
+        flag = db_flag(db)
         screen.err.print(
-            f"stopped watching run {short}; it goes on. `orchestrator watch {short}{db_flag}` "
+            f"stopped watching run {short}; it goes on. `orchestrator watch {short}{flag}` "
             "looks again"
         )
         return STOPPED_WATCHING
@@ -106,7 +106,7 @@ def _ended(screen: Screen, reader: RunLogReader, run_id: str) -> int:
         return state.record.exit_code
     screen.err.print(
         f"the run's process ended without finishing it (killed?): "
-        f"`orchestrator resume{runs.db_flag(db)}` continues it"
+        f"`orchestrator resume{db_flag(db)}` continues it"
     )
     return EXIT_INCOMPLETE
 

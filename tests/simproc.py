@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -153,3 +154,92 @@ def in_terminal(
             proc.kill()
             proc.wait()
     return code, shown.decode(errors="replace").replace("\r\n", "\n")
+
+
+class Terminal:
+    """`python -m orchestrator ARGS` on a pseudo-terminal of its own, as in a terminal window.
+
+    The child is a session leader whose controlling terminal is the pty: closing the window
+    (`hang_up`) makes the kernel send it SIGHUP, as when a laptop's SSH session drops. What it
+    shows is read continuously (a full pty would block it) into `shown`.
+    """
+
+    def __init__(
+        self,
+        *args: str,
+        cwd: Path,
+        columns: int = 80,
+        rows: int = 24,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        pid, fd = os.forkpty()
+        if pid == 0:  # the child: exec at once
+            try:
+                fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+                os.chdir(cwd)
+                full_env = {**os.environ, **FAST, "TERM": "xterm-256color", **(env or {})}
+                argv = [sys.executable, "-m", "orchestrator", *args]
+                os.execve(sys.executable, argv, full_env)  # noqa: S606 - our own CLI
+            finally:
+                os._exit(127)
+        self.pid, self.fd = pid, fd
+        self.shown = b""
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.code: int | None = None
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.fd], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                return
+            if not chunk:
+                return
+            self.shown += chunk
+
+    def text(self) -> str:
+        """Everything shown so far."""
+        return self.shown.decode(errors="replace").replace("\r\n", "\n")
+
+    def type(self, keys: str) -> None:
+        """Type `keys` at the terminal."""
+        os.write(self.fd, keys.encode())
+
+    def wait_for_text(self, needle: str, timeout: float = 60) -> None:
+        """Block until `needle` has been shown."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.text():
+            assert time.monotonic() < deadline, f"never shown: {needle!r}\n{self.text()[-2000:]}"
+            time.sleep(0.02)
+
+    def hang_up(self) -> None:
+        """Close the terminal window: the child gets SIGHUP and its writes fail."""
+        self._stop.set()
+        self._reader.join()
+        os.close(self.fd)
+
+    def wait(self, timeout: float = 120) -> int:
+        """The child's exit code (128 + N if killed by signal N)."""
+        deadline = time.monotonic() + timeout
+        while self.code is None:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.code = os.waitstatus_to_exitcode(status)
+                if self.code < 0:
+                    self.code = 128 - self.code
+                break
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                raise AssertionError(f"still running after {timeout}s")
+            time.sleep(0.05)
+        if not self._stop.is_set():
+            self._stop.set()
+            self._reader.join()
+            os.close(self.fd)
+        return self.code

@@ -17,6 +17,7 @@ from fleetrun import (
     wave_members,
 )
 
+from orchestrator.errors import PlanError
 from orchestrator.plan import WAVE_ORDER
 
 if TYPE_CHECKING:
@@ -78,12 +79,33 @@ async def test_ingest_is_halted_before_the_first_explore_node_and_restored_after
 
 
 async def test_ingest_already_off_is_left_off(tmp_path: Path) -> None:
-    """A cluster whose ingest was disabled before the run is neither halted nor re-enabled."""
-    run = await apply_scenario(lab(small=True, ingest_enabled=False), tmp_path)
+    """A cluster found disabled, kept off by choice, is neither halted nor re-enabled."""
+    settings = fast_settings(tmp_path, ingest_found_off="keep")
+    run = await apply_scenario(lab(small=True, ingest_enabled=False), tmp_path, settings=settings)
     assert run.report.exit_code == 0
     assert ingest_changes(run) == []
     assert not run.fleet.ingest_enabled("exa")
     assert [a.action for a in run.report.ingest] == ["left_off"]
+    assert run.report.ingest_found_off == {"exa": "keep"}
+
+
+async def test_ingest_found_off_is_never_left_off_without_a_choice(tmp_path: Path) -> None:
+    """Without a choice for a cluster found disabled, the run refuses before changing anything."""
+    with pytest.raises(PlanError, match="--ingest-found-off keep"):
+        await apply_scenario(lab(small=True, ingest_enabled=False), tmp_path)
+
+
+async def test_ingest_found_off_is_enabled_after_the_upgrade_when_chosen(tmp_path: Path) -> None:
+    """`--ingest-found-off enable`: halted (already off) before Explore, enabled after it."""
+    settings = fast_settings(tmp_path, ingest_found_off="enable")
+    run = await apply_scenario(lab(small=True, ingest_enabled=False), tmp_path, settings=settings)
+    assert run.report.exit_code == 0
+    assert ingest_changes(run)[-1][1] is True
+    assert run.fleet.ingest_enabled("exa")
+    assert run.report.ingest_found_off == {"exa": "enable"}
+    explore_jobs = [e.t for e in run.events if e.kind == "job.created" and "exa" in e.appliance]
+    enabled_at = [e.t for e in run.events if e.kind == "ingest.changed" and e.data["enabled"]]
+    assert min(enabled_at) > max(explore_jobs)
 
 
 async def test_failed_explore_node_still_restores_ingest_and_blocks_trace(tmp_path: Path) -> None:
@@ -247,5 +269,6 @@ async def test_ingest_that_cannot_be_re_enabled_makes_the_run_fail(tmp_path: Pat
     assert run.report.exit_code == 1
     assert not run.fleet.ingest_enabled("exa")
     actions = [a.action for a in run.report.ingest]
-    assert actions == ["halted", "restore_failed", "restore_failed"]  # once more on the way out
+    # The halt is journalled as requested before its PATCH, then as acknowledged.
+    assert actions == ["halt_requested", "halted", "restore_failed", "restore_failed"]
     assert "could not resume record ingest" in (run.report.ingest[-1].error or "")

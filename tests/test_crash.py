@@ -6,100 +6,31 @@ ground truth for what each appliance went through.
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
-import itertools
 import json
 import signal
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from fleetrun import TARGET, lab
+from fleetcheck import (
+    NAMES,
+    Event,
+    assert_fleet_finished_cleanly,
+    has,
+    kill,
+    slow_lab,
+    wait_for,
+)
+from fleetrun import TARGET
 from simproc import Sim, orchestrator, start_orchestrator
 
 if TYPE_CHECKING:
-    import subprocess
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
 pytestmark = pytest.mark.slow
-
-Event = dict[str, Any]
-WAVES = [["eca1"], ["eda1"], ["exa-m1"], ["exa-d1"], ["eta1"]]
-NAMES = [name for wave in WAVES for name in wave]
-
-
-def slow_lab() -> dict[str, Any]:
-    """The small lab fleet, with uploads slow enough to be interrupted mid-way."""
-    scenario = lab(small=True)
-    scenario["defaults"]["upload_throughput"] = 400  # simulated B/s: ~0.6 s a 256 KiB image
-    return scenario
-
-
-@pytest.fixture
-def sim(tmp_path: Path) -> Iterator[Sim]:
-    """The slow small lab fleet in its own process."""
-    fleet = Sim(tmp_path, slow_lab())
-    yield fleet
-    fleet.stop()
-
-
-def wait_for(sim: Sim, condition: Callable[[list[Event]], bool], timeout: float = 60) -> None:
-    """Block until the simulator's event log satisfies `condition`."""
-    deadline = time.monotonic() + timeout
-    while not condition(sim.events()):
-        assert time.monotonic() < deadline, "condition never met"
-        time.sleep(0.01)
-
-
-def has(kind: str, appliance: str | None = None, **data: object) -> Callable[[list[Event]], bool]:
-    """A condition: an event of `kind` (for `appliance`, with `data`) happened."""
-
-    def check(events: list[Event]) -> bool:
-        return any(
-            e["kind"] == kind
-            and (appliance is None or e["appliance"] == appliance)
-            and all(e["data"].get(k) == v for k, v in data.items())
-            for e in events
-        )
-
-    return check
-
-
-def assert_fleet_finished_cleanly(sim: Sim) -> None:
-    """Every appliance on the target, ingest enabled, nothing done twice, waves in order."""
-    events = sim.events()
-    versions = {}
-    for event in events:
-        if event["kind"] == "restart.finished":
-            versions[event["appliance"]] = event["data"]["version"]
-    assert versions == dict.fromkeys(NAMES, TARGET)
-    ingest = [e["data"]["enabled"] for e in events if e["kind"] == "ingest.changed"]
-    assert ingest
-    assert ingest[-1] is True
-    jobs = collections.Counter(e["appliance"] for e in events if e["kind"] == "job.created")
-    assert max(jobs.values()) == 1, f"upgraded twice: {jobs}"
-    uploads = collections.Counter(e["appliance"] for e in events if e["kind"] == "upload.completed")
-    assert max(uploads.values()) == 1, f"uploaded twice: {uploads}"
-    times = {
-        name: (
-            min(e["t"] for e in events if e["appliance"] == name and e["kind"] == "job.created"),
-            max(
-                e["t"] for e in events if e["appliance"] == name and e["kind"] == "restart.finished"
-            ),
-        )
-        for name in NAMES
-    }
-    for earlier, later in itertools.pairwise(WAVES):
-        assert max(times[n][1] for n in earlier) < min(times[n][0] for n in later)
-
-
-def kill(proc: subprocess.Popen[str]) -> None:
-    """SIGKILL: no handler runs, nothing is flushed but what was committed."""
-    proc.kill()
-    proc.communicate(timeout=10)
 
 
 @pytest.mark.parametrize(
@@ -270,19 +201,21 @@ def test_kill_during_an_explore_restart_then_resume_waits_for_it(slow_manager_si
     assert_fleet_finished_cleanly(sim)
 
 
-def test_a_run_killed_on_a_host_since_renamed_is_unlocked_then_resumed(sim: Sim) -> None:
+def test_a_run_killed_on_a_host_since_renamed_is_unlocked_then_resumed(
+    sim: Sim, state_home: Path
+) -> None:
     """A lock naming another host is never taken over; `unlock` releases it on the user's word."""
     proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
     wait_for(sim, has("job.created", "eda1"))
     kill(proc)
-    conn = sqlite3.connect(sim.dir / "orchestrator-state.db")
+    conn = sqlite3.connect(state_home / "orchestrator" / "state.db")
     with conn:  # the laptop got another name from the network after the crash
         conn.execute("UPDATE lock SET hostname = 'night-laptop.old'")
     conn.close()
     refused = orchestrator("resume", cwd=sim.dir)
     assert refused.returncode == 2
     assert "on host night-laptop.old" in refused.stderr
-    assert "`orchestrator unlock --state-db orchestrator-state.db` releases it" in refused.stderr
+    assert "`orchestrator unlock` releases it" in refused.stderr
     unattended = orchestrator("unlock", cwd=sim.dir)
     assert unattended.returncode == 2
     assert "run unlock with --yes once you know that run is gone" in unattended.stderr
@@ -291,7 +224,7 @@ def test_a_run_killed_on_a_host_since_renamed_is_unlocked_then_resumed(sim: Sim)
     assert released.returncode == 0, released.stderr
     assert "locked by pid " in released.stdout
     assert "on host night-laptop.old (orchestrator apply, started " in released.stdout
-    assert "`orchestrator resume --state-db orchestrator-state.db` continues it" in released.stdout
+    assert "`orchestrator resume` continues it" in released.stdout
     result = orchestrator("resume", cwd=sim.dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert_fleet_finished_cleanly(sim)
@@ -310,7 +243,7 @@ def test_the_report_of_a_resumed_run_covers_the_whole_run(sim: Sim) -> None:
     for name, line in appliances.items():
         assert (line["outcome"], line["version_after"]) == ("done", TARGET), name
         assert line["started_at"] is not None, name
-    assert [a["action"] for a in report["ingest"]] == ["halted", "restored"]
+    assert [a["action"] for a in report["ingest"]] == ["halt_requested", "halted", "restored"]
     assert report["started_at"] <= appliances["eca1"]["started_at"]  # the run's own start
     span = dt.datetime.fromisoformat(appliances["eta1"]["finished_at"]) - dt.datetime.fromisoformat(
         appliances["eca1"]["started_at"]

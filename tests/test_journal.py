@@ -374,6 +374,8 @@ def test_record_state_refuses_objects_that_could_carry_keys(db: Path) -> None:
         pytest.param(["halted", "restore_failed", "restored"], [], id="restored-on-retry"),
         pytest.param(["left_off"], [], id="was-already-off"),
         pytest.param(["halted", "left_off"], [("exa", "exa-m1")], id="left-off-hides-no-halt"),
+        pytest.param(["halt_requested"], [("exa", "exa-m1")], id="requested-may-be-off"),
+        pytest.param(["halt_requested", "halt_failed"], [], id="refused-never-changed"),
     ],
 )
 def test_halted_clusters_follows_the_last_action(

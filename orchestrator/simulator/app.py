@@ -323,10 +323,8 @@ async def patch_cluster(request: web.Request) -> web.Response:
     """PATCH /extrahop/cluster: change ingest for the whole cluster, from any node."""
     appliance, cluster = _cluster(request)
     body = await json_body(request, ClusterBody, required=True)
-    if body.ingest_enabled and appliance.spec.faults.ingest_stuck:
-        appliance.emit("fault.injected", fault="ingest_stuck")
-        raise Refused(500, "could not resume record ingest on the cluster")
     if body.ingest_enabled is not None:
+        appliance.check_ingest_change(enabled=body.ingest_enabled)
         cluster.ingest_enabled = body.ingest_enabled
         appliance.emit(
             "ingest.changed", cluster=cluster.name, enabled=body.ingest_enabled, via=appliance.name

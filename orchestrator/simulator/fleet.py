@@ -123,6 +123,7 @@ class FaultCounters:
     rate_limit: int
     busy: int
     drop_upload: bool
+    halt_unavailable: int = 0
 
 
 @dataclass
@@ -186,6 +187,23 @@ class SimAppliance:
         given = authorization.removeprefix("ExtraHop apikey=").strip()
         if not secrets.compare_digest(given.encode(), self.api_key.encode()):
             raise Refused(401, "the API key is invalid or has been revoked")
+
+    def check_ingest_change(self, *, enabled: bool) -> None:
+        """Fire the ingest faults of a PATCH through this node; raise Refused to answer early."""
+        faults = self.spec.faults
+        if enabled and faults.ingest_stuck:
+            self.emit("fault.injected", fault="ingest_stuck")
+            raise Refused(500, "could not resume record ingest on the cluster")
+        if enabled:
+            return
+        if faults.halt_refused:
+            self.emit("fault.injected", fault="halt_refused")
+            raise Refused(400, "record ingest cannot be disabled on this cluster now")
+        if faults.halt_unavailable is not None and self.left.halt_unavailable > 0:
+            self.left.halt_unavailable -= 1
+            self.emit("fault.injected", fault="halt_unavailable")
+            retry = f"{faults.halt_unavailable.retry_after:g}"
+            raise Refused(503, "the cluster is busy; try again later", {"Retry-After": retry})
 
     # -- upload -------------------------------------------------------------------------
 
@@ -387,6 +405,7 @@ def build_appliances(scenario: Scenario, host: Host) -> dict[str, SimAppliance]:
                 rate_limit=faults.rate_limit.count if faults.rate_limit else 0,
                 busy=faults.busy,
                 drop_upload=faults.drop_upload_at is not None,
+                halt_unavailable=faults.halt_unavailable.count if faults.halt_unavailable else 0,
             ),
         )
     return appliances

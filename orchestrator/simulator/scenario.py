@@ -66,6 +66,8 @@ class Faults(_Strict):
     busy: int = Field(default=0, ge=0)  # the first N upgrade/download POSTs answer 409
     slow_restart: float = Field(default=1.0, gt=0)  # restart downtime multiplied by this
     ingest_stuck: bool = False  # PATCH re-enabling ingest through this node answers 500
+    halt_unavailable: RateLimit | None = None  # next N halting PATCHes: 503 + Retry-After
+    halt_refused: bool = False  # every PATCH halting ingest through this node answers 400
 
 
 class ApplianceSpec(_Strict):
