@@ -161,5 +161,6 @@ class AsyncJournal:
     unfinished_run = _threaded(Journal.unfinished_run)
     appliance_states = _threaded(Journal.appliance_states)
     halted_clusters = _threaded(Journal.halted_clusters)
+    last_ingest = _threaded(Journal.last_ingest)
     events = _threaded(Journal.events)
     report = _threaded(Journal.report)

@@ -197,7 +197,10 @@ class App(Screen):
         db = db_flag(self.settings.state_db)
         if state.going:
             run = state.record.run_id[:8]
-            self.out.print(f"this run is going on now: `orchestrator watch {run}{db}` shows it")
+            self.out.print(
+                f"a run holds the state database: {state.holder}; it is going on now: "
+                f"`orchestrator watch {run}{db}` shows it"
+            )
         elif state.holder is not None:
             self.out.print(f"a run holds the state database: {state.holder}; it may still be going")
         elif state.resumable:

@@ -2,9 +2,11 @@
 
 A halt is journalled as requested (synced) before its PATCH and as halted once a node has
 acknowledged it; no Explore node's job starts on a cluster whose halt is not acknowledged
-(`ready`). A resumed run sends the halt again before its cluster's next node, whatever the
-journal says: the process may have died while the PATCH was being retried. A halt every node
-refused is read back: ingest still on is `halt_failed` (nothing changed, nothing to restore).
+(`ready`). Before its cluster's next node, a resumed run sends the halt again if the
+journal shows it only requested (the process may have died while the PATCH was being
+retried), and reads ingest back if it shows it acknowledged (halting again if it is on).
+A halt every node refused is read back: ingest still on is `halt_failed` (nothing changed,
+nothing to restore).
 
 Restoring happens on every way out of a run, except for a cluster with a node still mid-upgrade
 (a hard stop detaches from running jobs): that cluster stays halted for `resume` or
@@ -29,7 +31,7 @@ from orchestrator.errors import OrchestratorError, one_line
 from orchestrator.models import IngestAction, IngestVerb
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterator
+    from collections.abc import Callable, Collection, Iterator, Mapping
 
     from orchestrator.client import ApplianceClient
     from orchestrator.plan import IngestBracket, WaveKind
@@ -61,6 +63,7 @@ class _Cluster:
     halted: bool = False  # the tool may have disabled ingest and has not re-enabled it
     confirmed: bool = False  # a node acknowledged the halt in this run
     resumed: bool = False  # an interrupted run of this tool halted it (per the journal)
+    acknowledged: bool = False  # ... and a node acknowledged that halt (per the journal)
     busy: set[str] = field(default_factory=set)  # members with a job or restart under way
     failed: bool = False  # restoring was tried and failed (tried once more on the way out)
 
@@ -76,11 +79,15 @@ class IngestGuard:
         journal: IngestJournal,
         run_id: str,
         observer: IngestObserver,
-        halted_before: Collection[str] = (),
+        halted_before: Mapping[str, IngestVerb] | None = None,
     ) -> None:
+        before = halted_before or {}
         self.clusters = {
             b.cluster: _Cluster(
-                b, halted=b.cluster in halted_before, resumed=b.cluster in halted_before
+                b,
+                halted=b.cluster in before,
+                resumed=b.cluster in before,
+                acknowledged=before.get(b.cluster) is IngestVerb.HALTED,
             )
             for b in brackets
         }
@@ -104,8 +111,17 @@ class IngestGuard:
             self._decided.add(bracket.cluster)
             if not bracket.halt and not cluster.resumed:
                 await self._leave_off(bracket, None)
-            elif cluster.resumed or not await self._found_off(cluster):
+            elif cluster.resumed:
+                await self._confirm_resumed(cluster)
+            elif not await self._found_off(cluster):
                 await self._halt(cluster)
+
+    async def _confirm_resumed(self, cluster: _Cluster) -> None:
+        """A halt journalled by the interrupted run: read back if acknowledged, else re-sent."""
+        if cluster.acknowledged and await self._read_enabled(cluster.bracket) is False:
+            cluster.confirmed = True  # still off, as the journal says: nothing to record
+            return
+        await self._halt(cluster)
 
     async def _found_off(self, cluster: _Cluster) -> bool:
         """For a cluster the plan did not observe: left off if it is off and was not chosen on."""

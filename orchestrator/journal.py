@@ -383,6 +383,16 @@ class Journal:
             rows = conn.execute(_HALTED, {"run_id": run_id}).fetchall()
         return [(cluster, via) for cluster, via in rows]
 
+    def last_ingest(self, run_id: str) -> dict[str, IngestVerb]:
+        """Each cluster's last ingest action in the run (left off aside)."""
+        query = (
+            "SELECT cluster, action FROM ingest WHERE seq IN (SELECT MAX(seq) FROM ingest "
+            "WHERE run_id = ? AND action != 'left_off' GROUP BY cluster)"
+        )
+        with self._use("DEFERRED") as conn:
+            rows = conn.execute(query, (run_id,)).fetchall()
+        return {cluster: IngestVerb(action) for cluster, action in rows}
+
     def events(self, run_id: str) -> list[JournalEvent]:
         """Every state change of the run, in the order it was written."""
         query = f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq"  # noqa: S608

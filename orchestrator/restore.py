@@ -11,9 +11,10 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from orchestrator import steps
 from orchestrator.ajournal import AsyncJournal
 from orchestrator.client import open_session
-from orchestrator.errors import ConfigError, StateError
+from orchestrator.errors import ApiError, ConfigError, StateError, TransportError
 from orchestrator.ingest import restore_cluster
 from orchestrator.models import IngestVerb, Outcome
 from orchestrator.runs import require_state_db
@@ -21,12 +22,14 @@ from orchestrator.statehome import db_flag
 from orchestrator.workflow import clients_for
 
 if TYPE_CHECKING:
+    from orchestrator.client import ApplianceClient
     from orchestrator.config import Settings
     from orchestrator.journal import RunRecord
     from orchestrator.models import Inventory
 
 __all__ = ["Restored", "restore_ingest"]
 
+_NOT_FOUND = 404
 # States in which an appliance's firmware job or restart may be going on.
 MID_UPGRADE = frozenset({Outcome.UPGRADING, Outcome.REBOOTING, Outcome.VERIFYING})
 
@@ -55,13 +58,16 @@ async def restore_ingest(
             _check_cluster(cluster, inventory, settings)
             halted = [(name, via) for name, via in halted if name == cluster]
         unfinished = await journal.unfinished_run()
-        busy = await _mid_upgrade(journal, unfinished, inventory, [name for name, _ in halted])
+        session = await stack.enter_async_context(open_session(settings))
+        client_for = clients_for(session, inventory, settings)
+        journalled = await _mid_upgrade(journal, unfinished, inventory, [n for n, _ in halted])
+        busy = [
+            text for name, text, job in journalled if await still_upgrading(client_for(name), job)
+        ]
         if busy and not force:
             raise StateError(_busy_message(busy, settings))
         done.forced = busy
         run_id = unfinished.run_id if unfinished else await _last_run_id(journal)
-        session = await stack.enter_async_context(open_session(settings))
-        client_for = clients_for(session, inventory, settings)
         known = {a.name for a in inventory.appliances}
         for name, via in halted:
             members = [a.name for a in inventory.appliances if a.cluster == name]
@@ -94,17 +100,41 @@ def _check_cluster(cluster: str, inventory: Inventory, settings: Settings) -> No
 
 async def _mid_upgrade(
     journal: AsyncJournal, run: RunRecord | None, inventory: Inventory, clusters: list[str]
-) -> list[str]:
-    """`name (state, job id)` of each node of `clusters` the journal shows mid-upgrade."""
+) -> list[tuple[str, str, str | None]]:
+    """(name, `name (state, job id)`, job id) of each node of `clusters` mid-upgrade.
+
+    As the journal of the interrupted run shows it.
+    """
     if run is None or not clusters:
         return []
     members = {a.name for a in inventory.appliances if a.cluster in clusters}
     states = await journal.appliance_states(run.run_id)
     return [
-        f"{name} ({record.state.value}{f', job {record.job_id}' if record.job_id else ''})"
+        (
+            name,
+            f"{name} ({record.state.value}{f', job {record.job_id}' if record.job_id else ''})",
+            record.job_id,
+        )
         for name, record in states.items()
         if name in members and record.state in MID_UPGRADE
     ]
+
+
+async def still_upgrading(client: ApplianceClient, job_id: str | None) -> bool:
+    """Whether a node the journal shows mid-upgrade still is: not answering, or its job runs.
+
+    The journal of an interrupted run cannot know that a job it was following has ended
+    since; the appliance can.
+    """
+    try:
+        await client.get_info(retry=False)
+        if job_id is None:
+            return await steps.find_running_job(client) is not None
+        return not (await client.get_job(job_id, retry=False)).terminal
+    except ApiError as exc:
+        return exc.status != _NOT_FOUND  # the job is gone: the appliance has moved on
+    except TransportError:
+        return True  # not answering: restarting into (we hope) the new firmware
 
 
 def _busy_message(busy: list[str], settings: Settings) -> str:

@@ -40,10 +40,11 @@ from orchestrator.runstate import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping
+    from collections.abc import Callable, Mapping
 
     from orchestrator.client import ApplianceClient
     from orchestrator.config import Settings
+    from orchestrator.models import IngestVerb
     from orchestrator.plan import IngestBracket, Plan, Wave
 
 _CONFLICT = 409
@@ -71,7 +72,7 @@ class Runner:
         observer: RunObserver,
         stop: asyncio.Event | None = None,
         prior: Mapping[str, Prior] | None = None,
-        halted_before: Collection[str] = (),
+        halted_before: Mapping[str, IngestVerb] | None = None,
     ) -> None:
         self.plan = plan
         self.settings = settings
@@ -383,7 +384,7 @@ async def run_plan(
     observer: RunObserver,
     stop: asyncio.Event | None = None,
     prior: Mapping[str, Prior] | None = None,
-    halted_before: Collection[str] = (),
+    halted_before: Mapping[str, IngestVerb] | None = None,
 ) -> RunReport:
     """Run `plan` and return what happened to every appliance."""
     runner = Runner(

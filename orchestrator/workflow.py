@@ -23,7 +23,7 @@ from orchestrator.ajournal import AsyncJournal
 from orchestrator.client import ApplianceClient, open_session
 from orchestrator.config import Settings, resumed_settings
 from orchestrator.errors import PlanError, StateError
-from orchestrator.models import Outcome
+from orchestrator.models import MAY_BE_HALTED, Outcome
 from orchestrator.notify import redact_url
 from orchestrator.plan import ImageInfo, build_plan, choose_found_off
 from orchestrator.planfile import check_drift, check_same_plan
@@ -33,12 +33,12 @@ from orchestrator.runstate import PHASE_OF, Prior
 from orchestrator.statehome import RunFolder
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Collection, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
     from pathlib import Path
 
     import aiohttp
 
-    from orchestrator.models import Facts, Inventory, RunReport
+    from orchestrator.models import Facts, IngestVerb, Inventory, RunReport
     from orchestrator.plan import Plan
     from orchestrator.runstate import RunObserver
 
@@ -245,7 +245,8 @@ async def resume(
             )
         await _check_images(plan, inventory)
         prior = await _prior_states(journal, record.run_id)
-        halted = [cluster for cluster, _ in await journal.halted_clusters(record.run_id)]
+        last = await journal.last_ingest(record.run_id)
+        halted = {c: verb for c, verb in last.items() if verb in MAY_BE_HALTED}
         folder = _open_folder(stack, settings, record.run_id, plan, "resume")
         _log.info("run.resumed", folder=str(folder.path), **_process())
         return await _run(
@@ -341,7 +342,7 @@ async def _run(  # noqa: PLR0917 - the run's parts, positional in one private ca
     stop: asyncio.Event,
     *,
     prior: Mapping[str, Prior] | None = None,
-    halted_before: Collection[str] = (),
+    halted_before: Mapping[str, IngestVerb] | None = None,
 ) -> RunReport:
     session = await stack.enter_async_context(open_session(settings))
     report = await run_plan(

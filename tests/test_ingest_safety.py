@@ -13,7 +13,6 @@ from fleetcheck import assert_fleet_finished_cleanly, has, kill, slow_lab, wait_
 from simproc import Sim, Terminal, orchestrator, start_orchestrator
 
 from orchestrator.journal import Journal
-from orchestrator.models import Outcome
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -199,8 +198,8 @@ def test_an_edited_plan_file_is_refused_before_anything_changes(sim: Sim, how: s
     assert mutations(sim) == []
 
 
-def seeded_run(db: Path, inventory: Path, states: dict[str, Outcome]) -> str:
-    """An interrupted run in `db` that halted cluster exa, with `states` journalled."""
+def seeded_run(db: Path, inventory: Path) -> str:
+    """An interrupted run in `db` that halted cluster exa."""
     with Journal.open(db) as journal:
         run_id = journal.start_run(
             plan_json="{}",
@@ -209,27 +208,38 @@ def seeded_run(db: Path, inventory: Path, states: dict[str, Outcome]) -> str:
             settings_json="{}",
         )
         journal.record_ingest(run_id, "exa", "exa-m1", "halted")
-        for name, state in states.items():
-            journal.record_state(run_id, name, state, job_id="job-1")
     return run_id
 
 
-def test_restore_ingest_refuses_while_a_node_is_mid_upgrade_unless_forced(
-    sim: Sim, state_home: Path
-) -> None:
-    """The journal shows exa-d1 upgrading: restore-ingest refuses (exit 2) unless --force."""
-    db = state_home / "orchestrator" / "state.db"
-    db.parent.mkdir(parents=True)
-    seeded_run(db, sim.inventory, {"exa-d1": Outcome.UPGRADING})
-    refused = orchestrator("restore-ingest", str(sim.inventory), cwd=sim.dir)
+@pytest.mark.scenario(faults={"exa-m1": {"slow_restart": 20.0}})
+def test_restore_ingest_refuses_while_a_node_is_mid_upgrade_unless_forced(fleet: Sim) -> None:
+    """Killed while exa-m1 restarts: restore-ingest refuses (exit 2) unless --force."""
+    proc = start_orchestrator("apply", str(fleet.inventory), "--yes", cwd=fleet.dir)
+    wait_for(fleet, has("restart.started", "exa-m1"))
+    kill(proc)
+    refused = orchestrator("restore-ingest", str(fleet.inventory), cwd=fleet.dir)
     assert refused.returncode == 2
-    assert "exa-d1 (upgrading, job job-1) mid-upgrade" in refused.stderr
+    assert "the journal shows exa-m1 (upgrading, job " in refused.stderr
     assert "`orchestrator resume` finishes the upgrade" in refused.stderr
-    assert not has("ingest.changed")(sim.events())
-    forced = orchestrator("restore-ingest", str(sim.inventory), "--force", cwd=sim.dir)
+    assert [e["data"]["enabled"] for e in fleet.events("ingest.changed")] == [False]
+    forced = orchestrator("restore-ingest", str(fleet.inventory), "--force", cwd=fleet.dir)
     assert forced.returncode == 0, forced.stderr
-    assert "re-enabled ingest while exa-d1 (upgrading, job job-1) is mid-upgrade" in forced.stderr
-    assert [e["data"]["enabled"] for e in sim.events("ingest.changed")] == [True]
+    assert "re-enabled ingest while exa-m1 (upgrading, job " in forced.stderr
+    assert [e["data"]["enabled"] for e in fleet.events("ingest.changed")] == [False, True]
+
+
+def test_restore_ingest_goes_ahead_once_the_appliance_says_the_upgrade_is_over(
+    sim: Sim,
+) -> None:
+    """The journal still says `upgrading`, but the job ended and the node is back: restore."""
+    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    wait_for(sim, has("job.created", "exa-m1"))
+    kill(proc)
+    wait_for(sim, has("restart.finished", "exa-m1"))
+    result = orchestrator("restore-ingest", str(sim.inventory), cwd=sim.dir)
+    assert result.returncode == 0, result.stderr
+    assert "ingest restored on cluster exa" in result.stdout
+    assert [e["data"]["enabled"] for e in sim.events("ingest.changed")] == [False, True]
 
 
 def test_restore_ingest_with_an_unknown_cluster_is_bad_input_and_closes_nothing(
@@ -238,7 +248,7 @@ def test_restore_ingest_with_an_unknown_cluster_is_bad_input_and_closes_nothing(
     """`--cluster` naming no cluster: exit 2; a filter never closes the interrupted run."""
     db = state_home / "orchestrator" / "state.db"
     db.parent.mkdir(parents=True)
-    seeded_run(db, sim.inventory, {})
+    seeded_run(db, sim.inventory)
     unknown = orchestrator("restore-ingest", str(sim.inventory), "--cluster", "exz", cwd=sim.dir)
     assert unknown.returncode == 2
     assert "--cluster exz: no such Explore cluster" in unknown.stderr
