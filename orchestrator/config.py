@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from orchestrator.errors import ConfigError
 from orchestrator.models import ZonedTime, local_if_naive
+from orchestrator.userfile import read_regular
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -150,7 +151,7 @@ def _from_file(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_regular(path).decode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read settings: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:

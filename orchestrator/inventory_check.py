@@ -31,6 +31,7 @@ from orchestrator.models import (
     role_for_platform,
 )
 from orchestrator.urls import is_loopback, normalise_url
+from orchestrator.userfile import NotRegularFileError, TooLargeError, check_readable, read_regular
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -42,6 +43,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,252}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VERSION = re.compile(r"\d+(\.\d+)+")
 _FIRMWARE_SCHEMES = ("http", "https", "ftp")
+_KEY_FILE_LIMIT = 4096  # bytes; an API key is a few dozen
 
 
 @dataclass(frozen=True)
@@ -307,13 +309,24 @@ class Checker:
         return url
 
     def existing(self, value: str, where: Where, what: str) -> Path:
-        """`value` resolved against the inventory's directory; it must be a file."""
+        """`value` resolved against the inventory's directory; a regular file we can read."""
         path = self.doc.resolve(value)
-        if not path.is_file():
-            problem = "is not a file" if path.exists() else "does not exist"
-            fix = f"fix the path (relative paths start at {self.doc.resolve('.')})"
-            raise self.doc.error(where, f"{what} {show(path, limit=None)} {problem}; {fix}")
+        try:
+            check_readable(path)
+        except OSError as exc:
+            raise self.doc.error(where, self.unreadable(what, path, exc)) from None
         return path
+
+    def unreadable(self, what: str, path: Path, exc: OSError) -> str:
+        """Why `path` cannot be used, and what to do."""
+        shown = show(path, limit=None)
+        fix = f"fix the path (relative paths start at {self.doc.resolve('.')})"
+        if isinstance(exc, FileNotFoundError):
+            return f"{what} {shown} does not exist; {fix}"
+        if isinstance(exc, NotRegularFileError):
+            return f"{what} {shown} is not a regular file ({exc.kind}); {fix}"
+        reason = exc.strerror or type(exc).__name__
+        return f"cannot read {what} {shown} ({reason}); make it readable by this user, or {fix}"
 
     def ca_bundle(self, raw: dict[str, Any], where: Where) -> Path | None:
         """The CA bundle that verifies the appliance's certificate, if any."""
@@ -366,19 +379,28 @@ class Checker:
         """The key in a file (read once per file), which holds nothing else."""
         path = self.doc.resolve(value)
         if path not in self.key_files:
-            try:
-                secret = path.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-                fix = "put the API key in that file, or fix the path"
-                message = f"cannot read key file {show(path, None)} ({reason}); {fix}"
-                raise self.doc.error(where, message) from None
+            secret = self.key_text(path, where)
             if not secret or len(secret.split()) > 1:
                 problem = "is empty" if not secret else "holds more than the key"
                 fix = "it must hold only the API key"
                 raise self.doc.error(where, f"key file {show(path, None)} {problem}; {fix}")
             self.key_files[path] = SecretStr(secret)
         return self.key_files[path]
+
+    def key_text(self, path: Path, where: Where) -> str:
+        """The stripped text of a key file."""
+        fix = "it must hold only the API key"
+        try:
+            return read_regular(path, limit=_KEY_FILE_LIMIT).decode("utf-8").strip()
+        except TooLargeError:
+            message = f"key file {show(path, None)} holds more than an API key; {fix}"
+        except NotRegularFileError as exc:
+            message = f"key file {show(path, None)} is not a regular file ({exc.kind}); {fix}"
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            fix = "put the API key in that file, or fix the path"
+            message = f"cannot read key file {show(path, None)} ({reason}); {fix}"
+        raise self.doc.error(where, message) from None
 
     def check_transport(self, name: str, url: str, *, verify_tls: bool) -> None:
         """Warn about plain http beyond this machine, and about disabled TLS verification."""

@@ -385,7 +385,7 @@ BAD_YAML = [
     pytest.param(
         HEAD.replace("{cloud_version: 9.9.1.100}", "{file: images, version: 9.9.1.100}") + FLEET,
         "firmware.trace.file",
-        ["is not a file"],
+        ["is not a regular file (a directory)"],
         id="firmware-file-is-dir",
     ),
     pytest.param(
