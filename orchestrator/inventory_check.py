@@ -1,8 +1,8 @@
 """What an inventory means: URLs, roles, clusters, firmware, API keys, duplicates, warnings.
 
 `inventory` parses a file into a canonical document; this module checks it and builds the
-appliances. Every error names the file, the row or YAML path, and what to write instead; no
-error or warning ever contains an API key.
+appliances, reading their keys through `inventory_keys`. Every error names the file, the
+row or YAML path, and what to write instead; no error or warning ever contains an API key.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
-
 from orchestrator.errors import InventoryError
 from orchestrator.inventory_csv import version_in_name
-from orchestrator.inventory_yaml import KEY_SOURCES, Where, dotted, show
+from orchestrator.inventory_keys import KeyReader
+from orchestrator.inventory_yaml import Where, dotted, show
 from orchestrator.models import (
     Appliance,
     CloudFirmware,
@@ -31,7 +30,7 @@ from orchestrator.models import (
     role_for_platform,
 )
 from orchestrator.urls import is_loopback, normalise_url
-from orchestrator.userfile import NotRegularFileError, TooLargeError, check_readable, read_regular
+from orchestrator.userfile import NotRegularFileError, check_readable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -40,10 +39,8 @@ __all__ = ["Checker", "Document"]
 
 _ROLES = ", ".join(role.value for role in Role)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,252}")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VERSION = re.compile(r"\d+(\.\d+)+")
 _FIRMWARE_SCHEMES = ("http", "https", "ftp")
-_KEY_FILE_LIMIT = 4096  # bytes; an API key is a few dozen
 
 
 @dataclass(frozen=True)
@@ -84,9 +81,12 @@ class Checker:
     doc: Document
     env: Mapping[str, str]
     warnings: list[str] = field(default_factory=list)
-    key_files: dict[Path, SecretStr] = field(default_factory=dict)
     names: dict[str, int] = field(default_factory=dict)  # casefolded name -> first index
     urls: dict[str, int] = field(default_factory=dict)  # normalised URL -> first index
+    keys: KeyReader = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keys = KeyReader(self.doc, self.env, self.warnings)
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -139,7 +139,7 @@ class Checker:
         role = self.role(raw, where, name)
         cluster, node = self.explore(raw, where, name, role)
         firmware = self.appliance_firmware(raw, where, name, role, table)
-        api_key = self.api_key(raw, where, name)
+        api_key = self.keys.api_key(raw, self.defaults, where, name)
         verify_tls = bool(self.pick(raw, where, "verify_tls", default=True)[0])
         ca_bundle = self.ca_bundle(raw, where)
         self.check_transport(name, url, verify_tls=verify_tls)
@@ -332,75 +332,6 @@ class Checker:
         """The CA bundle that verifies the appliance's certificate, if any."""
         value, at = self.pick(raw, where, "ca_bundle")
         return None if value is None else self.existing(value, at, "CA bundle")
-
-    def api_key(self, raw: dict[str, Any], where: Where, name: str) -> SecretStr:
-        """The key from the appliance's source, else from the defaults' source."""
-        for level, at in ((raw, where), (self.defaults, ("defaults",))):
-            sources = [key for key in KEY_SOURCES if key in level]
-            if len(sources) > 1:
-                whose = name if level is raw else "defaults"
-                message = f"{whose} sets both {sources[0]} and {sources[1]}; keep one"
-                raise self.doc.error(at, message)
-            if sources:
-                return self.read_key(sources[0], level[sources[0]], (*at, sources[0]), name)
-        fix = "add api_key_env: VARIABLE or api_key_file: PATH to the appliance or to defaults"
-        if self.doc.lines is not None:
-            fix = "fill the api_key_env or api_key_file column"
-        raise self.doc.error(where, f"no API key for {name}; {fix}")
-
-    def read_key(self, source: str, value: str, where: Where, name: str) -> SecretStr:
-        """The key named by one source: a variable, a file or the inline value."""
-        if source == "api_key_env":
-            return self.env_key(value, where, name)
-        if source == "api_key_file":
-            return self.file_key(value, where)
-        if not self.doc.vendor:  # the vendor CSV gets one warning for the whole file
-            whose = "in defaults" if where[0] == "defaults" else f"for {name}"
-            hint = "prefer api_key_env or api_key_file"
-            self.warnings.append(f"the API key {whose} is inline in {self.doc.file}; {hint}")
-        return SecretStr(value)
-
-    def env_key(self, variable: str, where: Where, name: str) -> SecretStr:
-        """The key in environment variable `variable`."""
-        if _ENV_NAME.fullmatch(variable) is None:
-            fix = "write the variable's name (e.g. EXTRAHOP_API_KEY), not the key"
-            raise self.doc.error(
-                where, f"api_key_env {show(variable)} is not a variable name; {fix}"
-            )
-        secret = self.env.get(variable, "").strip()
-        if not secret:
-            fix = f"export {variable}=... before running, or use api_key_file"
-            raise self.doc.error(
-                where, f"{variable} is unset or empty (the API key of {name}); {fix}"
-            )
-        return SecretStr(secret)
-
-    def file_key(self, value: str, where: Where) -> SecretStr:
-        """The key in a file (read once per file), which holds nothing else."""
-        path = self.doc.resolve(value)
-        if path not in self.key_files:
-            secret = self.key_text(path, where)
-            if not secret or len(secret.split()) > 1:
-                problem = "is empty" if not secret else "holds more than the key"
-                fix = "it must hold only the API key"
-                raise self.doc.error(where, f"key file {show(path, None)} {problem}; {fix}")
-            self.key_files[path] = SecretStr(secret)
-        return self.key_files[path]
-
-    def key_text(self, path: Path, where: Where) -> str:
-        """The stripped text of a key file."""
-        fix = "it must hold only the API key"
-        try:
-            return read_regular(path, limit=_KEY_FILE_LIMIT).decode("utf-8").strip()
-        except TooLargeError:
-            message = f"key file {show(path, None)} holds more than an API key; {fix}"
-        except NotRegularFileError as exc:
-            message = f"key file {show(path, None)} is not a regular file ({exc.kind}); {fix}"
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            fix = "put the API key in that file, or fix the path"
-            message = f"cannot read key file {show(path, None)} ({reason}); {fix}"
-        raise self.doc.error(where, message) from None
 
     def check_transport(self, name: str, url: str, *, verify_tls: bool) -> None:
         """Warn about plain http beyond this machine, and about disabled TLS verification."""
