@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from typing import TYPE_CHECKING
 
 import pytest
 
-from orchestrator.config import resolve_settings
+from orchestrator import workflow
+from orchestrator.config import Settings, resolve_settings
 from orchestrator.errors import ConfigError, InventoryError, OrchestratorError, PlanError
 from orchestrator.inventory import load_inventory
 from orchestrator.planfile import load_plan
@@ -147,3 +149,36 @@ def test_a_directory_is_still_named_as_one(tree: Path) -> None:
     (tree / "certs" / "ca.pem").mkdir()
     with pytest.raises(OrchestratorError, match=r"is not a regular file \(a directory\)"):
         load_inventory(tree / "inv.yaml", env={})
+
+
+def gone(image: Path) -> None:
+    image.unlink()
+
+
+def unreadable(image: Path) -> None:
+    image.chmod(0)
+    if os.access(image, os.R_OK):
+        pytest.skip("this user (root) reads a file whatever its mode")
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        pytest.param(gone, "No such file or directory", id="deleted"),
+        pytest.param(fifo_instead_of, "not a regular file but a FIFO", id="fifo"),
+        pytest.param(unreadable, "Permission denied", id="unreadable"),
+    ],
+)
+def test_an_image_spoilt_after_validation_fails_the_plan_in_one_line(
+    tree: Path, change: Callable[[Path], None], reason: str
+) -> None:
+    """An image deleted, swapped or made unreadable before `plan` is one PlanError naming it."""
+    inventory = load_inventory(tree / "inv.yaml", env={})
+    image = tree / "images" / "eca-9.9.1.100.tar"
+    change(image)
+    plan = workflow.make_plan(inventory, Settings(), offline=True)
+    error = promptly(lambda: asyncio.run(plan))
+    assert isinstance(error, PlanError)
+    assert str(image) in str(error)
+    assert reason in str(error)
+    assert "\n" not in str(error)
