@@ -15,6 +15,11 @@ from orchestrator.errors import ConfigError
 from orchestrator.models import ZonedTime, local_if_naive
 from orchestrator.userfile import read_regular
 
+try:  # libyaml refuses deep nesting quickly; the pure-Python parser recurses (RecursionError)
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -147,17 +152,31 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def _read_file(path: Path) -> object:
+    """The YAML document in the settings file; ConfigError naming the file."""
+    try:
+        return yaml.load(read_regular(path).decode("utf-8"), Loader=_SafeLoader)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read settings: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply; write `name: value` lines") from None
+    except yaml.MarkedYAMLError as exc:
+        line = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
+        problem = f": {exc.problem}" if exc.problem else ""
+        fix = "write `name: value` lines"
+        raise ConfigError(f"{path}: not valid YAML{line}{problem}; {fix}") from None
+    except yaml.YAMLError:
+        raise ConfigError(f"{path}: not valid YAML; write `name: value` lines") from None
+
+
 def _from_file(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
-    try:
-        data = yaml.safe_load(read_regular(path).decode("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read settings: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{line}; write `name: value` lines") from None
+    data = _read_file(path)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -133,3 +133,20 @@ def test_a_failure_share_over_100_percent_is_refused() -> None:
     """--max-failures 150% makes no sense: refused, naming the flag."""
     with pytest.raises(ConfigError, match=r"--max-failures .*'150%': .* at most 100%"):
         resolve_settings({"max_failures": "150%"}, {})
+
+
+def test_a_settings_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    """A --config file in another encoding is one ConfigError naming the file and the byte."""
+    config = tmp_path / "settings.yaml"
+    config.write_bytes(b"# r\xe9glages\nconcurrency: 2\n")
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, {}, config)
+    assert str(caught.value) == f"{config}: not UTF-8 text (byte 3); save the file as UTF-8"
+
+
+def test_a_deeply_nested_settings_file_is_one_error(tmp_path: Path) -> None:
+    """A settings file nested thousands deep is refused in one line, not a RecursionError."""
+    config = tmp_path / "settings.yaml"
+    config.write_text("concurrency: " + "[" * 10_000 + "]" * 10_000 + "\n")
+    with pytest.raises(ConfigError, match=r"settings\.yaml: .*nest"):
+        resolve_settings({}, {}, config)
