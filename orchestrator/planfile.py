@@ -57,6 +57,8 @@ def load_plan(path: Path) -> Plan:
         raise _not_a_plan(path, "not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise _not_a_plan(path, f"not JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:  # json recurses once per level of [ or {
+        raise _not_a_plan(path, "nested too deeply") from None
     if not isinstance(data, dict):
         raise _not_a_plan(path, "not a JSON object")
     version = data.get("schema_version")

@@ -143,6 +143,24 @@ def _valid() -> dict[str, object]:
             "surprise: Extra inputs are not permitted",
             id="unknown-field",
         ),
+        pytest.param(
+            lambda p: p.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8"),
+            "nested too deeply",
+            id="deep-array",
+        ),
+        pytest.param(
+            lambda p: p.write_text('{"a": ' * 100_000 + "1" + "}" * 100_000, encoding="utf-8"),
+            "nested too deeply",
+            id="deep-object",
+        ),
+        pytest.param(
+            lambda p: p.write_text(
+                json.dumps(_valid())[:-1] + ', "surprise": ' + "[" * 900 + "]" * 900 + "}",
+                encoding="utf-8",
+            ),
+            "surprise: Extra inputs are not permitted",
+            id="deep-extra-field",
+        ),
     ],
 )
 def test_bad_plan_file_is_one_line(
