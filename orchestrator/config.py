@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 ENV_PREFIX = "ORCHESTRATOR_"
 _MINUTES_A_DAY = 24 * 60
+_HOUR, _DAY, _WEEK = 3600.0, 86_400.0, 604_800.0  # seconds: the bounds of the settings
 _BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$")
 
 
@@ -66,9 +67,13 @@ class FailureBudget(BaseModel):
 
 
 class Settings(BaseModel):
-    """Everything a run needs to know besides the inventory; passed explicitly, never global."""
+    """Everything a run needs to know besides the inventory; passed explicitly, never global.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Every number is finite and within a range (docs/cli.md, Settings): an infinite timeout
+    or a rate of 1e-300 requests per second would hang a run instead of failing it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     # execution
     concurrency: int = Field(default=4, ge=1, le=1000)
@@ -80,21 +85,21 @@ class Settings(BaseModel):
     notify_url: str | None = None
     log_format: Literal["console", "json"] | None = None  # None: console on a terminal
     # talking to appliances
-    connect_timeout: float = Field(default=10.0, gt=0)
-    read_timeout: float = Field(default=60.0, gt=0)
-    requests_per_second: float = Field(default=5.0, gt=0)
-    retry_attempts: int = Field(default=5, ge=1)
-    retry_timeout: float = Field(default=120.0, gt=0)
+    connect_timeout: float = Field(default=10.0, ge=0.1, le=_HOUR)
+    read_timeout: float = Field(default=60.0, ge=0.1, le=_HOUR)
+    requests_per_second: float = Field(default=5.0, ge=0.1, le=10_000)
+    retry_attempts: int = Field(default=5, ge=1, le=100)
+    retry_timeout: float = Field(default=120.0, ge=0.1, le=_DAY)
     # polling a job and waiting out the restart
-    poll_interval: float = Field(default=5.0, gt=0)
-    poll_interval_max: float = Field(default=60.0, gt=0)
-    job_deadline: float = Field(default=3600.0, gt=0)
-    reboot_deadline: float = Field(default=1800.0, gt=0)
+    poll_interval: float = Field(default=5.0, ge=0.01, le=_HOUR)
+    poll_interval_max: float = Field(default=60.0, ge=0.01, le=_HOUR)
+    job_deadline: float = Field(default=3600.0, ge=0.1, le=_WEEK)
+    reboot_deadline: float = Field(default=1800.0, ge=0.1, le=_WEEK)
     # estimates for the plan
-    upload_throughput: float = Field(default=20e6, gt=0)  # bytes per second
-    download_duration: float = Field(default=300.0, ge=0)  # URL/cloud modes, seconds
-    upgrade_duration: float = Field(default=900.0, ge=0)  # firmware job, seconds
-    reboot_duration: float = Field(default=300.0, ge=0)  # restart downtime, seconds
+    upload_throughput: float = Field(default=20e6, ge=1e3, le=1e11)  # bytes per second
+    download_duration: float = Field(default=300.0, ge=0, le=_WEEK)  # URL/cloud modes, seconds
+    upgrade_duration: float = Field(default=900.0, ge=0, le=_WEEK)  # firmware job, seconds
+    reboot_duration: float = Field(default=300.0, ge=0, le=_WEEK)  # restart downtime, seconds
 
     @field_validator("max_failures", mode="before")
     @classmethod
