@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.models import Firmware, NodeKind, Role, ZonedTime
 
@@ -115,7 +115,7 @@ class Plan(PlanModel):
     inventory_source: str
     inventory_sha256: str
     offline: bool = False
-    concurrency: int
+    concurrency: int = Field(ge=1, le=1000)  # as Settings.concurrency; 0 would never start
     allow_downgrade: bool = False
     window_end: ZonedTime | None = None
 

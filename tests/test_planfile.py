@@ -139,6 +139,11 @@ def _valid() -> dict[str, object]:
             id="bad-field",
         ),
         pytest.param(
+            lambda p: p.write_text(json.dumps(_valid() | {"concurrency": 0}), encoding="utf-8"),
+            "concurrency: Input should be greater than or equal to 1",
+            id="no-concurrency",  # apply would wait for ever for a free slot
+        ),
+        pytest.param(
             lambda p: p.write_text(json.dumps(_valid() | {"surprise": 1}), encoding="utf-8"),
             "surprise: Extra inputs are not permitted",
             id="unknown-field",
