@@ -114,6 +114,9 @@ def parse_window_end(text: str, now: dt.datetime, *, source: str = "--window-end
 
     `source` names where the text came from in the error (the flag, a variable or a file).
     """
+    if not text.strip():
+        fix = "write an ISO 8601 time (2026-11-24T05:30) or HH:MM, or leave it out"
+        raise ConfigError(f"{source} is empty; {fix}")
     hhmm = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
     if hhmm:
         hour, minute = int(hhmm.group(1)), int(hhmm.group(2))

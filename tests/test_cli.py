@@ -381,3 +381,26 @@ def test_a_past_window_from_the_environment_stops_a_run_but_not_a_recovery(
     )
     assert orchestrator("validate", str(inventory), cwd=tmp_path, env=env).returncode == 0
     assert orchestrator("status", cwd=tmp_path, env=env).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "config"),
+    [
+        pytest.param(["--window-end", ""], {}, None, id="flag"),
+        pytest.param([], {"ORCHESTRATOR_WINDOW_END": ""}, None, id="variable"),
+        pytest.param([], {}, "window_end: ''\n", id="file"),
+    ],
+)
+def test_an_empty_window_end_is_refused_not_ignored(
+    tmp_path: Path, flags: list[str], env: dict[str, str], config: str | None
+) -> None:
+    """An empty window end (flag, variable or file) is exit 2, not a run with no window."""
+    args = ["plan", "fleet.yaml", "--offline", *flags]
+    if config is not None:
+        (tmp_path / "settings.yaml").write_text(config)
+        args += ["--config", "settings.yaml"]
+    result = orchestrator(*args, cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert "window" in line.lower()
+    assert "is empty" in line
