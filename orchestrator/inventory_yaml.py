@@ -121,8 +121,22 @@ def _load(text: str, file: str) -> object:
         fix = "check the indentation (spaces, not tabs) and quoting"
         message = f"YAML syntax error: {problem}{column}; {fix}"
         raise InventoryError(message, file=file, row=line) from None
+    except yaml.reader.ReaderError as exc:
+        raise _bad_character(text, exc.character, file) from None
     except yaml.YAMLError as exc:
         raise InventoryError(f"YAML error: {type(exc).__name__}", file=file) from None
+
+
+def _bad_character(text: str, character: int | str, file: str) -> InventoryError:
+    """The error for a character YAML refuses (a NUL, an escape...), naming its line and column."""
+    char = character if isinstance(character, str) else chr(character)
+    # The first one is where the reader stopped (libyaml counts bytes, PyYAML characters).
+    index = max(text.find(char), 0)
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    problem = f"the character U+{ord(char):04X} (column {column}) is not allowed in YAML"
+    fix = "delete it (most editors do not show it; it usually comes with pasted text)"
+    return InventoryError(f"{problem}; {fix}", file=file, row=line)
 
 
 def _document(data: object, file: str) -> dict[str, Any]:

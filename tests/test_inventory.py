@@ -239,6 +239,18 @@ BAD_YAML = [
         "appliances:\n  - {name: eca1\n", 3, ["YAML syntax error", "indentation"], id="syntax"
     ),
     pytest.param(
+        "appliances:\n  - {name: e\x00a1}\n",
+        2,
+        ["the character U+0000 (column 13) is not allowed", "delete it"],
+        id="nul-byte",
+    ),
+    pytest.param(
+        "# réseau été\nappliances:\n  - {name: ü\x1b}\n",
+        3,
+        ["the character U+001B (column 13) is not allowed", "delete it"],
+        id="escape-after-accents",
+    ),
+    pytest.param(
         "appliances:\n  - name: eca1\n    name: eca2\n",
         3,
         ["duplicate key 'name'", "keep only one"],
