@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["Checker", "Document"]
 
 _ROLES = ", ".join(role.value for role in Role)
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,252}")
+_NAME = re.compile(r"(?:[A-Za-z0-9]|::)[A-Za-z0-9._:-]{0,252}")  # `::` starts IPv6 hosts
 _VERSION = re.compile(r"\d+(\.\d+)+")
 _FIRMWARE_SCHEMES = ("http", "https", "ftp")
 
@@ -184,7 +184,11 @@ class Checker:
         name = str(raw["name"])
         if _NAME.fullmatch(name) is None:
             fix = "use letters, digits, '.', '-' and '_', e.g. eda1"
-            raise self.doc.error((*where, "name"), f"name {show(name)} is not usable; {fix}")
+            message = f"name {show(name)} is not usable; {fix}"
+            if self.doc.vendor:  # the name comes from the host
+                message = f"host (field 1) gives no usable appliance name ({show(name)}); "
+                message += "use a YAML inventory to name it"
+            raise self.doc.error((*where, "name"), message)
         return name
 
     def role(self, raw: dict[str, Any], where: Where, name: str) -> Role | None:

@@ -94,20 +94,28 @@ def _vendor_row(cells: Sequence[str], line: int, file: str) -> dict[str, Any]:
         raise InventoryError(message, file=file, row=line)
     url = host if "://" in host else f"https://{_bracketed(host)}"
     parts = urlsplit(url)
-    name = parts.hostname or host
     try:
         port = parts.port
     except ValueError:
         message = "host (field 1) has a port that is not a number 1-65535; write host:443"
         raise InventoryError(message, file=file, row=line) from None
-    if port is not None:  # two appliances may share a host on different ports
-        name = f"{name}:{port}"
     return {
-        "name": name,
+        "name": _vendor_name(parts.hostname or host, port),
         "url": url,
         "api_key": api_key,
         "firmware": _firmware(firmware, version_in_name(firmware)),
     }
+
+
+def _vendor_name(host: str, port: int | None) -> str:
+    """The host, with the port if given: two appliances may share a host on different ports.
+
+    `10.0.0.7:8443`; an IPv6 address takes `.port` as netstat writes it (`fd00::7.8443`),
+    since `::1:8443` is itself an address.
+    """
+    if port is None:
+        return host
+    return f"{host}.{port}" if ":" in host else f"{host}:{port}"
 
 
 def _bracketed(host: str) -> str:

@@ -352,3 +352,32 @@ def test_vendor_rows_on_one_host_and_different_ports_are_two_appliances(tree: Pa
         f"http://127.0.0.1:9002/,{KEY},images/eda-9.9.1.100.tar\n",
     )
     assert [a.name for a in inventory.appliances] == ["127.0.0.1:9001", "127.0.0.1:9002"]
+
+
+def test_vendor_rows_with_ipv6_hosts_get_names_unique_per_host_and_port(tree: Path) -> None:
+    """IPv6 hosts, bare or bracketed with a port, load with names that keep them apart."""
+    image = "images/eda-9.9.1.100.tar"
+    inventory = load(
+        tree,
+        f"[::1]:8443,{KEY},{image}\n"
+        f"[::1]:8444,{KEY},{image}\n"
+        f"::1,{KEY},{image}\n"
+        f"::1:8443,{KEY},{image}\n"
+        f"https://[FD00::7]:8443/,{KEY},{image}\n",
+    )
+    assert [(a.name, a.url) for a in inventory.appliances] == [
+        ("::1.8443", "https://[::1]:8443"),
+        ("::1.8444", "https://[::1]:8444"),
+        ("::1", "https://[::1]"),
+        ("::1:8443", "https://[::1:8443]"),
+        ("fd00::7.8443", "https://[fd00::7]:8443"),
+    ]
+
+
+def test_a_vendor_host_that_gives_no_usable_name_says_to_name_it_in_yaml(tree: Path) -> None:
+    """A host whose name would be unusable (an IPv6 zone) is blamed on the host, not a name."""
+    with pytest.raises(InventoryError) as caught:
+        load(tree, f"[fe80::1%25eth0],{KEY},images/eda-9.9.1.100.tar\n")
+    assert caught.value.row == 1
+    assert caught.value.message.startswith("host (field 1) gives no usable appliance name")
+    assert "use a YAML inventory to name it" in caught.value.message
