@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from orchestrator.errors import InventoryError
 from orchestrator.inventory_csv import version_in_name
 from orchestrator.inventory_keys import KeyReader
-from orchestrator.inventory_yaml import Where, dotted, show
+from orchestrator.inventory_yaml import Where, dotted, looks_secret, show
 from orchestrator.models import (
     Appliance,
     CloudFirmware,
@@ -173,7 +173,10 @@ class Checker:
         try:
             return normalise_url(raw["url"])
         except ValueError as exc:
-            raise self.doc.error((*where, "url"), f"{label} {show(raw['url'])} {exc}") from None
+            reason = str(exc)
+            if looks_secret(reason):  # the part to remove may be a pasted key
+                reason = "must be the appliance's base URL; write https://HOST or https://HOST:PORT"
+            raise self.doc.error((*where, "url"), f"{label} {show(raw['url'])} {reason}") from None
 
     def name(self, raw: dict[str, Any], where: Where) -> str:
         """The appliance's name, a short label unique in the inventory."""

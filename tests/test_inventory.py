@@ -339,6 +339,18 @@ BAD_YAML = [
         id="url-api-path",
     ),
     pytest.param(
+        fleet("{name: eca1, url: 'https://eca1.example.net/api/v1/extrahop', role: command}"),
+        "appliances[0].url",
+        ["must be the appliance's base URL", "remove /api/v1/extrahop"],
+        id="url-api-endpoint",
+    ),
+    pytest.param(
+        fleet("{name: eca1, url: 'https://proxy.example.net/eca1/API/', role: command}"),
+        "appliances[0].url",
+        ["must be the appliance's base URL", "remove /API"],
+        id="url-api-under-a-proxy-path",
+    ),
+    pytest.param(
         fleet("{name: eca1, url: 'https://eca1.example.net:99999', role: command}"),
         "appliances[0].url",
         ["bad port", "1 to 65535"],
@@ -575,6 +587,10 @@ LEAKY = [
     pytest.param(
         HEAD + f"appliances:\n  - {{name: eca1, url: 'https://x', role: {KEY}}}\n",
         id="key-pasted-as-role",
+    ),
+    pytest.param(
+        HEAD + f"appliances:\n  - {{name: eca1, url: 'https://x/api/v1/{KEY}', role: command}}\n",
+        id="key-in-an-api-url",
     ),
     pytest.param(HEAD + f"appliances:\n  - {{{KEY}: eca1}}\n", id="key-as-mapping-key"),
     pytest.param(
