@@ -381,3 +381,34 @@ def test_a_vendor_host_that_gives_no_usable_name_says_to_name_it_in_yaml(tree: P
     assert caught.value.row == 1
     assert caught.value.message.startswith("host (field 1) gives no usable appliance name")
     assert "use a YAML inventory to name it" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "separator",
+    [
+        pytest.param("\u2028", id="line-separator"),
+        pytest.param("\u2029", id="paragraph-separator"),
+        pytest.param("\x85", id="next-line"),
+        pytest.param("\x0b", id="vertical-tab"),
+        pytest.param("\x0c", id="form-feed"),
+        pytest.param("\x1e", id="record-separator"),
+    ],
+)
+def test_only_newlines_end_a_csv_row(tree: Path, separator: str) -> None:
+    """A Unicode line separator inside a row neither splits it nor shifts the line numbers."""
+    image = "images/eda-9.9.1.100.tar"
+    inventory = load(
+        tree, f"eda1{separator},{KEY},{image}\r\neda2,{KEY},{image}\reda3,{KEY},{image}\n"
+    )
+    assert [a.name for a in inventory.appliances] == ["eda1", "eda2", "eda3"]
+    with pytest.raises(InventoryError) as caught:
+        load(tree, f"eda1{separator},{KEY},{image}\neda2,{KEY}\n")
+    assert caught.value.row == 2
+
+
+def test_a_nul_in_a_csv_row_is_named(tree: Path) -> None:
+    """A NUL character is named as such, not blamed on the quotes."""
+    with pytest.raises(InventoryError) as caught:
+        load(tree, f"eda1\x00,{KEY},images/eda-9.9.1.100.tar\n")
+    assert caught.value.row == 1
+    assert caught.value.message.startswith("the row holds a NUL character (U+0000); delete it")
