@@ -171,12 +171,17 @@ class Checker:
         if "url" not in raw:
             raise self.doc.error((*where, "url"), "missing url; add url: https://eda1.example.net")
         try:
-            return normalise_url(raw["url"])
+            url = normalise_url(raw["url"])
         except ValueError as exc:
             reason = str(exc)
             if looks_secret(reason):  # the part to remove may be a pasted key
                 reason = "must be the appliance's base URL; write https://HOST or https://HOST:PORT"
             raise self.doc.error((*where, "url"), f"{label} {show(raw['url'])} {reason}") from None
+        if looks_secret(url):  # it would be shown in every plan, log and report
+            fix = "write only the appliance's base URL, e.g. https://eda1.example.net"
+            message = f"{label} looks like it holds an API key (value hidden); {fix}"
+            raise self.doc.error((*where, "url"), message)
+        return url
 
     def name(self, raw: dict[str, Any], where: Where) -> str:
         """The appliance's name, a short label unique in the inventory."""
@@ -185,6 +190,11 @@ class Checker:
                 (*where, "name"), "missing name; add name: eda1 (a short unique label)"
             )
         name = str(raw["name"])
+        if looks_secret(name):  # it would be shown in every plan, log and report
+            fix = "write a short label such as eda1 (the key goes in api_key_env or api_key_file)"
+            raise self.doc.error(
+                (*where, "name"), f"name looks like an API key (value hidden); {fix}"
+            )
         if _NAME.fullmatch(name) is None:
             fix = "use letters, digits, '.', '-' and '_', e.g. eda1"
             message = f"name {show(name)} is not usable; {fix}"
@@ -231,6 +241,10 @@ class Checker:
         if "node" not in raw:
             fix = "add node: manager or node: data"
             raise self.doc.error((*where, "node"), f"explore appliance {name} has no node; {fix}")
+        if looks_secret(raw["cluster"]):
+            fix = "write the name of the recordstore cluster, e.g. exa"
+            message = f"cluster looks like an API key (value hidden); {fix}"
+            raise self.doc.error((*where, "cluster"), message)
         try:
             return str(raw["cluster"]), NodeKind(str(raw["node"]).lower())
         except ValueError:

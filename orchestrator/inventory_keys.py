@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from orchestrator.inventory_yaml import KEY_SOURCES, Where, show
+from orchestrator.inventory_yaml import KEY_SOURCES, Where, looks_secret, show
 from orchestrator.userfile import NotRegularFileError, TooLargeError, read_regular
 
 if TYPE_CHECKING:
@@ -73,10 +73,7 @@ class KeyReader:
             )
         secret = self.env.get(variable, "").strip()
         if not secret:
-            fix = f"export {variable}=... before running, or use api_key_file"
-            raise self.doc.error(
-                where, f"{variable} is unset or empty (the API key of {name}); {fix}"
-            )
+            raise self.doc.error(where, _unset(variable, name))
         return SecretStr(secret)
 
     def file_key(self, value: str, where: Where) -> SecretStr:
@@ -105,3 +102,13 @@ class KeyReader:
             fix = "put the API key in that file, or fix the path"
             message = f"cannot read key file {show(path, None)} ({reason}); {fix}"
         raise self.doc.error(where, message) from None
+
+
+def _unset(variable: str, name: str) -> str:
+    """Why the key of `name` is missing from `variable`, never repeating a pasted key."""
+    if looks_secret(variable):
+        problem = "names no variable that is set, and looks like an API key rather than"
+        fix = "write the variable's name (e.g. EXTRAHOP_API_KEY), or put the key in a file"
+        return f"api_key_env {problem} a variable name (value hidden); {fix} named by api_key_file"
+    fix = f"export {variable}=... before running, or use api_key_file"
+    return f"{variable} is unset or empty (the API key of {name}); {fix}"

@@ -30,6 +30,7 @@ __all__ = [
     "FIRMWARE_KEYS",
     "KEY_SOURCES",
     "dotted",
+    "hide_secrets",
     "looks_secret",
     "parse_yaml",
     "show",
@@ -68,6 +69,11 @@ def suggest(word: str, known: Sequence[str]) -> str:
 def looks_secret(value: object) -> bool:
     """Whether `value` contains something that looks like an API key."""
     return _SECRET_LIKE.search(str(value)) is not None
+
+
+def hide_secrets(text: str) -> str:
+    """`text` with everything that looks like an API key replaced by `(value hidden)`."""
+    return _SECRET_LIKE.sub("(value hidden)", text)
 
 
 def show(value: object, limit: int | None = _SHOW_LIMIT) -> str:
@@ -117,7 +123,7 @@ def _load(text: str, file: str) -> object:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         column = f" (column {mark.column + 1})" if mark else ""
-        problem = exc.problem or exc.context or "unreadable YAML"
+        problem = hide_secrets(exc.problem or exc.context or "unreadable YAML")  # may quote a tag
         fix = "check the indentation (spaces, not tabs) and quoting"
         message = f"YAML syntax error: {problem}{column}; {fix}"
         raise InventoryError(message, file=file, row=line) from None

@@ -404,3 +404,18 @@ def test_an_empty_window_end_is_refused_not_ignored(
     line = one_line_error(result)
     assert "window" in line.lower()
     assert "is empty" in line
+
+
+def test_a_key_pasted_as_a_variable_name_is_never_printed(tmp_path: Path) -> None:
+    """A hex key in api_key_env is refused by every command without being shown, logs included."""
+    key = "deadbeef0123456789abcdef01234567"
+    (tmp_path / "fleet.yaml").write_text(
+        f"defaults: {{api_key_env: {key}}}\n"
+        "firmware: {trace: {cloud_version: 9.9.1.100}}\n"
+        "appliances:\n  - {name: eta1, url: https://eta1.example.net, role: trace}\n"
+    )
+    for command in (["validate"], ["plan", "--offline", "--log-format", "json"]):
+        result = orchestrator(command[0], "fleet.yaml", *command[1:], cwd=tmp_path)
+        assert result.returncode == 2
+        assert "looks like an API key" in one_line_error(result)
+        assert key not in result.stdout + result.stderr

@@ -593,6 +593,7 @@ LEAKY = [
         id="key-in-an-api-url",
     ),
     pytest.param(HEAD + f"appliances:\n  - {{{KEY}: eca1}}\n", id="key-as-mapping-key"),
+    pytest.param(HEAD + f"appliances:\n  - {{name: !{KEY} eca1}}\n", id="key-as-yaml-tag"),
     pytest.param(
         HEAD + "appliances:\n  - {name: eca1, url: 'https://x', role: command, api_key: 12345}\n",
         id="numeric-inline-key",
@@ -639,3 +640,60 @@ def test_example_yaml_matches_the_headered_csv() -> None:
     assert [(a.name, a.url, a.role, a.cluster, a.node) for a in yaml_fleet] == [
         (a.name, a.url, a.role, a.cluster, a.node) for a in csv_fleet
     ]
+
+
+HEX_KEY = "deadbeef0123456789abcdef01234567"  # a hex key that is also a valid variable name
+
+
+@pytest.mark.parametrize(
+    ("text", "row", "fragment"),
+    [
+        pytest.param(
+            fleet(f"{{name: eda1, url: https://e1, role: discover, api_key_env: {HEX_KEY}}}"),
+            "appliances[0].api_key_env",
+            "looks like an API key rather than a variable name",
+            id="api-key-env",
+        ),
+        pytest.param(
+            HEAD.replace("api_key_file: keys/default.key", f"api_key_env: {HEX_KEY}") + FLEET,
+            "defaults.api_key_env",
+            "looks like an API key rather than a variable name",
+            id="default-api-key-env",
+        ),
+        pytest.param(
+            fleet(f"{{name: {HEX_KEY}, url: https://eda1.example.net, role: discover}}"),
+            "appliances[0].name",
+            "name looks like an API key",
+            id="name",
+        ),
+        pytest.param(
+            fleet(f"{{name: x1, url: https://x1, role: explore, cluster: {HEX_KEY}, node: data}}"),
+            "appliances[0].cluster",
+            "cluster looks like an API key",
+            id="cluster",
+        ),
+        pytest.param(
+            fleet(f"{{name: eda1, url: 'http://eda1.example.net/{HEX_KEY}', role: discover}}"),
+            "appliances[0].url",
+            "url looks like it holds an API key",
+            id="url",
+        ),
+    ],
+)
+def test_a_key_pasted_where_a_label_belongs_is_refused_unseen(
+    tree: Path, text: str, row: str, fragment: str
+) -> None:
+    """A key in api_key_env, name, cluster or url is refused without being repeated."""
+    with pytest.raises(InventoryError) as caught:
+        load(tree, text)
+    assert caught.value.row == row
+    assert fragment in caught.value.message
+    assert HEX_KEY not in str(caught.value)
+
+
+def test_a_set_variable_with_a_key_like_name_is_still_read(tree: Path) -> None:
+    """A variable whose long name merely looks like a key works when it is set."""
+    variable = "EXTRAHOPAPIKEY2026PRODUCTION"
+    text = HEAD.replace("api_key_file: keys/default.key", f"api_key_env: {variable}") + FLEET
+    inventory = load(tree, text, env={variable: "the-key"})
+    assert inventory.by_name("eca1").api_key.get_secret_value() == "the-key"

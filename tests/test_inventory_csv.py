@@ -412,3 +412,25 @@ def test_a_nul_in_a_csv_row_is_named(tree: Path) -> None:
         load(tree, f"eda1\x00,{KEY},images/eda-9.9.1.100.tar\n")
     assert caught.value.row == 1
     assert caught.value.message.startswith("the row holds a NUL character (U+0000); delete it")
+
+
+HEX_KEY = "deadbeef0123456789abcdef01234567"  # a hex key that is also a valid variable name
+
+
+@pytest.mark.parametrize(
+    ("row", "fragment"),
+    [
+        pytest.param(f"{HEX_KEY},https://e1,discover,,,cloud,9.9.1.1,K", "name", id="name"),
+        pytest.param(f"e1,https://e1,discover,,,cloud,9.9.1.1,{HEX_KEY}", "api_key_env", id="env"),
+    ],
+)
+def test_a_headered_row_with_a_key_in_the_wrong_column_is_refused_unseen(
+    tree: Path, row: str, fragment: str
+) -> None:
+    """A key typed as a name or a variable is refused, naming the line and not the key."""
+    with pytest.raises(InventoryError) as caught:
+        load(tree, HEADER + row + "\n", env={"K": "k"})
+    assert caught.value.row == 2
+    assert fragment in caught.value.message
+    assert "looks like an API key" in caught.value.message
+    assert HEX_KEY not in str(caught.value)
