@@ -7,6 +7,7 @@ row or YAML path, and what to write instead; no error or warning ever contains a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -71,7 +72,10 @@ class Document:
 
     def resolve(self, value: str) -> Path:
         """`value` as an absolute path; relative paths start at the inventory's directory."""
-        return Path(os.path.normpath(self.base / Path(value).expanduser())).absolute()
+        path = Path(value)
+        with contextlib.suppress(RuntimeError):  # ~user of no such user: left as written
+            path = path.expanduser()
+        return Path(os.path.normpath(self.base / path)).absolute()
 
 
 @dataclass

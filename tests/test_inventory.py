@@ -407,6 +407,13 @@ BAD_YAML = [
         id="firmware-file-missing",
     ),
     pytest.param(
+        HEAD.replace("{cloud_version: 9.9.1.100}", "{file: ~nosuchuser/a.tar, version: 9.9.1.1}")
+        + FLEET,
+        "firmware.trace.file",
+        ["~nosuchuser/a.tar' does not exist", "fix the path"],
+        id="firmware-file-unknown-home",
+    ),
+    pytest.param(
         HEAD.replace("{cloud_version: 9.9.1.100}", "{file: images, version: 9.9.1.100}") + FLEET,
         "firmware.trace.file",
         ["is not a regular file (a directory)"],
