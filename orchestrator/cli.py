@@ -73,12 +73,12 @@ class App:
         detail = ", ".join(f"{n} {r}" for r, n in roles.items())
         count = len(inventory.appliances)
         noun = "appliance" if count == 1 else "appliances"
-        self.out.print(f"{inventory.source}: OK, {count} {noun} ({detail})")
+        self.out.print(f"{inventory.source}: OK, {count} {noun} ({detail})", markup=False)
         return EXIT_OK
 
     def _warn(self, inventory: Inventory) -> None:
         for warning in inventory.warnings:
-            self.err.print(f"warning: {warning}", style="yellow")
+            self.err.print(f"warning: {warning}", style="yellow", markup=False)
 
     # --------------------------------------------------------------------- plan
     def plan(self) -> int:

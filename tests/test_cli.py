@@ -419,3 +419,16 @@ def test_a_key_pasted_as_a_variable_name_is_never_printed(tmp_path: Path) -> Non
         assert result.returncode == 2
         assert "looks like an API key" in one_line_error(result)
         assert key not in result.stdout + result.stderr
+
+
+def test_warnings_show_ipv6_urls_whole(tmp_path: Path) -> None:
+    """A warning quoting an IPv6 URL prints its [address] instead of losing it as markup."""
+    (tmp_path / "k.key").write_text("the-key\n")
+    (tmp_path / "fleet.yaml").write_text(
+        "defaults: {api_key_file: k.key}\n"
+        "firmware: {trace: {cloud_version: 9.9.1.100}}\n"
+        "appliances:\n  - {name: eta1, url: 'http://[fe80::1]:8080', role: trace}\n"
+    )
+    result = orchestrator("validate", "fleet.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "API key sent in clear to eta1 (http://[fe80::1]:8080)" in result.stderr
