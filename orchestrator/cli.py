@@ -62,7 +62,7 @@ class App(Screen):
         detail = ", ".join(f"{n} {r}" for r, n in roles.items())
         count = len(inventory.appliances)
         noun = "appliance" if count == 1 else "appliances"
-        self.out.print(f"{inventory.source}: OK, {count} {noun} ({detail})")
+        self.out.print(f"{inventory.source}: OK, {count} {noun} ({detail})", markup=False)
         return EXIT_OK
 
     # --------------------------------------------------------------------- plan

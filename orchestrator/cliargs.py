@@ -169,7 +169,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
     window = getattr(args, "window_end", None)
     now = dt.datetime.now(dt.UTC)
-    if window:
+    if window is not None:  # an empty --window-end is refused, not taken as no window
         cli["window_end"] = parse_window_end(window, now)
         if cli["window_end"] <= now:
             raise ConfigError(f"--window-end {window} is in the past; give the window's end")

@@ -14,12 +14,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orchestrator.errors import ConfigError
 from orchestrator.models import ZonedTime, local_if_naive
 from orchestrator.statehome import default_state_db
+from orchestrator.userfile import read_regular
+
+try:  # libyaml refuses deep nesting quickly; the pure-Python parser recurses (RecursionError)
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 ENV_PREFIX = "ORCHESTRATOR_"
 _MINUTES_A_DAY = 24 * 60
+_HOUR, _DAY, _WEEK = 3600.0, 86_400.0, 604_800.0  # seconds: the bounds of the settings
 _BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$")
 
 
@@ -61,9 +68,13 @@ class FailureBudget(BaseModel):
 
 
 class Settings(BaseModel):
-    """Everything a run needs to know besides the inventory; passed explicitly, never global."""
+    """Everything a run needs to know besides the inventory; passed explicitly, never global.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Every number is finite and within a range (docs/cli.md, Settings): an infinite timeout
+    or a rate of 1e-300 requests per second would hang a run instead of failing it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     # execution
     concurrency: int = Field(default=4, ge=1, le=1000)
@@ -76,21 +87,21 @@ class Settings(BaseModel):
     notify_url: str | None = None
     log_format: Literal["console", "json"] | None = None  # None: console on a terminal
     # talking to appliances
-    connect_timeout: float = Field(default=10.0, gt=0)
-    read_timeout: float = Field(default=60.0, gt=0)
-    requests_per_second: float = Field(default=5.0, gt=0)
-    retry_attempts: int = Field(default=5, ge=1)
-    retry_timeout: float = Field(default=120.0, gt=0)
+    connect_timeout: float = Field(default=10.0, ge=0.1, le=_HOUR)
+    read_timeout: float = Field(default=60.0, ge=0.1, le=_HOUR)
+    requests_per_second: float = Field(default=5.0, ge=0.1, le=10_000)
+    retry_attempts: int = Field(default=5, ge=1, le=100)
+    retry_timeout: float = Field(default=120.0, ge=0.1, le=_DAY)
     # polling a job and waiting out the restart
-    poll_interval: float = Field(default=5.0, gt=0)
-    poll_interval_max: float = Field(default=60.0, gt=0)
-    job_deadline: float = Field(default=3600.0, gt=0)
-    reboot_deadline: float = Field(default=1800.0, gt=0)
+    poll_interval: float = Field(default=5.0, ge=0.01, le=_HOUR)
+    poll_interval_max: float = Field(default=60.0, ge=0.01, le=_HOUR)
+    job_deadline: float = Field(default=3600.0, ge=0.1, le=_WEEK)
+    reboot_deadline: float = Field(default=1800.0, ge=0.1, le=_WEEK)
     # estimates for the plan
-    upload_throughput: float = Field(default=20e6, gt=0)  # bytes per second
-    download_duration: float = Field(default=300.0, ge=0)  # URL/cloud modes, seconds
-    upgrade_duration: float = Field(default=900.0, ge=0)  # firmware job, seconds
-    reboot_duration: float = Field(default=300.0, ge=0)  # restart downtime, seconds
+    upload_throughput: float = Field(default=20e6, ge=1e3, le=1e11)  # bytes per second
+    download_duration: float = Field(default=300.0, ge=0, le=_WEEK)  # URL/cloud modes, seconds
+    upgrade_duration: float = Field(default=900.0, ge=0, le=_WEEK)  # firmware job, seconds
+    reboot_duration: float = Field(default=300.0, ge=0, le=_WEEK)  # restart downtime, seconds
 
     @field_validator("max_failures", mode="before")
     @classmethod
@@ -105,6 +116,9 @@ def parse_window_end(text: str, now: dt.datetime, *, source: str = "--window-end
 
     `source` names where the text came from in the error (the flag, a variable or a file).
     """
+    if not text.strip():
+        fix = "write an ISO 8601 time (2026-11-24T05:30) or HH:MM, or leave it out"
+        raise ConfigError(f"{source} is empty; {fix}")
     hhmm = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
     if hhmm:
         hour, minute = int(hhmm.group(1)), int(hhmm.group(2))
@@ -148,17 +162,31 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def _read_file(path: Path) -> object:
+    """The YAML document in the settings file; ConfigError naming the file."""
+    try:
+        return yaml.load(read_regular(path).decode("utf-8"), Loader=_SafeLoader)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read settings: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply; write `name: value` lines") from None
+    except yaml.MarkedYAMLError as exc:
+        line = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
+        problem = f": {exc.problem}" if exc.problem else ""
+        fix = "write `name: value` lines"
+        raise ConfigError(f"{path}: not valid YAML{line}{problem}; {fix}") from None
+    except yaml.YAMLError:
+        raise ConfigError(f"{path}: not valid YAML; write `name: value` lines") from None
+
+
 def _from_file(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read settings: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{line}; write `name: value` lines") from None
+    data = _read_file(path)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -18,6 +18,7 @@ from orchestrator.inventory_csv import parse_csv
 from orchestrator.inventory_yaml import parse_yaml
 from orchestrator.models import Inventory
 from orchestrator.urls import normalise_url
+from orchestrator.userfile import read_regular
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -30,7 +31,7 @@ def load_inventory(path: Path, *, env: Mapping[str, str] | None = None) -> Inven
     """Parse and check the inventory at `path`, reading API keys from `env` (os.environ)."""
     file = str(path)
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise InventoryError(

@@ -1,12 +1,13 @@
 """What an inventory means: URLs, roles, clusters, firmware, API keys, duplicates, warnings.
 
 `inventory` parses a file into a canonical document; this module checks it and builds the
-appliances. Every error names the file, the row or YAML path, and what to write instead; no
-error or warning ever contains an API key.
+appliances, reading their keys through `inventory_keys`. Every error names the file, the
+row or YAML path, and what to write instead; no error or warning ever contains an API key.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -14,11 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
-
 from orchestrator.errors import InventoryError
 from orchestrator.inventory_csv import version_in_name
-from orchestrator.inventory_yaml import KEY_SOURCES, Where, dotted, show
+from orchestrator.inventory_keys import KeyReader
+from orchestrator.inventory_yaml import Where, dotted, looks_secret, show
 from orchestrator.models import (
     Appliance,
     CloudFirmware,
@@ -31,6 +31,7 @@ from orchestrator.models import (
     role_for_platform,
 )
 from orchestrator.urls import is_loopback, normalise_url
+from orchestrator.userfile import NotRegularFileError, check_readable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -38,8 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["Checker", "Document"]
 
 _ROLES = ", ".join(role.value for role in Role)
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,252}")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NAME = re.compile(r"(?:[A-Za-z0-9]|::)[A-Za-z0-9._:-]{0,252}")  # `::` starts IPv6 hosts
 _VERSION = re.compile(r"\d+(\.\d+)+")
 _FIRMWARE_SCHEMES = ("http", "https", "ftp")
 
@@ -72,7 +72,10 @@ class Document:
 
     def resolve(self, value: str) -> Path:
         """`value` as an absolute path; relative paths start at the inventory's directory."""
-        return Path(os.path.normpath(self.base / Path(value).expanduser())).absolute()
+        path = Path(value)
+        with contextlib.suppress(RuntimeError):  # ~user of no such user: left as written
+            path = path.expanduser()
+        return Path(os.path.normpath(self.base / path)).absolute()
 
 
 @dataclass
@@ -82,9 +85,12 @@ class Checker:
     doc: Document
     env: Mapping[str, str]
     warnings: list[str] = field(default_factory=list)
-    key_files: dict[Path, SecretStr] = field(default_factory=dict)
     names: dict[str, int] = field(default_factory=dict)  # casefolded name -> first index
     urls: dict[str, int] = field(default_factory=dict)  # normalised URL -> first index
+    keys: KeyReader = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keys = KeyReader(self.doc, self.env, self.warnings)
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -137,7 +143,7 @@ class Checker:
         role = self.role(raw, where, name)
         cluster, node = self.explore(raw, where, name, role)
         firmware = self.appliance_firmware(raw, where, name, role, table)
-        api_key = self.api_key(raw, where, name)
+        api_key = self.keys.api_key(raw, self.defaults, where, name)
         verify_tls = bool(self.pick(raw, where, "verify_tls", default=True)[0])
         ca_bundle = self.ca_bundle(raw, where)
         self.check_transport(name, url, verify_tls=verify_tls)
@@ -169,9 +175,17 @@ class Checker:
         if "url" not in raw:
             raise self.doc.error((*where, "url"), "missing url; add url: https://eda1.example.net")
         try:
-            return normalise_url(raw["url"])
+            url = normalise_url(raw["url"])
         except ValueError as exc:
-            raise self.doc.error((*where, "url"), f"{label} {show(raw['url'])} {exc}") from None
+            reason = str(exc)
+            if looks_secret(reason):  # the part to remove may be a pasted key
+                reason = "must be the appliance's base URL; write https://HOST or https://HOST:PORT"
+            raise self.doc.error((*where, "url"), f"{label} {show(raw['url'])} {reason}") from None
+        if looks_secret(url):  # it would be shown in every plan, log and report
+            fix = "write only the appliance's base URL, e.g. https://eda1.example.net"
+            message = f"{label} looks like it holds an API key (value hidden); {fix}"
+            raise self.doc.error((*where, "url"), message)
+        return url
 
     def name(self, raw: dict[str, Any], where: Where) -> str:
         """The appliance's name, a short label unique in the inventory."""
@@ -180,9 +194,18 @@ class Checker:
                 (*where, "name"), "missing name; add name: eda1 (a short unique label)"
             )
         name = str(raw["name"])
+        if looks_secret(name):  # it would be shown in every plan, log and report
+            fix = "write a short label such as eda1 (the key goes in api_key_env or api_key_file)"
+            raise self.doc.error(
+                (*where, "name"), f"name looks like an API key (value hidden); {fix}"
+            )
         if _NAME.fullmatch(name) is None:
             fix = "use letters, digits, '.', '-' and '_', e.g. eda1"
-            raise self.doc.error((*where, "name"), f"name {show(name)} is not usable; {fix}")
+            message = f"name {show(name)} is not usable; {fix}"
+            if self.doc.vendor:  # the name comes from the host
+                message = f"host (field 1) gives no usable appliance name ({show(name)}); "
+                message += "use a YAML inventory to name it"
+            raise self.doc.error((*where, "name"), message)
         return name
 
     def role(self, raw: dict[str, Any], where: Where, name: str) -> Role | None:
@@ -222,6 +245,10 @@ class Checker:
         if "node" not in raw:
             fix = "add node: manager or node: data"
             raise self.doc.error((*where, "node"), f"explore appliance {name} has no node; {fix}")
+        if looks_secret(raw["cluster"]):
+            fix = "write the name of the recordstore cluster, e.g. exa"
+            message = f"cluster looks like an API key (value hidden); {fix}"
+            raise self.doc.error((*where, "cluster"), message)
         try:
             return str(raw["cluster"]), NodeKind(str(raw["node"]).lower())
         except ValueError:
@@ -307,78 +334,29 @@ class Checker:
         return url
 
     def existing(self, value: str, where: Where, what: str) -> Path:
-        """`value` resolved against the inventory's directory; it must be a file."""
+        """`value` resolved against the inventory's directory; a regular file we can read."""
         path = self.doc.resolve(value)
-        if not path.is_file():
-            problem = "is not a file" if path.exists() else "does not exist"
-            fix = f"fix the path (relative paths start at {self.doc.resolve('.')})"
-            raise self.doc.error(where, f"{what} {show(path, limit=None)} {problem}; {fix}")
+        try:
+            check_readable(path)
+        except OSError as exc:
+            raise self.doc.error(where, self.unreadable(what, path, exc)) from None
         return path
+
+    def unreadable(self, what: str, path: Path, exc: OSError) -> str:
+        """Why `path` cannot be used, and what to do."""
+        shown = show(path, limit=None)
+        fix = f"fix the path (relative paths start at {self.doc.resolve('.')})"
+        if isinstance(exc, FileNotFoundError):
+            return f"{what} {shown} does not exist; {fix}"
+        if isinstance(exc, NotRegularFileError):
+            return f"{what} {shown} is not a regular file ({exc.kind}); {fix}"
+        reason = exc.strerror or type(exc).__name__
+        return f"cannot read {what} {shown} ({reason}); make it readable by this user, or {fix}"
 
     def ca_bundle(self, raw: dict[str, Any], where: Where) -> Path | None:
         """The CA bundle that verifies the appliance's certificate, if any."""
         value, at = self.pick(raw, where, "ca_bundle")
         return None if value is None else self.existing(value, at, "CA bundle")
-
-    def api_key(self, raw: dict[str, Any], where: Where, name: str) -> SecretStr:
-        """The key from the appliance's source, else from the defaults' source."""
-        for level, at in ((raw, where), (self.defaults, ("defaults",))):
-            sources = [key for key in KEY_SOURCES if key in level]
-            if len(sources) > 1:
-                whose = name if level is raw else "defaults"
-                message = f"{whose} sets both {sources[0]} and {sources[1]}; keep one"
-                raise self.doc.error(at, message)
-            if sources:
-                return self.read_key(sources[0], level[sources[0]], (*at, sources[0]), name)
-        fix = "add api_key_env: VARIABLE or api_key_file: PATH to the appliance or to defaults"
-        if self.doc.lines is not None:
-            fix = "fill the api_key_env or api_key_file column"
-        raise self.doc.error(where, f"no API key for {name}; {fix}")
-
-    def read_key(self, source: str, value: str, where: Where, name: str) -> SecretStr:
-        """The key named by one source: a variable, a file or the inline value."""
-        if source == "api_key_env":
-            return self.env_key(value, where, name)
-        if source == "api_key_file":
-            return self.file_key(value, where)
-        if not self.doc.vendor:  # the vendor CSV gets one warning for the whole file
-            whose = "in defaults" if where[0] == "defaults" else f"for {name}"
-            hint = "prefer api_key_env or api_key_file"
-            self.warnings.append(f"the API key {whose} is inline in {self.doc.file}; {hint}")
-        return SecretStr(value)
-
-    def env_key(self, variable: str, where: Where, name: str) -> SecretStr:
-        """The key in environment variable `variable`."""
-        if _ENV_NAME.fullmatch(variable) is None:
-            fix = "write the variable's name (e.g. EXTRAHOP_API_KEY), not the key"
-            raise self.doc.error(
-                where, f"api_key_env {show(variable)} is not a variable name; {fix}"
-            )
-        secret = self.env.get(variable, "").strip()
-        if not secret:
-            fix = f"export {variable}=... before running, or use api_key_file"
-            raise self.doc.error(
-                where, f"{variable} is unset or empty (the API key of {name}); {fix}"
-            )
-        return SecretStr(secret)
-
-    def file_key(self, value: str, where: Where) -> SecretStr:
-        """The key in a file (read once per file), which holds nothing else."""
-        path = self.doc.resolve(value)
-        if path not in self.key_files:
-            try:
-                secret = path.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-                fix = "put the API key in that file, or fix the path"
-                message = f"cannot read key file {show(path, None)} ({reason}); {fix}"
-                raise self.doc.error(where, message) from None
-            if not secret or len(secret.split()) > 1:
-                problem = "is empty" if not secret else "holds more than the key"
-                fix = "it must hold only the API key"
-                raise self.doc.error(where, f"key file {show(path, None)} {problem}; {fix}")
-            self.key_files[path] = SecretStr(secret)
-        return self.key_files[path]
 
     def check_transport(self, name: str, url: str, *, verify_tls: bool) -> None:
         """Warn about plain http beyond this machine, and about disabled TLS verification."""

@@ -22,6 +22,7 @@ __all__ = ["COLUMNS", "CsvDocument", "parse_csv", "version_in_name"]
 COLUMNS = (*(key for key in APPLIANCE_KEYS if key != "firmware"), "firmware", "version")
 REQUIRED_COLUMNS = ("name", "url", "role")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 _VERSION_IN_NAME = re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}(?!\d)")
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -62,9 +63,15 @@ def version_in_name(firmware: str) -> str | None:
 
 def _rows(text: str, file: str) -> Iterator[tuple[int, list[str]]]:
     """(line number, stripped cells) for each row that is not blank or a # comment."""
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only \n, \r\n and \r end a row: str.splitlines() would also split at U+2028 and
+    # friends, which may sit inside a cell.
+    for number, line in enumerate(_LINE_END.split(text), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
+        if "\0" in line:
+            fix = "delete it (most editors do not show it; it usually comes with pasted text)"
+            message = f"the row holds a NUL character (U+0000); {fix}"
+            raise InventoryError(message, file=file, row=number)
         try:
             cells = next(csv.reader([line], strict=True))
         except csv.Error:
@@ -94,20 +101,28 @@ def _vendor_row(cells: Sequence[str], line: int, file: str) -> dict[str, Any]:
         raise InventoryError(message, file=file, row=line)
     url = host if "://" in host else f"https://{_bracketed(host)}"
     parts = urlsplit(url)
-    name = parts.hostname or host
     try:
         port = parts.port
     except ValueError:
         message = "host (field 1) has a port that is not a number 1-65535; write host:443"
         raise InventoryError(message, file=file, row=line) from None
-    if port is not None:  # two appliances may share a host on different ports
-        name = f"{name}:{port}"
     return {
-        "name": name,
+        "name": _vendor_name(parts.hostname or host, port),
         "url": url,
         "api_key": api_key,
         "firmware": _firmware(firmware, version_in_name(firmware)),
     }
+
+
+def _vendor_name(host: str, port: int | None) -> str:
+    """The host, with the port if given: two appliances may share a host on different ports.
+
+    `10.0.0.7:8443`; an IPv6 address takes `.port` as netstat writes it (`fd00::7.8443`),
+    since `::1:8443` is itself an address.
+    """
+    if port is None:
+        return host
+    return f"{host}.{port}" if ":" in host else f"{host}:{port}"
 
 
 def _bracketed(host: str) -> str:

@@ -30,6 +30,7 @@ __all__ = [
     "FIRMWARE_KEYS",
     "KEY_SOURCES",
     "dotted",
+    "hide_secrets",
     "looks_secret",
     "parse_yaml",
     "show",
@@ -68,6 +69,11 @@ def suggest(word: str, known: Sequence[str]) -> str:
 def looks_secret(value: object) -> bool:
     """Whether `value` contains something that looks like an API key."""
     return _SECRET_LIKE.search(str(value)) is not None
+
+
+def hide_secrets(text: str) -> str:
+    """`text` with everything that looks like an API key replaced by `(value hidden)`."""
+    return _SECRET_LIKE.sub("(value hidden)", text)
 
 
 def show(value: object, limit: int | None = _SHOW_LIMIT) -> str:
@@ -117,12 +123,26 @@ def _load(text: str, file: str) -> object:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         column = f" (column {mark.column + 1})" if mark else ""
-        problem = exc.problem or exc.context or "unreadable YAML"
+        problem = hide_secrets(exc.problem or exc.context or "unreadable YAML")  # may quote a tag
         fix = "check the indentation (spaces, not tabs) and quoting"
         message = f"YAML syntax error: {problem}{column}; {fix}"
         raise InventoryError(message, file=file, row=line) from None
+    except yaml.reader.ReaderError as exc:
+        raise _bad_character(text, exc.character, file) from None
     except yaml.YAMLError as exc:
         raise InventoryError(f"YAML error: {type(exc).__name__}", file=file) from None
+
+
+def _bad_character(text: str, character: int | str, file: str) -> InventoryError:
+    """The error for a character YAML refuses (a NUL, an escape...), naming its line and column."""
+    char = character if isinstance(character, str) else chr(character)
+    # The first one is where the reader stopped (libyaml counts bytes, PyYAML characters).
+    index = max(text.find(char), 0)
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    problem = f"the character U+{ord(char):04X} (column {column}) is not allowed in YAML"
+    fix = "delete it (most editors do not show it; it usually comes with pasted text)"
+    return InventoryError(f"{problem}; {fix}", file=file, row=line)
 
 
 def _document(data: object, file: str) -> dict[str, Any]:

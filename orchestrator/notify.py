@@ -108,9 +108,11 @@ def _parse_target(url: str) -> _Target:
     redacted = redact_url(url)
     try:
         parts = urllib.parse.urlsplit(url.strip())
-        _ = parts.port  # raises ValueError for a port that is not a number in range
+        port = parts.port  # raises ValueError for a port that is not a number in range
     except ValueError as exc:
         raise ConfigError(f"--notify-url {redacted}: not a valid URL ({exc})") from None
+    if port == 0:  # urllib accepts it, but nothing can be reached there
+        raise ConfigError(f"--notify-url {redacted}: port 0; write a port from 1 to 65535")
     if any(char.isspace() or not char.isprintable() for char in url.strip()):
         raise ConfigError(f"--notify-url {redacted}: contains spaces or control characters")
     if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:

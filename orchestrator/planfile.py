@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from orchestrator.errors import DriftError, PlanError
 from orchestrator.models import CloudFirmware, FileFirmware, same_version
 from orchestrator.plan import Plan, PlannedAppliance
+from orchestrator.userfile import read_regular
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -49,13 +50,15 @@ def save_plan(plan: Plan, path: Path) -> None:
 def load_plan(path: Path) -> Plan:
     """Read a saved plan; anything unusable is one PlanError line naming the file."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(path).decode("utf-8"))
     except OSError as exc:
         raise _not_a_plan(path, _os_reason(exc)) from None
     except UnicodeDecodeError:
         raise _not_a_plan(path, "not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise _not_a_plan(path, f"not JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:  # json recurses once per level of [ or {
+        raise _not_a_plan(path, "nested too deeply") from None
     if not isinstance(data, dict):
         raise _not_a_plan(path, "not a JSON object")
     version = data.get("schema_version")

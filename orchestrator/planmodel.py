@@ -132,7 +132,7 @@ class Plan(PlanModel):
     inventory_source: str
     inventory_sha256: str
     offline: bool = False
-    concurrency: int = Field(ge=1, le=1000)
+    concurrency: int = Field(ge=1, le=1000)  # as Settings.concurrency; 0 would never start
     allow_downgrade: bool = False
     window_end: ZonedTime | None = None
 

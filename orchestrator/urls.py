@@ -33,8 +33,9 @@ def normalise_url(text: str) -> str:
     if parts.query or parts.fragment:
         raise ValueError("must not have a ?query or #fragment; write the appliance's base URL")
     path = parts.path.rstrip("/")
-    if path.lower().endswith("/api/v1"):
-        raise ValueError("must be the appliance's base URL; remove /api/v1")
+    api = (path.lower() + "/").find("/api/")  # the client adds /api/v1/... itself
+    if api >= 0:
+        raise ValueError(f"must be the appliance's base URL; remove {path[api:]}")
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc += f":{port}"

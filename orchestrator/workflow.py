@@ -31,6 +31,7 @@ from orchestrator.runner import run_plan
 from orchestrator.runs import halted_clusters, refuse_new_run, require_state_db
 from orchestrator.runstate import PHASE_OF, Prior
 from orchestrator.statehome import RunFolder
+from orchestrator.userfile import open_regular
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -49,10 +50,15 @@ _log = structlog.get_logger("orchestrator")
 def _hash_file(path: Path) -> ImageInfo:
     digest = hashlib.sha256()
     size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+    try:
+        with open_regular(path) as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        fix = "make it a readable file again, or change the inventory"
+        raise PlanError(f"cannot read firmware image {path} ({reason}); {fix}") from None
     return ImageInfo(path=str(path), size=size, sha256=digest.hexdigest())
 
 
@@ -61,8 +67,16 @@ async def hash_images(inventory: Inventory) -> dict[str, ImageInfo]:
     paths = sorted(
         {a.firmware.file for a in inventory.appliances if a.firmware.kind == "file"}, key=str
     )
-    infos = await asyncio.gather(*(asyncio.to_thread(_hash_file, p) for p in paths))
-    return {str(p): info for p, info in zip(paths, infos, strict=True)}
+    # Every hash runs to its end, so that no failure is left unretrieved; the first is raised.
+    infos = await asyncio.gather(
+        *(asyncio.to_thread(_hash_file, p) for p in paths), return_exceptions=True
+    )
+    images: dict[str, ImageInfo] = {}
+    for path, info in zip(paths, infos, strict=True):
+        if isinstance(info, BaseException):
+            raise info
+        images[str(path)] = info
+    return images
 
 
 def clients_for(

@@ -382,3 +382,54 @@ def test_a_past_window_from_the_environment_stops_a_run_but_not_a_recovery(
     )
     assert orchestrator("validate", str(inventory), cwd=tmp_path, env=env).returncode == 0
     assert orchestrator("status", cwd=tmp_path, env=env).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "config"),
+    [
+        pytest.param(["--window-end", ""], {}, None, id="flag"),
+        pytest.param([], {"ORCHESTRATOR_WINDOW_END": ""}, None, id="variable"),
+        pytest.param([], {}, "window_end: ''\n", id="file"),
+    ],
+)
+def test_an_empty_window_end_is_refused_not_ignored(
+    tmp_path: Path, flags: list[str], env: dict[str, str], config: str | None
+) -> None:
+    """An empty window end (flag, variable or file) is exit 2, not a run with no window."""
+    args = ["plan", "fleet.yaml", "--offline", *flags]
+    if config is not None:
+        (tmp_path / "settings.yaml").write_text(config)
+        args += ["--config", "settings.yaml"]
+    result = orchestrator(*args, cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert "window" in line.lower()
+    assert "is empty" in line
+
+
+def test_a_key_pasted_as_a_variable_name_is_never_printed(tmp_path: Path) -> None:
+    """A hex key in api_key_env is refused by every command without being shown, logs included."""
+    key = "deadbeef0123456789abcdef01234567"
+    (tmp_path / "fleet.yaml").write_text(
+        f"defaults: {{api_key_env: {key}}}\n"
+        "firmware: {trace: {cloud_version: 9.9.1.100}}\n"
+        "appliances:\n  - {name: eta1, url: https://eta1.example.net, role: trace}\n"
+    )
+    for command in (["validate"], ["plan", "--offline", "--log-format", "json"]):
+        result = orchestrator(command[0], "fleet.yaml", *command[1:], cwd=tmp_path)
+        assert result.returncode == 2
+        assert "looks like an API key" in one_line_error(result)
+        assert key not in result.stdout + result.stderr
+
+
+def test_warnings_show_ipv6_urls_whole(tmp_path: Path) -> None:
+    """A warning quoting an IPv6 URL prints its [address] instead of losing it as markup."""
+    (tmp_path / "k.key").write_text("the-key\n")
+    (tmp_path / "fleet.yaml").write_text(
+        "defaults: {api_key_file: k.key}\n"
+        "firmware: {trace: {cloud_version: 9.9.1.100}}\n"
+        "appliances:\n  - {name: eta1, url: 'http://[fe80::1]:8080', role: trace}\n"
+    )
+    result = orchestrator("validate", "fleet.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "API key sent in clear to eta1 (http://[fe80::1]:8080)" in result.stderr

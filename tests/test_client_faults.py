@@ -445,7 +445,7 @@ async def test_slow_answer_is_a_timeout(
 ) -> None:
     """An appliance slower than read_timeout raises RequestTimeout after the retries."""
     recorder, url = script
-    settings = Settings(read_timeout=0.05, requests_per_second=1000, retry_attempts=2)
+    settings = Settings(read_timeout=0.1, requests_per_second=1000, retry_attempts=2)
     client = ApplianceClient(session, make_appliance(url=url), settings)
     recorder.add(VERSION, 0.5)
     with pytest.raises(errors.RequestTimeout, match="timed out waiting for GET"):
@@ -581,7 +581,7 @@ async def _all_error_types(
     script: tuple[Script, str], session: aiohttp.ClientSession, tmp_path: Path
 ) -> list[errors.ApplianceError]:
     recorder, url = script
-    settings = Settings(read_timeout=0.05, requests_per_second=1000, retry_attempts=2)
+    settings = Settings(read_timeout=0.1, requests_per_second=1000, retry_attempts=2)
     client = ApplianceClient(session, make_appliance(url=url), settings)
     caught: list[errors.ApplianceError] = []
     for answer in _secret_answers():

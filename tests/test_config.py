@@ -13,6 +13,8 @@ from orchestrator.errors import ConfigError
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from _pytest.mark import ParameterSet
+
 
 def test_flag_beats_environment_beats_file_beats_default(tmp_path: Path) -> None:
     """Each source overrides the ones below it, setting by setting."""
@@ -133,3 +135,107 @@ def test_a_failure_share_over_100_percent_is_refused() -> None:
     """--max-failures 150% makes no sense: refused, naming the flag."""
     with pytest.raises(ConfigError, match=r"--max-failures .*'150%': .* at most 100%"):
         resolve_settings({"max_failures": "150%"}, {})
+
+
+def test_a_settings_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    """A --config file in another encoding is one ConfigError naming the file and the byte."""
+    config = tmp_path / "settings.yaml"
+    config.write_bytes(b"# r\xe9glages\nconcurrency: 2\n")
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, {}, config)
+    assert str(caught.value) == f"{config}: not UTF-8 text (byte 3); save the file as UTF-8"
+
+
+def test_a_deeply_nested_settings_file_is_one_error(tmp_path: Path) -> None:
+    """A settings file nested thousands deep is refused in one line, not a RecursionError."""
+    config = tmp_path / "settings.yaml"
+    config.write_text("concurrency: " + "[" * 10_000 + "]" * 10_000 + "\n")
+    with pytest.raises(ConfigError, match=r"settings\.yaml: .*nest"):
+        resolve_settings({}, {}, config)
+
+
+# Every numeric setting: its lowest and highest accepted values.
+BOUNDS = {
+    "concurrency": (1, 1000),
+    "connect_timeout": (0.1, 3600),
+    "read_timeout": (0.1, 3600),
+    "requests_per_second": (0.1, 10_000),
+    "retry_attempts": (1, 100),
+    "retry_timeout": (0.1, 86_400),
+    "poll_interval": (0.01, 3600),
+    "poll_interval_max": (0.01, 3600),
+    "job_deadline": (0.1, 604_800),
+    "reboot_deadline": (0.1, 604_800),
+    "upload_throughput": (1e3, 1e11),
+    "download_duration": (0, 604_800),
+    "upgrade_duration": (0, 604_800),
+    "reboot_duration": (0, 604_800),
+}
+
+
+def test_every_numeric_setting_is_bounded() -> None:
+    """No numeric setting is left without a range (a new one must be added to BOUNDS)."""
+    numeric = {
+        name for name, field in Settings.model_fields.items() if field.annotation in {int, float}
+    }
+    assert numeric == set(BOUNDS)
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDS))
+def test_the_range_of_each_numeric_setting_is_inclusive(name: str) -> None:
+    """The documented lowest and highest values are accepted."""
+    low, high = BOUNDS[name]
+    assert getattr(resolve_settings({name: low}, {}), name) == low
+    assert getattr(resolve_settings({name: high}, {}), name) == high
+
+
+def _out_of_range() -> list[ParameterSet]:
+    """(setting, value) pairs every source must refuse."""
+    cases = []
+    for name, (low, _) in sorted(BOUNDS.items()):
+        values = ["inf", "-inf", "nan", "1e300", "-1"]
+        if low > 0:  # a duration may be 0, so 1e-300 is a (silly) valid one
+            values += ["1e-300", "5e-324"]
+        cases += [pytest.param(name, value, id=f"{name}={value}") for value in values]
+    return cases
+
+
+@pytest.mark.parametrize(("name", "value"), _out_of_range())
+def test_non_finite_or_extreme_numbers_are_refused_from_the_environment(
+    name: str, value: str
+) -> None:
+    """ORCHESTRATOR_X=inf, nan or an absurd magnitude is one ConfigError naming the setting."""
+    variable = f"ORCHESTRATOR_{name.upper()}"
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, {variable: value})
+    message = str(caught.value)
+    assert message.startswith(f"--{name.replace('_', '-')} (or {variable}): ")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        pytest.param("upgrade_duration: .inf", "upgrade_duration", id="yaml-inf"),
+        pytest.param("connect_timeout: .nan", "connect_timeout", id="yaml-nan"),
+        pytest.param("requests_per_second: 1e-300", "requests_per_second", id="rps-tiny"),
+        pytest.param("upload_throughput: 5e-324", "upload_throughput", id="throughput-tiny"),
+        pytest.param("concurrency: .inf", "concurrency", id="concurrency-inf"),
+    ],
+)
+def test_non_finite_or_extreme_numbers_are_refused_from_a_file(
+    tmp_path: Path, line: str, name: str
+) -> None:
+    """The same values in --config are refused naming the file and its key."""
+    config = tmp_path / "settings.yaml"
+    config.write_text(line + "\n")
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({}, {}, config)
+    assert f"or {name} in {config})" in str(caught.value)
+
+
+def test_a_too_small_request_rate_names_the_limit() -> None:
+    """The refusal says what the range is, so the fix is obvious."""
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings({"requests_per_second": 0.01}, {})
+    assert "greater than or equal to 0.1" in str(caught.value)

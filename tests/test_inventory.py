@@ -239,6 +239,18 @@ BAD_YAML = [
         "appliances:\n  - {name: eca1\n", 3, ["YAML syntax error", "indentation"], id="syntax"
     ),
     pytest.param(
+        "appliances:\n  - {name: e\x00a1}\n",
+        2,
+        ["the character U+0000 (column 13) is not allowed", "delete it"],
+        id="nul-byte",
+    ),
+    pytest.param(
+        "# réseau été\nappliances:\n  - {name: ü\x1b}\n",
+        3,
+        ["the character U+001B (column 13) is not allowed", "delete it"],
+        id="escape-after-accents",
+    ),
+    pytest.param(
         "appliances:\n  - name: eca1\n    name: eca2\n",
         3,
         ["duplicate key 'name'", "keep only one"],
@@ -327,6 +339,18 @@ BAD_YAML = [
         id="url-api-path",
     ),
     pytest.param(
+        fleet("{name: eca1, url: 'https://eca1.example.net/api/v1/extrahop', role: command}"),
+        "appliances[0].url",
+        ["must be the appliance's base URL", "remove /api/v1/extrahop"],
+        id="url-api-endpoint",
+    ),
+    pytest.param(
+        fleet("{name: eca1, url: 'https://proxy.example.net/eca1/API/', role: command}"),
+        "appliances[0].url",
+        ["must be the appliance's base URL", "remove /API"],
+        id="url-api-under-a-proxy-path",
+    ),
+    pytest.param(
         fleet("{name: eca1, url: 'https://eca1.example.net:99999', role: command}"),
         "appliances[0].url",
         ["bad port", "1 to 65535"],
@@ -383,9 +407,16 @@ BAD_YAML = [
         id="firmware-file-missing",
     ),
     pytest.param(
+        HEAD.replace("{cloud_version: 9.9.1.100}", "{file: ~nosuchuser/a.tar, version: 9.9.1.1}")
+        + FLEET,
+        "firmware.trace.file",
+        ["~nosuchuser/a.tar' does not exist", "fix the path"],
+        id="firmware-file-unknown-home",
+    ),
+    pytest.param(
         HEAD.replace("{cloud_version: 9.9.1.100}", "{file: images, version: 9.9.1.100}") + FLEET,
         "firmware.trace.file",
-        ["is not a file"],
+        ["is not a regular file (a directory)"],
         id="firmware-file-is-dir",
     ),
     pytest.param(
@@ -564,7 +595,12 @@ LEAKY = [
         HEAD + f"appliances:\n  - {{name: eca1, url: 'https://x', role: {KEY}}}\n",
         id="key-pasted-as-role",
     ),
+    pytest.param(
+        HEAD + f"appliances:\n  - {{name: eca1, url: 'https://x/api/v1/{KEY}', role: command}}\n",
+        id="key-in-an-api-url",
+    ),
     pytest.param(HEAD + f"appliances:\n  - {{{KEY}: eca1}}\n", id="key-as-mapping-key"),
+    pytest.param(HEAD + f"appliances:\n  - {{name: !{KEY} eca1}}\n", id="key-as-yaml-tag"),
     pytest.param(
         HEAD + "appliances:\n  - {name: eca1, url: 'https://x', role: command, api_key: 12345}\n",
         id="numeric-inline-key",
@@ -611,3 +647,60 @@ def test_example_yaml_matches_the_headered_csv() -> None:
     assert [(a.name, a.url, a.role, a.cluster, a.node) for a in yaml_fleet] == [
         (a.name, a.url, a.role, a.cluster, a.node) for a in csv_fleet
     ]
+
+
+HEX_KEY = "deadbeef0123456789abcdef01234567"  # a hex key that is also a valid variable name
+
+
+@pytest.mark.parametrize(
+    ("text", "row", "fragment"),
+    [
+        pytest.param(
+            fleet(f"{{name: eda1, url: https://e1, role: discover, api_key_env: {HEX_KEY}}}"),
+            "appliances[0].api_key_env",
+            "looks like an API key rather than a variable name",
+            id="api-key-env",
+        ),
+        pytest.param(
+            HEAD.replace("api_key_file: keys/default.key", f"api_key_env: {HEX_KEY}") + FLEET,
+            "defaults.api_key_env",
+            "looks like an API key rather than a variable name",
+            id="default-api-key-env",
+        ),
+        pytest.param(
+            fleet(f"{{name: {HEX_KEY}, url: https://eda1.example.net, role: discover}}"),
+            "appliances[0].name",
+            "name looks like an API key",
+            id="name",
+        ),
+        pytest.param(
+            fleet(f"{{name: x1, url: https://x1, role: explore, cluster: {HEX_KEY}, node: data}}"),
+            "appliances[0].cluster",
+            "cluster looks like an API key",
+            id="cluster",
+        ),
+        pytest.param(
+            fleet(f"{{name: eda1, url: 'http://eda1.example.net/{HEX_KEY}', role: discover}}"),
+            "appliances[0].url",
+            "url looks like it holds an API key",
+            id="url",
+        ),
+    ],
+)
+def test_a_key_pasted_where_a_label_belongs_is_refused_unseen(
+    tree: Path, text: str, row: str, fragment: str
+) -> None:
+    """A key in api_key_env, name, cluster or url is refused without being repeated."""
+    with pytest.raises(InventoryError) as caught:
+        load(tree, text)
+    assert caught.value.row == row
+    assert fragment in caught.value.message
+    assert HEX_KEY not in str(caught.value)
+
+
+def test_a_set_variable_with_a_key_like_name_is_still_read(tree: Path) -> None:
+    """A variable whose long name merely looks like a key works when it is set."""
+    variable = "EXTRAHOPAPIKEY2026PRODUCTION"
+    text = HEAD.replace("api_key_file: keys/default.key", f"api_key_env: {variable}") + FLEET
+    inventory = load(tree, text, env={variable: "the-key"})
+    assert inventory.by_name("eca1").api_key.get_secret_value() == "the-key"

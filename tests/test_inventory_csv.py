@@ -352,3 +352,85 @@ def test_vendor_rows_on_one_host_and_different_ports_are_two_appliances(tree: Pa
         f"http://127.0.0.1:9002/,{KEY},images/eda-9.9.1.100.tar\n",
     )
     assert [a.name for a in inventory.appliances] == ["127.0.0.1:9001", "127.0.0.1:9002"]
+
+
+def test_vendor_rows_with_ipv6_hosts_get_names_unique_per_host_and_port(tree: Path) -> None:
+    """IPv6 hosts, bare or bracketed with a port, load with names that keep them apart."""
+    image = "images/eda-9.9.1.100.tar"
+    inventory = load(
+        tree,
+        f"[::1]:8443,{KEY},{image}\n"
+        f"[::1]:8444,{KEY},{image}\n"
+        f"::1,{KEY},{image}\n"
+        f"::1:8443,{KEY},{image}\n"
+        f"https://[FD00::7]:8443/,{KEY},{image}\n",
+    )
+    assert [(a.name, a.url) for a in inventory.appliances] == [
+        ("::1.8443", "https://[::1]:8443"),
+        ("::1.8444", "https://[::1]:8444"),
+        ("::1", "https://[::1]"),
+        ("::1:8443", "https://[::1:8443]"),
+        ("fd00::7.8443", "https://[fd00::7]:8443"),
+    ]
+
+
+def test_a_vendor_host_that_gives_no_usable_name_says_to_name_it_in_yaml(tree: Path) -> None:
+    """A host whose name would be unusable (an IPv6 zone) is blamed on the host, not a name."""
+    with pytest.raises(InventoryError) as caught:
+        load(tree, f"[fe80::1%25eth0],{KEY},images/eda-9.9.1.100.tar\n")
+    assert caught.value.row == 1
+    assert caught.value.message.startswith("host (field 1) gives no usable appliance name")
+    assert "use a YAML inventory to name it" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "separator",
+    [
+        pytest.param("\u2028", id="line-separator"),
+        pytest.param("\u2029", id="paragraph-separator"),
+        pytest.param("\x85", id="next-line"),
+        pytest.param("\x0b", id="vertical-tab"),
+        pytest.param("\x0c", id="form-feed"),
+        pytest.param("\x1e", id="record-separator"),
+    ],
+)
+def test_only_newlines_end_a_csv_row(tree: Path, separator: str) -> None:
+    """A Unicode line separator inside a row neither splits it nor shifts the line numbers."""
+    image = "images/eda-9.9.1.100.tar"
+    inventory = load(
+        tree, f"eda1{separator},{KEY},{image}\r\neda2,{KEY},{image}\reda3,{KEY},{image}\n"
+    )
+    assert [a.name for a in inventory.appliances] == ["eda1", "eda2", "eda3"]
+    with pytest.raises(InventoryError) as caught:
+        load(tree, f"eda1{separator},{KEY},{image}\neda2,{KEY}\n")
+    assert caught.value.row == 2
+
+
+def test_a_nul_in_a_csv_row_is_named(tree: Path) -> None:
+    """A NUL character is named as such, not blamed on the quotes."""
+    with pytest.raises(InventoryError) as caught:
+        load(tree, f"eda1\x00,{KEY},images/eda-9.9.1.100.tar\n")
+    assert caught.value.row == 1
+    assert caught.value.message.startswith("the row holds a NUL character (U+0000); delete it")
+
+
+HEX_KEY = "deadbeef0123456789abcdef01234567"  # a hex key that is also a valid variable name
+
+
+@pytest.mark.parametrize(
+    ("row", "fragment"),
+    [
+        pytest.param(f"{HEX_KEY},https://e1,discover,,,cloud,9.9.1.1,K", "name", id="name"),
+        pytest.param(f"e1,https://e1,discover,,,cloud,9.9.1.1,{HEX_KEY}", "api_key_env", id="env"),
+    ],
+)
+def test_a_headered_row_with_a_key_in_the_wrong_column_is_refused_unseen(
+    tree: Path, row: str, fragment: str
+) -> None:
+    """A key typed as a name or a variable is refused, naming the line and not the key."""
+    with pytest.raises(InventoryError) as caught:
+        load(tree, HEADER + row + "\n", env={"K": "k"})
+    assert caught.value.row == 2
+    assert fragment in caught.value.message
+    assert "looks like an API key" in caught.value.message
+    assert HEX_KEY not in str(caught.value)

@@ -211,6 +211,7 @@ async def test_userinfo_becomes_basic_auth_and_is_not_logged(
         pytest.param("hooks.example.net/x", id="no-scheme"),
         pytest.param("https://", id="no-host"),
         pytest.param("http://hooks.example.net:99999/", id="bad-port"),
+        pytest.param("http://hooks.example.net:0/x", id="port-zero"),
         pytest.param("http://hooks.example.net/a b", id="space"),
     ],
 )
@@ -254,3 +255,11 @@ def test_check_url_validates_up_front() -> None:
     assert check_url("https://u:p@hooks.example.net/x?token=t") == "https://hooks.example.net/x"
     with pytest.raises(ConfigError):
         check_url("ftp://hooks.example.net/x")
+
+
+def test_port_zero_says_which_ports_work() -> None:
+    """Port 0 cannot be connected to: refused up front, saying what to write."""
+    with pytest.raises(
+        ConfigError, match=r"--notify-url http://hooks\.example\.net:0/x: .*1 to 65535"
+    ):
+        check_url("http://hooks.example.net:0/x")

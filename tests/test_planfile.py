@@ -139,9 +139,32 @@ def _valid() -> dict[str, object]:
             id="bad-field",
         ),
         pytest.param(
+            lambda p: p.write_text(json.dumps(_valid() | {"concurrency": 0}), encoding="utf-8"),
+            "concurrency: Input should be greater than or equal to 1",
+            id="no-concurrency",  # apply would wait for ever for a free slot
+        ),
+        pytest.param(
             lambda p: p.write_text(json.dumps(_valid() | {"surprise": 1}), encoding="utf-8"),
             "surprise: Extra inputs are not permitted",
             id="unknown-field",
+        ),
+        pytest.param(
+            lambda p: p.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8"),
+            "nested too deeply",
+            id="deep-array",
+        ),
+        pytest.param(
+            lambda p: p.write_text('{"a": ' * 100_000 + "1" + "}" * 100_000, encoding="utf-8"),
+            "nested too deeply",
+            id="deep-object",
+        ),
+        pytest.param(
+            lambda p: p.write_text(
+                json.dumps(_valid())[:-1] + ', "surprise": ' + "[" * 900 + "]" * 900 + "}",
+                encoding="utf-8",
+            ),
+            "surprise: Extra inputs are not permitted",
+            id="deep-extra-field",
         ),
     ],
 )

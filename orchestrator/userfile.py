@@ -1,0 +1,89 @@
+"""Files the user names (inventory, key, CA bundle, image, settings, plan): regular files only.
+
+Opening a FIFO for reading waits for a writer, and a device may never end, so a path is
+opened without blocking and refused unless it is a regular file. Every failure is an
+OSError whose `strerror` reads well inside a message: `cannot read X (STRERROR)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+__all__ = ["NotRegularFileError", "TooLargeError", "check_readable", "open_regular", "read_regular"]
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class NotRegularFileError(OSError):
+    """The path is a directory, FIFO, socket or device: reading it could block or never end."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(errno.EINVAL, f"it is not a regular file but {kind}", str(path))
+        self.kind = kind
+
+
+class TooLargeError(OSError):
+    """The file is larger than what it should hold."""
+
+    def __init__(self, path: Path, limit: int) -> None:
+        super().__init__(errno.EFBIG, f"it is larger than {limit} bytes", str(path))
+
+
+@contextlib.contextmanager
+def open_regular(path: Path) -> Iterator[BinaryIO]:
+    """`path` opened for binary reading; OSError unless it is a regular file."""
+    _no_nul(path)
+    _refuse_irregular(path, path.stat().st_mode)
+    fd = os.open(path, _FLAGS)
+    try:  # checked again on what was opened: the path may have changed in between
+        _refuse_irregular(path, os.fstat(fd).st_mode)
+        os.set_blocking(fd, True)
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
+        yield handle
+
+
+def read_regular(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of the regular file `path`; TooLargeError past `limit` bytes."""
+    with open_regular(path) as handle:
+        data = handle.read(-1 if limit is None else limit + 1)
+    if limit is not None and len(data) > limit:
+        raise TooLargeError(path, limit)
+    return data
+
+
+def check_readable(path: Path) -> None:
+    """Raise OSError unless `path` is a regular file this process may read."""
+    with open_regular(path):
+        pass
+
+
+def _no_nul(path: Path) -> None:
+    """Refuse a path with a NUL in it as a missing file (the OS would raise ValueError)."""
+    if "\0" in str(path):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
+
+
+def _refuse_irregular(path: Path, mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "an unusual file")
+    raise NotRegularFileError(path, kind)
