@@ -1,11 +1,21 @@
-"""Upgrade the firmware of a whole ExtraHop deployment through the appliances' REST API."""
+"""Upgrade the firmware of a whole ExtraHop deployment through the appliances' REST API.
 
-from orchestrator.client import ApplianceClient
-from orchestrator.config import Settings
-from orchestrator.errors import OrchestratorError
-from orchestrator.inventory import load_inventory
-from orchestrator.plan import build_plan
-from orchestrator.runner import run_plan
+The public names load on first use: `import orchestrator` (and the command line's start-up)
+stays cheap, and a Ctrl-C while the program starts is answered, not a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestrator.client import ApplianceClient
+    from orchestrator.config import Settings
+    from orchestrator.errors import OrchestratorError
+    from orchestrator.inventory import load_inventory
+    from orchestrator.plan import build_plan
+    from orchestrator.runner import run_plan
 
 __all__ = [
     "ApplianceClient",
@@ -15,3 +25,19 @@ __all__ = [
     "load_inventory",
     "run_plan",
 ]
+
+_HOMES = {
+    "ApplianceClient": "orchestrator.client",
+    "OrchestratorError": "orchestrator.errors",
+    "Settings": "orchestrator.config",
+    "build_plan": "orchestrator.plan",
+    "load_inventory": "orchestrator.inventory",
+    "run_plan": "orchestrator.runner",
+}
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - whatever the named module exports
+    """Load a public name from its module on first use."""
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'orchestrator' has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """`python -m orchestrator` runs the command line."""
 
-from orchestrator.cli import main
+from orchestrator.entry import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -317,12 +317,13 @@ def _interrupt(_signum: int, _frame: Any) -> None:  # noqa: ANN401 - the signal 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    terminal.install()
-    signal.signal(signal.SIGTERM, _interrupt)
-    err = Screen.console(stderr=True)
-    prepare_process()
     command, app = "", None
+    err = Screen.console(stderr=True)
     try:
+        terminal.install()
+        err = Screen.console(stderr=True)
+        signal.signal(signal.SIGTERM, _interrupt)
+        prepare_process()
         args = build_parser().parse_args(argv)
         args.state_db_given = any(a == "--state-db" or a.startswith("--state-db=") for a in argv)
         command, app = args.command, App(args, argv)

@@ -1,0 +1,116 @@
+"""SIGTERM means what SIGINT means for the whole life of a command; neither gives a traceback.
+
+Real processes: the command line as `python -m orchestrator`, the simulator in its own process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from fleetcheck import has, slow_lab, wait_for
+from simproc import Sim, start_orchestrator
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+pytestmark = pytest.mark.slow
+
+
+def wait_until_loaded(pid: int, library: str, timeout: float = 30) -> None:
+    """Block until process `pid` has mapped a shared library whose path contains `library`."""
+    maps = Path(f"/proc/{pid}/maps")
+    deadline = time.monotonic() + timeout
+    while library not in maps.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"{library} never loaded"
+        time.sleep(0.001)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+@pytest.mark.parametrize("library", ["_pydantic_core", "_yaml", "_multidict", "_http_parser"])
+def test_an_interrupt_while_the_program_loads_is_answered_not_a_traceback(
+    sim: Sim, sig: signal.Signals, library: str
+) -> None:
+    """Ctrl-C or SIGTERM while the command line loads its libraries: one line, exit 3."""
+    proc = start_orchestrator("validate", str(sim.inventory), cwd=sim.dir)
+    wait_until_loaded(proc.pid, library)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=30)
+    assert "Traceback" not in stderr
+    if proc.returncode != 0:  # it may have finished before the signal came
+        assert proc.returncode == 3, stderr
+        assert "interrupted before anything was changed" in stderr
+
+
+@pytest.fixture
+def slow_to_plan(tmp_path: Path) -> Iterator[Sim]:
+    """A fleet whose Discover answers its first request 429, retry in 30 s: planning waits."""
+    scenario = slow_lab()
+    for spec in scenario["appliances"]:
+        if spec["name"] == "eda1":
+            spec["faults"] = {"rate_limit": {"count": 1, "retry_after": 30}}
+    fleet = Sim(tmp_path, scenario)
+    yield fleet
+    fleet.stop()
+
+
+def test_sigterm_while_planning_is_an_interrupt_before_anything_changed(
+    slow_to_plan: Sim,
+) -> None:
+    """SIGTERM during planning: the interrupt message and exit 3, as for Ctrl-C."""
+    env = {"ORCHESTRATOR_RETRY_TIMEOUT": "60"}
+    sim = slow_to_plan
+    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir, env=env)
+    wait_for(sim, has("fault.injected", "eda1", fault="rate_limit"))
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 3, stderr
+    assert "interrupted before anything was changed" in stderr
+    assert not has("upload.started")(sim.events())
+
+
+class _SlowReceiver(http.server.BaseHTTPRequestHandler):
+    arrived = threading.Event()
+
+    def do_POST(self) -> None:
+        _SlowReceiver.arrived.set()
+        time.sleep(20)  # the webhook hangs: the run is over, its report not yet delivered
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def slow_webhook() -> Iterator[str]:
+    """A webhook receiver that takes 20 s to answer; yields its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowReceiver)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_sigterm_while_the_webhook_is_sent_keeps_the_runs_exit_code(sim: Sim) -> None:
+    """SIGTERM after the run, while the webhook is sent: the run's own exit code, one line."""
+    _SlowReceiver.arrived.clear()
+    with slow_webhook() as url:
+        proc = start_orchestrator(
+            "apply", str(sim.inventory), "--yes", "--notify-url", url, cwd=sim.dir
+        )
+        assert _SlowReceiver.arrived.wait(timeout=90)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "interrupted after the run ended" in stderr
+    assert "Traceback" not in stderr
