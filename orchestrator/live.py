@@ -77,6 +77,8 @@ class LiveView:
             return
         row.state = state
         row.detail = detail or ""
+        if state is Outcome.UPLOADED and row.total:
+            row.sent = row.total  # accepted whole (a log may stop short of the last chunk)
         now = time.monotonic() if at is None else at
         if row.started is None and state not in FINAL_OUTCOMES | {Outcome.PENDING}:
             row.started = now

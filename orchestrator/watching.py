@@ -47,10 +47,8 @@ def watch(screen: Screen, run: str | None) -> int:
     reader = RunLogReader(RunFolder.of(db, record.run_id).events, view)
     reader.poll()
     started = record.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
-    screen.err.print(
-        f"watching run {short} (started {started}): Ctrl-C stops watching; the run goes on",
-        markup=False,
-    )
+    screen.err.print(f"watching run {short}, started {started}", markup=False)
+    screen.err.print("Ctrl-C stops watching; the run goes on", style="dim", markup=False)
     try:
         if view is not None and _going(reader, state):
             caption = Text(f"run {short} — Ctrl-C stops watching, not the run", style="dim")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import http.server
 import json
 import re
 import signal
@@ -14,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from fleetrun import OLD, TARGET, lab
+from receivers import Quiet, webhook
 from simproc import Sim, in_terminal, orchestrator, start_orchestrator
 
 if TYPE_CHECKING:
@@ -161,32 +160,14 @@ def test_saved_plan_applies_when_nothing_drifted(sim: Sim) -> None:
     assert len(sim.events("restart.finished")) == 5
 
 
-class _Quiet(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class _Receiver(_Quiet):
+class _Receiver(Quiet):
     bodies: list[bytes] = []  # noqa: RUF012 - shared with the test on purpose
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 - http.server calls it so
         length = int(self.headers["Content-Length"])
         _Receiver.bodies.append(self.rfile.read(length))
         self.send_response(204)
         self.end_headers()
-
-
-@contextlib.contextmanager
-def webhook(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    """A webhook receiver on 127.0.0.1 answering with `handler`; yields its URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_notify_url_receives_the_summary(failing_sim: Sim) -> None:
@@ -254,10 +235,10 @@ def test_ctrl_c_while_planning_says_nothing_was_changed(tmp_path: Path) -> None:
     assert "Traceback" not in out + err
 
 
-class _SlowReceiver(_Quiet):
+class _SlowReceiver(Quiet):
     arrived = threading.Event()
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 - http.server calls it so
         _SlowReceiver.arrived.set()
         time.sleep(20)  # longer than the test waits: the interrupt comes first
 

@@ -179,3 +179,17 @@ def test_an_old_state_database_in_the_folder_is_pointed_at(sim: Sim, state_home:
     assert "(said once)" in once.stderr
     assert "older orchestrator" not in orchestrator("status", cwd=sim.dir).stderr
     assert legacy.exists()
+
+
+def test_a_reader_that_goes_away_never_stops_the_run(sim: Sim, state_home: Path) -> None:
+    """Standard output and error piped to a reader that quits (EPIPE): the run goes on."""
+    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()  # as `orchestrator apply ... | head -1` once head has its line
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 0
+    assert_fleet_finished_cleanly(sim)
+    (folder,) = runs_of(state_home)
+    last = json.loads((folder / "events.jsonl").read_text().splitlines()[-1])
+    assert (last["event"], last["exit_code"]) == ("run.finished", 0)

@@ -5,8 +5,6 @@ Real processes: the command line as `python -m orchestrator`, the simulator in i
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import signal
 import threading
 import time
@@ -15,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from fleetcheck import has, slow_lab, wait_for
+from receivers import Quiet, webhook
 from simproc import Sim, start_orchestrator
 
 if TYPE_CHECKING:
@@ -75,40 +74,24 @@ def test_sigterm_while_planning_is_an_interrupt_before_anything_changed(
     assert not has("upload.started")(sim.events())
 
 
-class _SlowReceiver(http.server.BaseHTTPRequestHandler):
+class _HangingReceiver(Quiet):
     arrived = threading.Event()
 
-    def do_POST(self) -> None:
-        _SlowReceiver.arrived.set()
+    def do_POST(self) -> None:  # noqa: N802 - http.server calls it so
+        _HangingReceiver.arrived.set()
         time.sleep(20)  # the webhook hangs: the run is over, its report not yet delivered
         self.send_response(204)
         self.end_headers()
 
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def slow_webhook() -> Iterator[str]:
-    """A webhook receiver that takes 20 s to answer; yields its URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowReceiver)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    finally:
-        server.shutdown()
-        server.server_close()
-
 
 def test_sigterm_while_the_webhook_is_sent_keeps_the_runs_exit_code(sim: Sim) -> None:
     """SIGTERM after the run, while the webhook is sent: the run's own exit code, one line."""
-    _SlowReceiver.arrived.clear()
-    with slow_webhook() as url:
+    _HangingReceiver.arrived.clear()
+    with webhook(_HangingReceiver) as url:
         proc = start_orchestrator(
             "apply", str(sim.inventory), "--yes", "--notify-url", url, cwd=sim.dir
         )
-        assert _SlowReceiver.arrived.wait(timeout=90)
+        assert _HangingReceiver.arrived.wait(timeout=90)
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr[-2000:]

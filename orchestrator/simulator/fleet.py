@@ -115,6 +115,18 @@ class Job:
         }
 
 
+_BUSY_MESSAGES = {429: "too many requests", 503: "the cluster is busy; try again later"}
+
+
+def _refuse_for_a_while(
+    appliance: SimAppliance, fault: str, retry_after: float, status: int
+) -> None:
+    """Record `fault` and refuse the request with `status` and a Retry-After."""
+    appliance.emit("fault.injected", fault=fault)
+    headers = {"Retry-After": f"{retry_after:g}"}
+    raise Refused(status, _BUSY_MESSAGES[status], headers)
+
+
 @dataclass
 class FaultCounters:
     """How much of each counted fault is left to fire."""
@@ -176,9 +188,7 @@ class SimAppliance:
             raise Refused(503, "service temporarily unavailable")
         if faults.rate_limit is not None and self.left.rate_limit > 0:
             self.left.rate_limit -= 1
-            self.emit("fault.injected", fault="rate_limit")
-            retry = f"{faults.rate_limit.retry_after:g}"
-            raise Refused(429, "too many requests", {"Retry-After": retry})
+            _refuse_for_a_while(self, "rate_limit", faults.rate_limit.retry_after, 429)
         if faults.revoked_key:
             self.emit("fault.injected", fault="revoked_key")
             raise Refused(401, "the API key is invalid or has been revoked")
@@ -201,9 +211,7 @@ class SimAppliance:
             raise Refused(400, "record ingest cannot be disabled on this cluster now")
         if faults.halt_unavailable is not None and self.left.halt_unavailable > 0:
             self.left.halt_unavailable -= 1
-            self.emit("fault.injected", fault="halt_unavailable")
-            retry = f"{faults.halt_unavailable.retry_after:g}"
-            raise Refused(503, "the cluster is busy; try again later", {"Retry-After": retry})
+            _refuse_for_a_while(self, "halt_unavailable", faults.halt_unavailable.retry_after, 503)
 
     # -- upload -------------------------------------------------------------------------
 
