@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from pydantic import SecretStr
@@ -22,7 +23,7 @@ from orchestrator.models import (
     Role,
     UrlFirmware,
 )
-from orchestrator.plan import ImageInfo, Plan, build_plan
+from orchestrator.plan import ImageInfo, Plan, build_plan, with_found_off_choice
 from orchestrator.planview import (
     action_text,
     format_duration,
@@ -31,6 +32,9 @@ from orchestrator.planview import (
     to_json,
     to_markdown,
 )
+
+if TYPE_CHECKING:
+    from orchestrator.planmodel import FoundOffChoice
 
 NOW = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
 OLD, NEW = "9.8.0.100", "9.9.1.100"
@@ -139,8 +143,8 @@ def test_action_text(name: str, text: str) -> None:
         pytest.param(
             False,
             False,
-            "cluster exa: left off: ingest was already disabled",
-            id="left-off",
+            "cluster exa: ingest found disabled: apply asks: keep off or enable",
+            id="found-off",
         ),
         pytest.param(
             True,
@@ -154,6 +158,24 @@ def test_action_text(name: str, text: str) -> None:
 def test_ingest_lines(offline: bool, ingest: bool, line: str) -> None:
     """Each cluster's ingest bracket reads as one sentence."""
     assert ingest_lines(make_plan(offline=offline, ingest=ingest)) == [line]
+
+
+@pytest.mark.parametrize(
+    ("choice", "line"),
+    [
+        pytest.param("keep", "cluster exa: ingest found disabled: kept off (as chosen)", id="keep"),
+        pytest.param(
+            "enable",
+            "halt ingest on cluster exa via exa-m1 before explore-managers; restore after "
+            "explore-data (found disabled: enabled after, as chosen)",
+            id="enable",
+        ),
+    ],
+)
+def test_ingest_found_off_reads_as_the_choice_made(choice: FoundOffChoice, line: str) -> None:
+    """A cluster found disabled reads as kept off, or enabled after, as the operator chose."""
+    plan = with_found_off_choice(make_plan(ingest=False), choice)
+    assert ingest_lines(plan) == [line]
 
 
 @pytest.mark.parametrize(
