@@ -37,6 +37,7 @@ from orchestrator.models import (
     Outcome,
     RunReport,
 )
+from orchestrator.procedure import ANNOUNCING
 from orchestrator.statedb import connect, connect_readonly, transaction
 
 if TYPE_CHECKING:
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
     from pathlib import Path
     from types import TracebackType
 
-# States written ahead of a request that changes the appliance: synced before it is sent.
-ANNOUNCING = frozenset({Outcome.UPLOADING, Outcome.UPGRADING})
 _ANNOUNCING_VALUES = frozenset(state.value for state in ANNOUNCING)
 _RUN_COLUMNS = (
     "run_id, started_at, finished_at, exit_code, plan_json, inventory_source, "

@@ -24,12 +24,8 @@ from orchestrator.errors import (
 from orchestrator.ingest import IngestGuard
 from orchestrator.models import FINAL_OUTCOMES, Outcome, RunReport, same_version
 from orchestrator.plan import Action, WaveKind
+from orchestrator.procedure import Phase
 from orchestrator.runstate import (
-    AWAIT_JOB,
-    PRECHECK,
-    REBOOT,
-    START_JOB,
-    UPLOAD,
     JournalLike,
     Prior,
     RunObserver,
@@ -229,7 +225,7 @@ class Runner:
                 await self._final(track, Outcome.FAILED, one_line(exc))
 
     def _why_not_start(self, track: Track) -> tuple[Outcome, str] | None:
-        if track.resumed and track.phase >= AWAIT_JOB:
+        if track.resumed and track.phase >= Phase.AWAIT_JOB:
             return None  # its job was started: follow it whatever else holds
         if self.stop.is_set():
             return Outcome.CANCELLED, "run interrupted before it started"
@@ -250,9 +246,9 @@ class Runner:
         client = self.client_for(planned.name)
         obs = self.observer.step_observer(planned.name)
         track.started_at = track.started_at or _now()
-        if track.phase <= PRECHECK and not await self._precheck(track, client):
+        if track.phase <= Phase.PRECHECK and not await self._precheck(track, client):
             return
-        if planned.action is Action.UPLOAD and track.phase <= UPLOAD:
+        if planned.action is Action.UPLOAD and track.phase <= Phase.UPLOAD:
             if not await self._safe_point(track):
                 return
             await self._state(track, Outcome.UPLOADING)
@@ -282,16 +278,16 @@ class Runner:
         self, track: Track, client: ApplianceClient, obs: steps.StepObserver
     ) -> None:
         planned = track.planned
-        phase = max(track.phase, START_JOB)
-        if track.resumed and phase == AWAIT_JOB and track.job_id is None:
+        phase = max(track.phase, Phase.START_JOB)
+        if track.resumed and phase == Phase.AWAIT_JOB and track.job_id is None:
             phase = await self._reattach(track, client)
-        if phase <= START_JOB:
+        if phase <= Phase.START_JOB:
             if not await self._safe_point(track):
                 return
             phase = await self._start(track, client)
         watch = steps.RestartWatch()
-        followed = phase >= REBOOT and not track.reattached
-        if phase <= AWAIT_JOB and track.job_id is not None:
+        followed = phase >= Phase.REBOOT and not track.reattached
+        if phase <= Phase.AWAIT_JOB and track.job_id is not None:
             expected = steps.job_estimate(planned, elapsed=_seconds_since(track.job_started))
             followed = await steps.await_job(
                 client, track.job_id, self.settings, obs, watch, expected=expected
@@ -312,7 +308,7 @@ class Runner:
         track.version_after = info.version
         await self._final(track, Outcome.DONE, None)
 
-    async def _start(self, track: Track, client: ApplianceClient) -> int:
+    async def _start(self, track: Track, client: ApplianceClient) -> Phase:
         """Start the firmware job, journalled before the request and again with its id."""
         await self._state(track, Outcome.UPGRADING)
         track.job_started = None  # a job started now is followed from its answer on
@@ -324,9 +320,9 @@ class Runner:
             # Resumed after a crash mid-request: the job we asked for is already running.
             track.job_id = await steps.find_running_job(client)
         await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
-        return AWAIT_JOB
+        return Phase.AWAIT_JOB
 
-    async def _reattach(self, track: Track, client: ApplianceClient) -> int:
+    async def _reattach(self, track: Track, client: ApplianceClient) -> Phase:
         """The crash came between journalling the job start and its answer: find the job."""
         track.reattached = True
         try:
@@ -334,13 +330,13 @@ class Runner:
         except (TransportError, ApiError) as exc:
             if isinstance(exc, ApiError) and not exc.transient:
                 raise
-            return REBOOT  # not answering: it is restarting into (we hope) the new version
+            return Phase.REBOOT  # not answering: it is restarting into (we hope) the new version
         if track.job_id is not None:
             await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
-            return AWAIT_JOB
+            return Phase.AWAIT_JOB
         if same_version(await client.get_version(), track.planned.target_version):
-            return REBOOT
-        return START_JOB
+            return Phase.REBOOT
+        return Phase.START_JOB
 
     # ------------------------------------------------------------- bookkeeping
     async def _state(

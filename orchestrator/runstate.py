@@ -8,26 +8,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from orchestrator.ingest import IngestJournal, IngestObserver
 from orchestrator.models import FINAL_OUTCOMES, ApplianceResult, Outcome
+from orchestrator.procedure import KEPT_ON_RESUME, PHASE_OF, Phase
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from orchestrator import steps
     from orchestrator.plan import PlannedAppliance, Wave, WaveKind
-
-# Where an appliance picks up, by the furthest state the journal recorded for it.
-PRECHECK, UPLOAD, START_JOB, AWAIT_JOB, REBOOT = range(5)
-PHASE_OF = {
-    Outcome.PENDING: PRECHECK,
-    Outcome.PRECHECKED: PRECHECK,
-    Outcome.UPLOADING: UPLOAD,
-    Outcome.UPLOADED: START_JOB,
-    Outcome.UPGRADING: AWAIT_JOB,
-    Outcome.REBOOTING: REBOOT,
-    Outcome.VERIFYING: REBOOT,
-}
-# Outcomes a resumed run keeps; the others (blocked, deferred, cancelled) are tried again.
-KEPT_ON_RESUME = frozenset({Outcome.DONE, Outcome.SKIPPED, Outcome.FAILED})
 
 
 class JournalLike(IngestJournal, Protocol):
@@ -87,7 +74,7 @@ class Track:
     version_after: str | None = None
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
-    phase: int = PRECHECK
+    phase: Phase = Phase.PRECHECK
     resumed: bool = False  # the journal of an interrupted run says where it was
     reattached: bool = False  # its job start was journalled but its answer was not
     job_started: dt.datetime | None = None  # a re-attached job's start, from the journal
@@ -98,7 +85,7 @@ class Track:
         self.version_before = prior.version_before
         self.job_id = prior.job_id
         self.job_started = prior.job_started
-        self.phase = PHASE_OF.get(prior.progress, PRECHECK)
+        self.phase = PHASE_OF[prior.progress]  # the table maps every non-final state
         if prior.state in KEPT_ON_RESUME:
             self.outcome = prior.state
             self.error = prior.error

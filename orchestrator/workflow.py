@@ -27,9 +27,10 @@ from orchestrator.models import MAY_BE_HALTED, Outcome
 from orchestrator.notify import redact_url
 from orchestrator.plan import ImageInfo, build_plan, choose_found_off
 from orchestrator.planfile import check_drift, check_same_plan
+from orchestrator.procedure import PHASE_OF
 from orchestrator.runner import run_plan
 from orchestrator.runs import halted_clusters, refuse_new_run, require_state_db
-from orchestrator.runstate import PHASE_OF, Prior
+from orchestrator.runstate import Prior
 from orchestrator.statehome import RunFolder
 from orchestrator.userfile import open_regular
 
