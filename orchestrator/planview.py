@@ -13,29 +13,17 @@ from rich.text import Text
 
 from orchestrator.models import CloudFirmware, FileFirmware, Role, UrlFirmware
 from orchestrator.plan import Action, Plan, PlannedAppliance, Wave, bracket_waves
+from orchestrator.text import ARROW, format_duration
+from orchestrator.text import markdown as _md
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-_MINUTE = 60
-_HOUR = 3600
 _WIDTH = 100  # the widest terminal the table is laid out for
 _COLUMNS = ("Appliance", "Role", "Version", "Action", "Estimate")
 _ROLE, _VERSION, _ACTION = 1, 2, 3
 _ACTION_ROOM = 36  # below this, versions take two lines and roles wrap to give the action room
 _ACTION_LEAST = 16  # below this, a long appliance name folds
-
-
-def format_duration(seconds: float) -> str:
-    """Seconds as people read them: `45s`, `17m 30s`, `1h 05m`."""
-    total = round(seconds)
-    if total < _MINUTE:
-        return f"{total}s"
-    if total < _HOUR:
-        minutes, secs = divmod(total, _MINUTE)
-        return f"{minutes}m {secs:02d}s"
-    hours, rest = divmod(total, _HOUR)
-    return f"{hours}h {rest // _MINUTE:02d}m"
 
 
 def action_text(line: PlannedAppliance) -> str:
@@ -61,8 +49,8 @@ def role_text(line: PlannedAppliance) -> str:
 
 
 def version_text(line: PlannedAppliance) -> str:
-    """`current -> target`, with `?` for what is unknown."""
-    return f"{line.current_version or '?'} -> {line.target_version or '?'}"
+    """`current → target`, with `?` for what is unknown."""
+    return f"{line.current_version or '?'} {ARROW} {line.target_version or '?'}"
 
 
 def estimate_text(line: PlannedAppliance) -> str:
@@ -194,9 +182,9 @@ def _widths(lines: list[PlannedAppliance], width: int) -> list[int]:
 
 
 def _two_line_width(version: str) -> int:
-    """The width that shows `current -> target` as `current ->` over `target`."""
-    current, arrow, target = version.partition(" -> ")
-    return max(len(current) + 3, len(target)) if arrow else len(version)
+    """The width that shows `current → target` as `current →` over `target`."""
+    current, arrow, target = version.partition(f" {ARROW} ")
+    return max(len(current) + 2, len(target)) if arrow else len(version)
 
 
 def _wave_table(lines: tuple[PlannedAppliance, ...], widths: list[int]) -> Table:
@@ -262,8 +250,3 @@ def _md_rows(lines: tuple[PlannedAppliance, ...]) -> list[str]:
     rows = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
     rows.extend("| " + " | ".join(_md(cell) for cell in _cells(line)) + " |" for line in lines)
     return rows
-
-
-def _md(text: str) -> str:
-    """Escape what would break a Markdown table cell or line."""
-    return text.replace("|", "\\|").replace("\n", " ")

@@ -23,6 +23,8 @@ from orchestrator.models import (
     Outcome,
     RunReport,
 )
+from orchestrator.text import format_duration
+from orchestrator.text import markdown as _md
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -69,26 +71,10 @@ _PROBLEM_OUTCOMES = (Outcome.FAILED, Outcome.BLOCKED, Outcome.DEFERRED, Outcome.
 # Order of the summary line: successes first, then what needs attention.
 _SUMMARY_ORDER = tuple(OUTCOME_STYLES)
 
-_MARKDOWN_SPECIALS = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|"})
-
 
 def run_status(exit_code: int) -> str:
     """The run's status word for an exit code: succeeded (0), incomplete (3), else failed."""
     return _STATUS_BY_EXIT_CODE.get(exit_code, "failed")
-
-
-def format_duration(seconds: float | None) -> str:
-    """A duration for people: `12s`, `4m 12s`, `1h 04m`; `-` when unknown."""
-    if seconds is None:
-        return "-"
-    total = round(max(seconds, 0.0))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
 
 
 def _counts(report: RunReport) -> dict[str, int]:
@@ -244,11 +230,6 @@ def summary_payload(report: RunReport) -> dict[str, Any]:
 def to_json(report: RunReport) -> str:
     """The report as indented JSON text ending with a newline."""
     return json.dumps(summary_payload(report), indent=2, ensure_ascii=False) + "\n"
-
-
-def _md(text: str | None) -> str:
-    """Text on one line, escaped to be safe inside a Markdown table cell or list item."""
-    return " ".join(text.split()).translate(_MARKDOWN_SPECIALS) if text else "-"
 
 
 def _markdown_header(report: RunReport) -> list[str]:

@@ -26,12 +26,12 @@ from orchestrator.models import (
 from orchestrator.plan import ImageInfo, Plan, build_plan, with_found_off_choice
 from orchestrator.planview import (
     action_text,
-    format_duration,
     ingest_lines,
     render_table,
     to_json,
     to_markdown,
 )
+from orchestrator.text import format_duration
 
 if TYPE_CHECKING:
     from orchestrator.planmodel import FoundOffChoice
@@ -209,7 +209,7 @@ EXPECTED_IN_BOTH = [
     "exa-d1",
     "eta1",
     "mystery",
-    "9.8.0.100 -> 9.9.1.100",
+    "9.8.0.100 → 9.9.1.100",
     "cloud 9.9.1.100",
     "url https://repo.example.net/eda.tar",
     "refused: connection refused",
@@ -239,7 +239,7 @@ def test_markdown_has_a_table_per_wave() -> None:
     ):
         assert heading in text
     assert text.count("| Appliance | Role | Version | Action | Estimate |") == 6  # + unplaced
-    assert "| eda1 | discover | 9.8.0.100 -> 9.9.1.100 | upload eda-9.9.1.100.tar" in text
+    assert "| eda1 | discover | 9.8.0.100 → 9.9.1.100 | upload eda-9.9.1.100.tar" in text
 
 
 def test_markdown_escapes_table_breaking_text() -> None:
@@ -299,6 +299,6 @@ def test_table_fits_an_80_column_terminal_without_cutting_versions(suffix: str) 
     text = "\n".join(lines)
     for planned in plan.appliances():
         if planned.current_version:
-            assert f"{planned.current_version} ->" in text
+            assert f"{planned.current_version} →" in text
         assert planned.target_version is not None
         assert planned.target_version in text
