@@ -44,6 +44,12 @@ __all__ = [
 
 _MAX_MESSAGE = 300  # characters of an appliance's error_message worth showing
 _TLS_ERRORS = (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch, ssl.SSLError)
+# OpenSSL's reasons when the server answered the TLS handshake in plain text (plain HTTP):
+# "wrong version number" (OpenSSL 1.1-3.1), "record layer failure" and "packet length too long"
+# (3.2+), "unknown protocol" (LibreSSL and older OpenSSL).
+_PLAIN_TEXT_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL"}
+)
 _TIMEOUTS = (aiohttp.ServerTimeoutError, asyncio.TimeoutError)
 # Raised before a single byte of the request went out: the appliance surely did nothing.
 _NOTHING_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
@@ -70,11 +76,7 @@ def map_aiohttp_errors(appliance_name: str, *, request: str = "request") -> Iter
     except OrchestratorError:
         raise
     except _TLS_ERRORS as exc:
-        message = (
-            f"TLS verification failed for {request} ({_describe(exc)}); set ca_bundle to the "
-            "CA that signed the appliance's certificate, or verify_tls: false for a lab"
-        )
-        raise TransportError(appliance_name, message) from exc
+        raise TransportError(appliance_name, _tls_message(exc, request)) from exc
     except _TIMEOUTS as exc:
         kind = "connecting" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "waiting"
         raise RequestTimeout(appliance_name, f"timed out {kind} for {request}") from exc
@@ -86,6 +88,24 @@ def map_aiohttp_errors(appliance_name: str, *, request: str = "request") -> Iter
         # json.JSONDecodeError and UnicodeDecodeError are ValueErrors too.
         message = f"unexpected answer to {request}: {_describe_value_error(exc)}"
         raise TransportError(appliance_name, message) from exc
+
+
+def _tls_message(exc: BaseException, request: str) -> str:
+    """What went wrong with TLS, and the fix: the URL's scheme, or the appliance's CA."""
+    error: BaseException = exc
+    where = ""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        error, where = exc.os_error, f" on {exc.host}:{exc.port}"
+    if getattr(error, "reason", None) in _PLAIN_TEXT_REASONS:
+        return (
+            f"{request} failed: the appliance does not speak TLS{where} ({_describe(error)}); "
+            "use an http:// URL for a plain-HTTP appliance such as the simulator, or the port "
+            "the appliance serves HTTPS on"
+        )
+    return (
+        f"TLS verification failed for {request} ({_describe(exc)}); set ca_bundle to the "
+        "CA that signed the appliance's certificate, or verify_tls: false for a lab"
+    )
 
 
 def _response_error(appliance_name: str, exc: aiohttp.ClientResponseError) -> ApiError:

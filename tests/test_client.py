@@ -278,6 +278,34 @@ async def test_requests_are_rate_capped(session: aiohttp.ClientSession) -> None:
     assert elapsed >= 0.95
 
 
+@pytest.mark.parametrize("verify_tls", [True, False], ids=["verified", "unverified"])
+async def test_https_to_a_plain_http_appliance_says_so(
+    session: aiohttp.ClientSession, *, verify_tls: bool
+) -> None:
+    """An https:// URL on the simulator's plain-HTTP port names the scheme, not ca_bundle."""
+    async with SimulatedFleet(scenario(eda())) as fleet:
+        url = fleet.url("eda1").replace("http://", "https://")
+        port = url.rsplit(":", 1)[1]
+        appliance = Appliance(
+            name="eda1",
+            url=url,
+            role=Role.DISCOVER,
+            firmware=FileFirmware(file=Path("eda1.tar")),
+            api_key=SecretStr(fleet.api_key("eda1")),
+            verify_tls=verify_tls,
+        )
+        client = ApplianceClient(session, appliance, FAST)
+        with pytest.raises(errors.TransportError) as caught:
+            await client.get_info()
+        with pytest.raises(errors.TransportError):
+            await client.ping()  # waiting would not help: raised, not "not answering"
+    message = str(caught.value)
+    assert f"does not speak TLS on 127.0.0.1:{port}" in message
+    assert "use an http:// URL" in message
+    assert "ca_bundle" not in message
+    assert "\n" not in message
+
+
 # --- faults the simulator scripts ----------------------------------------------------------
 
 
