@@ -36,6 +36,17 @@ class RestartWatch:
 
     seen_down: bool = False
     job_done: bool = False  # a poll saw the job DONE: the appliance answered after it
+    down_since: float | None = None  # monotonic time it went down, while it has not answered
+
+    def went_down(self) -> None:
+        """A refused or reset connection: the appliance is down (restarting)."""
+        self.seen_down = True
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+
+    def answered(self) -> None:
+        """The appliance answered a poll: it is up (again)."""
+        self.down_since = None
 
 
 _NOT_FOUND = 404
@@ -174,10 +185,20 @@ async def await_job(
                     watch.job_done = True
                     return True
     except TimeoutError:
-        raise RequestTimeout(
-            client.name, f"job {job_id} still running after {settings.job_deadline:.0f}s"
-        ) from None
+        raise _job_timeout(client.name, job_id, settings.job_deadline, watch) from None
     raise AssertionError("unreachable")  # pragma: no cover - backoff never ends
+
+
+def _job_timeout(name: str, job_id: str, deadline: float, watch: RestartWatch) -> RequestTimeout:
+    """The job deadline passed: while the job ran, or while the appliance was down after it."""
+    if watch.down_since is None:
+        return RequestTimeout(name, f"job {job_id} still running after {deadline:.0f}s")
+    down = time.monotonic() - watch.down_since
+    return RequestTimeout(
+        name,
+        f"did not come back after its restart: not answering for {down:.0f}s "
+        f"(job {job_id}, deadline {deadline:.0f}s)",
+    )
 
 
 async def find_running_job(client: ApplianceClient) -> str | None:
@@ -206,9 +227,11 @@ async def _poll_job(
         if isinstance(exc, ApiError) and not exc.transient:
             raise
         # Only a refused or reset connection proves a restart; a 503 or a slow answer does not.
-        watch.seen_down = watch.seen_down or _went_down(exc)
+        if _went_down(exc):
+            watch.went_down()
         observer.note("not answering (restarting?)")
         return None
+    watch.answered()
     observer.job_progress(job)
     return job
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -157,6 +158,20 @@ async def test_transient_faults_are_survived(tmp_path: Path) -> None:
     run = await apply_scenario(lab(faults, small=True), tmp_path)
     assert run.report.exit_code == 0, [(r.name, r.error) for r in run.report.results]
     assert all(run.fleet.version(n) == TARGET for n in run.fleet.names)
+
+
+async def test_an_appliance_that_stays_down_after_its_restart_is_not_a_running_job(
+    tmp_path: Path,
+) -> None:
+    """Down from the restart until the job deadline: it did not come back, for how long."""
+    scenario = lab({"eca1": {"slow_restart": 50.0}}, small=True)  # down 12 s, deadline 2 s
+    run = await apply_scenario(scenario, tmp_path, settings=fast_settings(tmp_path, job_deadline=2))
+    assert run.outcome("eca1") == "failed"
+    error = run.error("eca1")
+    assert re.search(r"did not come back after its restart: not answering for [12]s \(job ", error)
+    assert error.endswith(", deadline 2s)")
+    assert "still running" not in error
+    assert run.outcome("eda1") == "blocked"
 
 
 async def test_pre_85_appliance_without_job_location_is_verified_by_version(
