@@ -13,6 +13,7 @@ grow with the image.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shutil
@@ -54,11 +55,24 @@ def scenario(count: int) -> dict[str, Any]:
     }
 
 
+def sha256_of(path: Path) -> str:
+    """The image's sha256, as a plan records it (hashed here, outside the measured process)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def orchestrator_upload(
     sim: Simulator, image: Path, names: list[str], workdir: Path
 ) -> dict[str, float]:
-    """Upload with the orchestrator's client in its own process: seconds, RSS, CPU."""
+    """Upload with the orchestrator's client in its own process: seconds, RSS, CPU.
+
+    Each upload is checked against the image's hash while streaming, as `apply` does.
+    """
     argv = [sys.executable, str(HERE / "upload_client.py"), str(sim.inventory), str(image)]
+    argv += ["--sha256", sha256_of(image)]
     measured = run_measured(
         [*argv, *names],
         env=orchestrator_env({}),

@@ -29,7 +29,7 @@ from orchestrator.errors import (
     PreconditionFailed,
     TransportError,
 )
-from orchestrator.imageread import CHUNK_SIZE, read_chunks
+from orchestrator.imageread import CHUNK_SIZE, ImageCheck, read_chunks
 from orchestrator.models import ApplianceInfo, ClusterInfo, JobState
 from orchestrator.transport import (
     Answer,
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from orchestrator.config import Settings
     from orchestrator.models import Appliance
+    from orchestrator.planmodel import ImageInfo
 
 __all__ = ["CHUNK_SIZE", "ApplianceClient", "map_aiohttp_errors", "open_session"]
 
@@ -169,20 +170,28 @@ class ApplianceClient:
     # --- firmware -------------------------------------------------------------------------
 
     async def upload_firmware(
-        self, path: Path, *, progress: Callable[[int, int], None] | None = None
+        self,
+        path: Path,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        expected: ImageInfo | None = None,
     ) -> None:
-        """Stream a firmware image from disk to POST /extrahop/firmware; re-sent whole on faults."""
+        """Stream a firmware image from disk to POST /extrahop/firmware; re-sent whole on faults.
+
+        An image that is no longer the plan's (`expected`) is never sent whole: PreconditionFailed.
+        """
         try:
             total = (await asyncio.to_thread(path.stat)).st_size
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise PreconditionFailed(self.name, f"cannot read firmware {path}: {reason}") from exc
+        check = None if expected is None else ImageCheck(self.name, path, expected).sized(total)
         headers = {"Content-Type": FIRMWARE_CONTENT_TYPE, "Content-Length": str(total)}
         await self._call(
             "idempotent",
             "POST",
             "/extrahop/firmware",
-            body_factory=lambda: read_chunks(path, total, progress),
+            body_factory=lambda: read_chunks(path, total, progress, check),
             headers=headers,
         )
 

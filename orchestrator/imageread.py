@@ -2,39 +2,88 @@
 
 The upload's body is produced CHUNK_SIZE bytes at a time, so memory stays flat whatever the
 image's size; the event loop never waits for the disk (docs/benchmarks.md, upload streaming).
+Checked against the plan's hash, the bytes are hashed as they are read, and the last chunk
+is only handed over once the hash matches, so the appliance never receives a whole image
+that is not the one the plan approved.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from orchestrator.errors import PreconditionFailed
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable
     from pathlib import Path
 
-__all__ = ["CHUNK_SIZE", "read_chunks"]
+    from orchestrator.planmodel import ImageInfo
+
+__all__ = ["CHUNK_SIZE", "ImageCheck", "read_chunks"]
 
 CHUNK_SIZE = 1024 * 1024  # bytes read from disk and handed to the socket at a time
 
 
+@dataclass(frozen=True, slots=True)
+class ImageCheck:
+    """The image the plan hashed, for one appliance: what an upload of `path` must read."""
+
+    appliance: str
+    path: Path
+    expected: ImageInfo
+
+    def sized(self, size: int) -> ImageCheck:
+        """Return this check if the image has the plan's size, else raise PreconditionFailed."""
+        if size != self.expected.size:
+            self._changed(f"size {self.expected.size} -> {size} bytes")
+        return self
+
+    def digest(self, size: int, sha256: str) -> None:
+        """PreconditionFailed unless `size` bytes hashing to `sha256` are the plan's image."""
+        self.sized(size)
+        if sha256 != self.expected.sha256:
+            self._changed(f"sha256 {_short(self.expected.sha256)} -> {_short(sha256)}")
+
+    def _changed(self, how: str) -> None:
+        message = f"image {self.path} changed since the plan ({how}); plan again"
+        raise PreconditionFailed(self.appliance, message)
+
+
+def _short(digest: str) -> str:
+    return digest[:12] + "…"
+
+
 async def read_chunks(
-    path: Path, total: int, progress: Callable[[int, int], None] | None
+    path: Path,
+    total: int,
+    progress: Callable[[int, int], None] | None,
+    check: ImageCheck | None = None,
 ) -> AsyncGenerator[memoryview]:
     """Read `path` CHUNK_SIZE bytes at a time, reporting progress as it goes.
 
-    aiohttp drives this from its body-writer task; if the request fails, that task's
-    cancellation runs the `finally` and closes the file.
+    With `check`, the bytes are hashed as they are read and the last chunk (or the end of a
+    file that shrank) raises PreconditionFailed instead of going out if they are not the
+    plan's image. aiohttp drives this from its body-writer task; if the request fails, that
+    task's cancellation runs the `finally` and closes the file.
     """
     sent = 0
     if progress is not None:
         progress(0, total)
-    reader = _ChunkReader(await asyncio.to_thread(os.open, path, os.O_RDONLY))
+    fd = await asyncio.to_thread(os.open, path, os.O_RDONLY)
+    reader = _ChunkReader(fd, hashlib.sha256() if check is not None else None)
     try:
         # Up to the Content-Length sent: a file that shrank ends early, and the appliance
         # refuses the short body; nothing past `total` would be sent anyway.
-        while sent < total and (chunk := await reader.read(sent, total - sent)):
+        while sent < total:
+            chunk = await reader.read(sent, total - sent)
+            if check is not None and (not chunk or sent + len(chunk) == total):
+                check.digest(sent + len(chunk), reader.hexdigest())  # before the last byte goes
+            if not chunk:
+                break
             yield chunk
             sent += len(chunk)
             if progress is not None:
@@ -48,20 +97,27 @@ class _ChunkReader:
 
     A thread hop per chunk costs about as much CPU as sending the chunk, so data already
     cached (the image was just hashed for the plan) is read with RWF_NOWAIT, which never
-    blocks; only what would wait for the disk goes to a thread. Every chunk is a fresh
-    buffer: the transport may hold on to it after write() returns.
+    blocks; only what would wait for the disk goes to a thread. Hashing a chunk costs far more
+    than a thread hop, so a hashed read always goes to a thread, reading and hashing there:
+    the event loop stays free, and the other cores can hash. Every chunk is a fresh buffer:
+    the transport may hold on to it after write() returns.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, digest: hashlib._Hash | None) -> None:
         self.fd = fd
-        self.nowait = _HAS_NOWAIT
+        self.digest = digest
+        self.nowait = _HAS_NOWAIT and digest is None
+
+    def hexdigest(self) -> str:
+        """The sha256 of everything read so far ("" when not hashing)."""
+        return self.digest.hexdigest() if self.digest is not None else ""
 
     async def read(self, offset: int, wanted: int) -> memoryview:
         """Up to CHUNK_SIZE (and `wanted`) bytes at `offset` (empty at the end of the file)."""
         buffer = bytearray(min(CHUNK_SIZE, wanted))
         count = self._read_cached(buffer, offset)
         if count is None:
-            count = await asyncio.to_thread(_read_into, self.fd, buffer, offset)
+            count = await asyncio.to_thread(_read_into, self.fd, buffer, offset, self.digest)
         return memoryview(buffer)[:count]
 
     def _read_cached(self, buffer: bytearray, offset: int) -> int | None:
@@ -78,8 +134,8 @@ class _ChunkReader:
         return count or None  # 0: let a plain read confirm the end of the file
 
 
-def _read_into(fd: int, buffer: bytearray, offset: int) -> int:
-    """Fill `buffer` from `offset` (blocking; short only at the end of the file)."""
+def _read_into(fd: int, buffer: bytearray, offset: int, digest: hashlib._Hash | None) -> int:
+    """Fill `buffer` from `offset`, hashing what was read (blocking; short only at the end)."""
     view, done = memoryview(buffer), 0
     while done < len(buffer):
         chunk = os.pread(fd, len(buffer) - done, offset + done)
@@ -87,6 +143,8 @@ def _read_into(fd: int, buffer: bytearray, offset: int) -> int:
             break
         view[done : done + len(chunk)] = chunk
         done += len(chunk)
+    if digest is not None:
+        digest.update(view[:done])
     return done
 
 

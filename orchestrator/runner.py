@@ -252,7 +252,7 @@ class Runner:
             if not await self._safe_point(track):
                 return
             await self._state(track, Outcome.UPLOADING)
-            await steps.upload(client, steps.image_path(planned), obs)
+            await steps.upload(client, planned, obs)
             await self._state(track, Outcome.UPLOADED)
         with self.ingest.upgrading(planned.cluster, planned.name):
             await self._job_and_reboot(track, client, obs)

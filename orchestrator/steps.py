@@ -142,10 +142,13 @@ def image_path(planned: PlannedAppliance) -> Path:
     raise PreconditionFailed(planned.name, "no image to upload")
 
 
-async def upload(client: ApplianceClient, image: Path, observer: StepObserver) -> None:
-    """Stream the firmware image to the appliance (201 when accepted)."""
+async def upload(
+    client: ApplianceClient, planned: PlannedAppliance, observer: StepObserver
+) -> None:
+    """Stream the plan's image to the appliance (201 when accepted), checked against its hash."""
     observer.note("uploading image")
-    await client.upload_firmware(image, progress=observer.upload_progress)
+    image = image_path(planned)
+    await client.upload_firmware(image, progress=observer.upload_progress, expected=planned.image)
 
 
 async def start_job(client: ApplianceClient, planned: PlannedAppliance) -> str | None:

@@ -83,6 +83,8 @@ def map_aiohttp_errors(appliance_name: str, *, request: str = "request") -> Iter
     except aiohttp.ClientResponseError as exc:
         raise _response_error(appliance_name, exc) from exc
     except (aiohttp.ClientError, OSError) as exc:
+        if isinstance(exc.__cause__, OrchestratorError):  # raised by our own request body
+            raise exc.__cause__ from None
         raise TransportError(appliance_name, f"{request} failed: {_explain(exc)}") from exc
     except (ValueError, pydantic.ValidationError) as exc:
         # json.JSONDecodeError and UnicodeDecodeError are ValueErrors too.

@@ -115,14 +115,20 @@ async def apply_scenario(
     mode: str = "file",
     settings: Settings | None = None,
     stop_when: Callable[[SimulatedFleet], bool] | None = None,
+    after_plan: Callable[[Plan], None] | None = None,
 ) -> RunResult:
-    """Serve `scenario`, write its inventory, plan and apply; `stop_when(fleet)` may interrupt."""
+    """Serve `scenario`, write its inventory, plan and apply; `stop_when(fleet)` may interrupt.
+
+    `after_plan(plan)` runs between the plan and the apply (to change the world meanwhile).
+    """
     fleet = SimulatedFleet(Scenario.model_validate(scenario))
     async with fleet:
         path = fleet.write_inventory(tmp_path / "fleet.yaml", mode=mode)  # type: ignore[arg-type]
         inventory = load_inventory(path)
         chosen = settings or fast_settings(tmp_path)
         plan = await workflow.make_plan(inventory, chosen, offline=False)
+        if after_plan is not None:
+            after_plan(plan)
         stop = asyncio.Event()
         watcher = None
         if stop_when is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,10 +23,9 @@ from orchestrator.errors import PlanError
 from orchestrator.plan import WAVE_ORDER
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from fleetrun import RunResult
 
+    from orchestrator.plan import Plan
     from orchestrator.simulator import SimulatedFleet
 
 pytestmark = pytest.mark.slow
@@ -172,6 +172,34 @@ async def test_an_appliance_that_stays_down_after_its_restart_is_not_a_running_j
     assert error.endswith(", deadline 2s)")
     assert "still running" not in error
     assert run.outcome("eda1") == "blocked"
+
+
+async def test_an_image_changed_after_the_plan_fails_its_appliance_unsent(tmp_path: Path) -> None:
+    """An image edited between plan and apply is never installed: failed in one line, no retry."""
+    changed: list[str] = []
+
+    def tamper(plan: Plan) -> None:
+        image = plan.by_name("eca1").image
+        assert image is not None
+        with Path(image.path).open("r+b") as handle:
+            handle.seek(image.size - 8)
+            handle.write(b"tampered")
+        changed.append(image.path)
+
+    scenario = lab(small=True) | {"image_size": 2 * 1024 * 1024 + 5}  # three chunks
+    run = await apply_scenario(scenario, tmp_path, after_plan=tamper)
+    assert run.outcome("eca1") == "failed"
+    assert re.fullmatch(
+        rf"eca1: image {re.escape(changed[0])} changed since the plan "
+        r"\(sha256 [0-9a-f]{12}… -> [0-9a-f]{12}…\); plan again",
+        run.error("eca1"),
+    )
+    kinds = [e.kind for e in run.events if e.appliance == "eca1"]
+    assert kinds.count("upload.started") == 1
+    assert "upload.completed" not in kinds
+    assert "job.created" not in kinds
+    assert run.outcome("eda1") == "blocked"
+    assert run.report.exit_code == 1
 
 
 async def test_pre_85_appliance_without_job_location_is_verified_by_version(

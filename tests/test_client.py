@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import time
 from pathlib import Path
@@ -17,7 +18,9 @@ from orchestrator import errors
 from orchestrator.client import CHUNK_SIZE, ApplianceClient, open_session
 from orchestrator.config import Settings
 from orchestrator.models import Appliance, FileFirmware, JobState, Role
+from orchestrator.plan import ImageInfo
 from orchestrator.simulator import Scenario, SimulatedFleet, make_image
+from orchestrator.simulator.testing import Api
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -170,15 +173,31 @@ async def test_firmware_next_lists_newer_releases(session: aiohttp.ClientSession
 # --- upload and upgrade --------------------------------------------------------------------
 
 
+def hashed(path: Path) -> ImageInfo:
+    """The image as the plan records it."""
+    data = path.read_bytes()
+    return ImageInfo(path=str(path), size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+def overwrite(path: Path, offset: int, data: bytes) -> None:
+    """Change bytes of the image in place (its size stays)."""
+    with path.open("r+b") as handle:
+        handle.seek(offset)
+        handle.write(data)
+
+
+@pytest.mark.parametrize("planned", [False, True], ids=["unchecked", "checked"])
 async def test_upload_streams_in_chunks_with_progress(
-    session: aiohttp.ClientSession, image: Path
+    session: aiohttp.ClientSession, image: Path, *, planned: bool
 ) -> None:
     """The image goes up in CHUNK_SIZE pieces, progress rising to the full size, and is accepted."""
     total = IMAGE_SIZE
     seen: list[tuple[int, int]] = []
     async with SimulatedFleet(scenario(eda())) as fleet:
         await client_for(fleet, "eda1", session).upload_firmware(
-            image, progress=lambda sent, size: seen.append((sent, size))
+            image,
+            progress=lambda sent, size: seen.append((sent, size)),
+            expected=hashed(image) if planned else None,
         )
         completed = fleet.events_of("upload.completed")
     sent = [s for s, _ in seen]
@@ -188,6 +207,73 @@ async def test_upload_streams_in_chunks_with_progress(
     assert max(b - a for a, b in itertools.pairwise(sent)) == CHUNK_SIZE
     assert len(sent) == 1 + 4  # 0, then three full chunks and the remainder
     assert completed[0].data == {"bytes": total, "version": TARGET}
+
+
+@pytest.mark.parametrize("when", ["before", "while-streaming"])
+async def test_an_image_changed_since_the_plan_never_arrives_whole(
+    session: aiohttp.ClientSession, image: Path, when: str
+) -> None:
+    """Bytes that differ from the plan's image are cut before the last chunk, and not retried."""
+    expected = hashed(image)
+    seen: list[int] = []
+
+    def progress(sent: int, _: int) -> None:
+        seen.append(sent)
+        if sent == CHUNK_SIZE and when == "while-streaming":
+            overwrite(image, IMAGE_SIZE - 10, b"tampered!!")
+
+    if when == "before":
+        overwrite(image, 100, b"tampered")
+    async with SimulatedFleet(scenario(eda())) as fleet:
+        client = client_for(fleet, "eda1", session)
+        with pytest.raises(errors.PreconditionFailed) as caught:
+            await client.upload_firmware(image, progress=progress, expected=expected)
+        api = Api(session, fleet)
+        await api.wait_for(lambda: "upload.failed" in kinds(fleet, "eda1"))
+        assert kinds(fleet, "eda1") == ["upload.started", "upload.failed"]
+        assert fleet.appliance("eda1").staged is None
+    assert seen[-1] == 3 * CHUNK_SIZE  # the last chunk was held back
+    now = hashed(image).sha256
+    assert str(caught.value) == (
+        f"eda1: image {image} changed since the plan "
+        f"(sha256 {expected.sha256[:12]}… -> {now[:12]}…); plan again"
+    )
+
+
+@pytest.mark.parametrize("change", [-1000, +1000], ids=["shrank", "grew"])
+async def test_an_image_of_another_size_is_not_sent_at_all(
+    session: aiohttp.ClientSession, image: Path, change: int
+) -> None:
+    """An image whose size changed since the plan fails before a single request."""
+    expected = hashed(image)
+    with image.open("r+b") as handle:
+        handle.truncate(IMAGE_SIZE + change)
+    async with SimulatedFleet(scenario(eda())) as fleet:
+        client = client_for(fleet, "eda1", session)
+        with pytest.raises(errors.PreconditionFailed, match="changed since the plan") as caught:
+            await client.upload_firmware(image, expected=expected)
+        assert fleet.request_count("eda1") == 0
+    assert f"(size {IMAGE_SIZE} -> {IMAGE_SIZE + change} bytes); plan again" in str(caught.value)
+
+
+async def test_an_image_that_shrinks_while_streaming_is_cut(
+    session: aiohttp.ClientSession, image: Path
+) -> None:
+    """A file truncated during its upload ends the request short, naming what was read."""
+    expected = hashed(image)
+
+    def progress(sent: int, _: int) -> None:
+        if sent == CHUNK_SIZE:
+            with image.open("r+b") as handle:
+                handle.truncate(2 * CHUNK_SIZE)
+
+    async with SimulatedFleet(scenario(eda())) as fleet:
+        client = client_for(fleet, "eda1", session)
+        with pytest.raises(errors.PreconditionFailed) as caught:
+            await client.upload_firmware(image, progress=progress, expected=expected)
+        await Api(session, fleet).wait_for(lambda: "upload.failed" in kinds(fleet, "eda1"))
+        assert "upload.completed" not in kinds(fleet, "eda1")
+    assert f"(size {IMAGE_SIZE} -> {2 * CHUNK_SIZE} bytes); plan again" in str(caught.value)
 
 
 async def test_upload_of_a_missing_file_names_it(
