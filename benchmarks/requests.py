@@ -28,9 +28,10 @@ from orchestrator.inventory import load_inventory
 from orchestrator.logs import LogObserver, configure_logging
 from orchestrator.simulator import Scenario, SimulatedFleet
 
-# Requests besides polling: facts (GET /extrahop), precheck, upload, start the job, and the
-# GET /extrahop after the restart that shows the new version (and is verified).
-FIXED_REQUESTS = 5
+# Requests besides polling: facts (GET /extrahop, and GET /jobs for a job already running),
+# precheck, upload, start the job, and the GET /extrahop after the restart that shows the new
+# version (and is verified).
+FIXED_REQUESTS = 6
 DEFAULTS = Settings()
 
 

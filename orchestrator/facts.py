@@ -1,5 +1,8 @@
 """Read-only fact gathering for `plan`: what each appliance runs, concurrently and safely.
 
+Per appliance: GET /extrahop, the cluster's ingest state for Explore nodes, and GET /jobs for
+an appliance below its target (a job it runs now would collide with the upgrade).
+
 One unreachable or misconfigured appliance never stops the gathering: its trouble becomes
 `Facts.error`, a single line the plan shows against its name.
 """
@@ -17,9 +20,12 @@ from orchestrator.models import (
     ApplianceInfo,
     ClusterInfo,
     Facts,
+    JobState,
     Role,
     role_for_platform,
+    same_version,
 )
+from orchestrator.steps import find_running_job
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -40,6 +46,10 @@ class FactsSource(Protocol):
 
     async def get_cluster(self) -> ClusterInfo:
         """The Explore cluster's ingest setting."""
+        ...
+
+    async def list_jobs(self) -> list[JobState]:
+        """Every job the appliance knows (404 before firmware 8.5)."""
         ...
 
 
@@ -87,7 +97,11 @@ async def _facts(client: FactsSource, appliance: Appliance) -> Facts:
         return Facts(**observed, role=platform_role, error=problem)
     role = platform_role or appliance.role
     ingest = (await client.get_cluster()).ingest_enabled if role is Role.EXPLORE else None
-    return Facts(**observed, role=role, ingest_enabled=ingest)
+    # A job running now (another run of this tool?) would collide with ours; an appliance
+    # already at its target will not be touched, so it is not asked.
+    at_target = same_version(info.version, appliance.firmware.version)
+    job = None if at_target else await find_running_job(client)
+    return Facts(**observed, role=role, ingest_enabled=ingest, running_job=job)
 
 
 def _role_problem(platform: str, observed: Role | None, declared: Role | None) -> str | None:

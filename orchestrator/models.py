@@ -152,6 +152,7 @@ class Facts(Frozen):
     platform: str | None = None
     role: Role | None = None
     ingest_enabled: bool | None = None  # Explore only
+    running_job: str | None = None  # a job it runs now (GET /jobs); only read below its target
     error: str | None = None
 
 

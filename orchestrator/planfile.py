@@ -162,6 +162,11 @@ def _observed_drift(line: PlannedAppliance, seen: Facts | None) -> Iterator[str]
         why = seen.error if seen and seen.error else "no facts were gathered"
         yield f"{line.name} is now unreachable ({why})"
         return
+    if seen.running_job is not None:
+        yield (
+            f"{line.name} now has job {seen.running_job} running (another run of this tool, "
+            "using another state database?)"
+        )
     if line.current_version is None or seen.version is None:
         return  # planned offline (or not reported): there is nothing to compare with
     if not same_version(line.current_version, seen.version):

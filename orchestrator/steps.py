@@ -204,7 +204,15 @@ def _job_timeout(name: str, job_id: str, deadline: float, watch: RestartWatch) -
     )
 
 
-async def find_running_job(client: ApplianceClient) -> str | None:
+class JobLister(Protocol):
+    """What finding a running job needs: GET /jobs (the client, or a fact source)."""
+
+    async def list_jobs(self) -> list[JobState]:
+        """Every job the appliance knows."""
+        ...
+
+
+async def find_running_job(client: JobLister) -> str | None:
     """The id of a job still running on the appliance, if it lists one (pre-8.5: None)."""
     try:
         jobs = await client.list_jobs()

@@ -8,13 +8,24 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import stamina
+from fleetrun import fast_settings
 from pydantic import SecretStr
 
+from orchestrator import workflow
 from orchestrator.client import ApplianceClient, open_session
 from orchestrator.config import Settings
-from orchestrator.errors import TransportError
+from orchestrator.errors import DriftError, TransportError
 from orchestrator.facts import gather_facts
-from orchestrator.models import Appliance, ApplianceInfo, ClusterInfo, FileFirmware, Role
+from orchestrator.inventory import load_inventory
+from orchestrator.models import (
+    Appliance,
+    ApplianceInfo,
+    ClusterInfo,
+    FileFirmware,
+    JobState,
+    Role,
+)
+from orchestrator.plan import Action
 from orchestrator.simulator import Scenario, SimulatedFleet
 
 if TYPE_CHECKING:
@@ -54,12 +65,14 @@ def _no_backoff() -> Iterator[None]:
         yield
 
 
-def appliance(name: str, url: str, key: str, role: Role | None = None) -> Appliance:
+def appliance(
+    name: str, url: str, key: str, role: Role | None = None, target: str | None = None
+) -> Appliance:
     return Appliance(
         name=name,
         url=url,
         role=role,
-        firmware=FileFirmware(file=Path(f"{name}.tar")),
+        firmware=FileFirmware(file=Path(f"{name}.tar"), version=target),
         api_key=SecretStr(key),
     )
 
@@ -145,6 +158,10 @@ class FakeSource:
         """Ingest is on."""
         return ClusterInfo(ingest_enabled=True)
 
+    async def list_jobs(self) -> list[JobState]:
+        """No jobs."""
+        return []
+
 
 async def test_concurrency_is_bounded() -> None:
     """No more than `concurrency` appliances are asked at once."""
@@ -177,3 +194,81 @@ async def test_mismatched_lists_are_refused() -> None:
     """Passing a different number of clients and appliances is a programming error."""
     with pytest.raises(ValueError, match="one client per appliance"):
         await gather_facts([], [appliance("x", "http://u", "k")], concurrency=1)
+
+
+# --- a job already running there (another run of the tool, from another state database) ---
+
+TARGET = "9.9.1.100"
+BUSY = Scenario.model_validate(
+    {
+        "time_scale": 0.001,
+        "target_version": TARGET,
+        "appliances": [
+            {"name": "eca1", "role": "command", "version": TARGET, "api_key": "k-eca1"},
+            {"name": "eda1", "role": "discover", "version": "9.8.0.100", "api_key": "k-eda1"},
+            {
+                "name": "eda2",
+                "role": "discover",
+                "version": "9.8.0.100",
+                "api_key": "k-eda2",
+                "download_duration": 600_000,  # its job runs for the whole test
+            },
+            {
+                "name": "eta1",
+                "role": "trace",
+                "version": "9.8.0.100",
+                "api_key": "k-eta1",
+                "faults": {"no_job_location": True},
+            },
+        ],
+    }
+)
+
+
+async def test_a_running_job_is_read_below_the_target_only() -> None:
+    """GET /jobs names a running job (none before 8.5); an appliance at its target is not asked."""
+    async with SimulatedFleet(BUSY) as fleet:
+        appliances = [
+            appliance(n, fleet.url(n), fleet.api_key(n), target=TARGET) for n in fleet.names
+        ]
+        async with open_session(SETTINGS) as session:
+            other_run = ApplianceClient(session, appliances[2], SETTINGS)
+            job = await other_run.download_url(f"https://repo.example.net/eda-{TARGET}.tar")
+        before = {n: fleet.request_count(n) for n in fleet.names}
+        facts = await gather(appliances)
+        asked = {n: fleet.request_count(n) - before[n] for n in fleet.names}
+    assert job is not None
+    assert {n: (f.running_job, f.error) for n, f in facts.items()} == {
+        "eca1": (None, None),
+        "eda1": (None, None),
+        "eda2": (job, None),
+        "eta1": (None, None),  # 404: firmware before 8.5 has no jobs to collide with
+    }
+    assert asked == {"eca1": 1, "eda1": 2, "eda2": 2, "eta1": 2}
+
+
+async def test_a_fleet_busy_with_another_run_is_refused_at_plan_time(tmp_path: Path) -> None:
+    """A plan refuses an appliance running a job; a saved plan names it as drift at apply."""
+    async with SimulatedFleet(BUSY) as fleet:
+        inventory = load_inventory(fleet.write_inventory(tmp_path / "fleet.yaml", mode="url"))
+        settings = fast_settings(tmp_path)
+        saved = await workflow.make_plan(inventory, settings, offline=False)
+        assert not saved.refused
+        async with open_session(settings) as session:
+            other_run = workflow.clients_for(session, inventory, settings)("eda2")
+            job = await other_run.download_url(f"https://repo.example.net/eda-{TARGET}.tar")
+        fresh = await workflow.make_plan(inventory, settings, offline=False)
+        with pytest.raises(DriftError) as drift:
+            await workflow.recheck_saved_plan(saved, inventory, settings)
+    assert fresh.refused
+    line = fresh.by_name("eda2")
+    assert (line.action, line.reason) == (
+        Action.REFUSED,
+        (
+            f"job {job} is running on it: wait for the job to end, then plan again "
+            "(it may be another run of this tool, using another state database)"
+        ),
+    )
+    assert drift.value.drifts == [
+        f"eda2 now has job {job} running (another run of this tool, using another state database?)"
+    ]

@@ -298,6 +298,14 @@ def test_unknown_target_is_upgraded_with_a_warning() -> None:
             "HTTP 401: bad API key",
             id="bad-key",
         ),
+        pytest.param(
+            box("eda1", Role.DISCOVER),
+            Facts(name="eda1", version=OLD, role=Role.DISCOVER, running_job="j-7"),
+            False,
+            "job j-7 is running on it: wait for the job to end, then plan again "
+            "(it may be another run of this tool, using another state database)",
+            id="job-running",
+        ),
         pytest.param(box("eda1"), None, True, ROLE_UNKNOWN_OFFLINE, id="vendor-csv-offline"),
         pytest.param(
             box("eda1"),

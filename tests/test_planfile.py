@@ -287,6 +287,20 @@ def changed(name: str, **fields: object) -> list[Appliance]:
         pytest.param(
             fleet(),
             SHA,
+            observed()
+            | {"eda1": Facts(name="eda1", version=OLD, role=Role.DISCOVER, running_job="j-7")},
+            {IMAGE.path: IMAGE},
+            [
+                (
+                    "eda1 now has job j-7 running "
+                    "(another run of this tool, using another state database?)"
+                )
+            ],
+            id="job-running",
+        ),
+        pytest.param(
+            fleet(),
+            SHA,
             observed(ingest=False),
             {IMAGE.path: IMAGE},
             ["ingest on cluster exa is now disabled; the plan saw it enabled"],
