@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -621,6 +622,30 @@ async def test_changes_made_while_the_worker_writes_share_one_commit(db: Path) -
         f"eda{i}": Outcome.UPLOADING for i in range(50)
     }
     assert commits == 1
+
+
+async def test_a_change_made_while_a_batch_is_written_follows_it_without_the_loop(
+    db: Path,
+) -> None:
+    """The next batch waits in the worker's queue: it commits even while the loop is blocked.
+
+    An `uploaded` that lands while another appliance's change is being written is journalled
+    right after it, not one round trip through a busy event loop later.
+    """
+    async with await AsyncJournal.open(db) as ajournal:
+        run_id = await ajournal.start_run(
+            plan_json="{}", inventory_source="inv", inventory_sha256="x", settings_json="{}"
+        )
+        with ajournal.journal._mutex:  # the worker is stuck writing eda1's change
+            first = asyncio.create_task(ajournal.record_state(run_id, "eda1", Outcome.UPGRADING))
+            await asyncio.sleep(0.05)
+            second = asyncio.create_task(ajournal.record_state(run_id, "eda2", Outcome.UPLOADED))
+            await asyncio.sleep(0)  # eda2's change is recorded while eda1's is being written
+        time.sleep(0.5)  # noqa: ASYNC251 - the event loop is blocked on purpose
+        with Journal.open(db) as other:  # before the loop ever ran again
+            committed = {name: r.state for name, r in other.appliance_states(run_id).items()}
+        await asyncio.gather(first, second)
+    assert committed == {"eda1": Outcome.UPGRADING, "eda2": Outcome.UPLOADED}
 
 
 async def test_a_failed_commit_fails_every_change_in_it(db: Path) -> None:
