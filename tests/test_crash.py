@@ -58,6 +58,16 @@ def test_sigkill_then_resume_finishes_the_fleet_without_doing_anything_twice(
     assert_fleet_finished_cleanly(sim)
 
 
+def test_a_kill_as_the_appliance_accepts_an_upload_never_starts_a_job_twice(sim: Sim) -> None:
+    """Killed as eda1 accepts its image: `resume` may send the image again, never the job."""
+    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    wait_for(sim, has("upload.completed", "eda1"))
+    kill(proc)
+    result = orchestrator("resume", cwd=sim.dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_fleet_finished_cleanly(sim, may_upload_again="eda1")
+
+
 def test_restore_ingest_after_a_kill_while_halted(sim: Sim) -> None:
     """After a kill with ingest halted, restore-ingest re-enables the cluster."""
     proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
