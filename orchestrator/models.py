@@ -155,6 +155,16 @@ class Facts(Frozen):
     running_job: str | None = None  # a job it runs now (GET /jobs); only read below its target
     error: str | None = None
 
+    @property
+    def refusal(self) -> str | None:
+        """Why a plan must leave it alone, from what it reported: unreadable, or running a job."""
+        if self.error or self.running_job is None:
+            return self.error
+        return (
+            f"job {self.running_job} is running on it: wait for the job to end, then plan "
+            "again (it may be another run of this tool, using another state database)"
+        )
+
 
 class Outcome(enum.StrEnum):
     """Where one appliance ends up in a run (and the states it passes through)."""

@@ -185,7 +185,7 @@ def _image(firmware: Firmware, images: Mapping[str, ImageInfo]) -> ImageInfo | N
 
 def _refusal(line: PlannedAppliance, observed: Facts | None) -> str | None:
     """Why the plan will not touch this appliance at all, or None."""
-    if observed is not None and (reported := _reported_refusal(observed)):
+    if observed is not None and (reported := observed.refusal):
         return reported
     if line.role is None:
         if observed is None:
@@ -195,18 +195,6 @@ def _refusal(line: PlannedAppliance, observed: Facts | None) -> str | None:
         return EXPLORE_NEEDS_NODE
     if isinstance(line.firmware, FileFirmware) and line.image is None:
         return f"image {line.firmware.file} was not found at plan time"
-    return None
-
-
-def _reported_refusal(observed: Facts) -> str | None:
-    """What the appliance reported that rules it out: it could not be read, or runs a job."""
-    if observed.error:
-        return observed.error
-    if observed.running_job is not None:
-        return (
-            f"job {observed.running_job} is running on it: wait for the job to end, then plan "
-            "again (it may be another run of this tool, using another state database)"
-        )
     return None
 
 

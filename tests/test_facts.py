@@ -259,7 +259,7 @@ async def test_a_fleet_busy_with_another_run_is_refused_at_plan_time(tmp_path: P
             job = await other_run.download_url(f"https://repo.example.net/eda-{TARGET}.tar")
         fresh = await workflow.make_plan(inventory, settings, offline=False)
         with pytest.raises(DriftError) as drift:
-            await workflow.recheck_saved_plan(saved, inventory, settings)
+            await workflow.prepare_saved_plan(saved, inventory, settings)
     assert fresh.refused
     line = fresh.by_name("eda2")
     assert (line.action, line.reason) == (
