@@ -17,6 +17,7 @@ import hashlib
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -121,19 +122,29 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             ours.append(orchestrator_upload(sim, image, names, workdir))
             if curl is not None:
                 theirs.append(curl_upload(sim, image, names, curl))
-        best = min(ours, key=lambda r: r["seconds"])
         total = args.size * args.appliances
+        times = [r["seconds"] for r in ours]
+        middle = statistics.median(times)
         results |= {
-            "orchestrator_seconds": round(best["seconds"], 3),
-            "orchestrator_mib_per_s": round(total / best["seconds"] / 2**20, 1),
-            "orchestrator_peak_rss_mib": round(best["peak_rss_mib"], 1),
-            "orchestrator_cpu_seconds": round(best["cpu_seconds"], 3),
+            "rounds": args.rounds,
+            "orchestrator_seconds": round(middle, 3),
+            "orchestrator_mib_per_s": round(total / middle / 2**20, 1),
+            "orchestrator_mib_per_s_range": [
+                round(total / t / 2**20, 1) for t in (max(times), min(times))
+            ],
+            "orchestrator_peak_rss_mib": round(max(r["peak_rss_mib"] for r in ours), 1),
+            "orchestrator_cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in ours), 3),
         }
         if theirs:
+            curl_middle = statistics.median(theirs)
             results |= {
-                "curl_seconds": round(min(theirs), 3),
-                "curl_mib_per_s": round(total / min(theirs) / 2**20, 1),
-                "ratio_to_curl": round(min(theirs) / best["seconds"], 3),
+                "curl_seconds": round(curl_middle, 3),
+                "curl_mib_per_s": round(total / curl_middle / 2**20, 1),
+                "ratio_to_curl": round(curl_middle / middle, 3),
+                "ratio_to_curl_range": [
+                    round(min(theirs) / max(times), 3),
+                    round(max(theirs) / min(times), 3),
+                ],
             }
         rss: dict[str, float] = {}
         for size in args.rss_sizes:
@@ -152,7 +163,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=parse_size, default=parse_size("1GiB"))
     parser.add_argument("--appliances", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=2, help="best of this many, each way")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="runs each way; the median is reported, with the range",
+    )
     parser.add_argument(
         "--rss-sizes",
         type=lambda text: [parse_size(s) for s in text.split(",") if s.strip()],
@@ -164,14 +180,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _with_range(results: dict[str, Any], key: str, unit: str, fmt: str) -> str:
+    """`median (low-high)unit` for a result that has a range."""
+    low, high = results.get(f"{key}_range", [float("nan")] * 2)
+    median = results.get(key, float("nan"))
+    return f"{fmt.format(median)} ({fmt.format(low)}-{fmt.format(high)}){unit}"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     results = in_workdir(args.workdir, "bench-upload-", lambda path: run(args, path))
     table = [
         ("image x appliances", f"{args.size / 2**20:.0f} MiB x {args.appliances}"),
-        ("orchestrator", f"{results['orchestrator_mib_per_s']:.0f} MiB/s"),
+        ("runs each way (median, range)", str(args.rounds)),
+        ("orchestrator", _with_range(results, "orchestrator_mib_per_s", " MiB/s", "{:.0f}")),
         ("curl -T", f"{results.get('curl_mib_per_s', float('nan')):.0f} MiB/s"),
-        ("orchestrator / curl", f"{results.get('ratio_to_curl', float('nan')):.3f}  (>= 0.9)"),
+        ("orchestrator / curl", _with_range(results, "ratio_to_curl", "  (>= 0.9)", "{:.3f}")),
     ]
     table += [
         (f"peak RSS, {int(size) / 2**20:.0f} MiB image", f"{mib:.1f} MiB")

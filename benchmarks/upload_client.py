@@ -4,7 +4,8 @@
 
 Runs in its own process so the upload benchmark can measure its peak RSS and CPU time;
 prints the wall seconds the uploads took as JSON. With --sha256 (the image's hash, as a plan
-records it) every upload is checked against it while streaming, as `apply` does.
+records it) the image is first hashed here, as `apply` re-checks the plan's images, and every
+upload is checked against it while streaming, as `apply` does (the timing starts after).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from orchestrator.client import ApplianceClient, open_session
 from orchestrator.config import Settings
+from orchestrator.imageread import hash_image
 from orchestrator.inventory import load_inventory
 from orchestrator.plan import ImageInfo
 
@@ -43,8 +45,10 @@ def main() -> None:
     args = parser.parse_args()
     expected = None
     if args.sha256 is not None:
-        size = args.image.stat().st_size
-        expected = ImageInfo(path=str(args.image), size=size, sha256=args.sha256)
+        size, sha256 = hash_image(args.image)  # as apply's re-check of the plan's images
+        if sha256 != args.sha256:
+            raise SystemExit(f"{args.image} is not the image hashed {args.sha256}")
+        expected = ImageInfo(path=str(args.image), size=size, sha256=sha256)
     seconds = asyncio.run(upload_all(args.inventory, args.image, args.names, expected))
     print(json.dumps({"seconds": seconds}))
 

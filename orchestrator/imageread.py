@@ -2,9 +2,13 @@
 
 The upload's body is produced CHUNK_SIZE bytes at a time, so memory stays flat whatever the
 image's size; the event loop never waits for the disk (docs/benchmarks.md, upload streaming).
-Checked against the plan's hash, the bytes are hashed as they are read, and the last chunk
-is only handed over once the hash matches, so the appliance never receives a whole image
-that is not the one the plan approved.
+Checked against the plan's hash, the last chunk is only handed over once the bytes are
+known to be the plan's image, so the appliance never receives a whole image the plan did not
+approve. They are known to be when the file is still the very file this process hashed
+(`hash_image`: same device, inode, size, modification and change times, before and after the
+upload read it; the change time cannot be set back by hand, and every write moves it):
+then nothing is hashed again, which keeps uploads as fast as `curl -T` without SHA hardware.
+Otherwise the bytes are hashed as they are read (in a thread) and compared.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import PreconditionFailed
+from orchestrator.userfile import open_regular
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable
@@ -23,9 +28,50 @@ if TYPE_CHECKING:
 
     from orchestrator.planmodel import ImageInfo
 
-__all__ = ["CHUNK_SIZE", "ImageCheck", "read_chunks"]
+__all__ = ["CHUNK_SIZE", "ImageCheck", "hash_image", "read_chunks"]
 
 CHUNK_SIZE = 1024 * 1024  # bytes read from disk and handed to the socket at a time
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    """What tells a file from any other version of it: where it is, its size and its times."""
+
+    device: int
+    inode: int
+    size: int
+    modified_ns: int
+    changed_ns: int
+
+    @classmethod
+    def of(cls, fd: int) -> _Identity:
+        st = os.fstat(fd)
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+# The images this process hashed, by path: the file's identity then, and its sha256.
+_HASHED: dict[str, tuple[_Identity, str]] = {}
+
+
+def hash_image(path: Path) -> tuple[int, str]:
+    """(size, sha256) of the image at `path`, remembered with the file's identity (blocking)."""
+    digest = hashlib.sha256()
+    size = 0
+    with open_regular(path) as handle:
+        before = _Identity.of(handle.fileno())
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+        if _Identity.of(handle.fileno()) == before:  # not written to while it was read
+            _HASHED[str(path)] = (before, digest.hexdigest())
+    return size, digest.hexdigest()
+
+
+def _hashed_as(fd: int, path: Path, sha256: str) -> bool:
+    """Whether `fd` is still the file this process hashed at `path`, to `sha256`."""
+    known = _HASHED.get(str(path))
+    return known is not None and known[1] == sha256 and known[0] == _Identity.of(fd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,16 +85,17 @@ class ImageCheck:
     def sized(self, size: int) -> ImageCheck:
         """Return this check if the image has the plan's size, else raise PreconditionFailed."""
         if size != self.expected.size:
-            self._changed(f"size {self.expected.size} -> {size} bytes")
+            self.changed(f"size {self.expected.size} -> {size} bytes")
         return self
 
     def digest(self, size: int, sha256: str) -> None:
         """PreconditionFailed unless `size` bytes hashing to `sha256` are the plan's image."""
         self.sized(size)
         if sha256 != self.expected.sha256:
-            self._changed(f"sha256 {_short(self.expected.sha256)} -> {_short(sha256)}")
+            self.changed(f"sha256 {_short(self.expected.sha256)} -> {_short(sha256)}")
 
-    def _changed(self, how: str) -> None:
+    def changed(self, how: str) -> None:
+        """Raise PreconditionFailed: the image is not the plan's any more (`how`)."""
         message = f"image {self.path} changed since the plan ({how}); plan again"
         raise PreconditionFailed(self.appliance, message)
 
@@ -74,14 +121,19 @@ async def read_chunks(
     if progress is not None:
         progress(0, total)
     fd = await asyncio.to_thread(os.open, path, os.O_RDONLY)
-    reader = _ChunkReader(fd, hashlib.sha256() if check is not None else None)
+    known = check is not None and _hashed_as(fd, path, check.expected.sha256)
+    hashing = check is not None and not known
+    reader = _ChunkReader(fd, hashlib.sha256() if hashing else None)
     try:
         # Up to the Content-Length sent: a file that shrank ends early, and the appliance
         # refuses the short body; nothing past `total` would be sent anyway.
         while sent < total:
             chunk = await reader.read(sent, total - sent)
             if check is not None and (not chunk or sent + len(chunk) == total):
-                check.digest(sent + len(chunk), reader.hexdigest())  # before the last byte goes
+                # Before the last byte goes: the plan's image, still, or never whole.
+                if known and not _hashed_as(fd, path, check.expected.sha256):
+                    check.changed("written to while it was being sent")
+                check.digest(sent + len(chunk), reader.hexdigest() or check.expected.sha256)
             if not chunk:
                 break
             yield chunk

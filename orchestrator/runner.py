@@ -2,8 +2,9 @@
 
 The only module that owns concurrency (TaskGroup + Semaphore), ordering and cancellation.
 Per-appliance outcomes are values: one appliance's failure never cancels another. A run
-resumed from the journal takes each appliance up where it was and never repeats a step that
-changed it (a completed upload, a started job).
+resumed from the journal takes each appliance up where it was and never starts a job twice;
+an upload is repeated only if the crash came between the appliance accepting it and the
+journal recording it (docs/cli.md, resume).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import os
 import socket
 from contextlib import AsyncExitStack
@@ -23,6 +22,7 @@ from orchestrator.ajournal import AsyncJournal
 from orchestrator.client import ApplianceClient, open_session
 from orchestrator.config import Settings, resumed_settings
 from orchestrator.errors import PlanError, StateError
+from orchestrator.imageread import hash_image
 from orchestrator.models import MAY_BE_HALTED, Outcome
 from orchestrator.notify import redact_url
 from orchestrator.plan import ImageInfo, build_plan, choose_found_off
@@ -32,7 +32,6 @@ from orchestrator.runner import run_plan
 from orchestrator.runs import halted_clusters, refuse_new_run, require_state_db
 from orchestrator.runstate import Prior
 from orchestrator.statehome import RunFolder
-from orchestrator.userfile import open_regular
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -49,18 +48,13 @@ _log = structlog.get_logger("orchestrator")
 
 
 def _hash_file(path: Path) -> ImageInfo:
-    digest = hashlib.sha256()
-    size = 0
     try:
-        with open_regular(path) as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
+        size, sha256 = hash_image(path)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         fix = "make it a readable file again, or change the inventory"
         raise PlanError(f"cannot read firmware image {path} ({reason}); {fix}") from None
-    return ImageInfo(path=str(path), size=size, sha256=digest.hexdigest())
+    return ImageInfo(path=str(path), size=size, sha256=sha256)
 
 
 async def hash_images(inventory: Inventory) -> dict[str, ImageInfo]:

@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 from orchestrator import errors
 from orchestrator.client import CHUNK_SIZE, ApplianceClient, open_session
 from orchestrator.config import Settings
+from orchestrator.imageread import hash_image
 from orchestrator.models import Appliance, FileFirmware, JobState, Role
 from orchestrator.plan import ImageInfo
 from orchestrator.simulator import Scenario, SimulatedFleet, make_image
@@ -238,6 +239,31 @@ async def test_an_image_changed_since_the_plan_never_arrives_whole(
         f"eda1: image {image} changed since the plan "
         f"(sha256 {expected.sha256[:12]}… -> {now[:12]}…); plan again"
     )
+
+
+@pytest.mark.parametrize("written", [False, True], ids=["untouched", "written-while-sent"])
+async def test_an_image_this_process_hashed_is_trusted_only_while_untouched(
+    session: aiohttp.ClientSession, image: Path, *, written: bool
+) -> None:
+    """The file hashed for the plan goes out unhashed; written to meanwhile, it never arrives."""
+    size, sha256 = hash_image(image)
+    expected = ImageInfo(path=str(image), size=size, sha256=sha256)
+
+    def progress(sent: int, _: int) -> None:
+        if sent == CHUNK_SIZE and written:
+            overwrite(image, 10, b"same-size!")
+
+    async with SimulatedFleet(scenario(eda())) as fleet:
+        client = client_for(fleet, "eda1", session)
+        if not written:
+            await client.upload_firmware(image, progress=progress, expected=expected)
+            assert fleet.appliance("eda1").staged is not None
+            return
+        with pytest.raises(errors.PreconditionFailed, match="written to while it was being sent"):
+            await client.upload_firmware(image, progress=progress, expected=expected)
+        api = Api(session, fleet)
+        await api.wait_for(lambda: "upload.failed" in kinds(fleet, "eda1"))
+        assert fleet.appliance("eda1").staged is None
 
 
 @pytest.mark.parametrize("change", [-1000, +1000], ids=["shrank", "grew"])
