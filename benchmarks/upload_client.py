@@ -16,9 +16,9 @@ import json
 import time
 from pathlib import Path
 
-from orchestrator.client import ApplianceClient, open_session
-from orchestrator.config import Settings
-from orchestrator.imageread import hash_image
+from orchestrator.appliance.client import ApplianceClient, open_session
+from orchestrator.appliance.imageread import hash_image
+from orchestrator.core.config import Settings
 from orchestrator.inventory import load_inventory
 from orchestrator.plan import ImageInfo
 

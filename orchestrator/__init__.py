@@ -10,12 +10,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from orchestrator.client import ApplianceClient
-    from orchestrator.config import Settings
-    from orchestrator.errors import OrchestratorError
+    from orchestrator.appliance.client import ApplianceClient
+    from orchestrator.core.config import Settings
+    from orchestrator.core.errors import OrchestratorError
+    from orchestrator.engine.runner import run_plan
     from orchestrator.inventory import load_inventory
     from orchestrator.plan import build_plan
-    from orchestrator.runner import run_plan
 
 __all__ = [
     "ApplianceClient",
@@ -27,12 +27,12 @@ __all__ = [
 ]
 
 _HOMES = {
-    "ApplianceClient": "orchestrator.client",
-    "OrchestratorError": "orchestrator.errors",
-    "Settings": "orchestrator.config",
+    "ApplianceClient": "orchestrator.appliance.client",
+    "OrchestratorError": "orchestrator.core.errors",
+    "Settings": "orchestrator.core.config",
     "build_plan": "orchestrator.plan",
     "load_inventory": "orchestrator.inventory",
-    "run_plan": "orchestrator.runner",
+    "run_plan": "orchestrator.engine.runner",
 }
 
 

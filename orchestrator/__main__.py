@@ -1,6 +1,6 @@
 """`python -m orchestrator` runs the command line."""
 
-from orchestrator.entry import main
+from orchestrator.cli.entry import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

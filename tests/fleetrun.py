@@ -6,17 +6,17 @@ import asyncio
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from orchestrator import workflow
-from orchestrator.config import Settings
+from orchestrator.core.config import Settings
+from orchestrator.engine.logs import LogObserver
 from orchestrator.inventory import load_inventory
-from orchestrator.logs import LogObserver
 from orchestrator.simulator import Scenario, SimulatedFleet
+from orchestrator.workflow import fleet as workflow
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from orchestrator.models import Inventory, RunReport
+    from orchestrator.core.models import Inventory, RunReport
     from orchestrator.plan import Plan, WaveKind
     from orchestrator.simulator import Event
 

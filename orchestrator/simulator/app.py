@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from orchestrator.models import Role
+from orchestrator.core.models import Role
 from orchestrator.simulator.bodies import (
     ClusterBody,
     DownloadUrlBody,

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Protocol
 
-from orchestrator.models import Role, parse_version
+from orchestrator.core.models import Role, parse_version
 
 if TYPE_CHECKING:
     from collections.abc import Callable

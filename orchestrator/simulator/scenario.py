@@ -16,8 +16,8 @@ from pydantic import (
     model_validator,
 )
 
-from orchestrator.errors import ConfigError
-from orchestrator.models import NodeKind, Role, parse_version
+from orchestrator.core.errors import ConfigError
+from orchestrator.core.models import NodeKind, Role, parse_version
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -6,7 +6,7 @@ import asyncio
 import os
 from typing import TYPE_CHECKING, cast
 
-from orchestrator.errors import ConfigError
+from orchestrator.core.errors import ConfigError
 from orchestrator.simulator.scenario import default_scenario, load_scenario
 from orchestrator.simulator.server import SimulatedFleet
 from orchestrator.simulator.writer import FIRMWARE_MODES, KEY_MODES, FirmwareMode, KeyMode

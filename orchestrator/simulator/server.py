@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from aiohttp import web
 
-from orchestrator.errors import ConfigError
-from orchestrator.models import parse_version
+from orchestrator.core.errors import ConfigError
+from orchestrator.core.models import parse_version
 from orchestrator.simulator import writer
 from orchestrator.simulator.app import Registry, create_app
 from orchestrator.simulator.fleet import Event, SimAppliance, build_appliances

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import ConfigError
-from orchestrator.models import Role
+from orchestrator.core.errors import ConfigError
+from orchestrator.core.models import Role
 from orchestrator.simulator import Scenario, default_scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,1 @@
+"""The command line: arguments, the terminal, prompts, the live view, exit codes."""

@@ -1,0 +1,28 @@
+"""The `orchestrator` command's entry point: the command line, and a Ctrl-C while it loads.
+
+Loading the command line imports aiohttp, pydantic, rich and the rest, which takes a moment;
+a Ctrl-C (or SIGTERM) then is answered like one before anything was changed, never with a
+traceback.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+EXIT_INCOMPLETE = 3  # as orchestrator.cli.screen: interrupted before anything was changed
+
+
+def _sigterm_as_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    """Load and run the command line; exit code."""
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:
+        from orchestrator.cli.main import main as run  # noqa: PLC0415 - loading is what is guarded
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted before anything was changed\n")
+        return EXIT_INCOMPLETE
+    return run()

@@ -1,0 +1,363 @@
+"""Command line: sub-commands, output, logging setup, and errors mapped to exit codes.
+
+The only module (with `orchestrator.cli.screen`) that prints or exits. Exit codes: 0 everything
+upgraded or already current; 1 an appliance failed or was blocked; 2 bad input or
+configuration (nothing changed); 3 incomplete (interrupted, or the window closed with work
+left: `resume` continues). `watch` stopped with Ctrl-C: 130 (the run goes on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.cli import terminal
+from orchestrator.cli.args import UsageError, build_parser, reviewed, settings_from
+from orchestrator.cli.runtime import prepare_process
+from orchestrator.cli.screen import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, Screen
+from orchestrator.core.errors import ConfigError, OrchestratorError, one_line
+from orchestrator.core.statehome import db_flag
+from orchestrator.inventory import load_inventory
+from orchestrator.journal import runs, unlock
+from orchestrator.journal.legacy import legacy_notice
+from orchestrator.plan import ingest_warnings, with_found_off_choice
+from orchestrator.plan.file import load_plan, save_plan
+from orchestrator.workflow import fleet as workflow
+from orchestrator.workflow.restore import restore_ingest
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+
+    from orchestrator.core.models import Inventory, RunReport
+    from orchestrator.plan import Plan
+
+_FOUND_OFF_ANSWERS = {"keep": "keep", "k": "keep", "enable": "enable", "e": "enable"}
+
+
+class App(Screen):
+    """One invocation: the consoles, the settings and the command to run."""
+
+    def __init__(self, args: argparse.Namespace, argv: list[str]) -> None:
+        self.args = args
+        self.argv = argv
+        settings = settings_from(args)
+        super().__init__(settings, interactive=sys.stdin.isatty() and sys.stdout.isatty())
+        uses_state = args.command not in {"validate", "simulate", "demo"}
+        notice = legacy_notice(settings, explicit=args.state_db_given) if uses_state else None
+        if notice is not None:
+            self.err.print(f"note: {notice}", style="yellow", markup=False)
+
+    # ----------------------------------------------------------------- validate
+    def validate(self) -> int:
+        """Parse and check the inventory; no network."""
+        inventory = load_inventory(self.args.inventory)
+        self.warn(inventory)
+        roles: dict[str, int] = {}
+        for appliance in inventory.appliances:
+            key = appliance.role.value if appliance.role else "role from platform"
+            roles[key] = roles.get(key, 0) + 1
+        detail = ", ".join(f"{n} {r}" for r, n in roles.items())
+        count = len(inventory.appliances)
+        noun = "appliance" if count == 1 else "appliances"
+        self.out.print(f"{inventory.source}: OK, {count} {noun} ({detail})", markup=False)
+        return EXIT_OK
+
+    # --------------------------------------------------------------------- plan
+    def plan(self) -> int:
+        """Observe the fleet and show the plan; save it with --out."""
+        inventory = load_inventory(self.args.inventory)
+        self.warn(inventory)
+        plan = asyncio.run(workflow.make_plan(inventory, self.settings, offline=self.args.offline))
+        self.show_plan(plan, self.args.format)
+        if self.args.out:
+            save_plan(plan, self.args.out)
+            self.err.print(f"plan saved to {self.args.out}")
+        return EXIT_BAD_INPUT if plan.refused else EXIT_OK
+
+    # -------------------------------------------------------------------- apply
+    def apply(self) -> int:
+        """Plan (or load and re-check a saved plan), confirm, execute, report."""
+        inventory, plan = self._plan_for_apply()
+        if plan.refused:
+            self.show_plan(plan, "table")
+            self.err.print("error: the plan is refused; nothing was changed", style="red")
+            return EXIT_BAD_INPUT
+        plan = self._decide_found_off(plan)
+        if not self._confirm(plan):
+            return EXIT_BAD_INPUT
+        if self.args.detach:
+            from orchestrator.cli.detach import detach  # noqa: PLC0415 - only for --detach
+
+            return detach(self, self._child_argv(plan))
+        result = self.with_signals(
+            lambda stop: workflow.execute(
+                plan,
+                inventory,
+                self.settings,
+                observer=self.observer(plan),
+                stop=stop,
+                run_id=self.args.run_id,
+            )
+        )
+        return self.finish(result)
+
+    def _plan_for_apply(self) -> tuple[Inventory, Plan]:
+        runs.preflight(self.settings)
+        if self.args.plan_file is None:
+            if self.args.inventory is None:
+                raise UsageError("apply needs an INVENTORY or --plan PLAN.json")
+            inventory = load_inventory(self.args.inventory)
+            self.warn(inventory)
+            return inventory, asyncio.run(
+                workflow.make_plan(inventory, self.settings, offline=False)
+            )
+        plan = load_plan(self.args.plan_file)
+        self.settings = reviewed(self.settings, plan, self.args)
+        inventory = load_inventory(self.args.inventory or Path(plan.inventory_source))
+        self.warn(inventory)
+        return inventory, asyncio.run(workflow.prepare_saved_plan(plan, inventory, self.settings))
+
+    def _decide_found_off(self, plan: Plan) -> Plan:
+        """The plan with a choice made for every Explore cluster whose ingest was found off."""
+        undecided = plan.undecided_found_off()
+        if not undecided:
+            return plan
+        clusters = ", ".join(undecided)
+        if not self.interactive:
+            raise ConfigError(
+                f"ingest on cluster {clusters} is already disabled, and no run of this tool "
+                "disabled it: choose --ingest-found-off keep (leave it off) or "
+                "--ingest-found-off enable (enable it after the upgrade); nothing was changed"
+            )
+        self.err.print(
+            f"Ingest on cluster {clusters} is already disabled, and no run of this tool "
+            "disabled it.",
+            style="yellow",
+            markup=False,
+        )
+        answer = self.ask_text("Keep it off, or enable it after the upgrade? [keep/enable] ")
+        choice = _FOUND_OFF_ANSWERS.get(answer.strip().lower())
+        if choice is None:
+            raise ConfigError(
+                "no choice made for ingest found disabled (answer keep or enable, or pass "
+                "--ingest-found-off); nothing was changed"
+            )
+        self.found_off_choice = choice
+        return with_found_off_choice(plan, "keep" if choice == "keep" else "enable")
+
+    def _confirm(self, plan: Plan) -> bool:
+        if not self.args.yes and self.interactive:
+            self.show_plan(plan, "table")
+        for line in ingest_warnings(plan.ingest):
+            self.err.print(f"note: {line}", style="yellow", markup=False)
+        count = sum(1 for a in plan.appliances() if a.actionable)
+        return self.ask(
+            f"Upgrade {count} appliance(s) as planned?",
+            yes=self.args.yes,
+            unattended="review with `orchestrator plan`, then run apply with --yes",
+        )
+
+    def _child_argv(self, plan: Plan) -> list[str]:
+        """The command line for the detached run: no --detach, --yes, the choices made here."""
+        argv = [arg for arg in self.argv if arg != "--detach"]
+        argv += ["--yes"]
+        if self.found_off_choice is not None:
+            argv += ["--ingest-found-off", self.found_off_choice]
+        del plan  # the child plans (or re-checks the saved plan) again
+        return argv
+
+    # ------------------------------------------------------- resume and friends
+    def resume(self) -> int:
+        """Continue the newest interrupted run from the journal."""
+
+        def inventory_for(source: str) -> Inventory:
+            inventory = load_inventory(self.args.inventory or Path(source))
+            self.warn(inventory)
+            return inventory
+
+        result = self.with_signals(
+            lambda stop: workflow.resume(
+                inventory_for, self.settings, observer_for=self.observer, stop=stop
+            )
+        )
+        return self.finish(result)
+
+    def status(self) -> int:
+        """Print what a run did (the newest by default), per appliance."""
+        state = runs.read_run(self.settings.state_db, self.args.run)
+        if state is None:
+            where = "" if self.settings.state_db.exists() else " (no state database here)"
+            self.out.print(f"{self.settings.state_db}: no run recorded yet{where}", markup=False)
+            return EXIT_OK
+        self.out.print(f"state database: {self.settings.state_db}", markup=False)
+        self.print_report(state.report)
+        db = db_flag(self.settings.state_db)
+        if state.going:
+            run = state.record.run_id[:8]
+            self.out.print(
+                f"a run holds the state database: {state.holder}; it is going on now: "
+                f"`orchestrator watch {run}{db}` shows it"
+            )
+        elif state.holder is not None:
+            self.out.print(f"a run holds the state database: {state.holder}; it may still be going")
+        elif state.resumable:
+            self.out.print(f"this run was interrupted: `orchestrator resume{db}` continues it")
+        return EXIT_OK
+
+    def watch(self) -> int:
+        """Draw a run going on elsewhere until it ends; exit with its exit code."""
+        from orchestrator.cli.watching import watch  # noqa: PLC0415 - only for `watch`
+
+        return watch(self, self.args.run)
+
+    def restore_ingest(self) -> int:
+        """Re-enable ingest on every cluster the journal says the tool halted."""
+        inventory = load_inventory(self.args.inventory)
+        done = asyncio.run(
+            restore_ingest(
+                inventory, self.settings, cluster=self.args.cluster, force=self.args.force
+            )
+        )
+        for node in done.forced:
+            self.err.print(f"warning: re-enabled ingest while {node} is mid-upgrade (--force)")
+        if not done.clusters:
+            self.out.print("no cluster halted by the orchestrator is waiting to be restored")
+        failed = False
+        for cluster, via, error in done.clusters:
+            if error is None:
+                self.out.print(f"ingest restored on cluster {cluster} via {via}")
+            else:
+                failed = True
+                self.err.print(f"error: could not restore ingest on {cluster}: {error}")
+        if done.closed is not None:
+            self.out.print(
+                f"closed the interrupted run started {done.closed.started_at:%Y-%m-%d %H:%M} "
+                "UTC: it will not be resumed; plan afresh for what it left undone"
+            )
+        return EXIT_FAILED if failed else EXIT_OK
+
+    def unlock(self) -> int:
+        """Release the run lock of a run that is gone, on the user's word."""
+        runs.require_state_db(self.settings)
+        held = unlock.held_lock(self.settings.state_db)
+        if held is None:
+            self.out.print(f"{self.settings.state_db}: not locked; nothing to do")
+            return EXIT_OK
+        self.out.print(held.line)
+        if not held.gone and not self.ask(
+            "Release the lock? Only if that run is no longer going",
+            yes=self.args.yes,
+            unattended="run unlock with --yes once you know that run is gone",
+        ):
+            return EXIT_BAD_INPUT
+        self.out.print(unlock.release(self.settings.state_db, held))
+        return EXIT_OK
+
+    def simulate(self) -> int:
+        """Serve a simulated fleet until interrupted."""
+        from orchestrator.simulator.serve import serve_forever  # noqa: PLC0415 - heavy import
+
+        def announce(line: str) -> None:
+            self.out.print(line)
+
+        try:
+            asyncio.run(
+                serve_forever(
+                    self.args.scenario,
+                    write_inventory=self.args.write_inventory,
+                    event_log=self.args.event_log,
+                    keys=self.args.keys,
+                    mode=self.args.mode,
+                    announce=announce,
+                )
+            )
+        except KeyboardInterrupt:
+            self.err.print("simulator stopped")
+        return EXIT_OK
+
+    def demo(self) -> int:
+        """A simulated fleet upgraded end to end, in one command."""
+        from orchestrator.cli.demo import demo_fleet  # noqa: PLC0415 - pulls in the simulator
+
+        async def run(stop: asyncio.Event) -> RunReport:
+            async with demo_fleet(self.settings) as (inventory, settings, _fleet):
+                self.settings = settings
+                self.out.print(f"demo: simulated fleet of {len(inventory.appliances)} appliances")
+                plan = await workflow.make_plan(inventory, settings, offline=False)
+                self.show_plan(plan, "table")
+                return await workflow.execute(
+                    plan, inventory, settings, observer=self.observer(plan), stop=stop
+                )
+
+        return self.finish(self.with_signals(run))
+
+
+_COMMANDS: dict[str, Callable[[App], int]] = {
+    "validate": App.validate,
+    "plan": App.plan,
+    "apply": App.apply,
+    "resume": App.resume,
+    "status": App.status,
+    "watch": App.watch,
+    "restore-ingest": App.restore_ingest,
+    "unlock": App.unlock,
+    "simulate": App.simulate,
+    "demo": App.demo,
+}
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:  # noqa: ANN401 - the signal module's frame
+    """SIGTERM means what SIGINT means, for the whole life of the command."""
+    signal.raise_signal(signal.SIGINT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line and return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command, app = "", None
+    err = Screen.console(stderr=True)
+    try:
+        terminal.install()
+        err = Screen.console(stderr=True)
+        signal.signal(signal.SIGTERM, _interrupt)
+        prepare_process()
+        args = build_parser().parse_args(argv)
+        args.state_db_given = any(a == "--state-db" or a.startswith("--state-db=") for a in argv)
+        command, app = args.command, App(args, argv)
+        return _COMMANDS[command](app)
+    except UsageError as exc:
+        err.print(f"error: {exc}\n(see `orchestrator --help`)", style="red", markup=False)
+        return EXIT_BAD_INPUT
+    except OrchestratorError as exc:
+        err.print(f"error: {one_line(exc)}", style="red", markup=False)
+        return EXIT_FAILED if _is_runtime(exc) else EXIT_BAD_INPUT
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return _interrupted(err, command, app)
+
+
+def _interrupted(err: Any, command: str, app: App | None) -> int:  # noqa: ANN401 - a Console
+    """Ctrl-C (or SIGTERM) outside a run: planning, a prompt, a read, the report, the webhook."""
+    if app is not None and app.finished is not None:
+        err.print("interrupted after the run ended: its journal is complete (`status`)")
+        app.log_finished(app.finished)
+        return app.finished.exit_code
+    if command == "restore-ingest":
+        err.print("interrupted: run `orchestrator restore-ingest` again to finish")
+    elif command == "watch":
+        err.print("stopped watching; the run (if it is going) goes on")
+        return 130
+    else:
+        err.print("interrupted before anything was changed")
+    logging.shutdown()
+    return EXIT_INCOMPLETE
+
+
+def _is_runtime(exc: OrchestratorError) -> bool:
+    from orchestrator.core.errors import ApplianceError  # noqa: PLC0415
+
+    return isinstance(exc, ApplianceError)

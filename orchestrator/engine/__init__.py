@@ -1,0 +1,1 @@
+"""Executes a plan through its ports: steps, waves, the ingest bracket, observers."""

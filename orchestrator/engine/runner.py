@@ -1,0 +1,398 @@
+"""Execute a plan: waves in order, bounded concurrency, ingest bracket on every exit path.
+
+The only module that owns concurrency (TaskGroup + Semaphore), ordering and cancellation.
+Per-appliance outcomes are values: one appliance's failure never cancels another. A run
+resumed from the journal takes each appliance up where it was and never starts a job twice;
+an upload is repeated only if the crash came between the appliance accepting it and the
+journal recording it (docs/cli.md, resume).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from orchestrator.core.errors import (
+    ApiError,
+    OrchestratorError,
+    StateError,
+    TransportError,
+    one_line,
+)
+from orchestrator.core.models import FINAL_OUTCOMES, Outcome, RunReport, same_version
+from orchestrator.core.procedure import Phase
+from orchestrator.engine import steps
+from orchestrator.engine.ingest import IngestGuard
+from orchestrator.engine.runstate import (
+    JournalLike,
+    Prior,
+    RunObserver,
+    Track,
+    cancel_unfinished,
+    exit_code_for,
+    wave_blocker,
+)
+from orchestrator.plan import Action, WaveKind
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from orchestrator.appliance.client import ApplianceClient
+    from orchestrator.core.config import Settings
+    from orchestrator.core.models import IngestVerb
+    from orchestrator.plan import IngestBracket, Plan, Wave
+
+_CONFLICT = 409
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _seconds_since(moment: dt.datetime | None) -> float:
+    return 0.0 if moment is None else max(0.0, (_now() - moment).total_seconds())
+
+
+class Runner:
+    """Runs one plan against the fleet and returns a RunReport."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        settings: Settings,
+        *,
+        client_for: Callable[[str], ApplianceClient],
+        journal: JournalLike,
+        run_id: str,
+        observer: RunObserver,
+        stop: asyncio.Event | None = None,
+        prior: Mapping[str, Prior] | None = None,
+        halted_before: Mapping[str, IngestVerb] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.settings = settings
+        self.client_for = client_for
+        self.journal = journal
+        self.run_id = run_id
+        self.observer = observer
+        self.stop = stop or asyncio.Event()
+        self.prior = dict(prior or {})
+        self.tracks = {p.name: Track(p) for p in plan.appliances()}
+        self.members = {bracket.cluster: bracket.members for bracket in plan.ingest}
+        self.wave_index = {a.name: i for i, wave in enumerate(plan.waves) for a in wave.appliances}
+        self.ingest = IngestGuard(
+            plan.ingest,
+            client_for=client_for,
+            journal=journal,
+            run_id=run_id,
+            observer=observer,
+            halted_before=halted_before,
+        )
+        self.started_at = _now()
+        self.fatal: str | None = None  # why the whole run had to stop (the journal failed)
+        self.actionable = sum(1 for t in self.tracks.values() if t.planned.actionable)
+        self.failures = 0  # appliances failed so far, for --max-failures
+
+    # ------------------------------------------------------------------ the run
+    async def run(self) -> RunReport:
+        """Run the waves in order, restoring ingest on every exit path."""
+        self._apply_prior()
+        try:
+            await self._journal_pending()
+            # A resumed run first re-enables clusters whose nodes are all finished.
+            await self.ingest.restore_idle(only=self._cluster_finished)
+            await self._run_waves()
+        except asyncio.CancelledError:
+            _uncancel()  # answered with a report: exit 3, and the journal says where we were
+            cancel_unfinished(self.tracks.values(), self.observer)
+        except StateError as exc:
+            self.fatal = f"the journal could not be written ({one_line(exc)}); run stopped"
+            cancel_unfinished(self.tracks.values(), self.observer)
+        finally:
+            await self._restore_on_the_way_out()
+        results = tuple(t.result() for t in self.tracks.values())
+        code = exit_code_for(results)
+        if code == 0 and self.ingest.still_halted():
+            code = 1  # every appliance is done, but a cluster could not be re-enabled
+        if self.fatal is not None:
+            code = 3
+        return RunReport(
+            run_id=self.run_id,
+            started_at=self.started_at,
+            finished_at=_now(),
+            exit_code=code,
+            results=results,
+            ingest=tuple(self.ingest.actions),
+            error=self.fatal,
+        )
+
+    async def _restore_on_the_way_out(self) -> None:
+        """Restore idle clusters; a further interrupt must not cut this short."""
+        restore = asyncio.ensure_future(self.ingest.restore_idle())
+        while not restore.done():
+            try:
+                await asyncio.shield(restore)
+            except asyncio.CancelledError:
+                _uncancel()
+        with contextlib.suppress(StateError):  # the journal failing is already reported
+            restore.result()
+
+    def _apply_prior(self) -> None:
+        for name, prior in self.prior.items():
+            track = self.tracks.get(name)
+            if track is not None:
+                track.resume_from(prior)
+                self.failures += track.outcome is Outcome.FAILED
+
+    async def _journal_pending(self) -> None:
+        """Give every appliance a row in the journal, so `status` lists the whole fleet."""
+        fresh = [name for name in self.tracks if name not in self.prior]
+        await self.journal.record_states_bulk(self.run_id, fresh, Outcome.PENDING)
+
+    def _finished(self, name: str) -> bool:
+        track = self.tracks.get(name)
+        return track is None or track.outcome in FINAL_OUTCOMES
+
+    def _cluster_finished(self, cluster: str) -> bool:
+        return all(self._finished(name) for name in self.members.get(cluster, ()))
+
+    async def _run_waves(self) -> None:
+        blocker: tuple[Outcome, str] | None = None
+        for wave in self.plan.waves:
+            if blocker is not None:
+                await self._mark_wave(wave, *blocker)
+                continue
+            if not self.stop.is_set():
+                await self.ingest.halt_before(wave.kind, first_wave=self._first_wave)
+            await self._run_wave(wave)
+            blocker = wave_blocker(wave, self.tracks)
+            await self.ingest.restore_idle(only=self._cluster_finished, retry_failed=False)
+
+    def _first_wave(self, bracket: IngestBracket) -> WaveKind | None:
+        """The wave of the cluster's first node still to upgrade (None: nothing left).
+
+        A node that could not start now (window, failure budget, stop) never will: not counted.
+        """
+        left = [
+            self.wave_index[name]
+            for name in bracket.members
+            if name in self.wave_index
+            and not self._finished(name)
+            and self._why_not_start(self.tracks[name]) is None
+        ]
+        return self.plan.waves[min(left)].kind if left else None
+
+    async def _mark_wave(self, wave: Wave, outcome: Outcome, reason: str) -> None:
+        for planned in wave.appliances:
+            track = self.tracks[planned.name]
+            if track.outcome not in FINAL_OUTCOMES and planned.actionable:
+                await self._final(track, outcome, reason)
+
+    async def _run_wave(self, wave: Wave) -> None:
+        todo = [self.tracks[a.name] for a in wave.appliances]
+        for track in todo:
+            await self._settle_unactionable(track)
+        pending = [t for t in todo if t.outcome not in FINAL_OUTCOMES]
+        self.observer.wave_started(wave.kind, len(pending))
+        gate = asyncio.Semaphore(self.settings.concurrency)
+        async with asyncio.TaskGroup() as group:
+            for track in pending:
+                group.create_task(self._guarded(track, gate))
+
+    async def _settle_unactionable(self, track: Track) -> None:
+        planned = track.planned
+        if track.outcome in FINAL_OUTCOMES:
+            return
+        if planned.action is Action.SKIP:
+            track.version_after = planned.current_version
+            await self._final(track, Outcome.SKIPPED, planned.reason)
+        elif planned.action is Action.REFUSED:
+            await self._final(track, Outcome.BLOCKED, planned.reason or "refused by the plan")
+
+    async def _guarded(self, track: Track, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            reason = self._why_not_start(track)
+            if reason is not None:
+                await self._final(track, *reason)
+                return
+            try:
+                await self._drive(track)
+            except StateError:
+                self.stop.set()  # nothing may go on unjournalled; run() reports it
+                raise
+            except OrchestratorError as exc:
+                await self._final(track, Outcome.FAILED, one_line(exc))
+
+    def _why_not_start(self, track: Track) -> tuple[Outcome, str] | None:
+        if track.resumed and track.phase >= Phase.AWAIT_JOB:
+            return None  # its job was started: follow it whatever else holds
+        if self.stop.is_set():
+            return Outcome.CANCELLED, "run interrupted before it started"
+        if self.settings.max_failures.exceeded(self.failures, self.actionable):
+            return Outcome.BLOCKED, f"failure budget {self.settings.max_failures} exceeded"
+        end = self.settings.window_end
+        remaining = track.planned.estimate.total
+        if end is not None and _now() + dt.timedelta(seconds=remaining) > end:
+            return Outcome.DEFERRED, "would not finish before the window closes"
+        if self.ingest.halt_failed(track.planned.cluster):
+            return Outcome.BLOCKED, "ingest could not be halted on its cluster"
+        return None
+
+    # --------------------------------------------------------- one appliance
+    async def _drive(self, track: Track) -> None:
+        """Take one appliance from where it is (fresh, or as the journal left it) to done."""
+        planned = track.planned
+        client = self.client_for(planned.name)
+        obs = self.observer.step_observer(planned.name)
+        track.started_at = track.started_at or _now()
+        if track.phase <= Phase.PRECHECK and not await self._precheck(track, client):
+            return
+        if planned.action is Action.UPLOAD and track.phase <= Phase.UPLOAD:
+            if not await self._safe_point(track):
+                return
+            await self._state(track, Outcome.UPLOADING)
+            await steps.upload(client, planned, obs)
+            await self._state(track, Outcome.UPLOADED)
+        with self.ingest.upgrading(planned.cluster, planned.name):
+            await self._job_and_reboot(track, client, obs)
+
+    async def _precheck(self, track: Track, client: ApplianceClient) -> bool:
+        info = await steps.precheck(client, track.planned)
+        track.version_before = track.version_before or info.version
+        if same_version(info.version, track.planned.target_version):
+            track.version_after = info.version
+            await self._final(track, Outcome.SKIPPED, "already at the target version")
+            return False
+        await self._state(track, Outcome.PRECHECKED, version=info.version)
+        return True
+
+    async def _safe_point(self, track: Track) -> bool:
+        """Before anything that changes the appliance: stop here if the run is stopping."""
+        if self.stop.is_set():
+            await self._final(track, Outcome.CANCELLED, "run interrupted before it was changed")
+            return False
+        return True
+
+    async def _job_and_reboot(
+        self, track: Track, client: ApplianceClient, obs: steps.StepObserver
+    ) -> None:
+        planned = track.planned
+        phase = max(track.phase, Phase.START_JOB)
+        if track.resumed and phase == Phase.AWAIT_JOB and track.job_id is None:
+            phase = await self._reattach(track, client)
+        if phase <= Phase.START_JOB:
+            if not await self._safe_point(track):
+                return
+            phase = await self._start(track, client)
+        watch = steps.RestartWatch()
+        followed = phase >= Phase.REBOOT and not track.reattached
+        if phase <= Phase.AWAIT_JOB and track.job_id is not None:
+            expected = steps.job_estimate(planned, elapsed=_seconds_since(track.job_started))
+            followed = await steps.await_job(
+                client, track.job_id, self.settings, obs, watch, expected=expected
+            )
+        await self._state(track, Outcome.REBOOTING)
+        extra = 0.0 if followed else self.settings.job_deadline
+        info = await steps.await_reboot(
+            client,
+            self.settings,
+            target=planned.target_version,
+            version_before=track.version_before,
+            observer=obs,
+            watch=watch,
+            deadline=self.settings.reboot_deadline + extra,
+        )
+        await self._state(track, Outcome.VERIFYING)
+        steps.verify(planned, info)
+        track.version_after = info.version
+        await self._final(track, Outcome.DONE, None)
+
+    async def _start(self, track: Track, client: ApplianceClient) -> Phase:
+        """Start the firmware job, journalled before the request and again with its id."""
+        await self._state(track, Outcome.UPGRADING)
+        track.job_started = None  # a job started now is followed from its answer on
+        try:
+            track.job_id = await steps.start_job(client, track.planned)
+        except ApiError as exc:
+            if not (track.reattached and exc.status == _CONFLICT):
+                raise
+            # Resumed after a crash mid-request: the job we asked for is already running.
+            track.job_id = await steps.find_running_job(client)
+        await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
+        return Phase.AWAIT_JOB
+
+    async def _reattach(self, track: Track, client: ApplianceClient) -> Phase:
+        """The crash came between journalling the job start and its answer: find the job."""
+        track.reattached = True
+        try:
+            track.job_id = await steps.find_running_job(client)
+        except (TransportError, ApiError) as exc:
+            if isinstance(exc, ApiError) and not exc.transient:
+                raise
+            return Phase.REBOOT  # not answering: it is restarting into (we hope) the new version
+        if track.job_id is not None:
+            await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
+            return Phase.AWAIT_JOB
+        if same_version(await client.get_version(), track.planned.target_version):
+            return Phase.REBOOT
+        return Phase.START_JOB
+
+    # ------------------------------------------------------------- bookkeeping
+    async def _state(
+        self,
+        track: Track,
+        state: Outcome,
+        *,
+        job_id: str | None = None,
+        version: str | None = None,
+    ) -> None:
+        track.outcome = state
+        await self.journal.record_state(
+            self.run_id, track.planned.name, state, job_id=job_id, version=version
+        )
+        self.observer.state_changed(track.planned.name, state, f"job {job_id}" if job_id else None)
+
+    async def _final(self, track: Track, outcome: Outcome, reason: str | None) -> None:
+        self.failures += outcome is Outcome.FAILED
+        track.outcome = outcome
+        track.error = reason if outcome is not Outcome.DONE else None
+        track.finished_at = _now()
+        await self.journal.record_state(
+            self.run_id, track.planned.name, outcome, error=track.error, version=track.version_after
+        )
+        self.observer.state_changed(track.planned.name, outcome, track.error)
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+
+
+async def run_plan(
+    plan: Plan,
+    settings: Settings,
+    *,
+    client_for: Callable[[str], ApplianceClient],
+    journal: JournalLike,
+    run_id: str,
+    observer: RunObserver,
+    stop: asyncio.Event | None = None,
+    prior: Mapping[str, Prior] | None = None,
+    halted_before: Mapping[str, IngestVerb] | None = None,
+) -> RunReport:
+    """Run `plan` and return what happened to every appliance."""
+    runner = Runner(
+        plan,
+        settings,
+        client_for=client_for,
+        journal=journal,
+        run_id=run_id,
+        observer=observer,
+        stop=stop,
+        prior=prior,
+        halted_before=halted_before,
+    )
+    return await runner.run()

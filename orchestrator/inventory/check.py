@@ -1,0 +1,382 @@
+"""What an inventory means: URLs, roles, clusters, firmware, API keys, duplicates, warnings.
+
+`inventory` parses a file into a canonical document; this module checks it and builds the
+appliances, reading their keys through `inventory_keys`. Every error names the file, the
+row or YAML path, and what to write instead; no error or warning ever contains an API key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from orchestrator.core.errors import InventoryError
+from orchestrator.core.models import (
+    Appliance,
+    CloudFirmware,
+    FileFirmware,
+    Firmware,
+    NodeKind,
+    Role,
+    UrlFirmware,
+    parse_version,
+    role_for_platform,
+)
+from orchestrator.core.userfile import NotRegularFileError, check_readable
+from orchestrator.inventory.csvfile import version_in_name
+from orchestrator.inventory.keys import KeyReader
+from orchestrator.inventory.urls import is_loopback, normalise_url
+from orchestrator.inventory.yamlfile import Where, dotted, looks_secret, show
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["Checker", "Document"]
+
+_ROLES = ", ".join(role.value for role in Role)
+_NAME = re.compile(r"(?:[A-Za-z0-9]|::)[A-Za-z0-9._:-]{0,252}")  # `::` starts IPv6 hosts
+_VERSION = re.compile(r"\d+(\.\d+)+")
+_FIRMWARE_SCHEMES = ("http", "https", "ftp")
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed inventory in canonical form, and how to point at a place in it."""
+
+    file: str
+    base: Path  # relative paths start here
+    data: dict[str, Any]
+    lines: tuple[int, ...] | None = None  # CSV: the line of each appliance
+    vendor: bool = False
+
+    def where(self, path: Where) -> str | int | None:
+        """The row (CSV line) or YAML path of `path`."""
+        if self.lines is None:
+            return dotted(path) or None
+        if len(path) > 1 and path[0] == "appliances" and isinstance(path[1], int):
+            return self.lines[path[1]]
+        return None
+
+    def place(self, index: int) -> str:
+        """Where appliance `index` is, for a message naming another appliance."""
+        return f"appliances[{index}]" if self.lines is None else f"row {self.lines[index]}"
+
+    def error(self, path: Where, message: str) -> InventoryError:
+        """The InventoryError for `path`."""
+        return InventoryError(message, file=self.file, row=self.where(path))
+
+    def resolve(self, value: str) -> Path:
+        """`value` as an absolute path; relative paths start at the inventory's directory."""
+        path = Path(value)
+        with contextlib.suppress(RuntimeError):  # ~user of no such user: left as written
+            path = path.expanduser()
+        return Path(os.path.normpath(self.base / path)).absolute()
+
+
+@dataclass
+class Checker:
+    """Turns a canonical document into appliances and warnings, or raises on the first error."""
+
+    doc: Document
+    env: Mapping[str, str]
+    warnings: list[str] = field(default_factory=list)
+    names: dict[str, int] = field(default_factory=dict)  # casefolded name -> first index
+    urls: dict[str, int] = field(default_factory=dict)  # normalised URL -> first index
+    keys: KeyReader = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keys = KeyReader(self.doc, self.env, self.warnings)
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """The `defaults:` mapping (empty for CSV)."""
+        return dict(self.doc.data["defaults"])
+
+    def run(self) -> tuple[tuple[Appliance, ...], tuple[str, ...]]:
+        """All appliances, checked, and the warnings."""
+        try:
+            return self._run()
+        except InventoryError as exc:
+            raise self._scrubbed(exc) from None
+
+    def _run(self) -> tuple[tuple[Appliance, ...], tuple[str, ...]]:
+        raw = self.doc.data["appliances"]
+        if not raw:
+            fix = "add at least one under appliances:"
+            if self.doc.lines is not None:
+                fix = "add a row host,api_key,firmware (or name,url,role,... under a header)"
+            raise self.doc.error(("appliances",), f"the inventory lists no appliances; {fix}")
+        table = {
+            Role(role): self.firmware(spec, ("firmware", role))
+            for role, spec in self.doc.data["firmware"].items()
+        }
+        appliances: list[Appliance] = []
+        for index, item in enumerate(raw):
+            appliance = self.appliance(item, ("appliances", index), table)
+            self.check_unique(appliance, index, appliances)
+            appliances.append(appliance)
+        if self.doc.vendor:
+            hint = "prefer a YAML inventory with api_key_env or api_key_file"
+            self.warnings.insert(0, f"keys are inline in {self.doc.file}; {hint}")
+        return tuple(appliances), tuple(dict.fromkeys(self.warnings))
+
+    def _scrubbed(self, exc: InventoryError) -> InventoryError:
+        """`exc` with every inline key of the document masked, in case one slipped in."""
+        message = exc.message
+        inline = [self.defaults.get("api_key")]
+        inline += [item.get("api_key") for item in self.doc.data["appliances"]]
+        for secret in filter(None, inline):
+            message = message.replace(secret, "***")
+        return InventoryError(message, file=exc.file, row=exc.row)
+
+    def appliance(
+        self, raw: dict[str, Any], where: Where, table: dict[Role, Firmware]
+    ) -> Appliance:
+        """One appliance, checked field by field."""
+        url = self.url(raw, where)
+        name = self.name(raw, where)
+        role = self.role(raw, where, name)
+        cluster, node = self.explore(raw, where, name, role)
+        firmware = self.appliance_firmware(raw, where, name, role, table)
+        api_key = self.keys.api_key(raw, self.defaults, where, name)
+        verify_tls = bool(self.pick(raw, where, "verify_tls", default=True)[0])
+        ca_bundle = self.ca_bundle(raw, where)
+        self.check_transport(name, url, verify_tls=verify_tls)
+        return Appliance(
+            name=name,
+            url=url,
+            role=role,
+            cluster=cluster,
+            node=node,
+            firmware=firmware,
+            api_key=api_key,
+            verify_tls=verify_tls,
+            ca_bundle=ca_bundle,
+        )
+
+    def pick(
+        self, raw: dict[str, Any], where: Where, key: str, default: object = None
+    ) -> tuple[Any, Where]:
+        """The appliance's `key`, else the default's, and where it was written."""
+        if key in raw:
+            return raw[key], (*where, key)
+        if key in self.defaults:
+            return self.defaults[key], ("defaults", key)
+        return default, (*where, key)
+
+    def url(self, raw: dict[str, Any], where: Where) -> str:
+        """The appliance's base URL, normalised."""
+        label = "host" if self.doc.vendor else "url"
+        if "url" not in raw:
+            raise self.doc.error((*where, "url"), "missing url; add url: https://eda1.example.net")
+        try:
+            url = normalise_url(raw["url"])
+        except ValueError as exc:
+            reason = str(exc)
+            if looks_secret(reason):  # the part to remove may be a pasted key
+                reason = "must be the appliance's base URL; write https://HOST or https://HOST:PORT"
+            raise self.doc.error((*where, "url"), f"{label} {show(raw['url'])} {reason}") from None
+        if looks_secret(url):  # it would be shown in every plan, log and report
+            fix = "write only the appliance's base URL, e.g. https://eda1.example.net"
+            message = f"{label} looks like it holds an API key (value hidden); {fix}"
+            raise self.doc.error((*where, "url"), message)
+        return url
+
+    def name(self, raw: dict[str, Any], where: Where) -> str:
+        """The appliance's name, a short label unique in the inventory."""
+        if "name" not in raw:
+            raise self.doc.error(
+                (*where, "name"), "missing name; add name: eda1 (a short unique label)"
+            )
+        name = str(raw["name"])
+        if looks_secret(name):  # it would be shown in every plan, log and report
+            fix = "write a short label such as eda1 (the key goes in api_key_env or api_key_file)"
+            raise self.doc.error(
+                (*where, "name"), f"name looks like an API key (value hidden); {fix}"
+            )
+        if _NAME.fullmatch(name) is None:
+            fix = "use letters, digits, '.', '-' and '_', e.g. eda1"
+            message = f"name {show(name)} is not usable; {fix}"
+            if self.doc.vendor:  # the name comes from the host
+                message = f"host (field 1) gives no usable appliance name ({show(name)}); "
+                message += "use a YAML inventory to name it"
+            raise self.doc.error((*where, "name"), message)
+        return name
+
+    def role(self, raw: dict[str, Any], where: Where, name: str) -> Role | None:
+        """The appliance's role; None only in the vendor CSV (discovered at plan time)."""
+        if "role" not in raw:
+            if self.doc.vendor:
+                return None
+            raise self.doc.error(
+                (*where, "role"), f"missing role for {name}; add role: one of {_ROLES}"
+            )
+        value = str(raw["role"])
+        try:
+            return Role(value.lower())
+        except ValueError:
+            guess = role_for_platform(value)
+            fix = f"write role: {guess.value}" if guess else f"use one of {_ROLES}"
+            message = f"unknown role {show(value)} for {name}; {fix}"
+            raise self.doc.error((*where, "role"), message) from None
+
+    def explore(
+        self, raw: dict[str, Any], where: Where, name: str, role: Role | None
+    ) -> tuple[str | None, NodeKind | None]:
+        """Cluster and node: required for explore appliances, refused for the others."""
+        if role is not Role.EXPLORE:
+            for key in ("cluster", "node"):
+                if key in raw:
+                    fix = f"remove {key} from {name} (role {role}) or make it role: explore"
+                    raise self.doc.error(
+                        (*where, key), f"cluster and node apply only to explore; {fix}"
+                    )
+            return None, None
+        if "cluster" not in raw:
+            fix = "add cluster: NAME, the same for every node of one recordstore cluster"
+            raise self.doc.error(
+                (*where, "cluster"), f"explore appliance {name} has no cluster; {fix}"
+            )
+        if "node" not in raw:
+            fix = "add node: manager or node: data"
+            raise self.doc.error((*where, "node"), f"explore appliance {name} has no node; {fix}")
+        if looks_secret(raw["cluster"]):
+            fix = "write the name of the recordstore cluster, e.g. exa"
+            message = f"cluster looks like an API key (value hidden); {fix}"
+            raise self.doc.error((*where, "cluster"), message)
+        try:
+            return str(raw["cluster"]), NodeKind(str(raw["node"]).lower())
+        except ValueError:
+            message = f"unknown node {show(raw['node'])} for {name}; write manager or data"
+            raise self.doc.error((*where, "node"), message) from None
+
+    def appliance_firmware(
+        self,
+        raw: dict[str, Any],
+        where: Where,
+        name: str,
+        role: Role | None,
+        table: dict[Role, Firmware],
+    ) -> Firmware:
+        """The appliance's own firmware, else the one for its role."""
+        if "firmware" in raw:
+            return self.firmware(raw["firmware"], (*where, "firmware"))
+        if role is not None and role in table:
+            return table[role]
+        fix = f"add firmware.{role}: {{file: ..., version: ...}} or a firmware: on the appliance"
+        if self.doc.lines is not None:
+            fix = "fill the firmware column with a .tar path, a URL or cloud"
+        raise self.doc.error((*where, "firmware"), f"no firmware for {name} (role {role}); {fix}")
+
+    def firmware(self, spec: dict[str, str], where: Where) -> Firmware:
+        """A firmware spec: exactly one of file, url and cloud_version."""
+        sources = [key for key in ("file", "url", "cloud_version") if key in spec]
+        if not sources:
+            example = "{file: images/eda-9.9.1.100.tar, version: 9.9.1.100}"
+            raise self.doc.error(
+                where, f"firmware needs one of file, url or cloud_version, e.g. {example}"
+            )
+        if len(sources) > 1:
+            raise self.doc.error(
+                where, f"firmware has both {sources[0]} and {sources[1]}; keep one"
+            )
+        if "cloud_version" in spec:
+            return self.cloud_firmware(spec, where)
+        version = self.target_version(spec, where, spec[sources[0]])
+        if "url" in spec:
+            return UrlFirmware(url=self.firmware_url(spec["url"], (*where, "url")), version=version)
+        image = self.existing(spec["file"], (*where, "file"), "firmware file")
+        return FileFirmware(file=image, version=version)
+
+    def cloud_firmware(self, spec: dict[str, str], where: Where) -> CloudFirmware:
+        """A version downloaded from ExtraHop Cloud Services."""
+        version = self.dotted_version(spec["cloud_version"], (*where, "cloud_version"))
+        if spec.get("version", version) != version:
+            raise self.doc.error(
+                (*where, "version"), "version and cloud_version differ; keep cloud_version"
+            )
+        return CloudFirmware(cloud_version=version)
+
+    def target_version(self, spec: dict[str, str], where: Where, image: str) -> str | None:
+        """The target version of a file or URL image (optional only in the vendor CSV)."""
+        if "version" in spec:
+            return self.dotted_version(spec["version"], (*where, "version"))
+        if self.doc.vendor:
+            return None
+        guess = version_in_name(image) or "X.Y.Z.BUILD"
+        fix = f"add version: {guess} (the image's version)"
+        if self.doc.lines is not None:
+            fix = f"fill the version column with the image's version, e.g. {guess}"
+        raise self.doc.error((*where, "version"), f"the target version is missing; {fix}")
+
+    def dotted_version(self, value: str, where: Where) -> str:
+        """`value` if it is a dotted version such as 9.9.1.100."""
+        if _VERSION.fullmatch(value) is None or parse_version(value) is None:
+            raise self.doc.error(
+                where, f"{show(value)} is not a dotted version; write e.g. 9.9.1.100"
+            )
+        return value
+
+    def firmware_url(self, url: str, where: Where) -> str:
+        """An http(s)/ftp URL the appliance downloads its image from."""
+        parts = urlsplit(url)
+        if parts.password is not None:
+            fix = "it would appear in plans and reports; use a URL that needs no password"
+            raise self.doc.error(where, f"the firmware URL contains a password; {fix}")
+        if parts.scheme.lower() not in _FIRMWARE_SCHEMES or not parts.hostname:
+            fix = "write http://, https:// or ftp:// and a host, or a local .tar path"
+            raise self.doc.error(where, f"firmware URL {show(url)} is not usable; {fix}")
+        return url
+
+    def existing(self, value: str, where: Where, what: str) -> Path:
+        """`value` resolved against the inventory's directory; a regular file we can read."""
+        path = self.doc.resolve(value)
+        try:
+            check_readable(path)
+        except OSError as exc:
+            raise self.doc.error(where, self.unreadable(what, path, exc)) from None
+        return path
+
+    def unreadable(self, what: str, path: Path, exc: OSError) -> str:
+        """Why `path` cannot be used, and what to do."""
+        shown = show(path, limit=None)
+        fix = f"fix the path (relative paths start at {self.doc.resolve('.')})"
+        if isinstance(exc, FileNotFoundError):
+            return f"{what} {shown} does not exist; {fix}"
+        if isinstance(exc, NotRegularFileError):
+            return f"{what} {shown} is not a regular file ({exc.kind}); {fix}"
+        reason = exc.strerror or type(exc).__name__
+        return f"cannot read {what} {shown} ({reason}); make it readable by this user, or {fix}"
+
+    def ca_bundle(self, raw: dict[str, Any], where: Where) -> Path | None:
+        """The CA bundle that verifies the appliance's certificate, if any."""
+        value, at = self.pick(raw, where, "ca_bundle")
+        return None if value is None else self.existing(value, at, "CA bundle")
+
+    def check_transport(self, name: str, url: str, *, verify_tls: bool) -> None:
+        """Warn about plain http beyond this machine, and about disabled TLS verification."""
+        parts = urlsplit(url)
+        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+            self.warnings.append(f"API key sent in clear to {name} ({url}); use https://")
+        if parts.scheme == "https" and not verify_tls:
+            self.warnings.append(f"TLS verification disabled for {name}; prefer ca_bundle")
+
+    def check_unique(self, appliance: Appliance, index: int, earlier: list[Appliance]) -> None:
+        """Refuse a name or URL that an earlier appliance already has."""
+        first = self.names.setdefault(appliance.name.casefold(), index)
+        if first != index:
+            fix = "give each appliance its own name"
+            if self.doc.vendor:
+                fix = "the vendor CSV names appliances by host; use YAML to name them"
+            message = f"duplicate name {appliance.name} (also {self.doc.place(first)}); {fix}"
+            raise self.doc.error(("appliances", index, "name"), message)
+        first = self.urls.setdefault(appliance.url, index)
+        if first != index:
+            other = f"{earlier[first].name} ({self.doc.place(first)})"
+            message = f"{appliance.name} has the same URL as {other}: {appliance.url}"
+            raise self.doc.error(("appliances", index, "url"), f"{message}; list each one once")

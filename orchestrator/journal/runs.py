@@ -1,0 +1,118 @@
+"""The state database read without changing it: runs, their lock, and what blocks a new run.
+
+`status`, `watch` and planning only read (`Journal.open_readonly`): they never create a
+database or a table. `preflight` is apply's early check, before it plans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from orchestrator.core.errors import StateError
+from orchestrator.core.statehome import db_flag
+from orchestrator.journal import Journal, lock
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from orchestrator.core.config import Settings
+    from orchestrator.core.models import RunReport
+    from orchestrator.journal import RunRecord
+
+_RUNNING = frozenset({"apply", "resume"})  # lock holders that are executing a run
+
+__all__ = [
+    "RunState",
+    "db_flag",
+    "halted_clusters",
+    "preflight",
+    "read_run",
+    "refuse_new_run",
+    "require_state_db",
+]
+
+
+@dataclass(frozen=True)
+class RunState:
+    """One run as the state database shows it now."""
+
+    record: RunRecord
+    report: RunReport
+    resumable: bool  # the newest unfinished run: `resume` continues it
+    holder: str | None  # who holds the lock right now, if a live process does
+    going: bool  # the process that started (or resumed) this run holds the lock now
+
+
+def require_state_db(settings: Settings) -> None:
+    """StateError unless the state database exists (never create one by reading it)."""
+    if not settings.state_db.exists():
+        raise StateError(f"{settings.state_db}: no state database here; pass --state-db PATH")
+
+
+def halted_clusters(state_db: Path) -> list[str]:
+    """Clusters an unfinished run of this tool may have left with ingest disabled."""
+    if not state_db.exists():
+        return []
+    journal = Journal.open_readonly(state_db)
+    if journal is None:
+        return []
+    with journal:
+        return sorted({cluster for cluster, _ in journal.halted_clusters(None)})
+
+
+def read_run(state_db: Path, run: str | None = None) -> RunState | None:
+    """Run `run` (an id or its first digits; the newest when None); None if there is none."""
+    if not state_db.exists():
+        return None
+    journal = Journal.open_readonly(state_db)
+    if journal is None:
+        return None
+    with journal:
+        record = journal.find_run(run) if run else journal.last_run()
+        if record is None:
+            if run:
+                raise StateError(f"{state_db}: no run {run}; `orchestrator status` lists the last")
+            return None
+        unfinished = journal.unfinished_run()
+        resumable = unfinished is not None and unfinished.run_id == record.run_id
+        holder = journal.lock_holder()
+        me = lock.LockHolder.me("status", "status")
+        live = holder if holder is not None and lock.stale_reason(holder, me) is None else None
+        return RunState(
+            record=record,
+            report=journal.report(record.run_id),
+            resumable=resumable,
+            holder=lock.describe(live, me) if live is not None else None,
+            # The newest unfinished run, and an apply or resume holds the lock: it runs now.
+            going=resumable and live is not None and live.command in _RUNNING,
+        )
+
+
+def preflight(settings: Settings) -> None:
+    """Refuse a new run over a held lock, an interrupted run or a cluster left halted."""
+    if not settings.state_db.exists():
+        return
+    with Journal.open(settings.state_db) as journal:
+        journal.acquire_lock(command="apply (checking)")
+        journal.release_lock()
+        refuse_new_run(settings, journal.unfinished_run(), journal.halted_clusters(None))
+
+
+def refuse_new_run(
+    settings: Settings, unfinished: RunRecord | None, halted: list[tuple[str, str]]
+) -> None:
+    """StateError if the state database holds an interrupted run or a cluster left halted."""
+    db = db_flag(settings.state_db)
+    if unfinished is not None:
+        raise StateError(
+            f"{settings.state_db} holds an interrupted run (started "
+            f"{unfinished.started_at:%Y-%m-%d %H:%M} UTC): `orchestrator resume{db}` continues "
+            f"it, or `orchestrator restore-ingest INVENTORY{db}` re-enables ingest and closes it"
+        )
+    if halted:
+        clusters = ", ".join(sorted({cluster for cluster, _ in halted}))
+        raise StateError(
+            f"ingest on cluster {clusters} was disabled by an earlier run and never re-enabled: "
+            f"run `orchestrator restore-ingest INVENTORY{db}` first"
+        )

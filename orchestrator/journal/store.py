@@ -1,0 +1,420 @@
+"""Durable run state in SQLite, so `resume`, `status` and `restore-ingest` work after any crash.
+
+Every write is one small transaction (AsyncJournal puts concurrent state changes in one),
+committed (WAL) before the method returns: the runner records a step before it sends the
+request that step announces. A state that announces a change
+to an appliance (`uploading`, `upgrading`), an ingest action and a run's start and end are
+synced to disk (synchronous=FULL) before the method returns. The other states only observe
+(`prechecked`, `rebooting`, `done`...): they are committed with synchronous=NORMAL, which
+survives any crash of the process and is synced by the next FULL commit, but could be lost to
+a power cut, after which `resume` merely observes again. This saves an fsync per observation.
+
+The file itself (schema, identification, pragmas) is `orchestrator.journal.statedb`'s.
+
+Timestamps are ISO 8601 UTC text; "newest" always means the highest seq, never clock order.
+The journal stores only the strings it is given, never an object's repr: no API key reaches it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sqlite3
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Self
+
+from orchestrator.core.errors import StateError
+from orchestrator.core.models import (
+    MAY_BE_HALTED,
+    Frozen,
+    IngestAction,
+    IngestVerb,
+    Outcome,
+    RunReport,
+)
+from orchestrator.core.procedure import ANNOUNCING
+from orchestrator.journal import lock
+from orchestrator.journal.statedb import connect, connect_readonly, transaction
+from orchestrator.journal.view import build_report
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from pathlib import Path
+    from types import TracebackType
+
+_ANNOUNCING_VALUES = frozenset(state.value for state in ANNOUNCING)
+_RUN_COLUMNS = (
+    "run_id, started_at, finished_at, exit_code, plan_json, inventory_source, "
+    "inventory_sha256, settings_json, pid"
+)
+_APPLIANCE_COLUMNS = (
+    "appliance, state, job_id, error, version_before, version_after, updated_at, step"
+)
+_EVENT_COLUMNS = "ts, appliance, state, job_id, error, step"
+_UPSERT = """
+INSERT INTO appliances (run_id, appliance, state, job_id, error, version_before, step, updated_at)
+VALUES (:run_id, :appliance, :state, :job_id, :error, :version, :step, :ts)
+ON CONFLICT (run_id, appliance) DO UPDATE SET
+    state = excluded.state,
+    job_id = COALESCE(excluded.job_id, appliances.job_id),
+    error = excluded.error,
+    version_before = COALESCE(appliances.version_before, excluded.version_before),
+    version_after = CASE WHEN appliances.version_before IS NULL THEN appliances.version_after
+                    ELSE COALESCE(excluded.version_before, appliances.version_after) END,
+    step = excluded.step,
+    updated_at = excluded.updated_at
+"""
+_INSERT_EVENT = """
+INSERT INTO events (run_id, ts, appliance, state, job_id, error, step)
+VALUES (:run_id, :ts, :appliance, :state, :job_id, :error, :step)
+"""
+# The last halt/restore per cluster: "left_off" never hides an earlier halt by the tool.
+# A halt requested but never acknowledged counts: the PATCH may have taken effect.
+_HALTED = f"""
+SELECT cluster, via FROM ingest WHERE seq IN (
+    SELECT MAX(seq) FROM ingest WHERE action != 'left_off' AND (:run_id IS NULL OR run_id = :run_id)
+    GROUP BY cluster)
+AND action IN ({", ".join(f"'{verb.value}'" for verb in sorted(MAY_BE_HALTED))}) ORDER BY cluster
+"""  # noqa: S608 - the verbs are this module's constants
+
+
+class RunRecord(Frozen):
+    """One run as started (and maybe finished)."""
+
+    run_id: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    exit_code: int | None
+    plan_json: str
+    inventory_source: str
+    inventory_sha256: str
+    settings_json: str
+    pid: int  # the process that started the run
+
+
+class ApplianceRecord(Frozen):
+    """An appliance's current state in one run."""
+
+    appliance: str
+    state: Outcome
+    job_id: str | None  # kept once set, so resume can re-attach to the job
+    error: str | None
+    version_before: str | None  # the first version recorded in the run
+    version_after: str | None  # the latest version recorded after that
+    updated_at: dt.datetime
+    step: str | None
+
+
+class JournalEvent(Frozen):
+    """One recorded state change, in the order it was written."""
+
+    ts: dt.datetime
+    appliance: str
+    state: Outcome
+    job_id: str | None
+    error: str | None
+    step: str | None
+
+
+def new_run_id() -> str:
+    """A fresh run id: 32 hex digits."""
+    return uuid.uuid4().hex
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def _require_text(**values: str | None) -> None:
+    """Refuse anything but text, so no object's repr (and any key inside it) is ever stored."""
+    for name, value in values.items():
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be str or None, not {type(value).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """One appliance's new state in a run: what `Journal.record_state` writes."""
+
+    run_id: str
+    appliance: str
+    state: Outcome
+    job_id: str | None = None
+    error: str | None = None
+    version: str | None = None
+    step: str | None = None
+
+
+def _state_row(change: StateChange) -> dict[str, str | None]:
+    """The parameters of _UPSERT and _INSERT_EVENT for one state change."""
+    job_id, error, version, step = change.job_id, change.error, change.version, change.step
+    _require_text(
+        appliance=change.appliance, job_id=job_id, error=error, version=version, step=step
+    )
+    row: dict[str, str | None] = {"run_id": change.run_id, "appliance": change.appliance}
+    row |= {"state": Outcome(change.state).value, "job_id": job_id, "error": error}
+    return row | {"version": version, "step": step, "ts": _now()}
+
+
+def _run_record(row: tuple[object, ...] | None) -> RunRecord | None:
+    if row is None:
+        return None
+    fields = dict(zip(_RUN_COLUMNS.split(", "), row, strict=True))
+    return RunRecord.model_validate(fields)
+
+
+class Journal:
+    """The state database of runs: a write-ahead record of every state change."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool = False) -> None:
+        self._conn = conn
+        self._path = path
+        self._readonly = readonly
+        self._mutex = threading.RLock()  # one connection, possibly used from several threads
+        self._token = uuid.uuid4().hex  # this Journal's identity in the lock row
+        self._synchronous = "FULL"  # as _prepare left the connection
+
+    @classmethod
+    def open(cls, path: Path) -> Journal:
+        """Open (creating if absent) the state database at `path`; StateError if unusable."""
+        return cls(connect(path), path)
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> Journal | None:
+        """Open the state database at `path` to read it; None if it holds nothing yet.
+
+        Never creates or changes anything (`status`, `watch`); StateError if unusable.
+        """
+        conn = connect_readonly(path)
+        return None if conn is None else cls(conn, path, readonly=True)
+
+    @property
+    def path(self) -> Path:
+        """Where the state database lives."""
+        return self._path
+
+    def close(self) -> None:
+        """Release the lock if this Journal holds it, and close the database."""
+        with self._mutex:
+            if not self._readonly:
+                with contextlib.suppress(StateError):  # already closed, or the disk is gone
+                    self.release_lock()
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _use(self, mode: str, *, synced: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction on the connection; SQLite errors become one-line StateErrors.
+
+        `synced=False` commits without an fsync (synchronous=NORMAL; see the module docstring).
+        """
+        with self._mutex:
+            try:
+                self._set_synchronous("FULL" if synced else "NORMAL")
+                with transaction(self._conn, mode):
+                    yield self._conn
+            except sqlite3.Error as exc:
+                raise StateError(f"state database {self._path}: {exc}") from exc
+
+    def _set_synchronous(self, level: Literal["FULL", "NORMAL"]) -> None:
+        if level != self._synchronous:
+            self._conn.execute(f"PRAGMA synchronous = {level}")
+            self._synchronous = level
+
+    def acquire_lock(self, *, command: str) -> None:
+        """Take the run lock, taking over a stale one; LockedError if a live run holds it."""
+        me = lock.LockHolder.me(command, self._token)
+        with self._use("IMMEDIATE") as conn:
+            lock.take(conn, self._path, me)
+
+    def lock_holder(self) -> lock.LockHolder | None:
+        """Who holds the run lock now, if anyone."""
+        with self._use("DEFERRED") as conn:
+            return lock.read_holder(conn)
+
+    def release_lock_for_user(self, holder: lock.LockHolder) -> bool:
+        """Drop `holder`'s lock (`orchestrator unlock`).
+
+        False if it was already gone; LockedError if another run holds it now.
+        """
+        with self._use("IMMEDIATE") as conn:
+            return lock.release_for_user(conn, self._path, holder)
+
+    def release_lock(self) -> None:
+        """Give the run lock back if this Journal holds it."""
+        with self._use("IMMEDIATE") as conn:
+            lock.release(conn, self._token)
+
+    def start_run(
+        self,
+        *,
+        plan_json: str,
+        inventory_source: str,
+        inventory_sha256: str,
+        settings_json: str,
+        run_id: str | None = None,
+    ) -> str:
+        """Record a new run and return its id (`run_id` if given, else a new uuid4 hex)."""
+        _require_text(plan_json=plan_json, settings_json=settings_json, source=inventory_source)
+        run_id = run_id or new_run_id()
+        with self._use("IMMEDIATE") as conn:
+            conn.execute(
+                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, ?, NULL, NULL, ?, ?, ?, ?, ?)",  # noqa: S608
+                (
+                    run_id,
+                    _now(),
+                    plan_json,
+                    inventory_source,
+                    inventory_sha256,
+                    settings_json,
+                    os.getpid(),
+                ),
+            )
+        return run_id
+
+    def record_state(
+        self,
+        run_id: str,
+        appliance: str,
+        state: Outcome,
+        *,
+        job_id: str | None = None,
+        error: str | None = None,
+        version: str | None = None,
+        step: str | None = None,
+    ) -> None:
+        """Set the appliance's current state and append the event, in one committed transaction.
+
+        Synced to disk before returning when `state` announces a change (ANNOUNCING).
+        """
+        change = StateChange(run_id, appliance, state, job_id, error, version, step)
+        self.record_states([change])
+
+    def record_states(self, changes: Iterable[StateChange]) -> None:
+        """Record every change, in order, in one committed transaction.
+
+        Synced to disk before returning when any of them announces a change (ANNOUNCING).
+        """
+        rows = [_state_row(change) for change in changes]
+        synced = any(row["state"] in _ANNOUNCING_VALUES for row in rows)
+        with self._use("IMMEDIATE", synced=synced) as conn:
+            conn.executemany(_UPSERT, rows)
+            conn.executemany(_INSERT_EVENT, rows)
+
+    def record_states_bulk(self, run_id: str, appliances: Iterable[str], state: Outcome) -> None:
+        """record_state(run_id, name, state) for every name, in one committed transaction."""
+        self.record_states(StateChange(run_id, name, state) for name in appliances)
+
+    def record_ingest(
+        self, run_id: str, cluster: str, via: str, action: str, error: str | None = None
+    ) -> None:
+        """Append what the run did to one cluster's ingest."""
+        try:
+            verb = IngestVerb(action)
+        except ValueError:
+            raise ValueError(f"unknown ingest action {action!r}") from None
+        _require_text(cluster=cluster, via=via, error=error)
+        with self._use("IMMEDIATE") as conn:
+            conn.execute(
+                "INSERT INTO ingest (run_id, ts, cluster, via, action, error) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, _now(), cluster, via, verb.value, error),
+            )
+
+    def finish_run(self, run_id: str, *, exit_code: int) -> None:
+        """Mark the run finished with its exit code."""
+        with self._use("IMMEDIATE") as conn:
+            cursor = conn.execute(
+                "UPDATE runs SET finished_at = ?, exit_code = ? WHERE run_id = ?",
+                (_now(), exit_code, run_id),
+            )
+            if cursor.rowcount == 0:
+                raise StateError(f"state database {self._path} has no run {run_id}")
+
+    def _run(self, where: str, params: tuple[str, ...] = ()) -> RunRecord | None:
+        query = f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY seq DESC LIMIT 1"  # noqa: S608
+        with self._use("DEFERRED") as conn:
+            return _run_record(conn.execute(query, params).fetchone())
+
+    def find_run(self, prefix: str) -> RunRecord | None:
+        """The run whose id starts with `prefix` (None: no such run); StateError if several do."""
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix.lower()):
+            return None
+        query = f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id LIKE ? ORDER BY seq DESC LIMIT 2"  # noqa: S608
+        with self._use("DEFERRED") as conn:
+            rows = conn.execute(query, (prefix.lower() + "%",)).fetchall()
+        if len(rows) > 1:
+            raise StateError(f"run {prefix} is ambiguous in {self._path}; give more of its id")
+        return _run_record(rows[0]) if rows else None
+
+    def last_run(self) -> RunRecord | None:
+        """The newest run."""
+        return self._run("")
+
+    def unfinished_run(self) -> RunRecord | None:
+        """The newest run that never finished: what `resume` continues."""
+        return self._run("WHERE finished_at IS NULL")
+
+    def appliance_states(self, run_id: str) -> dict[str, ApplianceRecord]:
+        """Each appliance's current state in the run, in the order they were first recorded."""
+        query = f"SELECT {_APPLIANCE_COLUMNS} FROM appliances WHERE run_id = ? ORDER BY rowid"  # noqa: S608
+        names = _APPLIANCE_COLUMNS.split(", ")
+        with self._use("DEFERRED") as conn:
+            rows = conn.execute(query, (run_id,)).fetchall()
+        records = (
+            ApplianceRecord.model_validate(dict(zip(names, row, strict=True))) for row in rows
+        )
+        return {record.appliance: record for record in records}
+
+    def halted_clusters(self, run_id: str | None = None) -> list[tuple[str, str]]:
+        """(cluster, via) of each cluster the tool halted and never restored (in one run or any)."""
+        with self._use("DEFERRED") as conn:
+            rows = conn.execute(_HALTED, {"run_id": run_id}).fetchall()
+        return [(cluster, via) for cluster, via in rows]
+
+    def last_ingest(self, run_id: str) -> dict[str, IngestVerb]:
+        """Each cluster's last ingest action in the run (left off aside)."""
+        query = (
+            "SELECT cluster, action FROM ingest WHERE seq IN (SELECT MAX(seq) FROM ingest "
+            "WHERE run_id = ? AND action != 'left_off' GROUP BY cluster)"
+        )
+        with self._use("DEFERRED") as conn:
+            rows = conn.execute(query, (run_id,)).fetchall()
+        return {cluster: IngestVerb(action) for cluster, action in rows}
+
+    def events(self, run_id: str) -> list[JournalEvent]:
+        """Every state change of the run, in the order it was written."""
+        query = f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq"  # noqa: S608
+        names = _EVENT_COLUMNS.split(", ")
+        with self._use("DEFERRED") as conn:
+            rows = conn.execute(query, (run_id,)).fetchall()
+        return [JournalEvent.model_validate(dict(zip(names, row, strict=True))) for row in rows]
+
+    def _ingest_actions(self, run_id: str) -> tuple[IngestAction, ...]:
+        query = "SELECT cluster, via, action, ts, error FROM ingest WHERE run_id = ? ORDER BY seq"
+        with self._use("DEFERRED") as conn:
+            rows = conn.execute(query, (run_id,)).fetchall()
+        names = ("cluster", "via", "action", "at", "error")
+        return tuple(
+            IngestAction.model_validate(dict(zip(names, row, strict=True))) for row in rows
+        )
+
+    def report(self, run_id: str) -> RunReport:
+        """The run as a RunReport: one ApplianceResult per recorded appliance, in plan order."""
+        with self._mutex:  # one consistent view, even with writers in other threads
+            run = self._run("WHERE run_id = ?", (run_id,))
+            if run is None:
+                raise StateError(f"state database {self._path} has no run {run_id}")
+            states, events = self.appliance_states(run_id), self.events(run_id)
+            ingest = self._ingest_actions(run_id)
+        return build_report(run, states, events, ingest)

@@ -1,0 +1,93 @@
+"""A run as the journal recorded it, turned into a RunReport (for `status`, `resume`, reports)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from orchestrator.core.models import FINAL_OUTCOMES, ApplianceResult, Outcome, RunReport
+from orchestrator.plan import Plan, PlannedAppliance
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Mapping, Sequence
+
+    from orchestrator.core.models import IngestAction
+    from orchestrator.journal import ApplianceRecord, JournalEvent, RunRecord
+
+__all__ = ["INCOMPLETE_EXIT_CODE", "build_report"]
+
+INCOMPLETE_EXIT_CODE = 3  # what a report says for a run that never finished
+
+
+def build_report(
+    run: RunRecord,
+    states: Mapping[str, ApplianceRecord],
+    events: Sequence[JournalEvent],
+    ingest: tuple[IngestAction, ...],
+) -> RunReport:
+    """One ApplianceResult per recorded appliance, in plan order (others after them)."""
+    plan = _plan(run.plan_json)
+    planned = {line.name: line for line in plan.appliances()} if plan else {}
+    order = [name for name in planned if name in states]
+    order += [name for name in states if name not in planned]
+    by_appliance: dict[str, list[JournalEvent]] = {}
+    for event in events:
+        by_appliance.setdefault(event.appliance, []).append(event)
+    results = tuple(
+        _result(states[name], by_appliance.get(name, []), planned.get(name)) for name in order
+    )
+    last = max([run.started_at, *(e.ts for e in events), *(i.at for i in ingest)])
+    return RunReport(
+        run_id=run.run_id,
+        started_at=run.started_at,
+        finished_at=run.finished_at or last,
+        exit_code=INCOMPLETE_EXIT_CODE if run.exit_code is None else run.exit_code,
+        results=results,
+        ingest=ingest,
+        ingest_found_off={
+            b.cluster: b.choice for b in (plan.ingest if plan else ()) if b.found_off and b.choice
+        },
+    )
+
+
+def _plan(plan_json: str) -> Plan | None:
+    """The run's plan, or None if it is not a Plan document."""
+    try:
+        return Plan.model_validate_json(plan_json)
+    except ValidationError:
+        return None
+
+
+def _span(events: list[JournalEvent]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(first non-pending event, the event that made the appliance final) of one appliance."""
+    started = finished = None
+    for event in events:
+        if started is None and event.state is not Outcome.PENDING:
+            started = event.ts
+        final = event.state in FINAL_OUTCOMES
+        finished = (finished or event.ts) if final else None
+    return started, finished
+
+
+def _result(
+    record: ApplianceRecord, events: list[JournalEvent], line: PlannedAppliance | None
+) -> ApplianceResult:
+    started, finished = _span(events)
+    after = record.version_after
+    if after is None and record.state is Outcome.SKIPPED:
+        after = record.version_before  # already current: nothing changed
+    return ApplianceResult(
+        name=record.appliance,
+        role=line.role if line else None,
+        wave=line.wave.value if line and line.wave else None,
+        outcome=record.state,
+        version_before=record.version_before or (line.current_version if line else None),
+        version_after=after,
+        target_version=line.target_version if line else None,
+        error=record.error,
+        job_id=record.job_id,
+        started_at=started,
+        finished_at=finished if record.state in FINAL_OUTCOMES else None,
+    )

@@ -1,0 +1,214 @@
+"""The plan's data: frozen models serialised to the saved-plan JSON (see docs/planning.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from orchestrator.core.models import Firmware, NodeKind, Role, ZonedTime
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+class PlanModel(BaseModel):
+    """Base for the plan's frozen models (serialised to the saved-plan JSON)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Action(enum.StrEnum):
+    """What the plan will do to one appliance."""
+
+    UPLOAD = "upload"  # upload a local image, then upgrade with restart_after
+    URL = "url"  # the appliance downloads the image from a URL and upgrades
+    CLOUD = "cloud"  # the appliance downloads from ExtraHop Cloud Services, then upgrades
+    SKIP = "skip"  # already at the target version
+    REFUSED = "refused"  # the plan will not touch it; `reason` says why
+
+
+class WaveKind(enum.StrEnum):
+    """The five waves, in the vendor's order."""
+
+    COMMAND = "command"
+    DISCOVER = "discover"
+    EXPLORE_MANAGERS = "explore-managers"
+    EXPLORE_DATA = "explore-data"
+    TRACE = "trace"
+
+
+WAVE_ORDER: tuple[WaveKind, ...] = tuple(WaveKind)
+# The wave of each (role, Explore node kind): the vendor's order, by role.
+WAVE_OF_ROLE: dict[tuple[Role | None, NodeKind | None], WaveKind] = {
+    (Role.COMMAND, None): WaveKind.COMMAND,
+    (Role.DISCOVER, None): WaveKind.DISCOVER,
+    (Role.EXPLORE, NodeKind.MANAGER): WaveKind.EXPLORE_MANAGERS,
+    (Role.EXPLORE, NodeKind.DATA): WaveKind.EXPLORE_DATA,
+    (Role.TRACE, None): WaveKind.TRACE,
+}
+
+
+FoundOffChoice = Literal["keep", "enable"]
+_Seconds = Field(default=0.0, ge=0, allow_inf_nan=False)
+
+
+class ImageInfo(PlanModel):
+    """A local firmware image as hashed at plan time."""
+
+    path: str
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Estimate(PlanModel):
+    """Expected seconds for each step of one appliance."""
+
+    upload: float = _Seconds
+    download: float = _Seconds
+    upgrade: float = _Seconds
+    reboot: float = _Seconds
+
+    @property
+    def total(self) -> float:
+        """All steps, one after the other."""
+        return self.upload + self.download + self.upgrade + self.reboot
+
+
+class PlannedAppliance(PlanModel):
+    """One appliance's line in the plan."""
+
+    name: str
+    url: str
+    role: Role | None
+    cluster: str | None = None
+    node: NodeKind | None = None
+    wave: WaveKind | None  # None when refused before a role was known
+    current_version: str | None
+    target_version: str | None
+    action: Action
+    firmware: Firmware
+    image: ImageInfo | None = None
+    reason: str | None = None  # for skip and refused
+    estimate: Estimate = Estimate()
+    fits_window: bool = True
+
+    @property
+    def actionable(self) -> bool:
+        """Whether apply will change this appliance."""
+        return self.action in {Action.UPLOAD, Action.URL, Action.CLOUD}
+
+
+class IngestBracket(PlanModel):
+    """Halt ingest on one Explore cluster before its first node, restore after its last."""
+
+    cluster: str
+    via: str  # the appliance the PATCH is sent to (applies cluster-wide)
+    members: tuple[str, ...]
+    was_enabled: bool | None  # as observed at plan time; None when planned offline
+    halt: bool  # False when ingest was already off (left off) or no node is upgraded
+    # Found disabled at plan time, and no run of this tool disabled it: the operator chooses
+    # to keep it off, or to enable it after the upgrade (`--ingest-found-off`).
+    found_off: bool = False
+    choice: FoundOffChoice | None = None
+    halted_by_tool: bool = False  # an unfinished run of this tool disabled it (state database)
+
+
+class Wave(PlanModel):
+    """One wave: every appliance in it finishes before the next wave starts."""
+
+    kind: WaveKind
+    appliances: tuple[PlannedAppliance, ...]
+    estimate: float = _Seconds  # seconds at the planned concurrency
+
+
+class Plan(PlanModel):
+    """The whole reviewed plan, savable as JSON and re-checked before apply."""
+
+    schema_version: int = 1
+    created_at: dt.datetime
+    inventory_source: str
+    inventory_sha256: str
+    offline: bool = False
+    concurrency: int = Field(ge=1, le=1000)  # as Settings.concurrency; 0 would never start
+    allow_downgrade: bool = False
+    window_end: ZonedTime | None = None
+
+    waves: tuple[Wave, ...]
+    ingest: tuple[IngestBracket, ...] = ()
+    warnings: tuple[str, ...] = ()
+    refusals: tuple[str, ...] = ()  # why the plan as a whole cannot be applied
+    estimate: float = _Seconds  # total seconds, waves one after another
+    unplaced: tuple[PlannedAppliance, ...] = ()  # refused before a wave was known
+
+    @model_validator(mode="after")
+    def _structure(self) -> Self:
+        """Refuse a plan whose structure breaks the vendor's order or the ingest bracket."""
+        problems = structure_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def appliances(self) -> Iterator[PlannedAppliance]:
+        """Every planned appliance, in wave order, then the unplaced (refused) ones."""
+        for wave in self.waves:
+            yield from wave.appliances
+        yield from self.unplaced
+
+    def by_name(self, name: str) -> PlannedAppliance:
+        """The planned appliance called `name` (KeyError if absent)."""
+        for appliance in self.appliances():
+            if appliance.name == name:
+                return appliance
+        raise KeyError(name)
+
+    @property
+    def refused(self) -> bool:
+        """Whether apply must refuse this plan."""
+        return bool(self.refusals) or any(a.action is Action.REFUSED for a in self.appliances())
+
+    def undecided_found_off(self) -> list[str]:
+        """Clusters found with ingest off whose fate the operator has not chosen yet."""
+        return [b.cluster for b in self.ingest if b.found_off and b.choice is None]
+
+
+def structure_problems(plan: Plan) -> list[str]:
+    """What makes `plan` impossible to execute safely, whatever made it (a file can be edited).
+
+    Waves once each, in the vendor's order; every appliance once, in the wave of its role;
+    every Explore node to upgrade inside its cluster's ingest bracket.
+    """
+    problems: list[str] = []
+    kinds = [wave.kind for wave in plan.waves]
+    if kinds != sorted(set(kinds), key=WAVE_ORDER.index):
+        problems.append(f"waves out of the vendor's order: {', '.join(kinds)}")
+    seen: set[str] = set()
+    for line in plan.appliances():
+        if line.name in seen:
+            problems.append(f"appliance {line.name} is listed twice")
+        seen.add(line.name)
+    for wave in plan.waves:
+        problems += [
+            f"appliance {line.name} (wave {line.wave}) is in wave {wave.kind}"
+            for line in wave.appliances
+            if line.wave is not wave.kind or WAVE_OF_ROLE.get((line.role, line.node)) != wave.kind
+        ]
+    problems += [
+        f"appliance {line.name} has no wave but is not refused"
+        for line in plan.unplaced
+        if line.action is not Action.REFUSED
+    ]
+    bracketed = {name: b.cluster for b in plan.ingest for name in b.members}
+    problems += [
+        f"Explore node {line.name} is upgraded outside an ingest bracket of its cluster"
+        for line in plan.appliances()
+        if line.role is Role.EXPLORE
+        and line.actionable
+        and bracketed.get(line.name) != line.cluster
+    ]
+    return problems
+
+
+# --- building a plan -------------------------------------------------------------------------

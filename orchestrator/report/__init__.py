@@ -1,0 +1,1 @@
+"""What a run and a plan look like to people and machines: tables, JSON, Markdown, webhook."""

@@ -1,0 +1,100 @@
+"""The job polling policy (steps.job_polls) and its prediction in benchmarks/requests.py."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from orchestrator.core.config import Settings
+from orchestrator.core.models import Role, UrlFirmware
+from orchestrator.engine import steps
+from orchestrator.plan import Action, Estimate, PlannedAppliance, WaveKind
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import requests as request_economy  # benchmarks/requests.py
+
+
+def _sleeps(settings: Settings, expected: float, count: int) -> list[float]:
+    async def collect() -> list[float]:
+        found: list[float] = []
+        polls = steps.job_polls(settings, expected)
+        async for interval in polls:
+            found.append(interval)
+            if len(found) == count:
+                break
+        return found
+
+    return asyncio.run(collect())
+
+
+@pytest.fixture
+def instant_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """asyncio.sleep that advances a fake monotonic clock instead of waiting."""
+    clock = [1000.0]
+
+    async def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    monkeypatch.setattr("orchestrator.engine.steps.asyncio", SimpleNamespace(sleep=sleep))
+    monkeypatch.setattr(
+        "orchestrator.engine.steps.time", SimpleNamespace(monotonic=lambda: clock[0])
+    )
+    return clock
+
+
+@pytest.mark.usefixtures("instant_sleep")
+def test_polls_once_early_then_every_max_until_the_estimate_then_backs_off() -> None:
+    settings = Settings(poll_interval=5, poll_interval_max=60)
+    sleeps = _sleeps(settings, 200.0, 10)
+    assert sleeps == [5, 60, 60, 60, 15, 5, 7.5, 11.25, 16.875, 25.3125]
+    assert sum(sleeps[:5]) == 200.0  # one poll exactly at the estimate
+
+
+@pytest.mark.usefixtures("instant_sleep")
+def test_never_waits_longer_than_poll_interval_max() -> None:
+    settings = Settings(poll_interval=5, poll_interval_max=60)
+    assert max(_sleeps(settings, 3600.0, 200)) == 60
+
+
+@pytest.mark.usefixtures("instant_sleep")
+def test_no_estimate_is_plain_backoff() -> None:
+    settings = Settings(poll_interval=5, poll_interval_max=60)
+    assert _sleeps(settings, 0.0, 4) == [5, 5, 7.5, 11.25]
+
+
+def test_request_economy_prediction_is_bounded() -> None:
+    twenty = request_economy.predict(900.0, 300.0)["counted"]
+    ninety = request_economy.predict(3600.0, 1800.0)["counted"]
+    assert twenty <= 26  # no more than the plain backoff it replaced
+    assert ninety <= 5400 / 60 + 10  # about one per poll_interval_max
+
+
+def _planned(estimate: Estimate) -> PlannedAppliance:
+    return PlannedAppliance(
+        name="eda1",
+        url="https://eda1.example.net",
+        role=Role.DISCOVER,
+        wave=WaveKind.DISCOVER,
+        current_version="9.8.0.100",
+        target_version="9.9.1.100",
+        action=Action.URL,
+        firmware=UrlFirmware(url="https://repo.example.net/eda.tar", version="9.9.1.100"),
+        estimate=estimate,
+    )
+
+
+def test_a_job_is_expected_to_take_its_planned_download_upgrade_and_restart() -> None:
+    """URL and cloud jobs download first: the plan's estimate of that counts; the upload not."""
+    planned = _planned(Estimate(upload=50, download=120, upgrade=600, reboot=300))
+    assert steps.job_estimate(planned) == 1020
+
+
+def test_a_reattached_job_is_expected_for_what_is_left_of_its_estimate() -> None:
+    """After a crash, the time since the job started is taken off, never below zero."""
+    planned = _planned(Estimate(download=120, upgrade=600, reboot=300))
+    assert steps.job_estimate(planned, elapsed=700) == 320
+    assert steps.job_estimate(planned, elapsed=5000) == 0
