@@ -12,14 +12,22 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.core.models import FINAL_OUTCOMES, Outcome
+from orchestrator.engine.ports import (
+    IngestChanged,
+    JobProgressed,
+    StateChanged,
+    StepNoted,
+    UploadProgressed,
+    WaveStarted,
+)
 from orchestrator.report.document import OUTCOME_STYLES
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from orchestrator.core.models import JobState
-    from orchestrator.engine.steps import StepObserver
-    from orchestrator.plan import Plan, WaveKind
+    from orchestrator.engine.ports import RunEvent
+    from orchestrator.plan import Plan
 
 # Rows beyond this are summarised: a 1,000-appliance run must not redraw 1,000 rows.
 MAX_ROWS = 24
@@ -64,19 +72,35 @@ class LiveView:
         self.wave = "-"
         self.ingest: dict[str, str] = {}
 
-    def wave_started(self, wave: WaveKind, size: int) -> None:
-        """Show which wave runs."""
-        self.wave = f"{wave.value} ({size})"
+    def notify(self, event: RunEvent) -> None:
+        """Take one event of the run into the view."""
+        match event:
+            case WaveStarted():
+                self.wave = f"{event.wave.value} ({event.size})"
+            case StateChanged():
+                self._state_changed(event)
+            case IngestChanged():
+                why = f": {event.error}" if event.error else ""
+                action = str(event.action).replace("_", " ")
+                self.ingest[event.cluster] = f"{action} via {event.via}{why}"
+            case UploadProgressed():
+                self._row(event.appliance).upload_progress(event.sent, event.total)
+            case JobProgressed():
+                self._row(event.appliance).job_progress(event.job)
+            case StepNoted():
+                self._row(event.appliance).note(event.detail)
 
-    def state_changed(
-        self, name: str, state: Outcome, detail: str | None, *, at: float | None = None
-    ) -> None:
+    def _row(self, name: str) -> _Row:
+        return self.rows.get(name) or _Row(name, "-")
+
+    def _state_changed(self, event: StateChanged) -> None:
         """Update one row (`at`: when it happened, on the monotonic clock; default now)."""
-        row = self.rows.get(name)
+        row = self.rows.get(event.appliance)
         if row is None:
             return
+        state, at = event.state, event.at
         row.state = state
-        row.detail = detail or ""
+        row.detail = event.detail or ""
         if state is Outcome.UPLOADED and row.total:
             row.sent = row.total  # accepted whole (a log may stop short of the last chunk)
         now = time.monotonic() if at is None else at
@@ -84,15 +108,6 @@ class LiveView:
             row.started = now
         if state in FINAL_OUTCOMES:
             row.ended = now
-
-    def ingest_changed(self, cluster: str, action: str, via: str, error: str | None = None) -> None:
-        """Show each cluster's ingest state (and why a restore failed)."""
-        why = f": {error}" if error else ""
-        self.ingest[cluster] = f"{action.replace('_', ' ')} via {via}{why}"
-
-    def step_observer(self, name: str) -> StepObserver:
-        """The row itself receives step progress."""
-        return self.rows.get(name) or _Row(name, "-")
 
     def __rich__(self) -> RenderableType:
         now = time.monotonic()

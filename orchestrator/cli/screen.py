@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from orchestrator.core.config import Settings
     from orchestrator.core.models import Inventory, RunReport
-    from orchestrator.engine.runstate import RunObserver
+    from orchestrator.engine.ports import RunObserver
     from orchestrator.plan import Plan
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3

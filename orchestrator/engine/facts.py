@@ -10,17 +10,14 @@ One unreachable or misconfigured appliance never stops the gathering: its troubl
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import structlog
 
 from orchestrator.core.errors import ApplianceError
 from orchestrator.core.models import (
     Appliance,
-    ApplianceInfo,
-    ClusterInfo,
     Facts,
-    JobState,
     Role,
     role_for_platform,
     same_version,
@@ -30,31 +27,15 @@ from orchestrator.engine.steps import find_running_job
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["FactsSource", "gather_facts"]
+    from orchestrator.engine.ports import FactsPort
+
+__all__ = ["gather_facts"]
 
 _log = structlog.get_logger(__name__)
 
 
-class FactsSource(Protocol):
-    """The read-only part of `ApplianceClient` that fact gathering needs."""
-
-    name: str
-
-    async def get_info(self) -> ApplianceInfo:
-        """Version, platform and hostname."""
-        ...
-
-    async def get_cluster(self) -> ClusterInfo:
-        """The Explore cluster's ingest setting."""
-        ...
-
-    async def list_jobs(self) -> list[JobState]:
-        """Every job the appliance knows (404 before firmware 8.5)."""
-        ...
-
-
 async def gather_facts(
-    clients: Sequence[FactsSource], appliances: Sequence[Appliance], *, concurrency: int
+    clients: Sequence[FactsPort], appliances: Sequence[Appliance], *, concurrency: int
 ) -> dict[str, Facts]:
     """Facts for every appliance (same order as `clients`), at most `concurrency` at a time."""
     if len(clients) != len(appliances):
@@ -70,7 +51,7 @@ async def gather_facts(
     }
 
 
-async def _bounded(limit: asyncio.Semaphore, client: FactsSource, appliance: Appliance) -> Facts:
+async def _bounded(limit: asyncio.Semaphore, client: FactsPort, appliance: Appliance) -> Facts:
     async with limit:
         try:
             facts = await _facts(client, appliance)
@@ -88,7 +69,7 @@ async def _bounded(limit: asyncio.Semaphore, client: FactsSource, appliance: App
     return facts
 
 
-async def _facts(client: FactsSource, appliance: Appliance) -> Facts:
+async def _facts(client: FactsPort, appliance: Appliance) -> Facts:
     info = await client.get_info()
     observed = {"name": appliance.name, "version": info.version, "platform": info.platform}
     platform_role = role_for_platform(info.platform)

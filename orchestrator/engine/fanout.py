@@ -5,31 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from orchestrator.core.models import JobState, Outcome
-    from orchestrator.engine.runstate import RunObserver
-    from orchestrator.engine.steps import StepObserver
-    from orchestrator.plan import WaveKind
+    from orchestrator.engine.ports import RunEvent, RunObserver
 
 __all__ = ["FanOut"]
-
-
-class _StepFanOut:
-    """Step progress told to every observer's step observer."""
-
-    def __init__(self, observers: list[StepObserver]) -> None:
-        self.observers = observers
-
-    def upload_progress(self, sent: int, total: int) -> None:
-        for observer in self.observers:
-            observer.upload_progress(sent, total)
-
-    def job_progress(self, job: JobState) -> None:
-        for observer in self.observers:
-            observer.job_progress(job)
-
-    def note(self, detail: str) -> None:
-        for observer in self.observers:
-            observer.note(detail)
 
 
 class FanOut:
@@ -38,21 +16,7 @@ class FanOut:
     def __init__(self, *observers: RunObserver) -> None:
         self.observers = observers
 
-    def wave_started(self, wave: WaveKind, size: int) -> None:
-        """Tell each observer a wave started."""
+    def notify(self, event: RunEvent) -> None:
+        """Tell each observer."""
         for observer in self.observers:
-            observer.wave_started(wave, size)
-
-    def state_changed(self, name: str, state: Outcome, detail: str | None) -> None:
-        """Tell each observer an appliance changed state."""
-        for observer in self.observers:
-            observer.state_changed(name, state, detail)
-
-    def ingest_changed(self, cluster: str, action: str, via: str, error: str | None = None) -> None:
-        """Tell each observer about an ingest action."""
-        for observer in self.observers:
-            observer.ingest_changed(cluster, action, via, error)
-
-    def step_observer(self, name: str) -> StepObserver:
-        """One step observer that tells each observer's own."""
-        return _StepFanOut([observer.step_observer(name) for observer in self.observers])
+            observer.notify(event)

@@ -24,37 +24,22 @@ import asyncio
 import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from orchestrator.core.errors import OrchestratorError, one_line
 from orchestrator.core.models import IngestAction, IngestVerb
 from orchestrator.engine import steps
+from orchestrator.engine.ports import IngestChanged
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator, Mapping
 
-    from orchestrator.appliance.client import ApplianceClient
+    from orchestrator.engine.ports import AppliancePort, IngestJournal, RunObserver
     from orchestrator.plan import IngestBracket, WaveKind
 
 # Restoring ingest on the way out must not hang a run that is being torn down.
 RESTORE_TIMEOUT = 60.0
 FOUND_OFF_AT_RUN = "found disabled when the run began; kept off"
-
-
-class IngestJournal(Protocol):
-    """The part of the journal the ingest bracket writes to."""
-
-    async def record_ingest(
-        self, run_id: str, cluster: str, via: str, action: str, error: str | None = None
-    ) -> None:
-        """Commit one ingest action."""
-
-
-class IngestObserver(Protocol):
-    """Told about every ingest action (the live view and the logs)."""
-
-    def ingest_changed(self, cluster: str, action: str, via: str, error: str | None = None) -> None:
-        """Ingest on a cluster was halted, restored, left off, or could not be restored (why)."""
 
 
 @dataclass
@@ -75,10 +60,10 @@ class IngestGuard:
         self,
         brackets: Collection[IngestBracket],
         *,
-        client_for: Callable[[str], ApplianceClient],
+        client_for: Callable[[str], AppliancePort],
         journal: IngestJournal,
         run_id: str,
-        observer: IngestObserver,
+        observer: RunObserver,
         halted_before: Mapping[str, IngestVerb] | None = None,
     ) -> None:
         before = halted_before or {}
@@ -245,11 +230,11 @@ class IngestGuard:
                 error=error,
             )
         )
-        self.observer.ingest_changed(bracket.cluster, action.value, via, error)
+        self.observer.notify(IngestChanged(bracket.cluster, action, via, error))
 
 
 async def restore_cluster(
-    client_for: Callable[[str], ApplianceClient], candidates: list[str]
+    client_for: Callable[[str], AppliancePort], candidates: list[str]
 ) -> tuple[str, str | None]:
     """Re-enable ingest through the first of `candidates` that accepts: (via, None) or (_, why).
 

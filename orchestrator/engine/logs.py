@@ -17,6 +17,14 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 import structlog
 
 from orchestrator.core.models import Outcome
+from orchestrator.engine.ports import (
+    IngestChanged,
+    JobProgressed,
+    StateChanged,
+    StepNoted,
+    UploadProgressed,
+    WaveStarted,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,8 +32,7 @@ if TYPE_CHECKING:
     from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
     from orchestrator.core.models import JobState
-    from orchestrator.engine.steps import StepObserver
-    from orchestrator.plan import WaveKind
+    from orchestrator.engine.ports import RunEvent
 
 __all__ = ["LogObserver", "close_run_log", "configure_logging", "open_run_log"]
 
@@ -160,34 +167,53 @@ class LogObserver:
     def __init__(self) -> None:
         # Bound once: a lazy proxy would rebuild its logger on every event.
         self.log: FilteringBoundLogger = structlog.get_logger("orchestrator").bind()
+        self.steps: dict[str, _StepLog] = {}
 
-    def wave_started(self, wave: WaveKind, size: int) -> None:
-        """Log `wave.started`."""
-        self.log.info("wave.started", wave=wave.value, appliances=size)
+    def notify(self, event: RunEvent) -> None:
+        """Log the event: `wave.started`, `appliance.state_changed`, `ingest.<action>`..."""
+        match event:
+            case WaveStarted():
+                self.log.info("wave.started", wave=event.wave.value, appliances=event.size)
+            case StateChanged():
+                self._state_changed(event)
+            case IngestChanged():
+                self._ingest_changed(event)
+            case UploadProgressed():
+                self._step(event.appliance).upload_progress(event.sent, event.total)
+            case JobProgressed():
+                self._step(event.appliance).job_progress(event.job)
+            case StepNoted():
+                self._step(event.appliance).note(event.detail)
 
-    def state_changed(self, name: str, state: Outcome, detail: str | None) -> None:
-        """Log `appliance.state_changed`, as a warning for failures."""
-        level = "warning" if state in {Outcome.FAILED, Outcome.BLOCKED} else "info"
+    def _step(self, name: str) -> _StepLog:
+        if name not in self.steps:
+            self.steps[name] = _StepLog(self.log.bind(appliance=name))
+        return self.steps[name]
+
+    def _state_changed(self, event: StateChanged) -> None:
+        """`appliance.state_changed`, as a warning for failures."""
+        level = "warning" if event.state in {Outcome.FAILED, Outcome.BLOCKED} else "info"
         getattr(self.log, level)(
-            "appliance.state_changed", appliance=name, state=state.value, detail=detail
+            "appliance.state_changed",
+            appliance=event.appliance,
+            state=event.state.value,
+            detail=event.detail,
         )
 
-    def ingest_changed(self, cluster: str, action: str, via: str, error: str | None = None) -> None:
-        """Log `ingest.<action>`: `halt_requested`, `halted`, `left_off`, `restored`...
+    def _ingest_changed(self, event: IngestChanged) -> None:
+        """`ingest.<action>`: `halt_requested`, `halted`, `left_off`, `restored`...
 
         A failed restore is an error and says why (every node tried, each with its reason);
         a failed or unconfirmed halt is a warning.
         """
-        event = f"ingest.{action}"
+        action, error = str(event.action), event.error
+        name = f"ingest.{action}"
+        where = {"cluster": event.cluster, "via": event.via}
         if action == "restore_failed":
-            self.log.error(event, cluster=cluster, via=via, error=error)
+            self.log.error(name, **where, error=error)
         elif error is not None and action in {"halt_failed", "halt_requested"}:
-            self.log.warning(event, cluster=cluster, via=via, error=error)
+            self.log.warning(name, **where, error=error)
         elif error is not None:
-            self.log.info(event, cluster=cluster, via=via, error=error)
+            self.log.info(name, **where, error=error)
         else:
-            self.log.info(event, cluster=cluster, via=via)
-
-    def step_observer(self, name: str) -> StepObserver:
-        """A step observer that logs with the appliance bound."""
-        return _StepLog(self.log.bind(appliance=name))
+            self.log.info(name, **where)

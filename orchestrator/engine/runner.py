@@ -25,10 +25,9 @@ from orchestrator.core.models import FINAL_OUTCOMES, Outcome, RunReport, same_ve
 from orchestrator.core.procedure import Phase
 from orchestrator.engine import steps
 from orchestrator.engine.ingest import IngestGuard
+from orchestrator.engine.ports import StateChanged, StepReporter, WaveStarted
 from orchestrator.engine.runstate import (
-    JournalLike,
     Prior,
-    RunObserver,
     Track,
     cancel_unfinished,
     exit_code_for,
@@ -39,9 +38,9 @@ from orchestrator.plan import Action, WaveKind
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from orchestrator.appliance.client import ApplianceClient
     from orchestrator.core.config import Settings
     from orchestrator.core.models import IngestVerb
+    from orchestrator.engine.ports import AppliancePort, JournalPort, RunObserver, StepObserver
     from orchestrator.plan import IngestBracket, Plan, Wave
 
 _CONFLICT = 409
@@ -63,8 +62,8 @@ class Runner:
         plan: Plan,
         settings: Settings,
         *,
-        client_for: Callable[[str], ApplianceClient],
-        journal: JournalLike,
+        client_for: Callable[[str], AppliancePort],
+        journal: JournalPort,
         run_id: str,
         observer: RunObserver,
         stop: asyncio.Event | None = None,
@@ -195,7 +194,7 @@ class Runner:
         for track in todo:
             await self._settle_unactionable(track)
         pending = [t for t in todo if t.outcome not in FINAL_OUTCOMES]
-        self.observer.wave_started(wave.kind, len(pending))
+        self.observer.notify(WaveStarted(wave.kind, len(pending)))
         gate = asyncio.Semaphore(self.settings.concurrency)
         async with asyncio.TaskGroup() as group:
             for track in pending:
@@ -245,7 +244,7 @@ class Runner:
         """Take one appliance from where it is (fresh, or as the journal left it) to done."""
         planned = track.planned
         client = self.client_for(planned.name)
-        obs = self.observer.step_observer(planned.name)
+        obs = StepReporter(self.observer, planned.name)
         track.started_at = track.started_at or _now()
         if track.phase <= Phase.PRECHECK and not await self._precheck(track, client):
             return
@@ -258,7 +257,7 @@ class Runner:
         with self.ingest.upgrading(planned.cluster, planned.name):
             await self._job_and_reboot(track, client, obs)
 
-    async def _precheck(self, track: Track, client: ApplianceClient) -> bool:
+    async def _precheck(self, track: Track, client: AppliancePort) -> bool:
         info = await steps.precheck(client, track.planned)
         track.version_before = track.version_before or info.version
         if same_version(info.version, track.planned.target_version):
@@ -275,9 +274,7 @@ class Runner:
             return False
         return True
 
-    async def _job_and_reboot(
-        self, track: Track, client: ApplianceClient, obs: steps.StepObserver
-    ) -> None:
+    async def _job_and_reboot(self, track: Track, client: AppliancePort, obs: StepObserver) -> None:
         planned = track.planned
         phase = max(track.phase, Phase.START_JOB)
         if track.resumed and phase == Phase.AWAIT_JOB and track.job_id is None:
@@ -309,7 +306,7 @@ class Runner:
         track.version_after = info.version
         await self._final(track, Outcome.DONE, None)
 
-    async def _start(self, track: Track, client: ApplianceClient) -> Phase:
+    async def _start(self, track: Track, client: AppliancePort) -> Phase:
         """Start the firmware job, journalled before the request and again with its id."""
         await self._state(track, Outcome.UPGRADING)
         track.job_started = None  # a job started now is followed from its answer on
@@ -323,7 +320,7 @@ class Runner:
         await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
         return Phase.AWAIT_JOB
 
-    async def _reattach(self, track: Track, client: ApplianceClient) -> Phase:
+    async def _reattach(self, track: Track, client: AppliancePort) -> Phase:
         """The crash came between journalling the job start and its answer: find the job."""
         track.reattached = True
         try:
@@ -352,7 +349,8 @@ class Runner:
         await self.journal.record_state(
             self.run_id, track.planned.name, state, job_id=job_id, version=version
         )
-        self.observer.state_changed(track.planned.name, state, f"job {job_id}" if job_id else None)
+        detail = f"job {job_id}" if job_id else None
+        self.observer.notify(StateChanged(track.planned.name, state, detail))
 
     async def _final(self, track: Track, outcome: Outcome, reason: str | None) -> None:
         self.failures += outcome is Outcome.FAILED
@@ -362,7 +360,7 @@ class Runner:
         await self.journal.record_state(
             self.run_id, track.planned.name, outcome, error=track.error, version=track.version_after
         )
-        self.observer.state_changed(track.planned.name, outcome, track.error)
+        self.observer.notify(StateChanged(track.planned.name, outcome, track.error))
 
 
 def _uncancel() -> None:
@@ -375,8 +373,8 @@ async def run_plan(
     plan: Plan,
     settings: Settings,
     *,
-    client_for: Callable[[str], ApplianceClient],
-    journal: JournalLike,
+    client_for: Callable[[str], AppliancePort],
+    journal: JournalPort,
     run_id: str,
     observer: RunObserver,
     stop: asyncio.Event | None = None,

@@ -1,53 +1,20 @@
-"""What a run keeps per appliance, the phases it resumes at, and the runner's seams."""
+"""What a run keeps per appliance: where it is, what it became, and how a run ends."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from orchestrator.core.models import FINAL_OUTCOMES, ApplianceResult, Outcome
 from orchestrator.core.procedure import KEPT_ON_RESUME, PHASE_OF, Phase
-from orchestrator.engine.ingest import IngestJournal, IngestObserver
+from orchestrator.engine.ports import StateChanged
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from orchestrator.engine import steps
-    from orchestrator.plan import PlannedAppliance, Wave, WaveKind
-
-
-class JournalLike(IngestJournal, Protocol):
-    """What the runner needs from the journal (orchestrator.journal.aio.AsyncJournal)."""
-
-    async def record_state(
-        self,
-        run_id: str,
-        appliance: str,
-        state: Outcome,
-        *,
-        job_id: str | None = None,
-        error: str | None = None,
-        version: str | None = None,
-        step: str | None = None,
-    ) -> None:
-        """Commit one appliance state change."""
-
-    async def record_states_bulk(self, run_id: str, appliances: list[str], state: Outcome) -> None:
-        """Commit the same state for many appliances in one transaction."""
-
-
-class RunObserver(IngestObserver, Protocol):
-    """Receives what the run does (the live view and the structured logs implement it)."""
-
-    def wave_started(self, wave: WaveKind, size: int) -> None:
-        """A wave begins with `size` appliances to change."""
-
-    def state_changed(self, name: str, state: Outcome, detail: str | None) -> None:
-        """An appliance moved to `state`."""
-
-    def step_observer(self, name: str) -> steps.StepObserver:
-        """The observer for one appliance's step progress."""
+    from orchestrator.engine.ports import RunObserver
+    from orchestrator.plan import PlannedAppliance, Wave
 
 
 @dataclass(frozen=True)
@@ -150,4 +117,4 @@ def cancel_unfinished(tracks: Iterable[Track], observer: RunObserver) -> None:
             track.error = detached_reason(track)
             track.outcome = Outcome.CANCELLED
             track.finished_at = now
-            observer.state_changed(track.planned.name, Outcome.CANCELLED, track.error)
+            observer.notify(StateChanged(track.planned.name, Outcome.CANCELLED, track.error))

@@ -10,7 +10,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from orchestrator.core.errors import (
     ApiError,
@@ -26,9 +26,9 @@ from orchestrator.plan import Action, PlannedAppliance
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from orchestrator.appliance.client import ApplianceClient
     from orchestrator.core.config import Settings
     from orchestrator.core.models import ApplianceInfo
+    from orchestrator.engine.ports import AppliancePort, JobLister, StepObserver
 
 
 @dataclass
@@ -53,19 +53,6 @@ class RestartWatch:
 _NOT_FOUND = 404
 # What a poll returns when the appliance no longer knows the job.
 _GONE = JobState(id="", status="GONE")
-
-
-class StepObserver(Protocol):
-    """Receives progress from a step (the live view and the logs implement it)."""
-
-    def upload_progress(self, sent: int, total: int) -> None:
-        """Bytes of the image sent so far."""
-
-    def job_progress(self, job: JobState) -> None:
-        """One poll of the firmware job."""
-
-    def note(self, detail: str) -> None:
-        """A short human note on what the step waits for."""
 
 
 async def backoff(settings: Settings) -> AsyncIterator[float]:
@@ -108,7 +95,7 @@ def job_estimate(planned: PlannedAppliance, *, elapsed: float = 0.0) -> float:
     return max(0.0, estimate.download + estimate.upgrade + estimate.reboot - elapsed)
 
 
-async def precheck(client: ApplianceClient, planned: PlannedAppliance) -> ApplianceInfo:
+async def precheck(client: AppliancePort, planned: PlannedAppliance) -> ApplianceInfo:
     """Confirm the appliance answers, is the role the plan thinks, and runs a known version."""
     info = await client.get_info()
     role = role_for_platform(info.platform)
@@ -119,17 +106,17 @@ async def precheck(client: ApplianceClient, planned: PlannedAppliance) -> Applia
     return info
 
 
-async def halt_ingest(client: ApplianceClient) -> None:
+async def halt_ingest(client: AppliancePort) -> None:
     """Disable record ingest on the Explore cluster this node belongs to."""
     await client.set_ingest(enabled=False)
 
 
-async def read_ingest(client: ApplianceClient) -> bool:
+async def read_ingest(client: AppliancePort) -> bool:
     """Whether the Explore cluster this node belongs to ingests records."""
     return (await client.get_cluster()).ingest_enabled
 
 
-async def restore_ingest(client: ApplianceClient) -> None:
+async def restore_ingest(client: AppliancePort) -> None:
     """Re-enable record ingest on the Explore cluster this node belongs to."""
     await client.set_ingest(enabled=True)
 
@@ -143,16 +130,14 @@ def image_path(planned: PlannedAppliance) -> Path:
     raise PreconditionFailed(planned.name, "no image to upload")
 
 
-async def upload(
-    client: ApplianceClient, planned: PlannedAppliance, observer: StepObserver
-) -> None:
+async def upload(client: AppliancePort, planned: PlannedAppliance, observer: StepObserver) -> None:
     """Stream the plan's image to the appliance (201 when accepted), checked against its hash."""
     observer.note("uploading image")
     image = image_path(planned)
     await client.upload_firmware(image, progress=observer.upload_progress, expected=planned.image)
 
 
-async def start_job(client: ApplianceClient, planned: PlannedAppliance) -> str | None:
+async def start_job(client: AppliancePort, planned: PlannedAppliance) -> str | None:
     """Start the firmware job for the planned action; return its id (None before 8.5)."""
     firmware = planned.firmware
     if planned.action is Action.UPLOAD:
@@ -165,7 +150,7 @@ async def start_job(client: ApplianceClient, planned: PlannedAppliance) -> str |
 
 
 async def await_job(
-    client: ApplianceClient,
+    client: AppliancePort,
     job_id: str,
     settings: Settings,
     observer: StepObserver,
@@ -205,14 +190,6 @@ def _job_timeout(name: str, job_id: str, deadline: float, watch: RestartWatch) -
     )
 
 
-class JobLister(Protocol):
-    """What finding a running job needs: GET /jobs (the client, or a fact source)."""
-
-    async def list_jobs(self) -> list[JobState]:
-        """Every job the appliance knows."""
-        ...
-
-
 async def find_running_job(client: JobLister) -> str | None:
     """The id of a job still running on the appliance, if it lists one (pre-8.5: None)."""
     try:
@@ -226,7 +203,7 @@ async def find_running_job(client: JobLister) -> str | None:
 
 
 async def _poll_job(
-    client: ApplianceClient, job_id: str, observer: StepObserver, watch: RestartWatch
+    client: AppliancePort, job_id: str, observer: StepObserver, watch: RestartWatch
 ) -> JobState | None:
     """One poll; an appliance that is restarting (refused, reset, 5xx) is not an error here."""
     try:
@@ -255,7 +232,7 @@ def _check_job(name: str, job: JobState) -> None:
 
 
 async def await_reboot(
-    client: ApplianceClient,
+    client: AppliancePort,
     settings: Settings,
     *,
     target: str | None,
@@ -302,7 +279,7 @@ def _arrived(version: str, target: str | None, version_before: str | None) -> bo
     return version_before is not None and not same_version(version, version_before)
 
 
-async def _probe(client: ApplianceClient, watch: RestartWatch) -> ApplianceInfo | None:
+async def _probe(client: AppliancePort, watch: RestartWatch) -> ApplianceInfo | None:
     """GET /extrahop once, or None while the appliance does not answer properly."""
     try:
         return await client.get_info(retry=False)

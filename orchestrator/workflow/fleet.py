@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from orchestrator.core.models import Facts, IngestVerb, Inventory, RunReport
-    from orchestrator.engine.runstate import RunObserver
+    from orchestrator.engine.ports import RunObserver
     from orchestrator.plan import Plan
 
 _CHUNK = 1 << 20

@@ -17,13 +17,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.core.models import JobState, Outcome
+from orchestrator.engine.ports import (
+    IngestChanged,
+    JobProgressed,
+    StateChanged,
+    StepNoted,
+    UploadProgressed,
+    WaveStarted,
+)
 from orchestrator.journal import lock
 from orchestrator.plan import WaveKind
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
-    from orchestrator.cli.live import LiveView
+    from orchestrator.engine.ports import RunEvent, RunObserver
 
 __all__ = ["RunLogReader"]
 
@@ -39,7 +48,7 @@ class _Process:
 class RunLogReader:
     """Follows a run's `events.jsonl`, replaying each new event into `view`."""
 
-    def __init__(self, path: Path, view: LiveView | None) -> None:
+    def __init__(self, path: Path, view: RunObserver | None) -> None:
         self.path = path
         self.view = view
         self.offset = 0
@@ -100,21 +109,33 @@ def _monotonic(stamp: object) -> float | None:
     return time.monotonic() - (dt.datetime.now(dt.UTC) - when).total_seconds()
 
 
-def _draw(view: LiveView, kind: object, event: dict[str, Any]) -> None:
-    name = str(event.get("appliance", ""))
-    if kind == "wave.started":
-        view.wave_started(WaveKind(event["wave"]), int(event["appliances"]))
-    elif kind == "appliance.state_changed":
-        at = _monotonic(event.get("timestamp"))
-        view.state_changed(name, Outcome(event["state"]), event.get("detail"), at=at)
-    elif kind == "upload.progressed":
-        view.step_observer(name).upload_progress(int(event["sent"]), int(event["total"]))
-    elif kind == "job.progressed":
-        fields = ("status", "step_number", "total_steps", "step_description")
-        job = JobState(id=str(event["job_id"]), **{f: event.get(f) for f in fields})
-        view.step_observer(name).job_progress(job)
-    elif kind == "step.waiting":
-        view.step_observer(name).note(str(event["detail"]))
-    elif isinstance(kind, str) and kind.startswith("ingest."):
+def _draw(view: RunObserver, kind: object, event: dict[str, Any]) -> None:
+    for drawn in _events(kind, event):
+        view.notify(drawn)
+
+
+def _events(kind: object, event: dict[str, Any]) -> list[RunEvent]:
+    """The run's event again, from its line in the run's log."""
+    if isinstance(kind, str) and kind.startswith("ingest."):
         action = kind.removeprefix("ingest.")
-        view.ingest_changed(str(event["cluster"]), action, str(event["via"]), event.get("error"))
+        return [IngestChanged(str(event["cluster"]), action, str(event["via"]), event.get("error"))]
+    build = _BUILDERS.get(str(kind))
+    return [] if build is None else [build(str(event.get("appliance", "")), event)]
+
+
+def _job(name: str, event: dict[str, Any]) -> RunEvent:
+    fields = ("status", "step_number", "total_steps", "step_description")
+    return JobProgressed(
+        name, JobState(id=str(event["job_id"]), **{f: event.get(f) for f in fields})
+    )
+
+
+_BUILDERS: dict[str, Callable[[str, dict[str, Any]], RunEvent]] = {
+    "wave.started": lambda _, e: WaveStarted(WaveKind(e["wave"]), int(e["appliances"])),
+    "appliance.state_changed": lambda name, e: StateChanged(
+        name, Outcome(e["state"]), e.get("detail"), at=_monotonic(e.get("timestamp"))
+    ),
+    "upload.progressed": lambda name, e: UploadProgressed(name, int(e["sent"]), int(e["total"])),
+    "job.progressed": _job,
+    "step.waiting": lambda name, e: StepNoted(name, str(e["detail"])),
+}

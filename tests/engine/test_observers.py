@@ -11,6 +11,15 @@ from rich.console import Console
 from orchestrator.cli.live import LiveView
 from orchestrator.core.models import FileFirmware, JobState, Outcome, Role
 from orchestrator.engine.logs import LogObserver
+from orchestrator.engine.ports import (
+    IngestChanged,
+    JobProgressed,
+    StateChanged,
+    StepNoted,
+    StepReporter,
+    UploadProgressed,
+    WaveStarted,
+)
 from orchestrator.plan import Action, Estimate, Plan, PlannedAppliance, Wave, WaveKind
 
 
@@ -52,11 +61,18 @@ def render(view: LiveView) -> str:
 def test_live_view_shows_active_appliances_with_their_job_step_and_overall_progress() -> None:
     """Rows show the running appliance's state and job step; the summary counts what finished."""
     view = LiveView(small_plan())
-    view.wave_started(WaveKind.COMMAND, 1)
-    view.state_changed("eca1", Outcome.UPGRADING, None)
-    view.step_observer("eca1").job_progress(
-        JobState(
-            id="j1", status="RUNNING", step_number=2, total_steps=4, step_description="Installing"
+    view.notify(WaveStarted(WaveKind.COMMAND, 1))
+    view.notify(StateChanged("eca1", Outcome.UPGRADING))
+    view.notify(
+        JobProgressed(
+            "eca1",
+            JobState(
+                id="j1",
+                status="RUNNING",
+                step_number=2,
+                total_steps=4,
+                step_description="Installing",
+            ),
         )
     )
     text = render(view)
@@ -64,8 +80,8 @@ def test_live_view_shows_active_appliances_with_their_job_step_and_overall_progr
     assert "upgrading" in text
     assert "2/4 Installing" in text
     assert "0/2 finished" in text
-    view.state_changed("eca1", Outcome.DONE, None)
-    view.ingest_changed("exa", "halted", "exa-m1")
+    view.notify(StateChanged("eca1", Outcome.DONE))
+    view.notify(IngestChanged("exa", "halted", "exa-m1"))
     text = render(view)
     assert "1/2 finished" in text
     assert "ingest exa: halted via exa-m1" in text
@@ -75,10 +91,10 @@ def test_log_observer_emits_noun_verb_past_events_with_the_appliance_bound() -> 
     """Unattended runs get one structured event per change, named noun.verb_past."""
     observer = LogObserver()
     with structlog.testing.capture_logs() as logs:
-        observer.wave_started(WaveKind.DISCOVER, 3)
-        observer.state_changed("eda1", Outcome.FAILED, "job j1 ended FAILED")
-        observer.ingest_changed("exa", "restored", "exa-m1")
-        steps = observer.step_observer("eda1")
+        observer.notify(WaveStarted(WaveKind.DISCOVER, 3))
+        observer.notify(StateChanged("eda1", Outcome.FAILED, "job j1 ended FAILED"))
+        observer.notify(IngestChanged("exa", "restored", "exa-m1"))
+        steps = StepReporter(observer, "eda1")
         for sent in (0, 10, 25, 30, 50, 75, 100):  # quarters between start and end: 25, 50, 75
             steps.upload_progress(sent, 100)
         steps.job_progress(JobState(id="j1", status="RUNNING", step_number=1, total_steps=4))
@@ -108,7 +124,7 @@ def test_a_failed_restore_is_logged_as_an_error_with_its_reason() -> None:
     observer = LogObserver()
     reason = "exa-m1: PATCH /api/v1/extrahop/cluster failed: cannot connect (refused)"
     with structlog.testing.capture_logs() as logs:
-        observer.ingest_changed("exa", "restore_failed", "exa-m1", reason)
+        observer.notify(IngestChanged("exa", "restore_failed", "exa-m1", reason))
     assert logs == [
         {
             "event": "ingest.restore_failed",
@@ -123,17 +139,17 @@ def test_a_failed_restore_is_logged_as_an_error_with_its_reason() -> None:
 def test_live_view_shows_why_a_restore_failed() -> None:
     """The live view's ingest line carries the reason too."""
     view = LiveView(small_plan())
-    view.ingest_changed("exa", "restore_failed", "exa-m1", "exa-m1: refused")
+    view.notify(IngestChanged("exa", "restore_failed", "exa-m1", "exa-m1: refused"))
     assert "ingest exa: restore failed via exa-m1: exa-m1: refused" in render(view)
 
 
 def test_live_view_fits_80_columns_keeping_names_and_states_whole() -> None:
     """On a narrow terminal the job detail gives way; the appliance, state and time stay."""
     view = LiveView(small_plan())
-    view.wave_started(WaveKind.COMMAND, 1)
-    view.state_changed("eca1", Outcome.PRECHECKED, None)
-    view.step_observer("eca1").upload_progress(5, 10)
-    view.step_observer("eca1").note("a long note about what the appliance is doing right now")
+    view.notify(WaveStarted(WaveKind.COMMAND, 1))
+    view.notify(StateChanged("eca1", Outcome.PRECHECKED))
+    view.notify(UploadProgressed("eca1", 5, 10))
+    view.notify(StepNoted("eca1", "a long note about what the appliance is doing right now"))
     console = Console(record=True, width=80, soft_wrap=True)
     console.print(view)
     lines = console.export_text().splitlines()
@@ -151,7 +167,7 @@ def test_live_view_folds_a_long_name_keeping_states_and_times_whole() -> None:
     eca = plan.waves[0].appliances[0].model_copy(update={"name": long_name})
     waves = (plan.waves[0].model_copy(update={"appliances": (eca,)}), *plan.waves[1:])
     view = LiveView(plan.model_copy(update={"waves": waves}))
-    view.state_changed(long_name, Outcome.UPLOADING, "sending the image")
+    view.notify(StateChanged(long_name, Outcome.UPLOADING, "sending the image"))
     console = Console(record=True, width=80, soft_wrap=True)
     console.print(view)
     lines = console.export_text().splitlines()

@@ -1,0 +1,239 @@
+"""Every seam the engine depends on, in one place: the appliance API, the journal, observers.
+
+The engine types against these Protocols, never against a concrete client or database: the
+workflow plugs in `orchestrator.appliance.ApplianceClient` and the SQLite journal; the engine's
+own tests plug in an appliance held in memory. Observers receive small frozen events, so a
+new field breaks nobody, and any number of them listen at once (`FanOut`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from orchestrator.core.models import (
+        ApplianceInfo,
+        ClusterInfo,
+        IngestVerb,
+        JobState,
+        Outcome,
+    )
+    from orchestrator.plan import ImageInfo, WaveKind
+
+__all__ = [
+    "AppliancePort",
+    "FactsPort",
+    "IngestChanged",
+    "IngestJournal",
+    "JobLister",
+    "JobProgressed",
+    "JournalPort",
+    "RunEvent",
+    "RunObserver",
+    "StateChanged",
+    "StepNoted",
+    "StepObserver",
+    "StepReporter",
+    "UploadProgressed",
+    "WaveStarted",
+]
+
+
+# --- the appliance ---------------------------------------------------------------------------
+
+
+class JobLister(Protocol):
+    """What finding a running job needs: GET /jobs."""
+
+    async def list_jobs(self) -> list[JobState]:
+        """Every job the appliance knows (GET /jobs)."""
+        ...
+
+
+class FactsPort(JobLister, Protocol):
+    """The read-only part of an appliance that planning reads."""
+
+    name: str
+
+    async def get_info(self) -> ApplianceInfo:
+        """Version, platform and hostname (GET /extrahop)."""
+        ...
+
+    async def get_cluster(self) -> ClusterInfo:
+        """The Explore cluster's ingest setting (GET /extrahop/cluster)."""
+        ...
+
+
+class AppliancePort(FactsPort, Protocol):
+    """One appliance's API as the engine uses it (orchestrator.appliance.ApplianceClient)."""
+
+    async def get_info(self, *, retry: bool = True) -> ApplianceInfo:
+        """Version, platform and hostname (one try if not `retry`)."""
+        ...
+
+    async def get_version(self, *, retry: bool = True) -> str:
+        """The running firmware version."""
+        ...
+
+    async def set_ingest(self, *, enabled: bool) -> None:
+        """Halt or resume record ingest for the whole Explore cluster."""
+
+    async def upload_firmware(
+        self,
+        path: Path,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        expected: ImageInfo | None = None,
+    ) -> None:
+        """Stream a firmware image to the appliance (checked against `expected`)."""
+
+    async def start_upgrade(self, *, restart_after: bool = True) -> str | None:
+        """Install the uploaded image; the job id, if the firmware has jobs."""
+        ...
+
+    async def download_url(self, url: str, *, upgrade: bool = True) -> str | None:
+        """Download (and install) an image from a URL; the job id."""
+        ...
+
+    async def download_version(self, version: str, *, upgrade: bool = False) -> str | None:
+        """Download (and install) a version from ExtraHop Cloud Services; the job id."""
+        ...
+
+    async def get_job(self, job_id: str, *, retry: bool = True) -> JobState:
+        """One poll of a job."""
+        ...
+
+
+# --- the journal -----------------------------------------------------------------------------
+
+
+class IngestJournal(Protocol):
+    """The part of the journal the ingest bracket writes to."""
+
+    async def record_ingest(
+        self, run_id: str, cluster: str, via: str, action: str, error: str | None = None
+    ) -> None:
+        """Commit one ingest action."""
+
+
+class JournalPort(IngestJournal, Protocol):
+    """What the runner needs from the journal (orchestrator.journal.aio.AsyncJournal)."""
+
+    async def record_state(
+        self,
+        run_id: str,
+        appliance: str,
+        state: Outcome,
+        *,
+        job_id: str | None = None,
+        error: str | None = None,
+        version: str | None = None,
+        step: str | None = None,
+    ) -> None:
+        """Commit one appliance state change."""
+
+    async def record_states_bulk(self, run_id: str, appliances: list[str], state: Outcome) -> None:
+        """Commit the same state for many appliances in one transaction."""
+
+
+# --- what a run tells its observers ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WaveStarted:
+    """A wave begins with `size` appliances to change."""
+
+    wave: WaveKind
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    """An appliance moved to `state` (`at`: when, on the monotonic clock, if not now)."""
+
+    appliance: str
+    state: Outcome
+    detail: str | None = None
+    at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestChanged:
+    """A cluster's ingest was halted, restored, left off... (`error`: why it failed)."""
+
+    cluster: str
+    action: IngestVerb | str
+    via: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadProgressed:
+    """Bytes of an appliance's image sent so far."""
+
+    appliance: str
+    sent: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgressed:
+    """One poll of an appliance's firmware job."""
+
+    appliance: str
+    job: JobState
+
+
+@dataclass(frozen=True, slots=True)
+class StepNoted:
+    """A short human note on what an appliance's step waits for."""
+
+    appliance: str
+    detail: str
+
+
+RunEvent = WaveStarted | StateChanged | IngestChanged | UploadProgressed | JobProgressed | StepNoted
+
+
+class RunObserver(Protocol):
+    """Receives what a run does (the live view, the run's log, `FanOut` of several)."""
+
+    def notify(self, event: RunEvent) -> None:
+        """Take one event; never raise."""
+
+
+class StepObserver(Protocol):
+    """What a step reports about its appliance (the engine's `StepReporter`)."""
+
+    def upload_progress(self, sent: int, total: int) -> None:
+        """Bytes of the image sent so far."""
+
+    def job_progress(self, job: JobState) -> None:
+        """One poll of the firmware job."""
+
+    def note(self, detail: str) -> None:
+        """A short human note on what the step waits for."""
+
+
+class StepReporter:
+    """What a step tells about one appliance, as events to the run's observer."""
+
+    def __init__(self, observer: RunObserver, appliance: str) -> None:
+        self.observer = observer
+        self.appliance = appliance
+
+    def upload_progress(self, sent: int, total: int) -> None:
+        """Bytes of the image sent so far."""
+        self.observer.notify(UploadProgressed(self.appliance, sent, total))
+
+    def job_progress(self, job: JobState) -> None:
+        """One poll of the firmware job."""
+        self.observer.notify(JobProgressed(self.appliance, job))
+
+    def note(self, detail: str) -> None:
+        """What the step waits for."""
+        self.observer.notify(StepNoted(self.appliance, detail))
