@@ -32,9 +32,10 @@ from orchestrator.engine import steps
 from orchestrator.engine.ports import IngestChanged
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterator, Mapping
+    from collections.abc import Callable, Iterator
 
-    from orchestrator.engine.ports import AppliancePort, IngestJournal, RunObserver
+    from orchestrator.engine.context import RunContext
+    from orchestrator.engine.ports import AppliancePort
     from orchestrator.plan import IngestBracket, WaveKind
 
 # Restoring ingest on the way out must not hang a run that is being torn down.
@@ -56,17 +57,8 @@ class _Cluster:
 class IngestGuard:
     """Owns every cluster's ingest state for one run."""
 
-    def __init__(
-        self,
-        brackets: Collection[IngestBracket],
-        *,
-        client_for: Callable[[str], AppliancePort],
-        journal: IngestJournal,
-        run_id: str,
-        observer: RunObserver,
-        halted_before: Mapping[str, IngestVerb] | None = None,
-    ) -> None:
-        before = halted_before or {}
+    def __init__(self, context: RunContext) -> None:
+        before = context.halted_before
         self.clusters = {
             b.cluster: _Cluster(
                 b,
@@ -74,12 +66,12 @@ class IngestGuard:
                 resumed=b.cluster in before,
                 acknowledged=before.get(b.cluster) is IngestVerb.HALTED,
             )
-            for b in brackets
+            for b in context.plan.ingest
         }
-        self.client_for = client_for
-        self.journal = journal
-        self.run_id = run_id
-        self.observer = observer
+        self.client_for = context.client_for
+        self.journal = context.journal
+        self.run_id = context.run_id
+        self.observer = context.observer
         self.actions: list[IngestAction] = []
         self._halt_errors: dict[str, str] = {}  # cluster -> why halting failed
         self._decided: set[str] = set()  # clusters halted or left off by this run

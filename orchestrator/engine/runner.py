@@ -27,7 +27,6 @@ from orchestrator.engine import steps
 from orchestrator.engine.ingest import IngestGuard
 from orchestrator.engine.ports import StateChanged, StepReporter, WaveStarted
 from orchestrator.engine.runstate import (
-    Prior,
     Track,
     cancel_unfinished,
     exit_code_for,
@@ -36,12 +35,9 @@ from orchestrator.engine.runstate import (
 from orchestrator.plan import Action, WaveKind
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
-    from orchestrator.core.config import Settings
-    from orchestrator.core.models import IngestVerb
-    from orchestrator.engine.ports import AppliancePort, JournalPort, RunObserver, StepObserver
-    from orchestrator.plan import IngestBracket, Plan, Wave
+    from orchestrator.engine.context import RunContext
+    from orchestrator.engine.ports import AppliancePort, StepObserver
+    from orchestrator.plan import IngestBracket, Wave
 
 _CONFLICT = 409
 
@@ -57,38 +53,21 @@ def _seconds_since(moment: dt.datetime | None) -> float:
 class Runner:
     """Runs one plan against the fleet and returns a RunReport."""
 
-    def __init__(
-        self,
-        plan: Plan,
-        settings: Settings,
-        *,
-        client_for: Callable[[str], AppliancePort],
-        journal: JournalPort,
-        run_id: str,
-        observer: RunObserver,
-        stop: asyncio.Event | None = None,
-        prior: Mapping[str, Prior] | None = None,
-        halted_before: Mapping[str, IngestVerb] | None = None,
-    ) -> None:
-        self.plan = plan
-        self.settings = settings
-        self.client_for = client_for
-        self.journal = journal
-        self.run_id = run_id
-        self.observer = observer
-        self.stop = stop or asyncio.Event()
-        self.prior = dict(prior or {})
+    def __init__(self, context: RunContext) -> None:
+        self.context = context
+        self.plan = context.plan
+        self.settings = context.settings
+        self.client_for = context.client_for
+        self.journal = context.journal
+        self.run_id = context.run_id
+        self.observer = context.observer
+        self.stop = context.stop
+        self.prior = dict(context.prior)
+        plan = context.plan
         self.tracks = {p.name: Track(p) for p in plan.appliances()}
         self.members = {bracket.cluster: bracket.members for bracket in plan.ingest}
         self.wave_index = {a.name: i for i, wave in enumerate(plan.waves) for a in wave.appliances}
-        self.ingest = IngestGuard(
-            plan.ingest,
-            client_for=client_for,
-            journal=journal,
-            run_id=run_id,
-            observer=observer,
-            halted_before=halted_before,
-        )
+        self.ingest = IngestGuard(context)
         self.started_at = _now()
         self.fatal: str | None = None  # why the whole run had to stop (the journal failed)
         self.actionable = sum(1 for t in self.tracks.values() if t.planned.actionable)
@@ -369,28 +348,6 @@ def _uncancel() -> None:
         task.uncancel()
 
 
-async def run_plan(
-    plan: Plan,
-    settings: Settings,
-    *,
-    client_for: Callable[[str], AppliancePort],
-    journal: JournalPort,
-    run_id: str,
-    observer: RunObserver,
-    stop: asyncio.Event | None = None,
-    prior: Mapping[str, Prior] | None = None,
-    halted_before: Mapping[str, IngestVerb] | None = None,
-) -> RunReport:
-    """Run `plan` and return what happened to every appliance."""
-    runner = Runner(
-        plan,
-        settings,
-        client_for=client_for,
-        journal=journal,
-        run_id=run_id,
-        observer=observer,
-        stop=stop,
-        prior=prior,
-        halted_before=halted_before,
-    )
-    return await runner.run()
+async def run_plan(context: RunContext) -> RunReport:
+    """Run the context's plan and return what happened to every appliance."""
+    return await Runner(context).run()

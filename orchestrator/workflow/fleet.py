@@ -25,6 +25,7 @@ from orchestrator.core.procedure import PHASE_OF
 from orchestrator.core.statehome import RunFolder
 from orchestrator.engine import facts as facts_mod
 from orchestrator.engine import logs
+from orchestrator.engine.context import RunContext
 from orchestrator.engine.runner import run_plan
 from orchestrator.engine.runstate import Prior
 from orchestrator.journal.aio import AsyncJournal
@@ -354,17 +355,18 @@ async def _run(  # noqa: PLR0917 - the run's parts, positional in one private ca
     halted_before: Mapping[str, IngestVerb] | None = None,
 ) -> RunReport:
     session = await stack.enter_async_context(open_session(settings))
-    report = await run_plan(
-        plan,
-        settings,
+    context = RunContext(
+        plan=plan,
+        settings=settings,
         client_for=clients_for(session, inventory, settings),
         journal=journal,
         run_id=run_id,
         observer=observer,
         stop=stop,
-        prior=prior,
-        halted_before=halted_before,
+        prior=prior or {},
+        halted_before=halted_before or {},
     )
+    report = await run_plan(context)
     if report.exit_code != 3:  # noqa: PLR2004 - an incomplete run stays open for `resume`
         await journal.finish_run(run_id, exit_code=report.exit_code)
     # Resumed: the whole run from its start, as journalled (a failing journal: what we know).
