@@ -26,12 +26,12 @@ from typing import Any
 
 from harness import HERE, OLD, TARGET, Simulator, emit, in_workdir, orchestrator_env, run_measured
 
+from orchestrator.core.models import FIRMWARE_MEDIA_TYPE
 from orchestrator.simulator import make_image
 
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9}
 _UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
-FIRMWARE_TYPE = "application/vnd.extrahop.firmware"
 
 
 def parse_size(text: str) -> int:
@@ -98,7 +98,7 @@ def curl_upload(sim: Simulator, image: Path, names: list[str], curl: str) -> flo
     for name in names:
         url = sim.url(name) + "/api/v1/extrahop/firmware"
         argv = [curl, "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", str(image)]
-        argv += ["-X", "POST", "-H", "Expect:", "-H", f"Content-Type: {FIRMWARE_TYPE}"]
+        argv += ["-X", "POST", "-H", "Expect:", "-H", f"Content-Type: {FIRMWARE_MEDIA_TYPE}"]
         argv += ["-H", f"Authorization: ExtraHop apikey={sim.key(name)}", url]
         procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
     answers = [p.communicate() for p in procs]

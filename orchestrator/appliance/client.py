@@ -38,7 +38,7 @@ from orchestrator.core.errors import (
     PreconditionFailed,
     TransportError,
 )
-from orchestrator.core.models import ApplianceInfo, ClusterInfo, JobState
+from orchestrator.core.models import FIRMWARE_MEDIA_TYPE, ApplianceInfo, ClusterInfo, JobState
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CHUNK_SIZE", "ApplianceClient", "map_aiohttp_errors", "open_session"]
 
-FIRMWARE_CONTENT_TYPE = "application/vnd.extrahop.firmware"
 _API = "/api/v1"
 _JSON = "application/json"
 _JOB_PATH = re.compile(r"/jobs/([^/]+)/?$")
@@ -186,7 +185,7 @@ class ApplianceClient:
             reason = exc.strerror or type(exc).__name__
             raise PreconditionFailed(self.name, f"cannot read firmware {path}: {reason}") from exc
         check = None if expected is None else ImageCheck(self.name, path, expected).sized(total)
-        headers = {"Content-Type": FIRMWARE_CONTENT_TYPE, "Content-Length": str(total)}
+        headers = {"Content-Type": FIRMWARE_MEDIA_TYPE, "Content-Length": str(total)}
         await self._call(
             "idempotent",
             "POST",

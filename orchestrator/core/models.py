@@ -10,6 +10,9 @@ from typing import Annotated, Literal
 from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
+# The Content-Type of a firmware image uploaded to POST /api/v1/extrahop/firmware.
+FIRMWARE_MEDIA_TYPE = "application/vnd.extrahop.firmware"
+
 
 class Frozen(BaseModel):
     """Base for immutable, strict models."""

@@ -18,7 +18,6 @@ from orchestrator.plan.build import (
     build_plan,
     choose_found_off,
     ingest_warnings,
-    makespan,
     wave_of,
     with_found_off_choice,
 )
@@ -43,3 +42,5 @@ __all__ = [
     "wave_of",
     "with_found_off_choice",
 ]
+
+from orchestrator.plan.schedule import makespan

@@ -7,7 +7,6 @@ The plan's models live in `orchestrator.plan.model` and are re-exported here.
 from __future__ import annotations
 
 import dataclasses
-import heapq
 from typing import TYPE_CHECKING
 
 from orchestrator.core.models import (
@@ -34,6 +33,7 @@ from orchestrator.plan.model import (
     WaveKind,
 )
 from orchestrator.plan.rules import check_version_rules
+from orchestrator.plan.schedule import list_schedule, makespan
 
 __all__ = [
     "WAVE_ORDER",
@@ -342,14 +342,6 @@ def _wave(kind: WaveKind, planned: Sequence[PlannedAppliance], workers: int) -> 
     return Wave(kind=kind, appliances=members, estimate=makespan(durations, workers))
 
 
-def makespan(durations: Sequence[float], workers: int) -> float:
-    """Length of a longest-first list schedule of `durations` on `workers` parallel workers."""
-    free = [0.0] * min(workers, len(durations))
-    for duration in sorted(durations, reverse=True):
-        heapq.heapreplace(free, free[0] + duration)
-    return max(free, default=0.0)
-
-
 def _fit_window(
     waves: Sequence[Wave], now: dt.datetime, window_end: dt.datetime, workers: int
 ) -> tuple[list[Wave], tuple[str, ...]]:
@@ -378,19 +370,7 @@ def _fit_window(
     return fitted, (note,)
 
 
-def _late(wave: Wave, budget: float, workers: int) -> set[str]:
-    """Names that would end after `budget` seconds, in longest-first list-scheduling order."""
-    acting = sorted(
-        (line for line in wave.appliances if line.actionable),
-        key=lambda line: line.estimate.total,
-        reverse=True,
-    )
-    free = [0.0] * min(workers, len(acting))
-    late: set[str] = set()
-    for line in acting:
-        end = free[0] + line.estimate.total
-        if end > budget:
-            late.add(line.name)  # never started, so its worker stays free
-        else:
-            heapq.heapreplace(free, end)
-    return late
+def _late(wave: Wave, budget: float, workers: int) -> frozenset[str]:
+    """Names that would end after `budget` seconds, in the plan's schedule order."""
+    jobs = [(line.name, line.estimate.total) for line in wave.appliances if line.actionable]
+    return list_schedule(jobs, workers, budget=budget).late

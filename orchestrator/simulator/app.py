@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from orchestrator.core.models import Role
+from orchestrator.core.models import FIRMWARE_MEDIA_TYPE, Role
 from orchestrator.simulator.bodies import (
     ClusterBody,
     DownloadUrlBody,
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
     from orchestrator.simulator.fleet import Job
 
-FIRMWARE_TYPE = "application/vnd.extrahop.firmware"
 CHUNK = 256 * 1024
 _VERSION_IN_URL = re.compile(r"(?<![0-9.])(\d+\.\d+\.\d+(?:\.\d+)?)(?![0-9])")
 _URL_SCHEMES = ("http://", "https://", "ftp://")
@@ -209,8 +208,8 @@ async def _receive(request: web.Request, appliance: SimAppliance) -> tuple[int, 
 async def post_firmware(request: web.Request) -> web.StreamResponse:
     """POST /extrahop/firmware: stream and validate an image, then stage it (201)."""
     appliance = _appliance(request)
-    if request.content_type != FIRMWARE_TYPE:
-        reason = f"Content-Type must be {FIRMWARE_TYPE}, not {request.content_type}"
+    if request.content_type != FIRMWARE_MEDIA_TYPE:
+        reason = f"Content-Type must be {FIRMWARE_MEDIA_TYPE}, not {request.content_type}"
         appliance.emit("upload.rejected", reason=reason)
         raise Refused(415, reason)
     appliance.check_upload_allowed()

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
+from orchestrator.core.models import FIRMWARE_MEDIA_TYPE
 from orchestrator.simulator.images import image_header
 from orchestrator.simulator.scenario import Scenario
 
@@ -26,7 +27,6 @@ FAST_TIMING: dict[str, Any] = {
     "download_duration": 50,  # 0.05 s
     "restart_downtime": 300,  # 0.3 s
 }
-FIRMWARE_TYPE = "application/vnd.extrahop.firmware"
 ImageFactory: TypeAlias = "Callable[..., bytes]"  # image_bytes, as the `image` fixture
 
 
@@ -91,7 +91,7 @@ class Api:
 
     async def upload(self, name: str, body: bytes) -> Answer:
         """POST /extrahop/firmware with `body` as the image."""
-        headers = {"Content-Type": FIRMWARE_TYPE}
+        headers = {"Content-Type": FIRMWARE_MEDIA_TYPE}
         data = io.BytesIO(body)
         return await self.call(
             name, "POST", "/api/v1/extrahop/firmware", headers=headers, data=data

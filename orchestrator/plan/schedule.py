@@ -1,0 +1,49 @@
+"""The one scheduler of the plan: longest-first list scheduling on `workers` parallel slots.
+
+Estimates (how long a wave takes at the planned concurrency) and window fitting (what would
+end after the window closes) both come from `list_schedule`, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["Schedule", "list_schedule", "makespan"]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How a set of jobs falls on the workers."""
+
+    makespan: float  # when the last job that starts ends
+    late: frozenset[str]  # jobs that would end after the budget: never started
+
+
+def list_schedule(
+    jobs: Sequence[tuple[str, float]], workers: int, *, budget: float = math.inf
+) -> Schedule:
+    """Schedule (name, seconds) jobs longest first, each on the first free worker.
+
+    A job that would end after `budget` seconds is late and never started, so its worker
+    stays free for the next one.
+    """
+    free = [0.0] * min(workers, len(jobs))
+    late: set[str] = set()
+    for name, seconds in sorted(jobs, key=lambda job: job[1], reverse=True):
+        end = free[0] + seconds
+        if end > budget:
+            late.add(name)
+        else:
+            heapq.heapreplace(free, end)
+    return Schedule(makespan=max(free, default=0.0), late=frozenset(late))
+
+
+def makespan(durations: Sequence[float], workers: int) -> float:
+    """Length of a longest-first list schedule of `durations` on `workers` parallel workers."""
+    return list_schedule([(str(i), d) for i, d in enumerate(durations)], workers).makespan
