@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Callable
     from pathlib import Path
 
@@ -32,6 +33,8 @@ __all__ = [
     "JobLister",
     "JobProgressed",
     "JournalPort",
+    "JournalledEvent",
+    "JournalledState",
     "RunEvent",
     "RunObserver",
     "StateChanged",
@@ -138,6 +141,54 @@ class JournalPort(IngestJournal, Protocol):
 
     async def record_states_bulk(self, run_id: str, appliances: list[str], state: Outcome) -> None:
         """Commit the same state for many appliances in one transaction."""
+
+
+class JournalledEvent(Protocol):
+    """One state change as the journal recorded it (orchestrator.journal.JournalEvent)."""
+
+    @property
+    def ts(self) -> dt.datetime:
+        """When it was recorded."""
+        ...
+
+    @property
+    def appliance(self) -> str:
+        """The appliance."""
+        ...
+
+    @property
+    def state(self) -> Outcome:
+        """The state it entered."""
+        ...
+
+    @property
+    def job_id(self) -> str | None:
+        """Its job, once known."""
+        ...
+
+
+class JournalledState(Protocol):
+    """An appliance's last state in a run (orchestrator.journal.ApplianceRecord)."""
+
+    @property
+    def state(self) -> Outcome:
+        """Its last state."""
+        ...
+
+    @property
+    def job_id(self) -> str | None:
+        """Its job, kept once known."""
+        ...
+
+    @property
+    def version_before(self) -> str | None:
+        """The version before the run changed it."""
+        ...
+
+    @property
+    def error(self) -> str | None:
+        """Why it failed, was blocked, deferred or cancelled."""
+        ...
 
 
 # --- what a run tells its observers ----------------------------------------------------------

@@ -13,7 +13,7 @@ from orchestrator.engine.ports import StateChanged
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from orchestrator.engine.ports import RunObserver
+    from orchestrator.engine.ports import JournalledEvent, JournalledState, RunObserver
     from orchestrator.plan import PlannedAppliance, Wave
 
 
@@ -73,6 +73,30 @@ class Track:
             started_at=self.started_at,
             finished_at=self.finished_at,
         )
+
+
+def priors(
+    events: Iterable[JournalledEvent], states: Mapping[str, JournalledState]
+) -> dict[str, Prior]:
+    """Each appliance's last state and furthest progress, from an interrupted run's journal."""
+    progress: dict[str, Outcome] = {}
+    job_started: dict[str, dt.datetime] = {}  # `upgrading` is journalled just before the start
+    for event in events:
+        if event.state in PHASE_OF:
+            progress[event.appliance] = event.state
+        if event.state is Outcome.UPGRADING and event.job_id is None:
+            job_started[event.appliance] = event.ts
+    return {
+        name: Prior(
+            state=r.state,
+            progress=progress.get(name, Outcome.PENDING),
+            job_id=r.job_id,
+            version_before=r.version_before,
+            error=r.error,
+            job_started=job_started.get(name),
+        )
+        for name, r in states.items()
+    }
 
 
 def exit_code_for(results: tuple[ApplianceResult, ...]) -> int:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -27,8 +25,6 @@ if TYPE_CHECKING:
     from orchestrator.simulator.fleet import Job
 
 CHUNK = 256 * 1024
-_VERSION_IN_URL = re.compile(r"(?<![0-9.])(\d+\.\d+\.\d+(?:\.\d+)?)(?![0-9])")
-_URL_SCHEMES = ("http://", "https://", "ftp://")
 
 
 @dataclass
@@ -234,12 +230,7 @@ async def post_upgrade(request: web.Request) -> web.Response:
 async def post_download_url(request: web.Request) -> web.Response:
     """POST /extrahop/firmware/download/url: download (and maybe install) from a URL."""
     body = await json_body(request, DownloadUrlBody, required=True)
-    if not body.firmware_url.startswith(_URL_SCHEMES):
-        raise Refused(400, "firmware_url must be an http, https or ftp URL")
-    found = _VERSION_IN_URL.findall(urlsplit(body.firmware_url).path)
-    if not found:
-        raise Refused(400, "no firmware version such as 9.9.1.100 can be found in firmware_url")
-    job = _appliance(request).start_download("download_url", found[-1], upgrade=body.upgrade)
+    job = _appliance(request).download_from_url(body.firmware_url, upgrade=body.upgrade)
     return _accepted(job)
 
 
@@ -320,14 +311,10 @@ async def get_cluster(request: web.Request) -> web.Response:
 
 async def patch_cluster(request: web.Request) -> web.Response:
     """PATCH /extrahop/cluster: change ingest for the whole cluster, from any node."""
-    appliance, cluster = _cluster(request)
+    appliance, _ = _cluster(request)
     body = await json_body(request, ClusterBody, required=True)
     if body.ingest_enabled is not None:
-        appliance.check_ingest_change(enabled=body.ingest_enabled)
-        cluster.ingest_enabled = body.ingest_enabled
-        appliance.emit(
-            "ingest.changed", cluster=cluster.name, enabled=body.ingest_enabled, via=appliance.name
-        )
+        appliance.change_ingest(enabled=body.ingest_enabled)
     return web.Response(status=204)
 
 

@@ -7,10 +7,12 @@ Nothing here does I/O. Time, timers, events and the listening socket belong to a
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Protocol
+from urllib.parse import urlsplit
 
 from orchestrator.core.models import Role, parse_version
 
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 
     from orchestrator.simulator.scenario import ApplianceSpec, Scenario, Timing
 
+_VERSION_IN_URL = re.compile(r"(?<![0-9.])(\d+\.\d+\.\d+(?:\.\d+)?)(?![0-9])")
+_URL_SCHEMES = ("http://", "https://", "ftp://")
 _API_RESTART_DELAY = 0.05  # wall seconds: lets the 202 reach the client before the port closes
 _INSTALL_STEPS = (
     "Verifying firmware image",
@@ -212,6 +216,23 @@ class SimAppliance:
         if faults.halt_unavailable is not None and self.left.halt_unavailable > 0:
             self.left.halt_unavailable -= 1
             _refuse_for_a_while(self, "halt_unavailable", faults.halt_unavailable.retry_after, 503)
+
+    def change_ingest(self, *, enabled: bool) -> None:
+        """PATCH /extrahop/cluster through this node: the whole cluster's ingest."""
+        if self.cluster is None:
+            raise Refused(404, "this appliance is not an Explore cluster node")
+        self.check_ingest_change(enabled=enabled)
+        self.cluster.ingest_enabled = enabled
+        self.emit("ingest.changed", cluster=self.cluster.name, enabled=enabled, via=self.name)
+
+    def download_from_url(self, url: str, *, upgrade: bool) -> Job:
+        """POST /extrahop/firmware/download/url: the version is read from the URL's path."""
+        if not url.startswith(_URL_SCHEMES):
+            raise Refused(400, "firmware_url must be an http, https or ftp URL")
+        found = _VERSION_IN_URL.findall(urlsplit(url).path)
+        if not found:
+            raise Refused(400, "no firmware version such as 9.9.1.100 can be found in firmware_url")
+        return self.start_download("download_url", found[-1], upgrade=upgrade)
 
     # -- upload -------------------------------------------------------------------------
 

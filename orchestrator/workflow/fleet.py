@@ -20,14 +20,13 @@ from orchestrator.appliance.client import ApplianceClient, open_session
 from orchestrator.appliance.imageread import hash_image
 from orchestrator.core.config import Settings, resumed_settings
 from orchestrator.core.errors import PlanError, StateError
-from orchestrator.core.models import MAY_BE_HALTED, Outcome
-from orchestrator.core.procedure import PHASE_OF
+from orchestrator.core.models import MAY_BE_HALTED
 from orchestrator.core.statehome import RunFolder
 from orchestrator.engine import facts as facts_mod
 from orchestrator.engine import logs
 from orchestrator.engine.context import RunContext
 from orchestrator.engine.runner import run_plan
-from orchestrator.engine.runstate import Prior
+from orchestrator.engine.runstate import Prior, priors
 from orchestrator.journal.aio import AsyncJournal
 from orchestrator.journal.runs import halted_clusters, refuse_new_run, require_state_db
 from orchestrator.plan import ImageInfo, build_plan, choose_found_off
@@ -275,25 +274,7 @@ async def resume(
 
 async def _prior_states(journal: AsyncJournal, run_id: str) -> dict[str, Prior]:
     """Each appliance's last state and furthest progress, from the run's journal."""
-    progress: dict[str, Outcome] = {}
-    job_started: dict[str, dt.datetime] = {}  # `upgrading` is journalled just before the start
-    for event in await journal.events(run_id):
-        if event.state in PHASE_OF:
-            progress[event.appliance] = event.state
-        if event.state is Outcome.UPGRADING and event.job_id is None:
-            job_started[event.appliance] = event.ts
-    states = await journal.appliance_states(run_id)
-    return {
-        name: Prior(
-            state=r.state,
-            progress=progress.get(name, Outcome.PENDING),
-            job_id=r.job_id,
-            version_before=r.version_before,
-            error=r.error,
-            job_started=job_started.get(name),
-        )
-        for name, r in states.items()
-    }
+    return priors(await journal.events(run_id), await journal.appliance_states(run_id))
 
 
 def _settings_of_run(settings_json: str, current: Settings) -> Settings:
