@@ -1,0 +1,215 @@
+"""Test helpers: the engine run against the simulator's appliances in memory, no socket.
+
+`memory_run` plans a scenario (facts read through the appliance port) and runs it through
+`run_plan` with an in-memory journal; it can stop or cancel the run when an appliance enters
+a state, and resume from what the journal kept, as `orchestrator resume` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from fleetrun import TARGET
+from pydantic import SecretStr
+
+from orchestrator.appliance.imageread import hash_image
+from orchestrator.core.config import Settings
+from orchestrator.core.models import (
+    MAY_BE_HALTED,
+    Appliance,
+    FileFirmware,
+    IngestVerb,
+    Inventory,
+    NodeKind,
+    Outcome,
+    Role,
+)
+from orchestrator.engine.context import RunContext
+from orchestrator.engine.facts import gather_facts
+from orchestrator.engine.ports import RunEvent, StateChanged
+from orchestrator.engine.runner import run_plan
+from orchestrator.engine.runstate import priors
+from orchestrator.plan import ImageInfo, Plan, build_plan
+from orchestrator.simulator import Scenario, make_image
+from orchestrator.simulator.memory import MemoryFleet
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from orchestrator.core.models import RunReport
+    from orchestrator.engine.runstate import Prior
+
+
+@dataclasses.dataclass
+class Recorded:
+    """One state change as the in-memory journal keeps it (the journal's row and event)."""
+
+    appliance: str
+    state: Outcome
+    job_id: str | None = None
+    error: str | None = None
+    version_before: str | None = None
+    ts: dt.datetime = dataclasses.field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+@dataclasses.dataclass
+class MemoryJournal:
+    """The engine's journal port, in memory, with the SQLite journal's keeping rules."""
+
+    events: list[Recorded] = dataclasses.field(default_factory=list)
+    states: dict[str, Recorded] = dataclasses.field(default_factory=dict)
+    ingest: list[tuple[str, str, IngestVerb, str | None]] = dataclasses.field(default_factory=list)
+
+    async def record_state(
+        self,
+        run_id: str,
+        appliance: str,
+        state: Outcome,
+        *,
+        job_id: str | None = None,
+        error: str | None = None,
+        version: str | None = None,
+        step: str | None = None,
+    ) -> None:
+        """Journal a state change: the row (job id kept once set) and the event."""
+        del run_id, step
+        old = self.states.get(appliance)
+        self.states[appliance] = Recorded(
+            appliance,
+            state,
+            job_id=job_id or (old.job_id if old else None),  # kept once set
+            error=error,
+            version_before=(old.version_before if old else None) or version,
+        )
+        self.events.append(Recorded(appliance, state, job_id=job_id, error=error))
+
+    async def record_states_bulk(self, run_id: str, appliances: list[str], state: Outcome) -> None:
+        """The same state for many appliances."""
+        for name in appliances:
+            await self.record_state(run_id, name, state)
+
+    async def record_ingest(
+        self, run_id: str, cluster: str, via: str, action: str, error: str | None = None
+    ) -> None:
+        """Journal an ingest action."""
+        del run_id
+        self.ingest.append((cluster, via, IngestVerb(action), error))
+
+    def priors(self) -> dict[str, Prior]:
+        """What a resumed run takes each appliance up from."""
+        return priors(self.events, self.states)
+
+    def halted(self) -> dict[str, IngestVerb]:
+        """Clusters whose last ingest action leaves them (maybe) halted."""
+        last = {c: verb for c, _, verb, _ in self.ingest if verb is not IngestVerb.LEFT_OFF}
+        return {c: v for c, v in last.items() if v in MAY_BE_HALTED}
+
+
+@dataclasses.dataclass
+class Observer:
+    """Records every event; calls `trigger` on each state change (to stop or cancel a run)."""
+
+    trigger: Callable[[StateChanged], None] | None = None
+    events: list[RunEvent] = dataclasses.field(default_factory=list)
+
+    def notify(self, event: RunEvent) -> None:
+        """Record the event; pull the trigger on a state change."""
+        self.events.append(event)
+        if self.trigger is not None and isinstance(event, StateChanged):
+            self.trigger(event)
+
+
+def fast(**overrides: Any) -> Settings:  # noqa: ANN401 - any setting
+    """Settings whose polling fits the simulator's scaled clock."""
+    values: dict[str, Any] = {
+        "concurrency": 3,
+        "poll_interval": 0.01,
+        "poll_interval_max": 0.02,
+        "job_deadline": 20.0,
+        "reboot_deadline": 20.0,
+        "upgrade_duration": 0.03,
+        "reboot_duration": 0.012,
+        "download_duration": 0.003,
+    }
+    return Settings.model_validate(values | overrides)
+
+
+def inventory_of(scenario: dict[str, Any], folder: Path) -> tuple[Inventory, dict[str, ImageInfo]]:
+    appliances, images = [], {}
+    for spec in scenario["appliances"]:
+        path = folder / f"{spec['role']}-{TARGET}.tar"
+        if str(path) not in images:
+            make_image(path, spec["role"], TARGET, scenario.get("image_size", 64 * 1024))
+            size, sha256 = hash_image(path)
+            images[str(path)] = ImageInfo(path=str(path), size=size, sha256=sha256)
+        appliances.append(
+            Appliance(
+                name=spec["name"],
+                url=f"http://{spec['name']}.memory.invalid",
+                role=Role(spec["role"]),
+                cluster=spec.get("cluster"),
+                node=NodeKind(spec["node"]) if spec.get("node") else None,
+                firmware=FileFirmware(file=path, version=TARGET),
+                api_key=SecretStr(spec["api_key"]),
+            )
+        )
+    return Inventory(source="memory.yaml", sha256="0" * 64, appliances=tuple(appliances)), images
+
+
+Trigger: TypeAlias = "Callable[[StateChanged, asyncio.Event, asyncio.Task[Any]], None]"
+
+
+@dataclasses.dataclass
+class MemoryRun:
+    """A scenario planned and run in memory."""
+
+    fleet: MemoryFleet
+    plan: Plan
+    settings: Settings
+    journal: MemoryJournal = dataclasses.field(default_factory=MemoryJournal)
+    reports: list[RunReport] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    async def planned(cls, scenario: dict[str, Any], folder: Path, settings: Settings) -> MemoryRun:
+        """Read the fleet through the appliance port and plan it."""
+        fleet = MemoryFleet(Scenario.model_validate(scenario))
+        inventory, images = inventory_of(scenario, folder)
+        clients = [fleet.client(a.name) for a in inventory.appliances]
+        facts = await gather_facts(clients, list(inventory.appliances), concurrency=8)
+        now = dt.datetime.now(dt.UTC)
+        return cls(fleet, build_plan(inventory, facts, images, settings, now=now), settings)
+
+    async def run(self, *, trigger: Trigger | None = None) -> RunReport:
+        """Run the plan (resuming from the journal if it holds a run); the report."""
+        stop = asyncio.Event()
+        holder: list[asyncio.Task[RunReport]] = []
+
+        def fire(event: StateChanged) -> None:
+            if trigger is not None and holder:
+                trigger(event, stop, holder[0])
+
+        resumed = bool(self.journal.states)
+        context = RunContext(
+            plan=self.plan,
+            settings=self.settings,
+            client_for=self.fleet.client,
+            journal=self.journal,
+            run_id="memory-run",
+            observer=Observer(fire),
+            stop=stop,
+            prior=self.journal.priors() if resumed else {},
+            halted_before=self.journal.halted() if resumed else {},
+        )
+        task = asyncio.ensure_future(run_plan(context))
+        holder.append(task)
+        report = await task
+        self.reports.append(report)
+        return report
+
+    def kinds(self, kind: str) -> list[str]:
+        """The appliances of every event of `kind`, in order."""
+        return [e.appliance for e in self.fleet.events if e.kind == kind]
