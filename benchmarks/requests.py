@@ -22,11 +22,11 @@ from typing import Any
 
 from harness import OLD, TARGET, emit
 
+from orchestrator import workflow
 from orchestrator.core.config import Settings
 from orchestrator.engine.logs import LogObserver, configure_logging
 from orchestrator.inventory import load_inventory
 from orchestrator.simulator import Scenario, SimulatedFleet
-from orchestrator.workflow import fleet as workflow
 
 # Requests besides polling: facts (GET /extrahop, and GET /jobs for a job already running),
 # precheck, upload, start the job, and the GET /extrahop after the restart that shows the new

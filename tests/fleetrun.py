@@ -6,11 +6,11 @@ import asyncio
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from orchestrator import workflow
 from orchestrator.core.config import Settings
 from orchestrator.engine.logs import LogObserver
 from orchestrator.inventory import load_inventory
 from orchestrator.simulator import Scenario, SimulatedFleet
-from orchestrator.workflow import fleet as workflow
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator import workflow
 from orchestrator.cli import terminal
 from orchestrator.cli.args import UsageError, build_parser, reviewed, settings_from
 from orchestrator.cli.runtime import prepare_process
@@ -26,7 +27,6 @@ from orchestrator.journal import runs, unlock
 from orchestrator.journal.legacy import legacy_notice
 from orchestrator.plan import ingest_warnings, with_found_off_choice
 from orchestrator.plan.file import load_plan, save_plan
-from orchestrator.workflow import fleet as workflow
 from orchestrator.workflow.restore import restore_ingest
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from orchestrator.engine import steps
 from orchestrator.engine.ingest import restore_cluster
 from orchestrator.journal.aio import AsyncJournal
 from orchestrator.journal.runs import require_state_db
-from orchestrator.workflow.fleet import clients_for
+from orchestrator.workflow.planning import clients_for
 
 if TYPE_CHECKING:
     from orchestrator.appliance.client import ApplianceClient

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from orchestrator import workflow
 from orchestrator.core.config import Settings, resolve_settings
 from orchestrator.core.errors import ConfigError, InventoryError, OrchestratorError, PlanError
 from orchestrator.inventory import load_inventory
 from orchestrator.plan.file import load_plan
-from orchestrator.workflow import fleet as workflow
 
 if TYPE_CHECKING:
     from collections.abc import Callable

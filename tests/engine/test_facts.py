@@ -11,6 +11,7 @@ import stamina
 from fleetrun import fast_settings
 from pydantic import SecretStr
 
+from orchestrator import workflow
 from orchestrator.appliance.client import ApplianceClient, open_session
 from orchestrator.core.config import Settings
 from orchestrator.core.errors import DriftError, TransportError
@@ -26,7 +27,6 @@ from orchestrator.engine.facts import gather_facts
 from orchestrator.inventory import load_inventory
 from orchestrator.plan import Action
 from orchestrator.simulator import Scenario, SimulatedFleet
-from orchestrator.workflow import fleet as workflow
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 from pydantic import SecretStr
 
+from orchestrator import workflow
 from orchestrator.core.errors import StateError
 from orchestrator.core.models import Outcome, Role, UrlFirmware
 from orchestrator.journal import Journal
@@ -23,7 +24,6 @@ from orchestrator.journal.aio import AsyncJournal
 from orchestrator.journal.statedb import APPLICATION_ID, SCHEMA_VERSION
 from orchestrator.journal.view import INCOMPLETE_EXIT_CODE
 from orchestrator.plan import Action, Plan, PlannedAppliance, Wave, WaveKind
-from orchestrator.workflow import fleet as workflow
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -721,7 +721,7 @@ async def test_resume_knows_when_a_journalled_job_was_started(db: Path) -> None:
         await ajournal.record_state(run_id, "eda1", Outcome.UPGRADING, job_id="j7")
         await ajournal.record_state(run_id, "eda2", Outcome.PRECHECKED, version="9.8.0.100")
         events = await ajournal.events(run_id)
-        prior = await workflow._prior_states(ajournal, run_id)
+        prior = await workflow.running._prior_states(ajournal, run_id)
     announced = next(e.ts for e in events if e.state is Outcome.UPGRADING and e.job_id is None)
     assert prior["eda1"].job_started == announced
     assert prior["eda1"].job_id == "j7"

@@ -1,14 +1,13 @@
-"""What `plan`, `apply` and `resume` do, without printing: plan a fleet, execute a plan, resume.
+"""What `apply` and `resume` do once the plan is settled: journal a run and execute it.
 
 A run is journalled in the state database and gets a folder beside it
-(`orchestrator.core.statehome`): the plan it executed, and its log of every event while it runs.
+(`orchestrator.core.statehome`): the plan it executed, and its log of every event while it
+runs. `resume` takes an interrupted run up from its journal.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import datetime as dt
 import os
 import socket
 from contextlib import AsyncExitStack
@@ -16,150 +15,29 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from orchestrator.appliance.client import ApplianceClient, open_session
-from orchestrator.appliance.imageread import hash_image
+from orchestrator.appliance.client import open_session
 from orchestrator.core.config import Settings, resumed_settings
 from orchestrator.core.errors import PlanError, StateError
 from orchestrator.core.models import MAY_BE_HALTED
 from orchestrator.core.statehome import RunFolder
-from orchestrator.engine import facts as facts_mod
 from orchestrator.engine import logs
 from orchestrator.engine.context import RunContext
 from orchestrator.engine.runner import run_plan
 from orchestrator.engine.runstate import Prior, priors
 from orchestrator.journal.aio import AsyncJournal
-from orchestrator.journal.runs import halted_clusters, refuse_new_run, require_state_db
-from orchestrator.plan import ImageInfo, build_plan, choose_found_off
-from orchestrator.plan.file import check_drift, check_same_plan
+from orchestrator.journal.runs import refuse_new_run, require_state_db
 from orchestrator.report.notify import redact_url
+from orchestrator.workflow.planning import clients_for, hash_images
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Awaitable, Callable, Mapping
-    from pathlib import Path
 
-    import aiohttp
-
-    from orchestrator.core.models import Facts, IngestVerb, Inventory, RunReport
+    from orchestrator.core.models import IngestVerb, Inventory, RunReport
     from orchestrator.engine.ports import RunObserver
     from orchestrator.plan import Plan
 
-_CHUNK = 1 << 20
 _log = structlog.get_logger("orchestrator")
-
-
-def _hash_file(path: Path) -> ImageInfo:
-    try:
-        size, sha256 = hash_image(path)
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        fix = "make it a readable file again, or change the inventory"
-        raise PlanError(f"cannot read firmware image {path} ({reason}); {fix}") from None
-    return ImageInfo(path=str(path), size=size, sha256=sha256)
-
-
-async def hash_images(inventory: Inventory) -> dict[str, ImageInfo]:
-    """sha256 and size of every local image the inventory names, hashed off the event loop."""
-    paths = sorted(
-        {a.firmware.file for a in inventory.appliances if a.firmware.kind == "file"}, key=str
-    )
-    # Every hash runs to its end, so that no failure is left unretrieved; the first is raised.
-    infos = await asyncio.gather(
-        *(asyncio.to_thread(_hash_file, p) for p in paths), return_exceptions=True
-    )
-    images: dict[str, ImageInfo] = {}
-    for path, info in zip(paths, infos, strict=True):
-        if isinstance(info, BaseException):
-            raise info
-        images[str(path)] = info
-    return images
-
-
-def clients_for(
-    session: aiohttp.ClientSession, inventory: Inventory, settings: Settings
-) -> Callable[[str], ApplianceClient]:
-    """A memoising factory of one ApplianceClient per appliance name."""
-    made: dict[str, ApplianceClient] = {}
-    appliances = {appliance.name: appliance for appliance in inventory.appliances}
-
-    def client_for(name: str) -> ApplianceClient:
-        if name not in made:
-            made[name] = ApplianceClient(session, appliances[name], settings)
-        return made[name]
-
-    return client_for
-
-
-async def observe(
-    inventory: Inventory, settings: Settings, session: aiohttp.ClientSession
-) -> dict[str, Facts]:
-    """Read every appliance's version, platform and ingest state, concurrently and read-only."""
-    client_for = clients_for(session, inventory, settings)
-    clients = [client_for(a.name) for a in inventory.appliances]
-    return await facts_mod.gather_facts(
-        clients, list(inventory.appliances), concurrency=max(settings.concurrency, 16)
-    )
-
-
-async def _observe_fleet(
-    inventory: Inventory, settings: Settings, *, offline: bool
-) -> tuple[dict[str, ImageInfo], dict[str, Facts] | None, list[str]]:
-    """The images' hashes, the fleet's facts (None offline) and the clusters the tool halted."""
-    images = await hash_images(inventory)
-    facts: dict[str, Facts] | None = None
-    if not offline:
-        # Each appliance is read once or twice: no idle socket per appliance (open file limits).
-        async with open_session(settings, keep_alive=False) as session:
-            facts = await observe(inventory, settings, session)
-    return images, facts, await asyncio.to_thread(halted_clusters, settings.state_db)
-
-
-async def make_plan(
-    inventory: Inventory, settings: Settings, *, offline: bool, now: dt.datetime | None = None
-) -> Plan:
-    """Observe the fleet (unless offline), hash the images and build the plan."""
-    images, facts, halted = await _observe_fleet(inventory, settings, offline=offline)
-    return build_plan(
-        inventory,
-        facts,
-        images,
-        settings,
-        now=now or dt.datetime.now(dt.UTC),
-        halted_by_tool=halted,
-    )
-
-
-async def prepare_saved_plan(plan: Plan, inventory: Inventory, settings: Settings) -> Plan:
-    """The plan to execute for a saved one: rebuilt from the inventory and the fleet as it is.
-
-    Refuses (DriftError) what changed since the plan was made, and (PlanError) anything in the
-    file that differs from what the inventory and the fleet give: a plan file, edited or not,
-    can never make the run break a vendor rule or skip an ingest bracket. The operator's
-    choices recorded in the plan (ingest found off) carry over unless given again.
-    """
-    images, facts, halted = await _observe_fleet(inventory, settings, offline=plan.offline)
-    check_drift(plan, inventory, facts, images)
-    fresh = build_plan(
-        inventory,
-        facts,
-        images,
-        settings,
-        now=dt.datetime.now(dt.UTC),
-        halted_by_tool=halted,
-    )
-    saved_choice = {b.cluster: b.choice for b in plan.ingest}
-    fresh = fresh.model_copy(
-        update={
-            "ingest": tuple(
-                choose_found_off(b, saved_choice.get(b.cluster)) if b.choice is None else b
-                for b in fresh.ingest
-            )
-        }
-    )
-    check_same_plan(plan, fresh)
-    return fresh
-
-
-# --- a run -----------------------------------------------------------------------------------
 
 
 async def execute(
