@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from orchestrator.journal.store import (
+from orchestrator.journal.records import (
     ApplianceRecord,
-    Journal,
     JournalEvent,
     RunRecord,
     StateChange,
     new_run_id,
 )
+from orchestrator.journal.store import Journal
 
 __all__ = [
     "ApplianceRecord",

@@ -16,13 +16,13 @@ from orchestrator.simulator.bodies import (
     UpgradeBody,
     json_body,
 )
-from orchestrator.simulator.fleet import Refused, SimAppliance
+from orchestrator.simulator.host import Refused
 from orchestrator.simulator.images import HEADER_LIMIT, parse_image_header
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from orchestrator.simulator.fleet import Job
+    from orchestrator.simulator.fleet import Job, SimAppliance
 
 CHUNK = 256 * 1024
 

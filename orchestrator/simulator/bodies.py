@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from orchestrator.simulator.fleet import Refused
+from orchestrator.simulator.host import Refused
 
 if TYPE_CHECKING:
     from aiohttp import web

@@ -11,14 +11,13 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 from urllib.parse import urlsplit
 
 from orchestrator.core.models import Role, parse_version
+from orchestrator.simulator.host import Host, Refused
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from orchestrator.simulator.scenario import ApplianceSpec, Scenario, Timing
 
 _VERSION_IN_URL = re.compile(r"(?<![0-9.])(\d+\.\d+\.\d+(?:\.\d+)?)(?![0-9])")
@@ -30,45 +29,6 @@ _INSTALL_STEPS = (
     "Migrating configuration",
     "Finalizing upgrade",
 )
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something the fleet did, at monotonic time `t` (seconds)."""
-
-    t: float
-    appliance: str
-    kind: str
-    data: dict[str, Any]
-
-
-class Host(Protocol):
-    """What an appliance needs from the server that runs it."""
-
-    def now(self) -> float:
-        """Monotonic wall time in seconds."""
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> None:
-        """Run `callback` after `delay` wall seconds."""
-
-    def emit(self, appliance: str, kind: str, data: dict[str, Any]) -> None:
-        """Record an event."""
-
-    def go_down(self, appliance: str) -> None:
-        """Stop listening and drop every open connection of `appliance`."""
-
-    def come_up(self, appliance: str, then: Callable[[], None]) -> None:
-        """Listen again on the same port, then call `then`."""
-
-
-class Refused(Exception):
-    """The appliance refuses a request with `status` and an `error_message`."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 class Staged(NamedTuple):

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchestrator.core.errors import ApiError, AuthError, TransportError
 from orchestrator.core.models import ApplianceInfo, ClusterInfo, JobState
-from orchestrator.simulator.fleet import Event, Refused, build_appliances
+from orchestrator.simulator.fleet import build_appliances
+from orchestrator.simulator.host import Event, Refused
 from orchestrator.simulator.images import HEADER_LIMIT, parse_image_header
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from orchestrator.core.errors import ConfigError
 from orchestrator.core.models import parse_version
 from orchestrator.simulator import writer
 from orchestrator.simulator.app import Registry, create_app
-from orchestrator.simulator.fleet import Event, SimAppliance, build_appliances
+from orchestrator.simulator.fleet import SimAppliance, build_appliances
+from orchestrator.simulator.host import Event
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
