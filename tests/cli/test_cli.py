@@ -37,6 +37,9 @@ def failing_sim(tmp_path: Path) -> Iterator[Sim]:
     fleet.stop()
 
 
+pytestmark = pytest.mark.slow  # every test here runs the command line as a process
+
+
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     """The error line; fails the test if there is a traceback or more than one line."""
     assert "Traceback" not in result.stderr

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from fleetrun import lab
 from simproc import FAST, Sim
 
@@ -48,6 +49,7 @@ def run_limited(*args: str, cwd: Path, soft: int, hard: int) -> subprocess.Compl
     )
 
 
+@pytest.mark.slow
 def test_plan_reads_more_appliances_than_it_may_open_files(tmp_path: Path) -> None:
     """Facts are gathered one connection per request in flight, not one per appliance."""
     fleet = Sim(tmp_path, wide_lab(2 * LIMIT))
@@ -60,6 +62,7 @@ def test_plan_reads_more_appliances_than_it_may_open_files(tmp_path: Path) -> No
     assert "ready to apply" in result.stdout
 
 
+@pytest.mark.slow
 def test_apply_raises_a_low_soft_limit_for_a_large_fleet(tmp_path: Path) -> None:
     """A soft limit below the fleet's size is raised (within the hard limit) for the run."""
     fleet = Sim(tmp_path, wide_lab(2 * LIMIT))
@@ -109,6 +112,7 @@ def test_a_soft_limit_already_high_enough_is_left_alone() -> None:
     assert limits_after_raising(16, soft=256, hard=2048) == (256, 2048)
 
 
+@pytest.mark.slow
 def test_prepare_process_makes_collections_rarer() -> None:
     """Young-generation collections every 10,000 allocations instead of CPython's 700."""
     code = (

@@ -68,6 +68,7 @@ def plant(db: Path, **changes: object) -> lock.LockHolder:
     return holder
 
 
+@pytest.mark.slow
 def test_second_journal_in_this_process_is_locked_out(db: Path, journal: Journal) -> None:
     """A second Journal on the same file gets LockedError naming the pid, command and start time."""
     journal.acquire_lock(command="apply")
@@ -114,6 +115,7 @@ def test_second_process_is_locked_out(db: Path) -> None:
         journal.acquire_lock(command="apply")  # released by the child's close
 
 
+@pytest.mark.slow
 def test_lock_of_a_dead_process_is_taken_over(db: Path) -> None:
     """A lock left by a process that exited without releasing it is taken over, with a log event."""
     result = subprocess.run(
@@ -199,6 +201,7 @@ def test_nonsense_pid_counts_as_dead(db: Path, journal: Journal, pid: int) -> No
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
+@pytest.mark.slow
 def test_lock_of_an_unreaped_child_is_taken_over(db: Path) -> None:
     """A holder that exited but was not yet reaped (a zombie) counts as gone."""
     with subprocess.Popen(
@@ -256,6 +259,7 @@ def test_release_for_the_user_drops_only_the_lock_they_were_shown(
     journal.acquire_lock(command="resume")
 
 
+@pytest.mark.slow
 def test_unlock_without_a_state_database_says_so(tmp_path: Path, state_home: Path) -> None:
     """`unlock` never creates a state database: one line, exit 2."""
     result = orchestrator("unlock", "--yes", cwd=tmp_path)
@@ -265,6 +269,7 @@ def test_unlock_without_a_state_database_says_so(tmp_path: Path, state_home: Pat
     assert not db.exists()
 
 
+@pytest.mark.slow
 def test_unlock_of_an_unlocked_database_does_nothing(db: Path) -> None:
     """Nothing holds the lock: `unlock` says so and exits 0."""
     Journal.open(db).close()
@@ -273,6 +278,7 @@ def test_unlock_of_an_unlocked_database_does_nothing(db: Path) -> None:
     assert "not locked; nothing to do" in result.stdout
 
 
+@pytest.mark.slow
 def test_unlock_refuses_a_run_still_going_on_this_host(db: Path) -> None:
     """Even with --yes, the lock of a live run on this host stays: stop that run instead."""
     with holding(db) as child:
@@ -286,6 +292,7 @@ def test_unlock_refuses_a_run_still_going_on_this_host(db: Path) -> None:
     assert holder.pid == child.pid
 
 
+@pytest.mark.slow
 def test_unlock_of_a_dead_run_needs_no_confirmation(db: Path) -> None:
     """A holder known to be gone is released without asking, saying why it is gone."""
     result = subprocess.run(
@@ -301,6 +308,7 @@ def test_unlock_of_a_dead_run_needs_no_confirmation(db: Path) -> None:
 
 
 @pytest.mark.parametrize(("answer", "code"), [("n", 2), ("y", 0)])
+@pytest.mark.slow
 def test_unlock_asks_on_a_terminal(db: Path, answer: str, code: int) -> None:
     """On a terminal, `unlock` shows the holder and releases its lock only on a yes."""
     Journal.open(db).close()
@@ -319,6 +327,7 @@ def test_unlock_asks_on_a_terminal(db: Path, answer: str, code: int) -> None:
         assert holder is not None
 
 
+@pytest.mark.slow
 def test_unlock_refuses_a_run_still_going_on_this_machine_under_an_old_name(db: Path) -> None:
     """The host was renamed while the run went on: the same boot tells it is this machine."""
     Journal.open(db).close()
