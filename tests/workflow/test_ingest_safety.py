@@ -211,7 +211,7 @@ def seeded_run(db: Path, inventory: Path) -> str:
     return run_id
 
 
-@pytest.mark.scenario(faults={"exa-m1": {"slow_restart": 20.0}})
+@pytest.mark.scenario(faults={"exa-m1": {"slow_restart": 200.0}})  # down ~48 s
 def test_restore_ingest_refuses_while_a_node_is_mid_upgrade_unless_forced(fleet: Sim) -> None:
     """Killed while exa-m1 restarts: restore-ingest refuses (exit 2) unless --force."""
     proc = start_orchestrator("apply", str(fleet.inventory), "--yes", cwd=fleet.dir)
