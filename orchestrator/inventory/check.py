@@ -7,11 +7,8 @@ row or YAML path, and what to write instead; no error or warning ever contains a
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -29,12 +26,14 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.userfile import NotRegularFileError, check_readable
 from orchestrator.inventory.csvfile import version_in_name
+from orchestrator.inventory.document import Document
 from orchestrator.inventory.keys import KeyReader
 from orchestrator.inventory.urls import is_loopback, normalise_url
-from orchestrator.inventory.yamlfile import Where, dotted, looks_secret, show
+from orchestrator.inventory.yamlfile import Where, looks_secret, show
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
 __all__ = ["Checker", "Document"]
 
@@ -42,40 +41,6 @@ _ROLES = ", ".join(role.value for role in Role)
 _NAME = re.compile(r"(?:[A-Za-z0-9]|::)[A-Za-z0-9._:-]{0,252}")  # `::` starts IPv6 hosts
 _VERSION = re.compile(r"\d+(\.\d+)+")
 _FIRMWARE_SCHEMES = ("http", "https", "ftp")
-
-
-@dataclass(frozen=True)
-class Document:
-    """A parsed inventory in canonical form, and how to point at a place in it."""
-
-    file: str
-    base: Path  # relative paths start here
-    data: dict[str, Any]
-    lines: tuple[int, ...] | None = None  # CSV: the line of each appliance
-    vendor: bool = False
-
-    def where(self, path: Where) -> str | int | None:
-        """The row (CSV line) or YAML path of `path`."""
-        if self.lines is None:
-            return dotted(path) or None
-        if len(path) > 1 and path[0] == "appliances" and isinstance(path[1], int):
-            return self.lines[path[1]]
-        return None
-
-    def place(self, index: int) -> str:
-        """Where appliance `index` is, for a message naming another appliance."""
-        return f"appliances[{index}]" if self.lines is None else f"row {self.lines[index]}"
-
-    def error(self, path: Where, message: str) -> InventoryError:
-        """The InventoryError for `path`."""
-        return InventoryError(message, file=self.file, row=self.where(path))
-
-    def resolve(self, value: str) -> Path:
-        """`value` as an absolute path; relative paths start at the inventory's directory."""
-        path = Path(value)
-        with contextlib.suppress(RuntimeError):  # ~user of no such user: left as written
-            path = path.expanduser()
-        return Path(os.path.normpath(self.base / path)).absolute()
 
 
 @dataclass

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-    from orchestrator.inventory.check import Document
+    from orchestrator.inventory.document import Document
 
 __all__ = ["KeyReader"]
 

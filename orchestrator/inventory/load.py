@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from orchestrator.core.errors import InventoryError
 from orchestrator.core.models import Inventory
 from orchestrator.core.userfile import read_regular
-from orchestrator.inventory.check import Checker, Document
+from orchestrator.inventory.check import Checker
 from orchestrator.inventory.csvfile import parse_csv
+from orchestrator.inventory.document import Document
 from orchestrator.inventory.urls import normalise_url
 from orchestrator.inventory.yamlfile import parse_yaml
 
