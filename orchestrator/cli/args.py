@@ -42,6 +42,12 @@ def _version() -> str:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="settings file (YAML)")
     parser.add_argument("--log-format", choices=["console", "json"], default=None)
+    parser.add_argument(
+        "-q", "--quiet", action="count", default=0, help="log only warnings and errors"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log every event, debug included"
+    )
 
 
 def _state_db(parser: argparse.ArgumentParser) -> None:

@@ -15,17 +15,29 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from orchestrator import workflow
 from orchestrator.cli import terminal
 from orchestrator.cli.args import UsageError, build_parser, reviewed, settings_from
+from orchestrator.cli.confirm import Verdict, confirm
 from orchestrator.cli.runtime import prepare_process
-from orchestrator.cli.screen import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, Screen
+from orchestrator.cli.screen import (
+    EXIT_BAD_INPUT,
+    EXIT_DECLINED,
+    EXIT_FAILED,
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    Screen,
+)
+from orchestrator.cli.voice import Voice, environment, log_format_for
 from orchestrator.core.errors import ConfigError, OrchestratorError, one_line
 from orchestrator.core.statehome import db_flag
+from orchestrator.engine.logs import configure_logging
 from orchestrator.inventory import load_inventory
-from orchestrator.journal import runs, unlock
+from orchestrator.journal import new_run_id, runs, unlock
 from orchestrator.journal.legacy import legacy_notice
-from orchestrator.plan import ingest_warnings, with_found_off_choice
+from orchestrator.plan import with_found_off_choice
 from orchestrator.plan.file import load_plan, save_plan
 from orchestrator.workflow.restore import restore_ingest
 
@@ -36,6 +48,11 @@ if TYPE_CHECKING:
     from orchestrator.core.models import Inventory, RunReport
     from orchestrator.plan import Plan
 
+_VERDICT_CODES = {
+    Verdict.NOTHING: EXIT_OK,
+    Verdict.DECLINED: EXIT_DECLINED,
+    Verdict.UNATTENDED: EXIT_BAD_INPUT,
+}
 _FOUND_OFF_ANSWERS = {"keep": "keep", "k": "keep", "enable": "enable", "e": "enable"}
 
 
@@ -46,7 +63,8 @@ class App(Screen):
         self.args = args
         self.argv = argv
         settings = settings_from(args)
-        super().__init__(settings, interactive=sys.stdin.isatty() and sys.stdout.isatty())
+        verbosity = getattr(args, "verbose", 0) - getattr(args, "quiet", 0)
+        super().__init__(settings, verbosity=verbosity)
         uses_state = args.command not in {"validate", "simulate", "demo"}
         notice = legacy_notice(settings, explicit=args.state_db_given) if uses_state else None
         if notice is not None:
@@ -82,14 +100,19 @@ class App(Screen):
     # -------------------------------------------------------------------- apply
     def apply(self) -> int:
         """Plan (or load and re-check a saved plan), confirm, execute, report."""
+        run_id = self.args.run_id or new_run_id()
+        structlog.contextvars.bind_contextvars(run_id=run_id)  # every event, planning too
         inventory, plan = self._plan_for_apply()
+        self.inventory_source = inventory.source
         if plan.refused:
             self.show_plan(plan, "table")
-            self.err.print("error: the plan is refused; nothing was changed", style="red")
+            self.voice.error("the plan is refused; nothing was changed", event="plan.refused")
             return EXIT_BAD_INPUT
         plan = self._decide_found_off(plan)
-        if not self._confirm(plan):
-            return EXIT_BAD_INPUT
+        self.show_plan(plan, "table")  # the record of what is approved, --yes or not
+        verdict = confirm(self, plan, yes=self.args.yes)
+        if verdict is not Verdict.GO:
+            return _VERDICT_CODES[verdict]
         if self.args.detach:
             from orchestrator.cli.detach import detach  # noqa: PLC0415 - only for --detach
 
@@ -101,7 +124,7 @@ class App(Screen):
                 self.settings,
                 observer=self.observer(plan),
                 stop=stop,
-                run_id=self.args.run_id,
+                run_id=run_id,
             )
         )
         return self.finish(result)
@@ -128,17 +151,17 @@ class App(Screen):
         if not undecided:
             return plan
         clusters = ", ".join(undecided)
-        if not self.interactive:
+        if not self.can_ask:
             raise ConfigError(
                 f"ingest on cluster {clusters} is already disabled, and no run of this tool "
                 "disabled it: choose --ingest-found-off keep (leave it off) or "
                 "--ingest-found-off enable (enable it after the upgrade); nothing was changed"
             )
-        self.err.print(
+        self.say(
             f"Ingest on cluster {clusters} is already disabled, and no run of this tool "
             "disabled it.",
+            event="ingest.found_off",
             style="yellow",
-            markup=False,
         )
         answer = self.ask_text("Keep it off, or enable it after the upgrade? [keep/enable] ")
         choice = _FOUND_OFF_ANSWERS.get(answer.strip().lower())
@@ -149,18 +172,6 @@ class App(Screen):
             )
         self.found_off_choice = choice
         return with_found_off_choice(plan, "keep" if choice == "keep" else "enable")
-
-    def _confirm(self, plan: Plan) -> bool:
-        if not self.args.yes and self.interactive:
-            self.show_plan(plan, "table")
-        for line in ingest_warnings(plan.ingest):
-            self.err.print(f"note: {line}", style="yellow", markup=False)
-        count = sum(1 for a in plan.appliances() if a.actionable)
-        return self.ask(
-            f"Upgrade {count} appliance(s) as planned?",
-            yes=self.args.yes,
-            unattended="review with `orchestrator plan`, then run apply with --yes",
-        )
 
     def _child_argv(self, plan: Plan) -> list[str]:
         """The command line for the detached run: no --detach, --yes, the choices made here."""
@@ -249,12 +260,14 @@ class App(Screen):
             self.out.print(f"{self.settings.state_db}: not locked; nothing to do")
             return EXIT_OK
         self.out.print(held.line)
-        if not held.gone and not self.ask(
-            "Release the lock? Only if that run is no longer going",
-            yes=self.args.yes,
-            unattended="run unlock with --yes once you know that run is gone",
-        ):
-            return EXIT_BAD_INPUT
+        if not held.gone:
+            answer = self.ask(
+                "Release the lock? Only if that run is no longer going",
+                yes=self.args.yes,
+                unattended="run unlock with --yes once you know that run is gone",
+            )
+            if answer is not True:
+                return EXIT_BAD_INPUT if answer is None else EXIT_DECLINED
         self.out.print(unlock.release(self.settings.state_db, held))
         return EXIT_OK
 
@@ -320,10 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line and return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command, app = "", None
-    err = Screen.console(stderr=True)
+    voice = Voice(log_format_for(argv, environment()))
     try:
         terminal.install()
-        err = Screen.console(stderr=True)
+        voice = Voice(log_format_for(argv, environment()))  # on the streams that outlive it
+        configure_logging(voice.fmt)
         signal.signal(signal.SIGTERM, _interrupt)
         prepare_process()
         args = build_parser().parse_args(argv)
@@ -331,28 +345,43 @@ def main(argv: list[str] | None = None) -> int:
         command, app = args.command, App(args, argv)
         return _COMMANDS[command](app)
     except UsageError as exc:
-        err.print(f"error: {exc}\n(see `orchestrator --help`)", style="red", markup=False)
+        voice.error(f"{exc} (see `orchestrator --help`)", event="usage.refused")
         return EXIT_BAD_INPUT
     except OrchestratorError as exc:
-        err.print(f"error: {one_line(exc)}", style="red", markup=False)
+        voice.error(one_line(exc), event=_error_event(exc))
         return EXIT_FAILED if _is_runtime(exc) else EXIT_BAD_INPUT
     except (KeyboardInterrupt, asyncio.CancelledError):
-        return _interrupted(err, command, app)
+        return _interrupted(app.voice if app is not None else voice, command, app)
 
 
-def _interrupted(err: Any, command: str, app: App | None) -> int:  # noqa: ANN401 - a Console
+def _error_event(exc: OrchestratorError) -> str:
+    """`error.config_error`, `error.drift_error`...: the kind of error, for machines."""
+    name = type(exc).__name__
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+    return f"error.{snake}"
+
+
+def _interrupted(voice: Voice, command: str, app: App | None) -> int:
     """Ctrl-C (or SIGTERM) outside a run: planning, a prompt, a read, the report, the webhook."""
     if app is not None and app.finished is not None:
-        err.print("interrupted after the run ended: its journal is complete (`status`)")
+        voice.say(
+            "interrupted after the run ended: its journal is complete (`status`)",
+            event="command.interrupted",
+        )
         app.log_finished(app.finished)
         return app.finished.exit_code
     if command == "restore-ingest":
-        err.print("interrupted: run `orchestrator restore-ingest` again to finish")
+        inventory = app.args.inventory if app is not None else "INVENTORY"
+        db = db_flag(app.settings.state_db) if app is not None else ""
+        voice.say(
+            f"interrupted: run `orchestrator restore-ingest {inventory}{db}` again to finish",
+            event="command.interrupted",
+        )
     elif command == "watch":
-        err.print("stopped watching; the run (if it is going) goes on")
+        voice.say("stopped watching; the run (if it is going) goes on", event="watch.stopped")
         return 130
     else:
-        err.print("interrupted before anything was changed")
+        voice.say("interrupted before anything was changed", event="command.interrupted")
     logging.shutdown()
     return EXIT_INCOMPLETE
 

@@ -17,12 +17,12 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
 from orchestrator.cli import terminal
 from orchestrator.cli.live import LiveView
+from orchestrator.cli.voice import LogFormat, Voice, console
 from orchestrator.core.errors import ConfigError, one_line
 from orchestrator.core.statehome import RunFolder, db_flag
 from orchestrator.engine import logs
@@ -36,7 +36,7 @@ from orchestrator.report.notify import check_url, notify
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
 
-    from rich.console import RenderableType
+    from rich.console import Console, RenderableType
 
     from orchestrator.core.config import Settings
     from orchestrator.core.models import Inventory, RunReport
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from orchestrator.plan import Plan
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_DECLINED = 4  # the operator said no at a prompt: nothing was changed
 # Above this many appliances, the table printed at the end of a run lists only the problems.
 BRIEF_TABLE_ABOVE = 50
 
@@ -53,34 +54,44 @@ _log = structlog.get_logger("orchestrator")
 class Screen:
     """The terminal side of one invocation: consoles, logging, prompts, a supervised run."""
 
-    def __init__(self, settings: Settings, *, interactive: bool) -> None:
-        self.out = self.console(stderr=False)
-        self.err = self.console(stderr=True)
+    def __init__(self, settings: Settings, *, verbosity: int = 0) -> None:
+        self.out = console(stderr=False)
         self.settings = settings
         if settings.notify_url:
             check_url(settings.notify_url)
-        self.interactive = interactive
-        self.log_format = settings.log_format or ("console" if interactive else "json")
+        # People read standard error: logs, the live view, prompts. Results go to stdout.
+        self.terminal = sys.stderr.isatty()
+        self.can_ask = self.terminal and sys.stdin.isatty()
+        self.log_format: LogFormat = settings.log_format or ("console" if self.terminal else "json")
+        self.voice = Voice(self.log_format)
+        self.err = self.voice.err
+        self.verbosity = verbosity
         self.view: LiveView | None = None  # set when the run is shown live
         self.live: Live | None = None
         self.finished: RunReport | None = None  # the run's report, once it ended
         self.found_off_choice: str | None = None  # asked at the prompt, for a detached run
-        # While the live view owns the terminal, only warnings and errors are logged there.
-        configure_logging(
-            self.log_format, level=logging.WARNING if self.live_view_on() else logging.INFO
-        )
+        self.inventory_source: str | None = None  # the run's inventory, for the hints
+        configure_logging(self.log_format, level=self._terminal_level())
+
+    def _terminal_level(self) -> int:
+        """-q: warnings; -v: debug; while the live view owns the terminal: warnings."""
+        if self.verbosity < 0 or (self.verbosity == 0 and self.live_view_on()):
+            return logging.WARNING
+        return logging.DEBUG if self.verbosity > 0 else logging.INFO
 
     @staticmethod
     def console(*, stderr: bool) -> Console:
         """A console that wraps only tables: messages stay one line, even in a log file."""
-        stream = sys.stderr if stderr else sys.stdout
-        width = None if stream.isatty() else 120  # rich would assume 80 without a terminal
-        return Console(stderr=stderr, highlight=False, width=width, soft_wrap=True)
+        return console(stderr=stderr)
+
+    def say(self, text: str, *, event: str, style: str | None = None, **fields: Any) -> None:  # noqa: ANN401
+        """A line for people on stderr; in JSON mode the event `event` (message=text)."""
+        self.voice.say(text, event=event, style=style, **fields)
 
     def warn(self, inventory: Inventory) -> None:
         """Print the inventory's warnings."""
         for warning in inventory.warnings:
-            self.err.print(f"warning: {warning}", style="yellow", markup=False)
+            self.voice.warning(warning, event="inventory.warned")
 
     def show_plan(self, plan: Plan, fmt: str) -> None:
         """The plan as a table, JSON or Markdown on standard output."""
@@ -96,26 +107,26 @@ class Screen:
         self.out.print(reporttable.render_table(result, brief_above=BRIEF_TABLE_ABOVE))
 
     # ------------------------------------------------------------------ prompts
-    def ask(self, question: str, *, yes: bool, unattended: str) -> bool:
-        """The user's yes (or --yes); without a terminal, refuse saying `unattended`."""
+    def ask(self, question: str, *, yes: bool, unattended: str) -> bool | None:
+        """The user's yes (or --yes): True; no: False; no terminal to ask on: None."""
         if yes:
             return True
-        if not self.interactive:
-            self.err.print(f"error: no terminal to confirm on; {unattended}", style="red")
-            return False
+        if not self.can_ask:
+            self.voice.error(f"no terminal to confirm on; {unattended}", event="prompt.refused")
+            return None
         if self.ask_text(f"{question} [y/N] ").strip().lower() in {"y", "yes"}:
             return True
-        self.err.print("nothing was changed")
+        self.say("declined: nothing was changed", event="prompt.declined")
         return False
 
     def ask_text(self, prompt: str) -> str:
         """One line typed at the terminal ('' at its end, or when it has gone away)."""
         try:
-            return self.out.input(prompt, markup=False)
+            return self.err.input(prompt, markup=False)
         except (EOFError, OSError):
             return ""
         except KeyboardInterrupt:
-            self.out.print()  # what is said next goes on a line of its own
+            self.err.print()  # what is said next goes on a line of its own
             raise
 
     # ------------------------------------------------------------ a run, live
@@ -127,8 +138,8 @@ class Screen:
         return FanOut(self.view, LogObserver())
 
     def live_view_on(self) -> bool:
-        """Whether the run is drawn live (a terminal, console logging)."""
-        return self.interactive and self.log_format == "console"
+        """Whether the run is drawn live (standard error is a terminal, console logging)."""
+        return self.terminal and self.log_format == "console"
 
     def with_signals(
         self, start: Callable[[asyncio.Event], Coroutine[Any, Any, RunReport]]
@@ -146,13 +157,20 @@ class Screen:
         def on_interrupt() -> None:
             if stop.is_set():
                 if not task.cancelling():  # once is enough: the run is already tearing down
-                    self.err.print("second interrupt: stopping now; `orchestrator resume` later")
+                    db = db_flag(self.settings.state_db)
+                    self.say(
+                        f"second interrupt: stopping now; `orchestrator resume{db}` later",
+                        event="run.interrupted_again",
+                    )
                     task.cancel()
                 return
             stop.set()
-            self.err.print(
+            if self.view is not None:
+                self.view.stopping = True
+            self.say(
                 "interrupt: starting nothing new; letting running upgrades finish "
-                "(interrupt again to stop at once)"
+                "(interrupt again to stop at once)",
+                event="run.interrupted",
             )
 
         loop.add_signal_handler(signal.SIGINT, on_interrupt)  # SIGTERM is raised as SIGINT
@@ -191,16 +209,18 @@ class Screen:
             logs.open_run_log(folder.events)
         self.print_report(result)
         if result.error:
-            self.err.print(f"error: {result.error}", style="red", markup=False)
+            self.voice.error(result.error, event="run.failed")
         self._write_reports(result, folder)
         if self.settings.notify_url:
             asyncio.run(notify(self.settings.notify_url, report.summary_payload(result)))
         if result.exit_code == EXIT_INCOMPLETE:
             db = db_flag(self.settings.state_db)
-            self.err.print(
+            inventory = self.inventory_source or "INVENTORY"
+            self.say(
                 f"the run is incomplete: `orchestrator resume{db}` continues it (and "
                 "re-enables any ingest still halted), or `orchestrator restore-ingest "
-                f"INVENTORY{db}` re-enables ingest and closes it"
+                f"{inventory}{db}` re-enables ingest and closes it",
+                event="run.incomplete",
             )
         self.log_finished(result)
         return result.exit_code
@@ -212,10 +232,11 @@ class Screen:
             try:
                 for path in report.write_reports(result, target):
                     if target == self.settings.report:
-                        self.err.print(f"report written to {path}")
-                    _log.info("report.written", path=str(path))
+                        self.say(f"report written to {path}", event="report.written")
+                    else:
+                        _log.info("report.written", path=str(path))
             except ConfigError as exc:  # the run's own exit code matters more than the file
-                self.err.print(f"error: {one_line(exc)}", style="red", markup=False)
+                self.voice.error(one_line(exc), event="report.failed")
 
     def log_finished(self, result: RunReport) -> None:
         """Log `run.finished` (what `watch` waits for) and close the run's log."""

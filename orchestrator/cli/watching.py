@@ -43,7 +43,7 @@ def watch(screen: Screen, run: str | None) -> int:
         return EXIT_BAD_INPUT
     record = state.record
     short = record.run_id[:8]
-    view = LiveView(Plan.model_validate_json(record.plan_json)) if screen.interactive else None
+    view = LiveView(Plan.model_validate_json(record.plan_json)) if screen.terminal else None
     reader = RunLogReader(RunFolder.of(db, record.run_id).events, view)
     reader.poll()
     started = record.started_at.astimezone().strftime("%Y-%m-%d %H:%M")

@@ -14,6 +14,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
+import stamina
 import structlog
 
 from orchestrator.core.models import Outcome
@@ -91,19 +92,60 @@ def _tee(_logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
     return event
 
 
+class _StderrLogger:
+    """Writes each rendered event to whatever sys.stderr is at that moment.
+
+    The live view swaps sys.stderr for a proxy that prints above its region: an event logged
+    during a run goes there, never under the live region, and never tears a frame.
+    """
+
+    def msg(self, message: str) -> None:
+        """Write one line."""
+        stream = sys.stderr
+        stream.write(message + "\n")
+        stream.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+def _stderr_logger(*_args: object) -> _StderrLogger:
+    return _StderrLogger()
+
+
+class _ToStructlog(logging.Handler):
+    """Library warnings (asyncio, aiohttp) as structured events, not stray text lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Log the record through structlog, at its level."""
+        level = record.levelname.lower() if record.levelno < logging.CRITICAL else "critical"
+        getattr(structlog.get_logger("orchestrator"), level, _warn)(
+            "library.logged", logger=record.name, message=record.getMessage()
+        )
+
+
+def _warn(*_args: object, **_kwargs: object) -> None:
+    """A level structlog does not have: nothing."""
+
+
 def configure_logging(
     fmt: Literal["console", "json"], *, stream: TextIO | None = None, level: int = logging.INFO
 ) -> None:
-    """Send structlog events to `stream` (stderr) as console lines or JSON lines.
+    """Send structlog events to standard error (or `stream`) as console lines or JSON lines.
 
-    `level` is the terminal's; the run's log (`open_run_log`) gets every level.
+    `level` is the terminal's; the run's log (`open_run_log`) gets every level. Python's own
+    logging (libraries) goes through the same pipeline; stamina's retry events are off (the
+    client logs one `request.retried` per retry itself).
     """
+    colors = (stream or sys.stderr).isatty()
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=(stream or sys.stderr).isatty())
+        else structlog.dev.ConsoleRenderer(colors=colors)
     )
     _RUN_LOG.terminal_level = level
+    factory: Any = (
+        structlog.WriteLoggerFactory(file=stream) if stream is not None else _stderr_logger
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -113,9 +155,13 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(min(level, logging.DEBUG)),
-        logger_factory=structlog.WriteLoggerFactory(file=stream or sys.stderr),
+        logger_factory=factory,
         cache_logger_on_first_use=False,
     )
+    stamina.instrumentation.set_on_retry_hooks([])
+    root = logging.getLogger()
+    root.handlers[:] = [_ToStructlog()]
+    root.setLevel(logging.WARNING)
 
 
 class _StepLog:

@@ -1,0 +1,88 @@
+"""The gate before a fleet is changed: what will happen, said plainly, then a real yes.
+
+Before asking, `apply` says what it will do: how many appliances per action, the estimate,
+the window's end, the clusters whose ingest it halts, anything found already disabled. With
+`--yes` it still says it (the scrollback keeps what was approved). A fleet of more than
+`TYPED_ABOVE` appliances is confirmed by typing how many; a smaller one by `y`. Nothing to
+do is said, and nothing is asked.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+from orchestrator.core.text import format_duration
+from orchestrator.plan import Action, ingest_warnings
+
+if TYPE_CHECKING:
+    from orchestrator.cli.screen import Screen
+    from orchestrator.plan import Plan
+
+__all__ = ["TYPED_ABOVE", "Verdict", "confirm", "summary_lines"]
+
+TYPED_ABOVE = 10  # above this many appliances to change, the count is typed, not `y`
+
+
+class Verdict(enum.Enum):
+    """What the gate decided."""
+
+    GO = "go"  # confirmed (or --yes)
+    NOTHING = "nothing"  # nothing to change: no question asked
+    DECLINED = "declined"  # the operator said no
+    UNATTENDED = "unattended"  # no terminal to ask on, and no --yes
+
+
+def summary_lines(plan: Plan) -> list[str]:
+    """What apply will do, in a few lines."""
+    lines = list(plan.appliances())
+    acting = [line for line in lines if line.actionable]
+    by_action: dict[str, int] = {}
+    for line in acting:
+        by_action[str(line.action)] = by_action.get(str(line.action), 0) + 1
+    how = ", ".join(f"{n} {action}" for action, n in by_action.items())
+    current = sum(1 for line in lines if line.action is Action.SKIP)
+    summary = [
+        f"{len(acting)} appliance(s) to upgrade ({how or 'none'}), {current} already current",
+        f"estimate {format_duration(plan.estimate)} at concurrency {plan.concurrency}",
+    ]
+    if plan.window_end is not None:
+        end = plan.window_end.astimezone().strftime("%Y-%m-%d %H:%M %Z")
+        late = sum(1 for line in acting if not line.fits_window)
+        deferred = f"; {late} would not fit and will be deferred" if late else ""
+        summary.append(f"window ends {end}{deferred}")
+    halted = [b for b in plan.ingest if b.halt]
+    if halted:
+        clusters = ", ".join(f"{b.cluster} ({len(b.members)} nodes)" for b in halted)
+        summary.append(f"Explore ingest halted while upgrading: {clusters}")
+    summary += [f"note: {warning}" for warning in ingest_warnings(plan.ingest)]
+    return summary
+
+
+def confirm(screen: Screen, plan: Plan, *, yes: bool) -> Verdict:
+    """Say what will happen, then ask (or take --yes)."""
+    count = sum(1 for line in plan.appliances() if line.actionable)
+    if count == 0:
+        screen.say("no changes: every appliance is already at its target", event="plan.no_changes")
+        return Verdict.NOTHING
+    for index, line in enumerate(summary_lines(plan)):
+        screen.say(line, event="plan.summary", style=None if index else "bold")
+    if yes:
+        return Verdict.GO
+    if not screen.can_ask:
+        screen.voice.error(
+            "no terminal to confirm on; review with `orchestrator plan`, then run apply with --yes",
+            event="prompt.refused",
+        )
+        return Verdict.UNATTENDED
+    if count > TYPED_ABOVE:
+        answer = screen.ask_text(f"Type {count} to upgrade these {count} appliances: ")
+        agreed = answer.strip() == str(count)
+    else:
+        noun = "appliance" if count == 1 else "appliances"
+        answer = screen.ask_text(f"Upgrade {count} {noun} as planned? [y/N] ")
+        agreed = answer.strip().lower() in {"y", "yes"}
+    if agreed:
+        return Verdict.GO
+    screen.say("declined: nothing was changed", event="prompt.declined")
+    return Verdict.DECLINED
