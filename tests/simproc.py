@@ -243,3 +243,15 @@ class Terminal:
             self._reader.join()
             os.close(self.fd)
         return self.code
+
+
+def error_message(result: subprocess.CompletedProcess[str]) -> str:
+    """The one error a command reported on stderr: its JSON event's message, or its line."""
+    for line in result.stderr.splitlines():
+        if line.startswith("{"):
+            event = json.loads(line)
+            if event.get("level") == "error":
+                return str(event["message"])
+        elif line.startswith("error:"):
+            return line
+    raise AssertionError(f"no error reported: {result.stderr!r}")

@@ -138,7 +138,7 @@ def configure_logging(
     """
     colors = (stream or sys.stderr).isatty()
     renderer: Any = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(ensure_ascii=False)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=colors)
     )

@@ -41,9 +41,16 @@ pytestmark = pytest.mark.slow  # every test here runs the command line as a proc
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    """The error line; fails the test if there is a traceback or more than one line."""
+    """The error line (its message, in JSON mode); fails on a traceback or more than one."""
     assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    lines = []
+    for line in result.stderr.splitlines():
+        if line.startswith("{"):
+            event = json.loads(line)
+            if event.get("level") == "error":
+                lines.append(str(event["message"]))
+        elif line.startswith("error:"):
+            lines.append(line)
     assert len(lines) == 1, result.stderr
     return lines[0]
 
@@ -264,8 +271,8 @@ def test_ctrl_c_during_the_webhook_keeps_the_run_s_exit_code(failing_sim: Sim) -
 def test_apply_on_a_terminal_shows_the_plan_and_changes_nothing_on_a_no(sim: Sim) -> None:
     """Without --yes, apply shows the plan, asks, and a "no" leaves every appliance as it was."""
     code, shown = in_terminal("apply", str(sim.inventory), answer="n", cwd=sim.dir)
-    assert code == 2, shown
-    assert "Upgrade 5 appliance(s) as planned? [y/N]" in shown
+    assert code == 4, shown  # declined: its own exit code, not bad input
+    assert "Upgrade 5 appliances as planned? [y/N]" in shown
     assert "eda1" in shown.split("[y/N]")[0]  # the plan came before the question
     assert "nothing was changed" in shown
     assert not sim.events("upload.started")
@@ -278,7 +285,7 @@ def test_apply_on_a_terminal_upgrades_on_a_yes_with_the_live_view(sim: Sim) -> N
     code, shown = in_terminal("apply", str(sim.inventory), answer="y", cwd=sim.dir, columns=80)
     assert code == 0, shown
     after = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.split("[y/N]")[1])  # no colours
-    assert "finished, wave" in after  # the live view's progress line
+    assert "finished, stage" in after  # the live view's progress line
     title = re.search(r"run [0-9a-f]{32} — succeeded", after)
     assert title is not None
     end = after[title.start() :]  # the report table, laid out for 80 columns

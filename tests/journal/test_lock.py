@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import pytest
-from simproc import in_terminal, orchestrator
+from simproc import error_message, in_terminal, orchestrator
 from structlog.testing import capture_logs
 
 from orchestrator.core.errors import LockedError, StateError
@@ -287,7 +287,7 @@ def test_unlock_refuses_a_run_still_going_on_this_host(db: Path) -> None:
             holder = journal.lock_holder()
     assert result.returncode == 2
     assert f"in use by pid {child.pid} (orchestrator apply" in result.stderr
-    assert result.stderr.rstrip().endswith("wait for it or stop it")
+    assert error_message(result).endswith("wait for it or stop it")
     assert holder is not None
     assert holder.pid == child.pid
 
@@ -307,7 +307,7 @@ def test_unlock_of_a_dead_run_needs_no_confirmation(db: Path) -> None:
         assert journal.lock_holder() is None
 
 
-@pytest.mark.parametrize(("answer", "code"), [("n", 2), ("y", 0)])
+@pytest.mark.parametrize(("answer", "code"), [("n", 4), ("y", 0)])
 @pytest.mark.slow
 def test_unlock_asks_on_a_terminal(db: Path, answer: str, code: int) -> None:
     """On a terminal, `unlock` shows the holder and releases its lock only on a yes."""
@@ -335,6 +335,6 @@ def test_unlock_refuses_a_run_still_going_on_this_machine_under_an_old_name(db: 
     result = orchestrator("unlock", "--yes", "--state-db", str(db), cwd=db.parent)
     assert result.returncode == 2
     assert "on host before-the-rename" in result.stderr
-    assert result.stderr.rstrip().endswith("wait for it or stop it")
+    assert error_message(result).endswith("wait for it or stop it")
     with Journal.open(db) as journal:
         assert journal.lock_holder() is not None
