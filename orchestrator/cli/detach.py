@@ -47,11 +47,14 @@ def detach(screen: Screen, argv: list[str]) -> int:
         )
     finally:
         os.close(output)
-    screen.err.print(f"starting run {run_id[:8]} in the background (pid {child.pid})...")
+    screen.say(
+        f"starting run {run_id[:8]} in the background (pid {child.pid})...", event="run.detaching"
+    )
     code = _wait_for_run(child, db, run_id)
     if code is not None:
         text = folder.output.read_text(encoding="utf-8", errors="replace").strip()
-        screen.err.print(text or f"the run did not start (exit {code})", markup=False)
+        for line in (text or f"the run did not start (exit {code})").splitlines():
+            screen.err.out(line, highlight=False)  # the run's own lines, as it wrote them
         folder.output.unlink(missing_ok=True)
         folder.plan.unlink(missing_ok=True)
         folder.remove_if_empty()

@@ -68,7 +68,7 @@ class App(Screen):
         uses_state = args.command not in {"validate", "simulate", "demo"}
         notice = legacy_notice(settings, explicit=args.state_db_given) if uses_state else None
         if notice is not None:
-            self.err.print(f"note: {notice}", style="yellow", markup=False)
+            self.say(f"note: {notice}", event="state_db.legacy_found", style="yellow")
 
     # ----------------------------------------------------------------- validate
     def validate(self) -> int:
@@ -94,7 +94,7 @@ class App(Screen):
         self.show_plan(plan, self.args.format)
         if self.args.out:
             save_plan(plan, self.args.out)
-            self.err.print(f"plan saved to {self.args.out}")
+            self.say(f"plan saved to {self.args.out}", event="plan.saved")
         return EXIT_BAD_INPUT if plan.refused else EXIT_OK
 
     # -------------------------------------------------------------------- apply
@@ -235,7 +235,9 @@ class App(Screen):
             )
         )
         for node in done.forced:
-            self.err.print(f"warning: re-enabled ingest while {node} is mid-upgrade (--force)")
+            self.voice.warning(
+                f"re-enabled ingest while {node} is mid-upgrade (--force)", event="ingest.forced"
+            )
         if not done.clusters:
             self.out.print("no cluster halted by the orchestrator is waiting to be restored")
         failed = False
@@ -244,7 +246,9 @@ class App(Screen):
                 self.out.print(f"ingest restored on cluster {cluster} via {via}")
             else:
                 failed = True
-                self.err.print(f"error: could not restore ingest on {cluster}: {error}")
+                self.voice.error(
+                    f"could not restore ingest on {cluster}: {error}", event="ingest.restore_failed"
+                )
         if done.closed is not None:
             self.out.print(
                 f"closed the interrupted run started {done.closed.started_at:%Y-%m-%d %H:%M} "
@@ -290,7 +294,7 @@ class App(Screen):
                 )
             )
         except KeyboardInterrupt:
-            self.err.print("simulator stopped")
+            self.say("simulator stopped", event="simulator.stopped")
         return EXIT_OK
 
     def demo(self) -> int:

@@ -39,7 +39,7 @@ def watch(screen: Screen, run: str | None) -> int:
     db = screen.settings.state_db
     state = runs.read_run(db, run)
     if state is None:
-        screen.err.print(f"error: {db}: no run recorded yet; nothing to watch", style="red")
+        screen.voice.error(f"{db}: no run recorded yet; nothing to watch", event="watch.nothing")
         return EXIT_BAD_INPUT
     record = state.record
     short = record.run_id[:8]
@@ -47,8 +47,8 @@ def watch(screen: Screen, run: str | None) -> int:
     reader = RunLogReader(RunFolder.of(db, record.run_id).events, view)
     reader.poll()
     started = record.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
-    screen.err.print(f"watching run {short}, started {started}", markup=False)
-    screen.err.print("Ctrl-C stops watching; the run goes on", style="dim", markup=False)
+    screen.say(f"watching run {short}, started {started}", event="watch.started", run=short)
+    screen.say("Ctrl-C stops watching; the run goes on", event="watch.hint", style="dim")
     try:
         if view is not None and _going(reader, state):
             caption = Text(f"run {short} — Ctrl-C stops watching, not the run", style="dim")
@@ -60,9 +60,10 @@ def watch(screen: Screen, run: str | None) -> int:
             _follow(reader, state, db)
     except KeyboardInterrupt:
         flag = db_flag(db)
-        screen.err.print(
+        screen.say(
             f"stopped watching run {short}; it goes on. `orchestrator watch {short}{flag}` "
-            "looks again"
+            "looks again",
+            event="watch.stopped",
         )
         return STOPPED_WATCHING
     return _ended(screen, reader, record.run_id)
@@ -102,9 +103,10 @@ def _ended(screen: Screen, reader: RunLogReader, run_id: str) -> int:
         return int(finished["exit_code"])
     if state is not None and state.record.exit_code is not None:
         return state.record.exit_code
-    screen.err.print(
+    screen.say(
         f"the run's process ended without finishing it (killed?): "
-        f"`orchestrator resume{db_flag(db)}` continues it"
+        f"`orchestrator resume{db_flag(db)}` continues it",
+        event="watch.run_died",
     )
     return EXIT_INCOMPLETE
 

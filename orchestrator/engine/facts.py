@@ -59,7 +59,7 @@ async def _bounded(limit: asyncio.Semaphore, client: FactsPort, appliance: Appli
             error = " ".join(exc.message.split())
             _log.warning("facts.failed", appliance=appliance.name, error=error)
             return Facts(name=appliance.name, error=error)
-    _log.info(
+    _log.debug(
         "facts.gathered",
         appliance=appliance.name,
         version=facts.version,

@@ -96,23 +96,35 @@ def preflight(settings: Settings) -> None:
     with Journal.open(settings.state_db) as journal:
         journal.acquire_lock(command="apply (checking)")
         journal.release_lock()
-        refuse_new_run(settings, journal.unfinished_run(), journal.halted_clusters(None))
+        refuse_new_run(
+            settings, journal.unfinished_run(), journal.halted_clusters(None), journal.last_run()
+        )
 
 
 def refuse_new_run(
-    settings: Settings, unfinished: RunRecord | None, halted: list[tuple[str, str]]
+    settings: Settings,
+    unfinished: RunRecord | None,
+    halted: list[tuple[str, str]],
+    last: RunRecord | None = None,
 ) -> None:
-    """StateError if the state database holds an interrupted run or a cluster left halted."""
+    """StateError if the state database holds an interrupted run or a cluster left halted.
+
+    The advice is complete commands: the state database, and the inventory of the run that
+    left the state behind (the interrupted one, else the newest).
+    """
     db = db_flag(settings.state_db)
     if unfinished is not None:
+        inventory = unfinished.inventory_source
         raise StateError(
             f"{settings.state_db} holds an interrupted run (started "
             f"{unfinished.started_at:%Y-%m-%d %H:%M} UTC): `orchestrator resume{db}` continues "
-            f"it, or `orchestrator restore-ingest INVENTORY{db}` re-enables ingest and closes it"
+            f"it, or `orchestrator restore-ingest {inventory}{db}` re-enables ingest and closes "
+            "it"
         )
     if halted:
         clusters = ", ".join(sorted({cluster for cluster, _ in halted}))
+        inventory = last.inventory_source if last is not None else "INVENTORY"
         raise StateError(
             f"ingest on cluster {clusters} was disabled by an earlier run and never re-enabled: "
-            f"run `orchestrator restore-ingest INVENTORY{db}` first"
+            f"run `orchestrator restore-ingest {inventory}{db}` first"
         )

@@ -19,7 +19,7 @@ from orchestrator.appliance.client import open_session
 from orchestrator.core.config import Settings, resumed_settings
 from orchestrator.core.errors import PlanError, StateError
 from orchestrator.core.models import MAY_BE_HALTED
-from orchestrator.core.statehome import RunFolder
+from orchestrator.core.statehome import RunFolder, db_flag
 from orchestrator.engine import logs
 from orchestrator.engine.context import RunContext
 from orchestrator.engine.runner import run_plan
@@ -62,7 +62,10 @@ async def execute(
     async with AsyncExitStack() as stack:
         journal = await _open_journal(stack, settings, command)
         refuse_new_run(
-            settings, await journal.unfinished_run(), await journal.halted_clusters(None)
+            settings,
+            await journal.unfinished_run(),
+            await journal.halted_clusters(None),
+            await journal.last_run(),
         )
         run_id = await journal.start_run(
             plan_json=plan.model_dump_json(),
@@ -126,9 +129,10 @@ async def resume(
         settings = _settings_of_run(record.settings_json, settings)
         inventory = inventory_for(record.inventory_source)
         if inventory.sha256 != record.inventory_sha256:
+            db = db_flag(settings.state_db)
             raise PlanError(
-                f"inventory {inventory.source} changed since the run began; "
-                "restore it, or run `orchestrator restore-ingest` and plan a new run"
+                f"inventory {inventory.source} changed since the run began; restore it, or run "
+                f"`orchestrator restore-ingest {inventory.source}{db}` and plan a new run"
             )
         await _check_images(plan, inventory)
         prior = await _prior_states(journal, record.run_id)
