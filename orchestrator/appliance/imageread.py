@@ -54,8 +54,11 @@ class _Identity:
 _HASHED: dict[str, tuple[_Identity, str]] = {}
 
 
-def hash_image(path: Path) -> tuple[int, str]:
-    """(size, sha256) of the image at `path`, remembered with the file's identity (blocking)."""
+def hash_image(path: Path, progress: Callable[[int], None] | None = None) -> tuple[int, str]:
+    """(size, sha256) of the image at `path`, remembered with the file's identity (blocking).
+
+    `progress` is told the bytes read, chunk by chunk (from this thread).
+    """
     digest = hashlib.sha256()
     size = 0
     with open_regular(path) as handle:
@@ -63,6 +66,8 @@ def hash_image(path: Path) -> tuple[int, str]:
         while chunk := handle.read(_HASH_CHUNK):
             digest.update(chunk)
             size += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
         if _Identity.of(handle.fileno()) == before:  # not written to while it was read
             _HASHED[str(path)] = (before, digest.hexdigest())
     return size, digest.hexdigest()

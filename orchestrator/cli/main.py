@@ -90,7 +90,12 @@ class App(Screen):
         """Observe the fleet and show the plan; save it with --out."""
         inventory = load_inventory(self.args.inventory)
         self.warn(inventory)
-        plan = asyncio.run(workflow.make_plan(inventory, self.settings, offline=self.args.offline))
+        with self.hashing(inventory) as progress:
+            plan = asyncio.run(
+                workflow.make_plan(
+                    inventory, self.settings, offline=self.args.offline, progress=progress
+                )
+            )
         self.show_plan(plan, self.args.format)
         if self.args.out:
             save_plan(plan, self.args.out)
@@ -136,14 +141,17 @@ class App(Screen):
                 raise UsageError("apply needs an INVENTORY or --plan PLAN.json")
             inventory = load_inventory(self.args.inventory)
             self.warn(inventory)
-            return inventory, asyncio.run(
-                workflow.make_plan(inventory, self.settings, offline=False)
-            )
+            with self.hashing(inventory) as progress:
+                return inventory, asyncio.run(
+                    workflow.make_plan(inventory, self.settings, offline=False, progress=progress)
+                )
         plan = load_plan(self.args.plan_file)
         self.settings = reviewed(self.settings, plan, self.args)
         inventory = load_inventory(self.args.inventory or Path(plan.inventory_source))
         self.warn(inventory)
-        return inventory, asyncio.run(workflow.prepare_saved_plan(plan, inventory, self.settings))
+        with self.hashing(inventory) as progress:
+            prepared = workflow.prepare_saved_plan(plan, inventory, self.settings, progress)
+            return inventory, asyncio.run(prepared)
 
     def _decide_found_off(self, plan: Plan) -> Plan:
         """The plan with a choice made for every Explore cluster whose ingest was found off."""

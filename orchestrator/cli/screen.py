@@ -9,6 +9,7 @@ SIGHUP only stops drawing. At its end a run's reports are written to its folder 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -18,6 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from rich.live import Live
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.text import Text
 
 from orchestrator.cli import terminal
@@ -34,7 +43,7 @@ from orchestrator.report import table as reporttable
 from orchestrator.report.notify import check_url, notify
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable, Coroutine, Iterator
 
     from rich.console import Console, RenderableType
 
@@ -45,6 +54,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 EXIT_DECLINED = 4  # the operator said no at a prompt: nothing was changed
+_HASH_BAR_ABOVE = 64 * 1024 * 1024  # bytes of images: hashing less is too quick for a bar
 # Above this many appliances, the table printed at the end of a run lists only the problems.
 BRIEF_TABLE_ABOVE = 50
 
@@ -92,6 +102,28 @@ class Screen:
         """Print the inventory's warnings."""
         for warning in inventory.warnings:
             self.voice.warning(warning, event="inventory.warned")
+
+    @contextlib.contextmanager
+    def hashing(self, inventory: Inventory) -> Iterator[Callable[[int], None] | None]:
+        """A progress bar while the images are hashed (on a terminal, for large images)."""
+        paths = {a.firmware.file for a in inventory.appliances if a.firmware.kind == "file"}
+        total = 0
+        for path in paths:
+            with contextlib.suppress(OSError):
+                total += path.stat().st_size
+        if not self.live_view_on() or total < _HASH_BAR_ABOVE:
+            yield None
+            return
+        columns = (
+            TextColumn("hashing images"),
+            BarColumn(),
+            DownloadColumn(binary_units=True),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=self.err, transient=True) as bar:
+            task = bar.add_task("hashing", total=total)
+            yield lambda done: bar.advance(task, done)
 
     def show_plan(self, plan: Plan, fmt: str) -> None:
         """The plan as a table, JSON or Markdown on standard output."""

@@ -116,7 +116,10 @@ def wave_blocker(wave: Wave, tracks: Mapping[str, Track]) -> tuple[Outcome, str]
     if failed:
         return Outcome.BLOCKED, f"wave {wave.kind.value} did not finish: {', '.join(failed)}"
     if any(t.outcome is Outcome.DEFERRED for t in left):
-        return Outcome.DEFERRED, "the maintenance window closed before this wave"
+        return (
+            Outcome.DEFERRED,
+            f"wave {wave.kind.value} would not finish before the window closes",
+        )
     if any(t.outcome is Outcome.CANCELLED for t in left):
         return Outcome.CANCELLED, "run interrupted before this wave"
     return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from orchestrator.appliance.client import ApplianceClient, open_session
@@ -19,7 +20,6 @@ from orchestrator.plan import ImageInfo, build_plan, choose_found_off
 from orchestrator.plan.file import check_drift, check_same_plan
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from pathlib import Path
 
     import aiohttp
@@ -28,12 +28,12 @@ if TYPE_CHECKING:
     from orchestrator.core.models import Facts, Inventory
     from orchestrator.plan import Plan
 
-_CHUNK = 1 << 20
+Progress = Callable[[int], None]  # told the bytes of image hashed, as they are
 
 
-def _hash_file(path: Path) -> ImageInfo:
+def _hash_file(path: Path, progress: Progress | None = None) -> ImageInfo:
     try:
-        size, sha256 = hash_image(path)
+        size, sha256 = hash_image(path, progress)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         fix = "make it a readable file again, or change the inventory"
@@ -41,14 +41,19 @@ def _hash_file(path: Path) -> ImageInfo:
     return ImageInfo(path=str(path), size=size, sha256=sha256)
 
 
-async def hash_images(inventory: Inventory) -> dict[str, ImageInfo]:
-    """sha256 and size of every local image the inventory names, hashed off the event loop."""
+async def hash_images(
+    inventory: Inventory, progress: Progress | None = None
+) -> dict[str, ImageInfo]:
+    """sha256 and size of every local image the inventory names, hashed off the event loop.
+
+    `progress` is told the bytes hashed as they are (a 2 GiB image takes a while).
+    """
     paths = sorted(
         {a.firmware.file for a in inventory.appliances if a.firmware.kind == "file"}, key=str
     )
     # Every hash runs to its end, so that no failure is left unretrieved; the first is raised.
     infos = await asyncio.gather(
-        *(asyncio.to_thread(_hash_file, p) for p in paths), return_exceptions=True
+        *(asyncio.to_thread(_hash_file, p, progress) for p in paths), return_exceptions=True
     )
     images: dict[str, ImageInfo] = {}
     for path, info in zip(paths, infos, strict=True):
@@ -85,10 +90,10 @@ async def observe(
 
 
 async def _observe_fleet(
-    inventory: Inventory, settings: Settings, *, offline: bool
+    inventory: Inventory, settings: Settings, *, offline: bool, progress: Progress | None
 ) -> tuple[dict[str, ImageInfo], dict[str, Facts] | None, list[str]]:
     """The images' hashes, the fleet's facts (None offline) and the clusters the tool halted."""
-    images = await hash_images(inventory)
+    images = await hash_images(inventory, progress)
     facts: dict[str, Facts] | None = None
     if not offline:
         # Each appliance is read once or twice: no idle socket per appliance (open file limits).
@@ -98,10 +103,17 @@ async def _observe_fleet(
 
 
 async def make_plan(
-    inventory: Inventory, settings: Settings, *, offline: bool, now: dt.datetime | None = None
+    inventory: Inventory,
+    settings: Settings,
+    *,
+    offline: bool,
+    now: dt.datetime | None = None,
+    progress: Progress | None = None,
 ) -> Plan:
     """Observe the fleet (unless offline), hash the images and build the plan."""
-    images, facts, halted = await _observe_fleet(inventory, settings, offline=offline)
+    images, facts, halted = await _observe_fleet(
+        inventory, settings, offline=offline, progress=progress
+    )
     return build_plan(
         inventory,
         facts,
@@ -112,7 +124,9 @@ async def make_plan(
     )
 
 
-async def prepare_saved_plan(plan: Plan, inventory: Inventory, settings: Settings) -> Plan:
+async def prepare_saved_plan(
+    plan: Plan, inventory: Inventory, settings: Settings, progress: Progress | None = None
+) -> Plan:
     """The plan to execute for a saved one: rebuilt from the inventory and the fleet as it is.
 
     Refuses (DriftError) what changed since the plan was made, and (PlanError) anything in the
@@ -120,7 +134,9 @@ async def prepare_saved_plan(plan: Plan, inventory: Inventory, settings: Setting
     can never make the run break a vendor rule or skip an ingest bracket. The operator's
     choices recorded in the plan (ingest found off) carry over unless given again.
     """
-    images, facts, halted = await _observe_fleet(inventory, settings, offline=plan.offline)
+    images, facts, halted = await _observe_fleet(
+        inventory, settings, offline=plan.offline, progress=progress
+    )
     check_drift(plan, inventory, facts, images)
     fresh = build_plan(
         inventory,
