@@ -113,9 +113,14 @@ def start_orchestrator(
 
 
 def in_terminal(
-    *args: str, answer: str, cwd: Path, columns: int = 80, timeout: float = 60
+    *args: str,
+    answer: str,
+    cwd: Path,
+    columns: int = 80,
+    timeout: float = 60,
+    prompt: str = "[y/N]",
 ) -> tuple[int, str]:
-    """Run `python -m orchestrator ARGS` on a pseudo-terminal and answer its `[y/N]` prompt.
+    """Run `python -m orchestrator ARGS` on a pseudo-terminal and answer its prompt.
 
     Returns the exit code and everything it showed (stdout and stderr together).
     """
@@ -144,7 +149,7 @@ def in_terminal(
                 if not chunk:
                     break
                 shown += chunk
-            if not answered and b"[y/N]" in shown:
+            if not answered and prompt.encode() in shown:
                 os.write(main, answer.encode() + b"\n")
                 answered = True
         code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
@@ -184,6 +189,7 @@ class Terminal:
                 os._exit(127)
         self.pid, self.fd = pid, fd
         self.shown = b""
+        self.chunks: list[bytes] = []  # as the terminal received them, redraw by redraw
         self._stop = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -200,6 +206,7 @@ class Terminal:
                 return
             if not chunk:
                 return
+            self.chunks.append(chunk)
             self.shown += chunk
 
     def text(self) -> str:

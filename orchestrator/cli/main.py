@@ -214,7 +214,7 @@ class App(Screen):
             self.out.print(f"{self.settings.state_db}: no run recorded yet{where}", markup=False)
             return EXIT_OK
         self.out.print(f"state database: {self.settings.state_db}", markup=False)
-        self.print_report(state.report)
+        self.print_report(state.report, state.record.inventory_source)
         db = db_flag(self.settings.state_db)
         if state.going:
             run = state.record.run_id[:8]

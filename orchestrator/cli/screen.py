@@ -134,9 +134,20 @@ class Screen:
         else:
             self.out.print(planview.render_table(plan, width=self.out.width))
 
-    def print_report(self, result: RunReport) -> None:
-        """The run's table and summary."""
+    def print_report(self, result: RunReport, inventory: str | None = None) -> None:
+        """The run's table and summary, and how to re-enable ingest it left disabled."""
         self.out.print(reporttable.render_table(result, brief_above=BRIEF_TABLE_ABOVE))
+        groups = report.ingest_by_cluster(result)
+        left = [cluster for cluster, acts in groups.items() if report.ingest_left_disabled(acts)]
+        if left and result.exit_code != EXIT_INCOMPLETE:  # an incomplete run's hint says it
+            db = db_flag(self.settings.state_db)
+            source = inventory or self.inventory_source or "INVENTORY"
+            self.say(
+                f"ingest on cluster {', '.join(left)} is still disabled: "
+                f"`orchestrator restore-ingest {source}{db}` re-enables it",
+                event="ingest.left_disabled",
+                style="bold red",
+            )
 
     # ------------------------------------------------------------------ prompts
     def ask(self, question: str, *, yes: bool, unattended: str) -> bool | None:

@@ -154,7 +154,7 @@ def ingest_sentence(cluster: str, actions: list[IngestAction], choice: str | Non
         phrases.insert(0, FOUND_OFF_WORDS[choice])
     sentence = f"ingest on {cluster}: " + ", ".join(phrases)
     if ingest_left_disabled(actions):
-        sentence += " — INGEST IS STILL DISABLED; run `orchestrator restore-ingest INVENTORY`"
+        sentence += " — INGEST IS STILL DISABLED: orchestrator restore-ingest re-enables it"
     return sentence
 
 
