@@ -27,3 +27,15 @@ def sim(tmp_path: Path) -> Iterator[Sim]:
     fleet = Sim(tmp_path, slow_lab())
     yield fleet
     fleet.stop()
+
+
+@pytest.fixture
+def long_sim(tmp_path: Path) -> Iterator[Sim]:
+    """The small lab fleet whose last appliance restarts slowly: a run that lasts a while."""
+    scenario = slow_lab()
+    for spec in scenario["appliances"]:
+        if spec["name"] == "eta1":
+            spec["faults"] = {"slow_restart": 60.0}  # down ~15 s
+    fleet = Sim(tmp_path, scenario)
+    yield fleet
+    fleet.stop()

@@ -117,16 +117,16 @@ def test_two_interrupts_stop_at_once_and_resume_reattaches(sim: Sim) -> None:
     assert_fleet_finished_cleanly(sim)
 
 
-def test_a_second_concurrent_run_is_refused_naming_the_holder(sim: Sim) -> None:
+def test_a_second_concurrent_run_is_refused_naming_the_holder(long_sim: Sim) -> None:
     """While one apply runs, another on the same state database exits 2 naming its pid."""
-    first = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    first = start_orchestrator("apply", str(long_sim.inventory), "--yes", cwd=long_sim.dir)
     try:
-        wait_for(sim, has("upload.started"))
-        second = orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+        wait_for(long_sim, has("upload.started"))
+        second = orchestrator("apply", str(long_sim.inventory), "--yes", cwd=long_sim.dir)
         assert second.returncode == 2
         assert f"pid {first.pid}" in second.stderr
         assert "Traceback" not in second.stderr
-        status = orchestrator("status", cwd=sim.dir)  # the run is going: not "interrupted"
+        status = orchestrator("status", cwd=long_sim.dir)  # the run is going: not "interrupted"
         assert f"a run holds the state database: pid {first.pid} (orchestrator apply" in (
             status.stdout
         )

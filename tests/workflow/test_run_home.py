@@ -66,11 +66,11 @@ def test_watch_from_another_directory_follows_the_run_and_exits_with_its_code(
 
 
 def test_watch_on_a_terminal_draws_the_run_and_ctrl_c_only_stops_watching(
-    sim: Sim, tmp_path: Path
+    long_sim: Sim, tmp_path: Path
 ) -> None:
     """In a terminal, `watch` draws the live view; Ctrl-C stops watching (130), not the run."""
-    run = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
-    wait_for(sim, has("upload.started", "eda1"))
+    run = start_orchestrator("apply", str(long_sim.inventory), "--yes", cwd=long_sim.dir)
+    wait_for(long_sim, has("upload.started", "eda1"))
     term = Terminal("watch", cwd=tmp_path, columns=100, rows=30)
     term.wait_for_text("Ctrl-C stops watching, not the run")
     term.wait_for_text("eda1")
@@ -80,7 +80,7 @@ def test_watch_on_a_terminal_draws_the_run_and_ctrl_c_only_stops_watching(
     assert "it goes on" in term.text()
     run.communicate(timeout=60)
     assert run.returncode == 0
-    assert_fleet_finished_cleanly(sim)
+    assert_fleet_finished_cleanly(long_sim)
 
 
 def test_an_interrupted_run_is_found_from_another_directory(sim: Sim, tmp_path: Path) -> None:
