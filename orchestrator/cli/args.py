@@ -1,4 +1,9 @@
-"""The command line's grammar: sub-commands and flags, and the settings they resolve to."""
+"""The command line's grammar: sub-commands and flags, and the settings they resolve to.
+
+Every flag has help; a flag that is a setting says its default and its ORCHESTRATOR_*
+variable (docs/cli.md, Settings). The global options are accepted before or after the
+command; a mistyped command or flag gets a suggestion.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,14 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.cli.grammar import (
+    GLOBAL_SETTINGS,
+    Parser,
+    UsageError,
+    global_options,
+    setting,
+    suggest_flag,
+)
 from orchestrator.core.config import parse_window_end, resolve_settings, window_still_open
 from orchestrator.core.errors import ConfigError
 
@@ -17,19 +30,18 @@ if TYPE_CHECKING:
     from orchestrator.core.config import Settings
     from orchestrator.plan import Plan
 
-__all__ = ["UsageError", "build_parser", "reviewed", "settings_from"]
+__all__ = ["UsageError", "build_parser", "parse_command_line", "reviewed", "settings_from"]
 
 _RUNS = frozenset({"plan", "apply", "resume"})  # the commands a window applies to
 _DESCRIPTION = "Upgrade the firmware of an ExtraHop deployment, in the vendor's order."
-
-
-class UsageError(ConfigError):
-    """A command-line usage problem (exit 2)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # noqa: ANN401 - argparse's signature (NoReturn)
-        raise UsageError(f"{self.prog}: {message}")
+_EPILOG = (
+    "`orchestrator help COMMAND` (or `orchestrator COMMAND --help`) describes a command. "
+    "Settings come from a flag, else ORCHESTRATOR_<NAME>, else the --config file, else the "
+    "default. Exit codes: 0 done, 1 an appliance failed, 2 bad input (nothing changed), "
+    "3 incomplete (`orchestrator resume`)."
+)
+_INVENTORY = "the inventory: YAML, headered CSV or vendor CSV (docs/inventory.md)"
+_RUN = "a run id or its first digits [default: the newest run]"
 
 
 def _version() -> str:
@@ -39,48 +51,63 @@ def _version() -> str:
         return "(not installed)"
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="settings file (YAML)")
-    parser.add_argument("--log-format", choices=["console", "json"], default=None)
-    parser.add_argument(
-        "-q", "--quiet", action="count", default=0, help="log only warnings and errors"
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="log every event, debug included"
-    )
-
-
-def _state_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--state-db",
-        type=Path,
-        help="state database (default: ~/.local/state/orchestrator/state.db)",
-    )
-
-
 def _run_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--concurrency", type=int, help="appliances upgraded at once per wave")
-    parser.add_argument("--window-end", help="end of the maintenance window: ISO 8601 or HH:MM")
-    parser.add_argument("--allow-downgrade", action="store_true", default=None)
-    parser.add_argument(
-        "--ingest-found-off",
-        choices=["keep", "enable"],
-        help="an Explore cluster found with ingest disabled: keep it off, or enable it after",
+    setting(
+        parser, "--concurrency", "appliances upgraded at once within a wave", type=int, metavar="N"
     )
-    _state_db(parser)
+    setting(
+        parser,
+        "--window-end",
+        "end of the maintenance window: ISO 8601, or HH:MM for the next such local time",
+        metavar="TIME",
+    )
+    setting(
+        parser,
+        "--allow-downgrade",
+        "permit targets lower than the running version",
+        action="store_true",
+    )
+    setting(
+        parser,
+        "--ingest-found-off",
+        "an Explore cluster found with ingest disabled: keep it off, or enable it after",
+        choices=["keep", "enable"],
+    )
+
+
+def _yes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-y", "--yes", action="store_true", help="do not ask for confirmation [default: ask]"
+    )
 
 
 def _apply_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    parser.add_argument("--max-failures", help="stop starting new appliances past N or P%%")
-    parser.add_argument("--report", type=Path, help="write the report as JSON (and .md)")
-    parser.add_argument("--notify-url", help="POST the JSON summary here at the end")
+    _yes(parser)
+    setting(
+        parser,
+        "--max-failures",
+        "stop starting new appliances once more than N (or P% of them) have failed",
+        metavar="N|P%",
+    )
+    _report_flags(parser)
     parser.add_argument(
         "--detach",
         action="store_true",
-        help="run in the background, without a terminal; `orchestrator watch` shows it",
+        help="run in the background, without a terminal; `orchestrator watch` shows it "
+        "[default: off]",
     )
     parser.add_argument("--run-id", type=_run_id, help=argparse.SUPPRESS)
+
+
+def _report_flags(parser: argparse.ArgumentParser) -> None:
+    setting(
+        parser,
+        "--report",
+        "also write the run's report here as JSON (and Markdown beside it)",
+        type=Path,
+        metavar="PATH",
+    )
+    setting(parser, "--notify-url", "POST the JSON summary to this URL at the end", metavar="URL")
 
 
 def _run_id(text: str) -> str:
@@ -89,81 +116,168 @@ def _run_id(text: str) -> str:
     return text
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     """The argument parser for every sub-command."""
-    parser = _Parser(prog="orchestrator", description=_DESCRIPTION)
+    parser = Parser(prog="orchestrator", description=_DESCRIPTION, epilog=_EPILOG)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    global_options(parser)
+    sub = parser.add_commands(dest="command", required=True, metavar="COMMAND", title="commands")
     _run_commands(sub)
     _state_commands(sub)
     _tool_commands(sub)
+    _help_commands(sub)
+    for command in parser.commands.values():
+        global_options(command)
+    return parser
+
+
+def _command(sub: Any, name: str, summary: str) -> Parser:  # noqa: ANN401 - argparse's private subparsers action
+    """A sub-command with its one-line summary."""
+    parser: Parser = sub.add_parser(name, help=summary, description=summary)
     return parser
 
 
 def _run_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
     """validate, plan, apply, resume."""
-    p = sub.add_parser("validate", help="parse and check an inventory; no network")
-    p.add_argument("inventory", type=Path)
-    _common(p)
-    p = sub.add_parser("plan", help="observe the fleet and show what apply would do")
-    p.add_argument("inventory", type=Path)
-    p.add_argument("--offline", action="store_true", help="plan from the inventory alone")
-    p.add_argument("--out", type=Path, help="save the plan as JSON for apply --plan")
-    p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    p = _command(sub, "validate", "parse and check an inventory; no network")
+    p.add_argument("inventory", type=Path, metavar="INVENTORY", help=_INVENTORY)
+    p = _command(sub, "plan", "read the fleet and show what apply would do; changes nothing")
+    p.add_argument("inventory", type=Path, metavar="INVENTORY", help=_INVENTORY)
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="plan from the inventory alone, reading no appliance [default: off]",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="PATH",
+        help="save the plan as JSON, for `apply --plan` [default: not saved]",
+    )
+    p.add_argument(
+        "--format",
+        choices=["table", "json", "markdown"],
+        default="table",
+        help="how to print the plan [default: table]",
+    )
     _run_flags(p)
-    _common(p)
-    p = sub.add_parser("apply", help="upgrade the fleet")
-    p.add_argument("inventory", type=Path, nargs="?")
-    p.add_argument("--plan", type=Path, dest="plan_file", help="apply a saved plan")
+    p = _command(sub, "apply", "upgrade the fleet: plan (or re-check a saved plan), confirm, run")
+    p.add_argument("inventory", type=Path, nargs="?", metavar="INVENTORY", help=_INVENTORY)
+    p.add_argument(
+        "--plan",
+        type=Path,
+        dest="plan_file",
+        metavar="PLAN.json",
+        help="apply a plan saved by `plan --out`, re-checked against the fleet "
+        "[default: plan afresh from INVENTORY]",
+    )
     _run_flags(p)
     _apply_flags(p)
-    _common(p)
-    p = sub.add_parser("resume", help="continue the last interrupted run")
-    _state_db(p)
-    p.add_argument("--window-end", help="this window's end (the run's own window by default)")
-    p.add_argument("--inventory", type=Path, help="inventory (default: the run's own)")
-    p.add_argument("--report", type=Path)
-    p.add_argument("--notify-url")
-    _common(p)
+    p = _command(sub, "resume", "continue the newest interrupted run from its journal")
+    setting(
+        p,
+        "--window-end",
+        "this window's end: ISO 8601, or HH:MM for the next such local time",
+        unset="the run's own window, while it is open",
+        metavar="TIME",
+    )
+    p.add_argument(
+        "--inventory",
+        type=Path,
+        metavar="PATH",
+        help="the inventory [default: the one the run was started with]",
+    )
+    _report_flags(p)
 
 
 def _state_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
     """status, watch, restore-ingest, unlock: what the state database knows about runs."""
-    p = sub.add_parser("status", help="what the last run did, per appliance")
-    p.add_argument("run", nargs="?", help="a run id or its first digits (default: the newest)")
-    _state_db(p)
-    _common(p)
-    p = sub.add_parser("watch", help="show a run going on elsewhere, live, until it ends")
-    p.add_argument("run", nargs="?", help="a run id or its first digits (default: the newest)")
-    _state_db(p)
-    _common(p)
-    p = sub.add_parser("restore-ingest", help="re-enable ingest the tool halted")
-    p.add_argument("inventory", type=Path)
-    p.add_argument("--cluster", help="only this Explore cluster")
+    p = _command(sub, "status", "what a run did, per appliance")
+    p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
+    p = _command(sub, "watch", "show a run going on elsewhere, live, until it ends")
+    p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
+    p = _command(sub, "restore-ingest", "re-enable ingest the tool halted (after a crash)")
+    p.add_argument("inventory", type=Path, metavar="INVENTORY", help=_INVENTORY)
+    p.add_argument(
+        "--cluster", metavar="NAME", help="only this Explore cluster [default: every one]"
+    )
     p.add_argument(
         "--force",
         action="store_true",
-        help="re-enable ingest even while the journal shows a node mid-upgrade",
+        help="re-enable ingest even while the journal shows a node mid-upgrade [default: off]",
     )
-    _state_db(p)
-    _common(p)
-    p = sub.add_parser("unlock", help="release the lock of a run that is gone")
-    _state_db(p)
-    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    _common(p)
+    p = _command(sub, "unlock", "release the lock of a run that is gone (asks first)")
+    _yes(p)
 
 
 def _tool_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
     """simulate, demo."""
-    p = sub.add_parser("simulate", help="serve a simulated fleet until Ctrl-C")
-    p.add_argument("scenario", type=Path, nargs="?")
-    p.add_argument("--write-inventory", type=Path)
-    p.add_argument("--event-log", type=Path)
-    p.add_argument("--keys", choices=["file", "env"], default="file")
-    p.add_argument("--mode", choices=["file", "url", "cloud"], default="file")
-    _common(p)
-    p = sub.add_parser("demo", help="simulated fleet + full apply, in one command")
-    _common(p)
+    p = _command(sub, "simulate", "serve a simulated fleet on 127.0.0.1 until Ctrl-C")
+    p.add_argument(
+        "scenario",
+        type=Path,
+        nargs="?",
+        metavar="SCENARIO.yaml",
+        help="the fleet and its faults (docs/simulator.md) [default: the built-in lab fleet]",
+    )
+    p.add_argument(
+        "--write-inventory",
+        type=Path,
+        metavar="PATH",
+        help="write an inventory of the served fleet here, to plan and apply [default: none]",
+    )
+    p.add_argument(
+        "--event-log",
+        type=Path,
+        metavar="PATH",
+        help="append every event of the fleet here, one JSON object per line [default: none]",
+    )
+    p.add_argument(
+        "--keys",
+        choices=["file", "env"],
+        default="file",
+        help="how the written inventory gives API keys: key files, or variables "
+        "(an .env file beside it) [default: file]",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["file", "url", "cloud"],
+        default="file",
+        help="how the written inventory gives firmware: image files, URLs the appliances "
+        "download, or cloud versions [default: file]",
+    )
+    _command(sub, "demo", "a simulated fleet planned and upgraded end to end, in one command")
+
+
+def _help_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
+    """help, completion."""
+    p = _command(sub, "completion", "print a shell completion script")
+    p.add_argument(
+        "shell",
+        choices=["bash", "zsh", "fish"],
+        help="the shell: `orchestrator completion bash > ~/.local/share/bash-completion/"
+        "completions/orchestrator` (docs/cli.md for zsh and fish)",
+    )
+    p = _command(sub, "help", "describe a command, or list them all")
+    p.add_argument(
+        "topic", nargs="?", metavar="COMMAND", choices=list(sub.choices), help="a command"
+    )
+
+
+def parse_command_line(argv: list[str]) -> argparse.Namespace:
+    """Parse `argv`; UsageError (with a suggestion where one is close) if it does not parse."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        command = parser.commands[args.command]
+        raise UsageError(f"{command.prog}: {suggest_flag(command, extra)}", command=args.command)
+    for name in ("config", *GLOBAL_SETTINGS):  # given nowhere: None, as every command expects
+        if not hasattr(args, name):
+            setattr(args, name, None)
+    for name in ("quiet", "verbose"):  # counted: -qq is quieter than -q
+        if not hasattr(args, name):
+            setattr(args, name, 0)
+    return args
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

@@ -19,8 +19,9 @@ import structlog
 
 from orchestrator import workflow
 from orchestrator.cli import terminal
-from orchestrator.cli.args import UsageError, build_parser, reviewed, settings_from
+from orchestrator.cli.args import UsageError, parse_command_line, reviewed, settings_from
 from orchestrator.cli.confirm import Verdict, confirm
+from orchestrator.cli.helpcmd import SELF_COMMANDS
 from orchestrator.cli.runtime import prepare_process
 from orchestrator.cli.screen import (
     EXIT_BAD_INPUT,
@@ -352,12 +353,14 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(voice.fmt)
         signal.signal(signal.SIGTERM, _interrupt)
         prepare_process()
-        args = build_parser().parse_args(argv)
+        args = parse_command_line(argv)
+        if args.command in SELF_COMMANDS:  # help, completion: no settings needed
+            return SELF_COMMANDS[args.command](args)
         args.state_db_given = any(a == "--state-db" or a.startswith("--state-db=") for a in argv)
         command, app = args.command, App(args, argv)
         return _COMMANDS[command](app)
     except UsageError as exc:
-        voice.error(f"{exc} (see `orchestrator --help`)", event="usage.refused")
+        voice.error(f"{exc} (see `{exc.hint}`)", event="usage.refused")
         return EXIT_BAD_INPUT
     except OrchestratorError as exc:
         voice.error(one_line(exc), event=_error_event(exc))
