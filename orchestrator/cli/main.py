@@ -21,6 +21,7 @@ from orchestrator import workflow
 from orchestrator.cli import terminal
 from orchestrator.cli.args import UsageError, parse_command_line, reviewed, settings_from
 from orchestrator.cli.confirm import Verdict, confirm
+from orchestrator.cli.errortext import say_error
 from orchestrator.cli.helpcmd import SELF_COMMANDS
 from orchestrator.cli.runtime import prepare_process
 from orchestrator.cli.screen import (
@@ -32,7 +33,7 @@ from orchestrator.cli.screen import (
     Screen,
 )
 from orchestrator.cli.voice import Voice, environment, log_format_for
-from orchestrator.core.errors import ConfigError, OrchestratorError, one_line
+from orchestrator.core.errors import ConfigError, OrchestratorError
 from orchestrator.core.statehome import db_flag
 from orchestrator.engine.logs import configure_logging
 from orchestrator.inventory import load_inventory
@@ -360,10 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         command, app = args.command, App(args, argv)
         return _COMMANDS[command](app)
     except UsageError as exc:
-        voice.error(f"{exc} (see `{exc.hint}`)", event="usage.refused")
+        say_error(voice, exc, event="usage.refused")
         return EXIT_BAD_INPUT
-    except OrchestratorError as exc:
-        voice.error(one_line(exc), event=_error_event(exc))
+    except OrchestratorError as exc:  # one line, or a heading and a line per problem
+        say_error(voice, exc, event=_error_event(exc))
         return EXIT_FAILED if _is_runtime(exc) else EXIT_BAD_INPUT
     except (KeyboardInterrupt, asyncio.CancelledError):
         return _interrupted(app.voice if app is not None else voice, command, app)

@@ -21,6 +21,11 @@ Foreign exceptions (aiohttp, OSError, json) are translated at one boundary, in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 __all__ = [
     "ApiError",
     "ApplianceError",
@@ -50,18 +55,57 @@ class ConfigError(OrchestratorError):
 
 
 class InventoryError(OrchestratorError):
-    """The inventory cannot be used; names the file and the row or YAML path."""
+    """The inventory cannot be used; names the file and the row or YAML path.
 
-    def __init__(self, message: str, *, file: str, row: str | int | None = None) -> None:
+    One pass over an inventory reports every error it finds: the first is this error's own
+    (`.message` at `.row`), the others are in `.also`, and `.unlisted` counts those found
+    beyond the ones kept. `str()` stays one line, for logs; `lines()` gives one per error.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        row: str | int | None = None,
+        also: Sequence[InventoryError] = (),
+        unlisted: int = 0,
+    ) -> None:
         self.file = file
         self.row = row
         self.message = message
-        where = f"{file}:{row}" if row is not None else file
-        super().__init__(f"{where}: {message}")
+        self.also = tuple(also)
+        self.unlisted = unlisted
+        more = len(self.also) + unlisted
+        suffix = f" (and {more} more {'error' if more == 1 else 'errors'})" if more else ""
+        super().__init__(f"{self.line()}{suffix}")
+
+    def line(self) -> str:
+        """The first error alone, as one line: `file:row: message`."""
+        where = f"{self.file}:{self.row}" if self.row is not None else self.file
+        return f"{where}: {self.message}"
+
+    def lines(self) -> list[str]:
+        """Every error found, one line each, and how many more were not listed."""
+        lines = [self.line(), *(error.line() for error in self.also)]
+        if self.unlisted:
+            lines.append(f"{self.file}: {self.unlisted} more not listed; fix these and run again")
+        return lines
 
 
 class PlanError(OrchestratorError):
-    """The plan is refused, or a plan file cannot be used."""
+    """The plan is refused, or a plan file cannot be used.
+
+    `.items` lists what is wrong, one sentence each (the command line prints a line per
+    item under `.heading`); `str()` stays one line, for logs.
+    """
+
+    def __init__(self, message: str, *, items: Sequence[str] = (), fix: str = "") -> None:
+        self.heading = message
+        self.items = tuple(items)
+        self.fix = fix
+        listed = f": {'; '.join(self.items)}" if self.items else ""
+        super().__init__(f"{message}{listed}{f'; {fix}' if fix else ''}")
 
 
 class DriftError(PlanError):
@@ -69,7 +113,7 @@ class DriftError(PlanError):
 
     def __init__(self, drifts: list[str]) -> None:
         self.drifts = drifts
-        super().__init__("the plan no longer matches: " + "; ".join(drifts))
+        super().__init__("the plan no longer matches", items=drifts)
 
 
 class StateError(OrchestratorError):

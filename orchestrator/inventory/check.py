@@ -28,6 +28,7 @@ from orchestrator.core.userfile import NotRegularFileError, check_readable
 from orchestrator.inventory.csvfile import version_in_name
 from orchestrator.inventory.document import Document
 from orchestrator.inventory.keys import KeyReader
+from orchestrator.inventory.problems import Problems
 from orchestrator.inventory.urls import is_loopback, normalise_url
 from orchestrator.inventory.yamlfile import Where, looks_secret, show
 
@@ -45,13 +46,14 @@ _FIRMWARE_SCHEMES = ("http", "https", "ftp")
 
 @dataclass
 class Checker:
-    """Turns a canonical document into appliances and warnings, or raises on the first error."""
+    """Turns a canonical document into appliances and warnings, or raises listing every error."""
 
     doc: Document
     env: Mapping[str, str]
     warnings: list[str] = field(default_factory=list)
     names: dict[str, int] = field(default_factory=dict)  # casefolded name -> first index
     urls: dict[str, int] = field(default_factory=dict)  # normalised URL -> first index
+    problems: Problems = field(default_factory=Problems)
     keys: KeyReader = field(init=False)
 
     def __post_init__(self) -> None:
@@ -63,61 +65,81 @@ class Checker:
         return dict(self.doc.data["defaults"])
 
     def run(self) -> tuple[tuple[Appliance, ...], tuple[str, ...]]:
-        """All appliances, checked, and the warnings."""
-        try:
-            return self._run()
-        except InventoryError as exc:
-            raise self._scrubbed(exc) from None
+        """All appliances, checked, and the warnings; one InventoryError naming every error."""
+        appliances = self.problems.attempt(self._run)
+        error = self.problems.combined()
+        if error is not None or appliances is None:
+            raise self._scrubbed(error or self.doc.error((), "not usable")) from None
+        return appliances, tuple(dict.fromkeys(self.warnings))
 
-    def _run(self) -> tuple[tuple[Appliance, ...], tuple[str, ...]]:
+    def _run(self) -> tuple[Appliance, ...]:
         raw = self.doc.data["appliances"]
         if not raw:
             fix = "add at least one under appliances:"
             if self.doc.lines is not None:
                 fix = "add a row host,api_key,firmware (or name,url,role,... under a header)"
             raise self.doc.error(("appliances",), f"the inventory lists no appliances; {fix}")
-        table = {
-            Role(role): self.firmware(spec, ("firmware", role))
+        table: dict[Role, Firmware | None] = {  # None: the role's firmware is in error
+            Role(role): self.problems.attempt(self.firmware, spec, ("firmware", role))
             for role, spec in self.doc.data["firmware"].items()
         }
-        appliances: list[Appliance] = []
+        appliances: dict[int, Appliance] = {}
         for index, item in enumerate(raw):
             appliance = self.appliance(item, ("appliances", index), table)
-            self.check_unique(appliance, index, appliances)
-            appliances.append(appliance)
+            if appliance is not None and self.problems.attempt(
+                self.check_unique, appliance, index, appliances
+            ):
+                appliances[index] = appliance
         if self.doc.vendor:
             hint = "prefer a YAML inventory with api_key_env or api_key_file"
             self.warnings.insert(0, f"keys are inline in {self.doc.file}; {hint}")
-        return tuple(appliances), tuple(dict.fromkeys(self.warnings))
+        return tuple(appliances.values())
 
     def _scrubbed(self, exc: InventoryError) -> InventoryError:
         """`exc` with every inline key of the document masked, in case one slipped in."""
-        message = exc.message
         inline = [self.defaults.get("api_key")]
         inline += [item.get("api_key") for item in self.doc.data["appliances"]]
-        for secret in filter(None, inline):
-            message = message.replace(secret, "***")
-        return InventoryError(message, file=exc.file, row=exc.row)
+
+        def masked(error: InventoryError) -> InventoryError:
+            message = error.message
+            for secret in filter(None, inline):
+                message = message.replace(secret, "***")
+            return InventoryError(message, file=error.file, row=error.row)
+
+        also = [masked(error) for error in exc.also]
+        first = masked(exc)
+        return InventoryError(
+            first.message, file=first.file, row=first.row, also=also, unlisted=exc.unlisted
+        )
 
     def appliance(
-        self, raw: dict[str, Any], where: Where, table: dict[Role, Firmware]
-    ) -> Appliance:
-        """One appliance, checked field by field."""
-        url = self.url(raw, where)
-        name = self.name(raw, where)
-        role = self.role(raw, where, name)
-        cluster, node = self.explore(raw, where, name, role)
-        firmware = self.appliance_firmware(raw, where, name, role, table)
-        api_key = self.keys.api_key(raw, self.defaults, where, name)
+        self, raw: dict[str, Any], where: Where, table: dict[Role, Firmware | None]
+    ) -> Appliance | None:
+        """One appliance, checked field by field; None when it has errors (each recorded)."""
+        errors = len(self.problems.found)
+        url = self.problems.attempt(self.url, raw, where)
+        name = self.problems.attempt(self.name, raw, where)
+        label = name or self.doc.place(int(where[1]))  # a bad name is not repeated
+        known = len(self.problems.found)
+        role = self.problems.attempt(self.role, raw, where, label)
+        place, firmware = None, None
+        if len(self.problems.found) == known:  # what depends on the role can be checked
+            place = self.problems.attempt(self.explore, raw, where, label, role)
+            firmware = self.appliance_firmware(raw, where, label, role, table)
+        api_key = self.problems.attempt(self.keys.api_key, raw, self.defaults, where, label)
         verify_tls = bool(self.pick(raw, where, "verify_tls", default=True)[0])
-        ca_bundle = self.ca_bundle(raw, where)
+        ca_bundle = self.problems.attempt(self.ca_bundle, raw, where)
+        if len(self.problems.found) > errors or url is None or name is None or place is None:
+            return None
+        if firmware is None or api_key is None:  # an error met before, in defaults or firmware
+            return None
         self.check_transport(name, url, verify_tls=verify_tls)
         return Appliance(
             name=name,
             url=url,
             role=role,
-            cluster=cluster,
-            node=node,
+            cluster=place[0],
+            node=place[1],
             firmware=firmware,
             api_key=api_key,
             verify_tls=verify_tls,
@@ -226,17 +248,19 @@ class Checker:
         where: Where,
         name: str,
         role: Role | None,
-        table: dict[Role, Firmware],
-    ) -> Firmware:
-        """The appliance's own firmware, else the one for its role."""
+        table: dict[Role, Firmware | None],
+    ) -> Firmware | None:
+        """The appliance's own firmware, else the one for its role; None when in error."""
         if "firmware" in raw:
-            return self.firmware(raw["firmware"], (*where, "firmware"))
+            return self.problems.attempt(self.firmware, raw["firmware"], (*where, "firmware"))
         if role is not None and role in table:
-            return table[role]
+            return table[role]  # None when the role's firmware is in error: already recorded
         fix = f"add firmware.{role}: {{file: ..., version: ...}} or a firmware: on the appliance"
         if self.doc.lines is not None:
             fix = "fill the firmware column with a .tar path, a URL or cloud"
-        raise self.doc.error((*where, "firmware"), f"no firmware for {name} (role {role}); {fix}")
+        message = f"no firmware for {name} (role {role}); {fix}"
+        self.problems.add(self.doc.error((*where, "firmware"), message))
+        return None
 
     def firmware(self, spec: dict[str, str], where: Where) -> Firmware:
         """A firmware spec: exactly one of file, url and cloud_version."""
@@ -331,8 +355,8 @@ class Checker:
         if parts.scheme == "https" and not verify_tls:
             self.warnings.append(f"TLS verification disabled for {name}; prefer ca_bundle")
 
-    def check_unique(self, appliance: Appliance, index: int, earlier: list[Appliance]) -> None:
-        """Refuse a name or URL that an earlier appliance already has."""
+    def check_unique(self, appliance: Appliance, index: int, earlier: dict[int, Appliance]) -> bool:
+        """True; InventoryError for a name or URL that an earlier appliance already has."""
         first = self.names.setdefault(appliance.name.casefold(), index)
         if first != index:
             fix = "give each appliance its own name"
@@ -345,3 +369,4 @@ class Checker:
             other = f"{earlier[first].name} ({self.doc.place(first)})"
             message = f"{appliance.name} has the same URL as {other}: {appliance.url}"
             raise self.doc.error(("appliances", index, "url"), f"{message}; list each one once")
+        return True

@@ -219,7 +219,9 @@ def check_same_plan(saved: Plan, fresh: Plan) -> None:
     if differences:
         raise PlanError(
             "the plan file does not match the plan the inventory and the fleet give now "
-            f"(was it edited?): {'; '.join(differences)}; plan again and review the new plan"
+            "(was it edited?)",
+            items=differences,
+            fix="plan again and review the new plan",
         )
 
 

@@ -157,7 +157,11 @@ def test_saved_plan_refuses_when_an_image_changed(sim: Sim) -> None:
         handle.write(b"tampered")
     result = orchestrator("apply", "--plan", str(plan), "--yes", cwd=sim.dir)
     assert result.returncode == 2
-    assert image.name in one_line_error(result)
+    assert one_line_error(result).startswith("error: the plan no longer matches: image ")
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    (event,) = [event for event in events if event.get("level") == "error"]
+    assert len(event["problems"]) == 1
+    assert image.name in event["problems"][0]
     assert sim.events("upload.started") == []
 
 

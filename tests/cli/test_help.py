@@ -1,4 +1,4 @@
-"""Help, suggestions, global options and completion, run as a user would: the real process."""
+"""Help, suggestions, global options, completion and error lists, run as a user would."""
 
 from __future__ import annotations
 
@@ -59,3 +59,28 @@ def test_help_and_completion_ignore_broken_settings(tmp_path: Path) -> None:
         script = tmp_path / "orchestrator.bash"
         script.write_text(result.stdout)
         assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
+
+
+def test_validate_lists_every_error_it_finds(tmp_path: Path) -> None:
+    """`validate` on three bad appliances prints three error lines (one JSON event), exit 2."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "firmware:\n  discover: {cloud_version: 9.9.1.100}\nappliances:\n"
+        "  - {name: eda1, url: https://eda1.e, role: sensr, api_key_env: K}\n"
+        "  - {name: eda2, url: https://eda2.e, role: discover, api_key_env: K}\n"
+        "  - {name: eda3, url: eda3.e, role: discover, api_key_env: K}\n"
+        "  - {name: eda2, url: https://eda4.e, role: discover, api_key_env: K}\n"
+    )
+    env = {"K": "secret-key-1"}
+    result = orchestrator("validate", str(bad), "--log-format", "console", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    places = [f"{bad}:appliances[0].role", f"{bad}:appliances[2].url", f"{bad}:appliances[3].name"]
+    assert [line.split(": ")[1] for line in lines] == places
+    assert all(line.startswith("error: ") for line in lines)
+    result = orchestrator("validate", str(bad), cwd=tmp_path, env=env)  # no terminal: JSON
+    (line,) = result.stderr.splitlines()
+    event = json.loads(line)
+    assert event["message"].endswith("(and 2 more errors)")
+    assert [problem.split(": ")[0] for problem in event["problems"]] == places
