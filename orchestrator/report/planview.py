@@ -5,6 +5,7 @@ Nothing here prints; callers get a renderable or a string.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.console import Group
@@ -14,23 +15,32 @@ from rich.text import Text
 from orchestrator.core.models import CloudFirmware, FileFirmware, Role, UrlFirmware
 from orchestrator.core.text import ARROW, format_duration
 from orchestrator.core.text import markdown as _md
-from orchestrator.plan import Action, Plan, PlannedAppliance, Wave, bracket_waves
+from orchestrator.plan import Action, Plan, PlannedAppliance, bracket_waves
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from rich.console import RenderableType
 
-_WIDTH = 100  # the widest terminal the table is laid out for
-_COLUMNS = ("Appliance", "Role", "Version", "Action", "Estimate")
-_ROLE, _VERSION, _ACTION = 1, 2, 3
-_ACTION_ROOM = 36  # below this, versions take two lines and roles wrap to give the action room
+_COLUMNS = ("  Appliance", "Role", "Version", "Action", "Estimate")  # the mark, then the name
+_NAME, _ROLE, _VERSION, _ACTION = 0, 1, 2, 3
 _ACTION_LEAST = 16  # below this, a long appliance name folds
+_DIGITS, _DIGITS_LEAST = 12, 8  # sha256 hex digits shown; shortened to fit rather than wrapped
+# What apply does to an appliance, at a glance: upgrade it, leave it (already current), refuse.
+MARKS = {
+    Action.UPLOAD: "+",
+    Action.URL: "+",
+    Action.CLOUD: "+",
+    Action.SKIP: "=",
+    Action.REFUSED: "!",
+}
 
 
-def action_text(line: PlannedAppliance) -> str:
+def action_text(line: PlannedAppliance, *, digits: int = _DIGITS) -> str:
     """What apply will do: `upload FILE sha256 …`, `url URL`, `cloud V`, `skip`, `refused: why`."""
     firmware = line.firmware
     if line.action is Action.UPLOAD and isinstance(firmware, FileFirmware):
-        digest = f" sha256 {line.image.sha256[:12]}" if line.image else ""
+        digest = f" sha256 {line.image.sha256[:digits]}" if line.image else ""
         return f"upload {firmware.file.name}{digest}"  # the JSON plan keeps the full path
     if line.action is Action.URL and isinstance(firmware, UrlFirmware):
         return f"url {firmware.url}"
@@ -92,15 +102,17 @@ def ingest_lines(plan: Plan) -> list[str]:
 
 
 def summary_line(plan: Plan) -> str:
-    """Counts, the total estimate, the concurrency and the window in one sentence."""
+    """Counts (with their marks), vendor rules broken, the estimate and the window."""
     lines = list(plan.appliances())
     upgrade = sum(1 for line in lines if line.actionable)
-    skipped = sum(1 for line in lines if line.action is Action.SKIP)
+    current = sum(1 for line in lines if line.action is Action.SKIP)
     refused = sum(1 for line in lines if line.action is Action.REFUSED)
-    text = (
-        f"{len(lines)} appliances: {upgrade} to upgrade, {skipped} skipped, {refused} refused; "
-        f"estimate {format_duration(plan.estimate)} at concurrency {plan.concurrency}"
-    )
+    text = f"{len(lines)} appliances: {upgrade} to upgrade (+), {current} already current (=)"
+    text += f", {refused} refused (!)" if refused else ""
+    if plan.refusals:
+        rules = len(plan.refusals)
+        text += f"; {rules} vendor {'rule' if rules == 1 else 'rules'} broken"
+    text += f"; estimate {format_duration(plan.estimate)} at concurrency {plan.concurrency}"
     if plan.window_end is not None:
         late = sum(1 for line in lines if line.actionable and not line.fits_window)
         text += f"; window ends {plan.window_end.isoformat(timespec='minutes')}"
@@ -108,11 +120,44 @@ def summary_line(plan: Plan) -> str:
     return text
 
 
+def refusal_lines(plan: Plan) -> list[str]:
+    """Every refusal: the vendor rules broken, then each refused appliance and why."""
+    refused = [
+        f"{line.name}: {line.reason}"
+        for line in plan.appliances()
+        if line.reason and line.action is Action.REFUSED
+    ]
+    return [*plan.refusals, *refused]
+
+
 def status_line(plan: Plan) -> str:
-    """Whether apply will accept the plan."""
-    if plan.refused:
-        return "REFUSED: apply will not run this plan until the refusals below are resolved"
-    return "ready to apply"
+    """Whether apply will accept the plan; if not, how many refusals stand in the way."""
+    if not plan.refused:
+        return "ready to apply"
+    count = len(refusal_lines(plan))
+    noun = "refusal" if count == 1 else "refusals"
+    return f"REFUSED: {count} {noun}; apply will not run this plan until they are resolved"
+
+
+def skipped_line(lines: Iterable[PlannedAppliance], width: int | None = None) -> str | None:
+    """`3 already current: eda3, eda7, eda11` for a wave's skips; None if none.
+
+    Within `width` columns, the names that fit, then `and N more`.
+    """
+    names = [line.name for line in lines if line.action is Action.SKIP]
+    if not names:
+        return None
+    head = f"{len(names)} already current"
+    text = f"{head}: {', '.join(names)}"
+    if width is None or len(text) <= width:
+        return text
+    shown, used = 0, len(head) + 2
+    while len(names[shown]) + 2 + used + len(f" and {len(names) - shown} more") <= width:
+        used += len(names[shown]) + 2
+        shown += 1
+    if not shown:
+        return head
+    return f"{head}: {', '.join(names[:shown])} and {len(names) - shown} more"
 
 
 def source_line(plan: Plan) -> str:
@@ -125,60 +170,100 @@ def source_line(plan: Plan) -> str:
 
 
 def _sections(plan: Plan) -> list[tuple[str, list[str]]]:
-    refused = [
-        f"{line.name}: {line.reason}"
-        for line in plan.appliances()
-        if line.reason and line.action is Action.REFUSED
-    ]
     return [
         ("Ingest", ingest_lines(plan)),
         ("Warnings", list(plan.warnings)),
-        ("Refusals", [*plan.refusals, *refused]),
+        ("Refusals", refusal_lines(plan)),
     ]
 
 
 # --- terminal --------------------------------------------------------------------------------
 
 
-def render_table(plan: Plan, *, width: int = _WIDTH) -> RenderableType:
-    """The plan as a rich renderable, laid out for `width` columns (at most 100)."""
-    widths = _widths(list(plan.appliances()), min(width, _WIDTH))
+@dataclass(frozen=True)
+class _Layout:
+    """Column widths shared by every wave's table, and the sha256 digits that fit."""
+
+    widths: list[int]
+    digits: int
+    width: int  # the terminal's
+
+
+def render_table(plan: Plan, *, width: int = 100) -> RenderableType:
+    """The plan as a rich renderable for a terminal `width` columns wide: summary first."""
+    layout = _layout([line for line in plan.appliances() if line.action is not Action.SKIP], width)
     parts: list[RenderableType] = [
         Text(f"Upgrade plan: {status_line(plan)}", style="bold red" if plan.refused else "bold"),
+        Text(summary_line(plan), style="bold"),
         Text(source_line(plan), style="dim"),
     ]
     for number, wave in enumerate(plan.waves, start=1):
         heading = f"\n{number}. {wave.kind} ({format_duration(wave.estimate)})"
         parts.append(Text(heading, style="bold"))
-        parts.append(_wave_table(wave.appliances, widths) if wave.appliances else Text("   none"))
+        parts.extend(_wave(wave.appliances, layout))
     if plan.unplaced:
         parts.append(Text("\nunplaced (refused before a wave was known)", style="bold"))
-        parts.append(_wave_table(plan.unplaced, widths))
+        parts.extend(_wave(plan.unplaced, layout))
     for title, lines in _sections(plan):
         if lines:
             parts.extend([Text(f"\n{title}", style="bold"), _bullets(lines)])
     parts.append(Text(f"\nTotal: {summary_line(plan)}", style="bold"))
+    if plan.refused:  # the last word of a refused plan is that it is refused, and why
+        parts.append(Text(f"Upgrade plan: {status_line(plan)}", style="bold red"))
     return Group(*parts)
 
 
-def _widths(lines: list[PlannedAppliance], width: int) -> list[int]:
-    """Column widths shared by every wave's table so that they line up in `width` columns."""
-    rows = [*(_cells(line) for line in lines), _COLUMNS]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    widths[_ROLE] = min(widths[_ROLE], 16)  # a long role wraps rather than squeezing the action
+def _wave(lines: tuple[PlannedAppliance, ...], layout: _Layout) -> list[RenderableType]:
+    """A wave's table of what changes, and its skipped appliances folded into one line."""
+    shown = tuple(line for line in lines if line.action is not Action.SKIP)
+    parts: list[RenderableType] = [_wave_table(shown, layout)] if shown else []
+    skipped = skipped_line(lines, layout.width - 3)
+    if skipped is not None:
+        parts.append(Text(f" {MARKS[Action.SKIP]} {skipped}", style="dim"))  # as a row's mark
+    return parts or [Text(" none", style="dim")]
 
-    def room() -> int:
-        return width - 2 * len(_COLUMNS) - sum(widths) + widths[_ACTION]
 
-    if room() < min(widths[_ACTION], _ACTION_ROOM):
-        # A narrow terminal: `current ->` over `target`, and a long role folds.
-        widths[_VERSION] = max(_two_line_width(row[_VERSION]) for row in rows)
-        widths[_ROLE] = min(widths[_ROLE], len("exa/manager"))
-    short = _ACTION_LEAST - room()
+def _layout(lines: list[PlannedAppliance], width: int) -> _Layout:
+    """The widest layout that fits: shorter hashes first, then two-line versions, then folds.
+
+    A refusal's reason is prose and may wrap; what decides the layout is that every other
+    action (a file and its hash, a URL) fits on one line.
+    """
+    prose = max((len(action_text(line)) for line in lines), default=0)
+    for two_line in (False, True):
+        for digits in (_DIGITS, _DIGITS_LEAST):
+            widths = _natural(lines, digits, two_line=two_line)
+            room = _room(widths, width)
+            if room >= widths[_ACTION]:
+                widths[_ACTION] = max(widths[_ACTION], min(prose, room))
+                return _Layout(widths, digits, width)
+    widths = _natural(lines, _DIGITS, two_line=True)  # the action wraps, between words
+    widths[_ROLE] = min(widths[_ROLE], len("exa/manager"))  # a long role folds
+    short = _ACTION_LEAST - _room(widths, width)
     if short > 0:  # a long name folds onto a second line rather than the action losing its room
-        widths[0] = max(len(_COLUMNS[0]), widths[0] - short)
-    widths[_ACTION] = max(_ACTION_LEAST, min(widths[_ACTION], room()))
+        widths[_NAME] = max(len(_COLUMNS[_NAME]), widths[_NAME] - short)
+    widths[_ACTION] = max(_ACTION_LEAST, min(max(widths[_ACTION], prose), _room(widths, width)))
+    fits = widths[_ACTION] >= len("sha256 ") + _DIGITS  # the hash on a line of its own
+    return _Layout(widths, _DIGITS if fits else _DIGITS_LEAST, width)
+
+
+def _natural(lines: list[PlannedAppliance], digits: int, *, two_line: bool) -> list[int]:
+    """Each column as wide as its widest cell (versions on one line, or two; refusals aside)."""
+    rows = [*(_cells(line, digits) for line in lines), _COLUMNS]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    kept = [line for line in lines if line.action is not Action.REFUSED]
+    widths[_ACTION] = max(
+        [len(_COLUMNS[_ACTION]), *(len(action_text(a, digits=digits)) for a in kept)]
+    )
+    widths[_ROLE] = min(widths[_ROLE], 16)  # a long role wraps rather than squeezing the action
+    if two_line:  # `current ->` over `target`
+        widths[_VERSION] = max(_two_line_width(row[_VERSION]) for row in rows)
     return widths
+
+
+def _room(widths: list[int], width: int) -> int:
+    """The columns the action may take, the others keeping theirs."""
+    return width - 2 * len(_COLUMNS) - sum(widths) + widths[_ACTION]
 
 
 def _two_line_width(version: str) -> int:
@@ -187,13 +272,13 @@ def _two_line_width(version: str) -> int:
     return max(len(current) + 2, len(target)) if arrow else len(version)
 
 
-def _wave_table(lines: tuple[PlannedAppliance, ...], widths: list[int]) -> Table:
+def _wave_table(lines: tuple[PlannedAppliance, ...], layout: _Layout) -> Table:
     table = Table(box=None, padding=(0, 1), show_edge=False)
-    for column, width in zip(_COLUMNS, widths, strict=True):
+    for column, width in zip(_COLUMNS, layout.widths, strict=True):
         table.add_column(column, overflow="fold", width=width)
     for line in lines:
-        style = "red" if line.action is Action.REFUSED else ("dim" if not line.actionable else "")
-        table.add_row(*_cells(line), style=style)
+        style = "red" if line.action is Action.REFUSED else ""
+        table.add_row(*_cells(line, layout.digits), style=style)
     return table
 
 
@@ -206,8 +291,14 @@ def _bullets(lines: list[str]) -> Table:
     return grid
 
 
-def _cells(line: PlannedAppliance) -> tuple[str, ...]:
-    return (line.name, role_text(line), version_text(line), action_text(line), estimate_text(line))
+def _cells(line: PlannedAppliance, digits: int = _DIGITS) -> tuple[str, ...]:
+    return (
+        f"{MARKS[line.action]} {line.name}",
+        role_text(line),
+        version_text(line),
+        action_text(line, digits=digits),
+        estimate_text(line),
+    )
 
 
 # --- JSON and Markdown -----------------------------------------------------------------------
@@ -232,21 +323,30 @@ def to_markdown(plan: Plan) -> str:
     ]
     for number, wave in enumerate(plan.waves, start=1):
         out.extend(["", f"## {number}. {wave.kind} ({format_duration(wave.estimate)})", ""])
-        out.extend(_md_table(wave))
+        out.extend(_md_wave(wave.appliances))
     if plan.unplaced:
         out.extend(["", "## Unplaced (refused before a wave was known)", ""])
-        out.extend(_md_rows(plan.unplaced))
+        out.extend(_md_wave(plan.unplaced))
     for title, lines in _sections(plan):
         out.extend(["", f"## {title}", ""])
         out.extend([f"- {_md(line)}" for line in lines] or ["None."])
     return "\n".join(out) + "\n"
 
 
-def _md_table(wave: Wave) -> list[str]:
-    return _md_rows(wave.appliances) if wave.appliances else ["No appliances in this wave."]
+def _md_wave(lines: tuple[PlannedAppliance, ...]) -> list[str]:
+    """A wave's table of what changes, then its skipped appliances on one line."""
+    shown = [line for line in lines if line.action is not Action.SKIP]
+    out = _md_rows(shown) if shown else []
+    skipped = skipped_line(lines)
+    if skipped is not None:
+        out.extend(["", f"{MARKS[Action.SKIP]} {_md(skipped)}"] if out else [_md(skipped)])
+    return out or ["No appliances in this wave."]
 
 
-def _md_rows(lines: tuple[PlannedAppliance, ...]) -> list[str]:
-    rows = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
-    rows.extend("| " + " | ".join(_md(cell) for cell in _cells(line)) + " |" for line in lines)
+def _md_rows(lines: list[PlannedAppliance]) -> list[str]:
+    columns = ("", "Appliance", *_COLUMNS[1:])  # the mark in a column of its own
+    rows = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for line in lines:
+        cells = (MARKS[line.action], line.name, *_cells(line)[1:])
+        rows.append("| " + " | ".join(_md(cell) for cell in cells) + " |")
     return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ from orchestrator.core.models import (
     UrlFirmware,
 )
 from orchestrator.core.text import format_duration
-from orchestrator.plan import ImageInfo, Plan, build_plan, with_found_off_choice
+from orchestrator.plan import Action, ImageInfo, Plan, build_plan, with_found_off_choice
 from orchestrator.report.planview import (
     action_text,
     ingest_lines,
@@ -93,9 +94,9 @@ def make_plan(*, offline: bool = False, ingest: bool = True, **settings: object)
     )
 
 
-def table_text(plan: Plan) -> str:
-    console = Console(record=True, width=100, color_system=None)
-    console.print(render_table(plan))
+def table_text(plan: Plan, width: int = 160) -> str:
+    console = Console(record=True, width=width, color_system=None, file=io.StringIO())
+    console.print(render_table(plan, width=width))
     return console.export_text()
 
 
@@ -227,7 +228,7 @@ def test_markdown_shows_the_plan(expected: str) -> None:
 
 
 def test_markdown_has_a_table_per_wave() -> None:
-    """The Markdown has one heading and one table (or a 'no appliances' line) per wave."""
+    """Markdown: a heading per wave, a table of what changes (marked) or a 'no appliances' line."""
     text = to_markdown(make_plan())
     assert text.startswith("# Firmware upgrade plan: fleet.yaml\n")
     for heading in (
@@ -238,8 +239,9 @@ def test_markdown_has_a_table_per_wave() -> None:
         "## 5. trace",
     ):
         assert heading in text
-    assert text.count("| Appliance | Role | Version | Action | Estimate |") == 6  # + unplaced
-    assert "| eda1 | discover | 9.8.0.100 → 9.9.1.100 | upload eda-9.9.1.100.tar" in text
+    assert text.count("|  | Appliance | Role | Version | Action | Estimate |") == 6  # + unplaced
+    assert "| + | eda1 | discover | 9.8.0.100 → 9.9.1.100 | upload eda-9.9.1.100.tar" in text
+    assert "| ! | eta1 | trace | ? → 9.9.1.100 | refused: connection refused | - |" in text
 
 
 def test_markdown_escapes_table_breaking_text() -> None:
@@ -261,12 +263,13 @@ def test_table_shows_the_plan(expected: str) -> None:
 
 
 def test_table_fits_100_columns_and_totals() -> None:
-    """The table stays within 100 columns and ends with the total estimate."""
-    text = table_text(make_plan(window_end=NOW + dt.timedelta(minutes=30)))
+    """The table stays within 100 columns; the total counts upgrades, skips and refusals."""
+    text = table_text(make_plan(window_end=NOW + dt.timedelta(minutes=30)), width=100)
     assert max(len(line.rstrip()) for line in text.splitlines()) <= 100
     assert "1. command (25m 00s)" in text
     assert "deferred" in text
-    assert "Total: 8 appliances: 5 to upgrade, 1 skipped, 2 refused" in text
+    total = "Total: 8 appliances: 5 to upgrade (+), 1 already current (=), 2 refused (!)"
+    assert total in " ".join(text.split())
 
 
 @pytest.mark.parametrize("suffix", ["", ".dc1.corp.example.net"], ids=["short", "long-names"])
@@ -298,7 +301,160 @@ def test_table_fits_an_80_column_terminal_without_cutting_versions(suffix: str) 
     assert all("Appliance" in text and "Estimate" in text for text in lines if "Role" in text)
     text = "\n".join(lines)
     for planned in plan.appliances():
-        if planned.current_version:
+        if planned.action is Action.SKIP:  # folded into its wave's `= N already current` line
+            assert planned.name in text
+        elif planned.current_version:
             assert f"{planned.current_version} →" in text
         assert planned.target_version is not None
         assert planned.target_version in text
+
+
+# --- at a glance: a 40-appliance fleet at 80 and 160 columns ---------------------------------
+
+DIGEST = "8655c2710085" + "0" * 52
+CURRENT = {"eda3", "eda7", "eda11", "eta2"}  # already at the target
+
+
+def fleet40(**changes: object) -> Plan:
+    """1 ECA, 16 EDA, two Explore clusters of 3 managers and 5 data nodes, 7 ETA; 4 current."""
+    image = ImageInfo(path="images/discover-9.9.1.100.tar", size=67_108_864, sha256=DIGEST)
+    upload = FileFirmware(file=Path(image.path), version=NEW)
+    boxes = [box("eca1", Role.COMMAND, upload)]
+    boxes += [box(f"eda{n}", Role.DISCOVER, upload) for n in range(1, 17)]
+    for cluster in ("exa", "exb"):
+        for node, count in ((NodeKind.MANAGER, 3), (NodeKind.DATA, 5)):
+            boxes += [
+                box(f"{cluster}-{node.value[0]}{n}", Role.EXPLORE, upload, node).model_copy(
+                    update={"cluster": cluster}
+                )
+                for n in range(1, count + 1)
+            ]
+    boxes += [box(f"eta{n}", Role.TRACE, upload) for n in range(1, 8)]
+    facts = {
+        a.name: Facts(
+            name=a.name,
+            version=NEW if a.name in CURRENT else OLD,
+            role=a.role,
+            ingest_enabled=True if a.role is Role.EXPLORE else None,
+        )
+        for a in boxes
+    }
+    inventory = Inventory(source="fleet40.yaml", sha256="f" * 64, appliances=tuple(boxes))
+    settings = Settings.model_validate(changes)
+    return build_plan(inventory, facts, {image.path: image}, settings, now=NOW)
+
+
+def test_the_summary_comes_first() -> None:
+    """The status, then the counts with their marks and the estimate, before any wave."""
+    lines = table_text(fleet40()).splitlines()
+    assert lines[0] == "Upgrade plan: ready to apply"
+    assert lines[1].startswith("40 appliances: 36 to upgrade (+), 4 already current (=); estimate")
+    assert lines[2].startswith("inventory fleet40.yaml (sha256 ffffffffffff), online")
+
+
+def test_each_row_is_marked_by_what_apply_does_to_it() -> None:
+    """`+` upgrade and `!` refused start their rows; skips are one `=` line per wave."""
+    plan = fleet40()
+    trace = plan.waves[4]
+    refused = trace.appliances[0].model_copy(
+        update={"action": Action.REFUSED, "reason": "connection refused"}
+    )
+    waves = (
+        *plan.waves[:4],
+        trace.model_copy(update={"appliances": (refused, *trace.appliances[1:])}),
+    )
+    text = table_text(plan.model_copy(update={"waves": waves}))
+    upgrade = r"^ \+ eda1 +discover +9\.8\.0\.100 → 9\.9\.1\.100 +upload "
+    assert re.search(upgrade, text, re.MULTILINE)
+    assert re.search(
+        r"^ ! eta1 +trace +9\.8\.0\.100 → 9\.9\.1\.100 +refused: connection", text, re.MULTILINE
+    )
+    assert not re.search(r"^ \+ eda3 ", text, re.MULTILINE)
+
+
+def test_skipped_appliances_fold_into_one_line_per_wave() -> None:
+    """Appliances already current are not rows: one `= N already current: names` line a wave."""
+    text = table_text(fleet40())
+    assert " = 3 already current: eda3, eda7, eda11\n" in text
+    assert " = 1 already current: eta2\n" in text
+    assert text.count("already current:") == 2
+
+
+def test_a_long_list_of_skips_names_what_fits_and_counts_the_rest() -> None:
+    """Hundreds of skipped appliances stay one line: the names that fit, then `and N more`."""
+    plan = fleet40()
+    discover = plan.waves[1]
+    many = tuple(
+        discover.appliances[0].model_copy(
+            update={
+                "name": f"eda-{n:03d}.dc1.example.net",
+                "action": Action.SKIP,
+                "reason": "current",
+            }
+        )
+        for n in range(300)
+    )
+    waves = (plan.waves[0], discover.model_copy(update={"appliances": many}), *plan.waves[2:])
+    text = table_text(plan.model_copy(update={"waves": waves}), width=80)
+    (line,) = [line for line in text.splitlines() if line.startswith(" = 300 ")]
+    assert line.startswith(" = 300 already current: eda-000.dc1.example.net")
+    assert re.search(r" and 29\d more$", line.rstrip())
+    assert len(line.rstrip()) <= 80
+
+
+def test_at_160_columns_every_appliance_is_one_line_with_its_whole_hash() -> None:
+    """At 160 columns the width is used: a row per appliance, the 12-digit hash unbroken."""
+    text = table_text(fleet40(), width=160)
+    rows = [line for line in text.splitlines() if re.match(r"^ [+!] ", line)]
+    assert len(rows) == 36
+    assert all("sha256 8655c2710085" in line for line in rows)
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 160
+    assert len(text.splitlines()) < 70  # 96 before: every hash wrapped at the 100-column cap
+
+
+def test_a_hash_is_shortened_rather_than_wrapped() -> None:
+    """Where the 12-digit hash would not fit on the row, 8 digits do, and the row stays one line."""
+    plan = fleet40()
+    rows = {}
+    for width in range(100, 140):
+        text = table_text(plan, width=width)
+        eda1 = [line for line in text.splitlines() if line.startswith(" + eda1 ")]
+        rows[width] = eda1[0]
+        assert re.search(r"sha256 8655c271(0085)?\b", eda1[0]), (width, eda1)
+    assert "sha256 8655c271 " in " ".join(rows.values())  # some widths needed the short one
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_no_hash_is_ever_split_across_lines(width: int) -> None:
+    """At 80 and at 160 columns, a hash is whole on one line, never broken between two."""
+    text = table_text(fleet40(), width=width)
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= width
+    for line in text.splitlines():
+        digits = re.findall(r"sha256 ([0-9a-f]+)", line)
+        assert all(len(found) in {8, 12} for found in digits), line
+    assert text.count("sha256 8655c271") == 36  # one per appliance to upgrade, each whole
+
+
+def test_a_plan_refused_by_vendor_rules_counts_them_to_its_last_line() -> None:
+    """A plan refused for a broken vendor rule says so at the end, never `0 refused`."""
+    plan = fleet40().model_copy(
+        update={
+            "refusals": ("Discover eda1 would run 9.9.1.100 but trace eta1 would run 9.9.1.101",)
+        }
+    )
+    lines = [line.rstrip() for line in table_text(plan).splitlines() if line.strip()]
+    assert lines[0].startswith("Upgrade plan: REFUSED: 1 refusal;")
+    assert "1 vendor rule broken" in lines[1]
+    assert lines[-1] == (
+        "Upgrade plan: REFUSED: 1 refusal; apply will not run this plan until they are resolved"
+    )
+    assert "0 refused" not in "\n".join(lines)
+
+
+def test_markdown_folds_skips_and_counts_refusals() -> None:
+    """The Markdown folds each wave's skips into one line and counts refusals in its status."""
+    text = to_markdown(fleet40())
+    assert "\n= 3 already current: eda3, eda7, eda11\n" in text
+    assert "| = |" not in text
+    refused = to_markdown(make_plan())
+    assert "**Status:** REFUSED: 2 refusals;" in refused
