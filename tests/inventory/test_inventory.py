@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from orchestrator.core.config import Settings
 from orchestrator.core.errors import InventoryError
 from orchestrator.core.models import (
     CloudFirmware,
@@ -18,6 +20,8 @@ from orchestrator.core.models import (
     UrlFirmware,
 )
 from orchestrator.inventory import load_inventory, normalise_url
+from orchestrator.report.planview import status_line
+from orchestrator.workflow.planning import make_plan
 
 INVENTORIES = Path(__file__).resolve().parents[2] / "inventories"
 KEY = "0123456789abcdefghijKLMNOPQRSTuv"  # looks like a real ExtraHop key
@@ -647,6 +651,16 @@ def test_example_yaml_matches_the_headered_csv() -> None:
     assert [(a.name, a.url, a.role, a.cluster, a.node) for a in yaml_fleet] == [
         (a.name, a.url, a.role, a.cluster, a.node) for a in csv_fleet
     ]
+
+
+@pytest.mark.parametrize("name", ["example.yaml", "example-headered.csv"])
+def test_the_working_examples_plan_as_ready(name: str) -> None:
+    """The examples the docs show plan offline as ready to apply, breaking no vendor rule."""
+    inventory = load_inventory(INVENTORIES / name, env={})
+    plan = asyncio.run(make_plan(inventory, Settings(), offline=True))
+    assert not plan.refused, [*plan.refusals, *(a.reason for a in plan.appliances())]
+    assert status_line(plan) == "ready to apply"
+    assert all(line.actionable for line in plan.appliances())
 
 
 HEX_KEY = "deadbeef0123456789abcdef01234567"  # a hex key that is also a valid variable name
