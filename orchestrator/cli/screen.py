@@ -296,10 +296,14 @@ class Screen:
 
 
 class _ViewSlot:
-    """Renders the app's live view once the run has made one (resume makes it late)."""
+    """Renders the app's live view once the run has made one (resume makes it late).
+
+    Until then it renders an empty line, the cursor at its start: what is printed meanwhile
+    on standard output (the demo's plan) starts on a clean line, not after a placeholder.
+    """
 
     def __init__(self, screen: Screen) -> None:
         self.screen = screen
 
     def __rich__(self) -> RenderableType:
-        return self.screen.view if self.screen.view is not None else Text("starting...")
+        return self.screen.view if self.screen.view is not None else Text()
