@@ -193,23 +193,23 @@ def render_table(plan: Plan, *, width: int = 100) -> RenderableType:
     """The plan as a rich renderable for a terminal `width` columns wide: summary first."""
     layout = _layout([line for line in plan.appliances() if line.action is not Action.SKIP], width)
     parts: list[RenderableType] = [
-        Text(f"Upgrade plan: {status_line(plan)}", style="bold red" if plan.refused else "bold"),
-        Text(summary_line(plan), style="bold"),
-        Text(source_line(plan), style="dim"),
+        _line(f"Upgrade plan: {status_line(plan)}", style="bold red" if plan.refused else "bold"),
+        _line(summary_line(plan), style="bold"),
+        _line(source_line(plan), style="dim"),
     ]
     for number, wave in enumerate(plan.waves, start=1):
         heading = f"\n{number}. {wave.kind} ({format_duration(wave.estimate)})"
-        parts.append(Text(heading, style="bold"))
+        parts.append(_line(heading, style="bold"))
         parts.extend(_wave(wave.appliances, layout))
     if plan.unplaced:
-        parts.append(Text("\nunplaced (refused before a wave was known)", style="bold"))
+        parts.append(_line("\nunplaced (refused before a wave was known)", style="bold"))
         parts.extend(_wave(plan.unplaced, layout))
     for title, lines in _sections(plan):
         if lines:
-            parts.extend([Text(f"\n{title}", style="bold"), _bullets(lines)])
-    parts.append(Text(f"\nTotal: {summary_line(plan)}", style="bold"))
+            parts.extend([_line(f"\n{title}", style="bold"), _bullets(lines)])
+    parts.append(_line(f"\nTotal: {summary_line(plan)}", style="bold"))
     if plan.refused:  # the last word of a refused plan is that it is refused, and why
-        parts.append(Text(f"Upgrade plan: {status_line(plan)}", style="bold red"))
+        parts.append(_line(f"Upgrade plan: {status_line(plan)}", style="bold red"))
     return Group(*parts)
 
 
@@ -219,8 +219,13 @@ def _wave(lines: tuple[PlannedAppliance, ...], layout: _Layout) -> list[Renderab
     parts: list[RenderableType] = [_wave_table(shown, layout)] if shown else []
     skipped = skipped_line(lines, layout.width - 3)
     if skipped is not None:
-        parts.append(Text(f" {MARKS[Action.SKIP]} {skipped}", style="dim"))  # as a row's mark
-    return parts or [Text(" none", style="dim")]
+        parts.append(_line(f" {MARKS[Action.SKIP]} {skipped}", style="dim"))  # as a row's mark
+    return parts or [_line(" none", style="dim")]
+
+
+def _line(text: str, style: str) -> Text:
+    """A line of text that wraps between words, even on a console that soft-wraps."""
+    return Text(text, style=style, no_wrap=False, overflow="fold")
 
 
 def _layout(lines: list[PlannedAppliance], width: int) -> _Layout:

@@ -95,7 +95,9 @@ def make_plan(*, offline: bool = False, ingest: bool = True, **settings: object)
 
 
 def table_text(plan: Plan, width: int = 160) -> str:
-    console = Console(record=True, width=width, color_system=None, file=io.StringIO())
+    console = Console(  # as the command line's: lines are not wrapped unless they ask to be
+        record=True, width=width, color_system=None, file=io.StringIO(), soft_wrap=True
+    )
     console.print(render_table(plan, width=width))
     return console.export_text()
 
