@@ -65,7 +65,10 @@ def test_simulate_writes_an_inventory_that_validates(sim: Sim) -> None:
 def test_validate_names_the_file_and_row_of_a_bad_inventory(tmp_path: Path) -> None:
     """A bad inventory gets one line naming file and path, exit 2, no traceback."""
     bad = tmp_path / "bad.yaml"
-    bad.write_text("appliances:\n  - {name: eda1, url: https://eda1.example.net, role: sensr}\n")
+    bad.write_text(
+        "appliances:\n  - {name: eda1, url: https://eda1.example.net, role: sensr, "
+        "api_key: k, firmware: {cloud_version: 9.9.1.100}}\n"
+    )
     result = orchestrator("validate", str(bad), cwd=tmp_path)
     assert result.returncode == 2
     line = one_line_error(result)
