@@ -1,7 +1,8 @@
 """The gate before a fleet is changed: what will happen, said plainly, then a real yes.
 
-Before asking, `apply` says what it will do: how many appliances per action, the estimate,
-the window's end, the clusters whose ingest it halts, anything found already disabled. With
+Before asking, `apply` says what it will do: the plan's summary (how many to upgrade, already
+current or refused, the estimate, the window), the clusters whose ingest it halts, anything
+found already disabled. With
 `--yes` it still says it (the scrollback keeps what was approved). A fleet of more than
 `TYPED_ABOVE` appliances is confirmed by typing how many; a smaller one by `y`. Nothing to
 do is said, and nothing is asked.
@@ -12,8 +13,8 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING
 
-from orchestrator.core.text import format_duration
-from orchestrator.plan import Action, ingest_warnings
+from orchestrator.plan import ingest_warnings
+from orchestrator.report import planview
 
 if TYPE_CHECKING:
     from orchestrator.cli.screen import Screen
@@ -34,23 +35,8 @@ class Verdict(enum.Enum):
 
 
 def summary_lines(plan: Plan) -> list[str]:
-    """What apply will do, in a few lines."""
-    lines = list(plan.appliances())
-    acting = [line for line in lines if line.actionable]
-    by_action: dict[str, int] = {}
-    for line in acting:
-        by_action[str(line.action)] = by_action.get(str(line.action), 0) + 1
-    how = ", ".join(f"{n} {action}" for action, n in by_action.items())
-    current = sum(1 for line in lines if line.action is Action.SKIP)
-    summary = [
-        f"{len(acting)} appliance(s) to upgrade ({how or 'none'}), {current} already current",
-        f"estimate {format_duration(plan.estimate)} at concurrency {plan.concurrency}",
-    ]
-    if plan.window_end is not None:
-        end = plan.window_end.astimezone().strftime("%Y-%m-%d %H:%M %Z")
-        late = sum(1 for line in acting if not line.fits_window)
-        deferred = f"; {late} would not fit and will be deferred" if late else ""
-        summary.append(f"window ends {end}{deferred}")
+    """What apply will do, in a few lines: the plan's own summary, then the ingest it halts."""
+    summary = [planview.summary_line(plan)]
     halted = [b for b in plan.ingest if b.halt]
     if halted:
         clusters = ", ".join(f"{b.cluster} ({len(b.members)} nodes)" for b in halted)

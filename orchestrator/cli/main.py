@@ -339,7 +339,13 @@ _COMMANDS: dict[str, Callable[[App], int]] = {
 
 
 def _interrupt(_signum: int, _frame: Any) -> None:  # noqa: ANN401 - the signal module's frame
-    """SIGTERM means what SIGINT means, for the whole life of the command."""
+    """SIGTERM means what SIGINT means, for the whole life of the command.
+
+    A background job of a non-interactive shell starts with SIGINT ignored: SIGTERM is then
+    an interrupt of its own (`kill %1` stops `orchestrator simulate ... &`).
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        raise KeyboardInterrupt
     signal.raise_signal(signal.SIGINT)
 
 

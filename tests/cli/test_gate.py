@@ -42,7 +42,7 @@ def test_a_larger_fleet_is_confirmed_by_typing_its_count(lab12: Sim) -> None:
     )
     assert code == 4, shown
     before = shown.split("Type 12 to upgrade these 12 appliances:")[0]
-    assert "12 appliance(s) to upgrade (12 upload), 0 already current" in before
+    assert "12 appliances: 12 to upgrade (+), 0 already current (=)" in before
     assert "Explore ingest halted while upgrading: exa (6 nodes)" in before
     assert "declined: nothing was changed" in shown
     assert not lab12.events("upload.started")
@@ -84,7 +84,7 @@ def test_yes_still_says_what_was_approved(sim: Sim) -> None:
         "apply", str(sim.inventory), "--yes", "--log-format", "console", cwd=sim.dir
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "5 appliance(s) to upgrade (5 upload), 0 already current" in result.stderr
+    assert "5 appliances: 5 to upgrade (+), 0 already current (=)" in result.stderr
     assert "Upgrade plan: ready to apply" in result.stdout  # the plan itself, on stdout
 
 

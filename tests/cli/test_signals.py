@@ -6,12 +6,15 @@ Real processes: the command line as `python -m orchestrator`, the simulator in i
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import yaml
 from fleetcheck import has, slow_lab, wait_for
 from receivers import Quiet, webhook
 from simproc import Sim, start_orchestrator
@@ -97,3 +100,36 @@ def test_sigterm_while_the_webhook_is_sent_keeps_the_runs_exit_code(sim: Sim) ->
     assert proc.returncode == 0, stderr[-2000:]
     assert "interrupted after the run ended" in stderr
     assert "Traceback" not in stderr
+
+
+def test_a_background_simulator_stops_on_sigterm(tmp_path: Path) -> None:
+    """`orchestrator simulate ... &` from a script (SIGINT ignored there) stops on `kill`."""
+    (tmp_path / "scenario.yaml").write_text(yaml.safe_dump(slow_lab()))
+
+    def as_a_background_job() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "simulate",
+            "scenario.yaml",
+            "--write-inventory",
+            "fleet.yaml",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=as_a_background_job,  # noqa: PLW1509 - one signal call, then exec
+    )
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "fleet.yaml").exists():
+        assert time.monotonic() < deadline, "the simulator did not start"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=20)
+    assert "Traceback" not in stderr
+    assert "simulator stopped" in stderr
