@@ -1,0 +1,94 @@
+"""The commands that look after runs in the state database: status, restore-ingest, unlock."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from orchestrator.cli.screen import EXIT_BAD_INPUT, EXIT_DECLINED, EXIT_FAILED, EXIT_OK, Screen
+from orchestrator.core.statehome import db_flag
+from orchestrator.inventory import load_inventory
+from orchestrator.journal import runs, unlock
+from orchestrator.workflow.restore import restore_ingest
+
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["StateCommands"]
+
+
+class StateCommands(Screen):
+    """status, restore-ingest and unlock, for the command line's App."""
+
+    args: argparse.Namespace
+
+    def status(self) -> int:
+        """Print what a run did (the newest by default), per appliance."""
+        state = runs.read_run(self.settings.state_db, self.args.run)
+        if state is None:
+            where = "" if self.settings.state_db.exists() else " (no state database here)"
+            self.out.print(f"{self.settings.state_db}: no run recorded yet{where}", markup=False)
+            return EXIT_OK
+        self.out.print(f"state database: {self.settings.state_db}", markup=False)
+        self.print_report(state.report, state.record.inventory_source)
+        db = db_flag(self.settings.state_db)
+        if state.going:
+            run = state.record.run_id[:8]
+            self.out.print(
+                f"a run holds the state database: {state.holder}; it is going on now: "
+                f"`orchestrator watch {run}{db}` shows it"
+            )
+        elif state.holder is not None:
+            self.out.print(f"a run holds the state database: {state.holder}; it may still be going")
+        elif state.resumable:
+            self.out.print(f"this run was interrupted: `orchestrator resume{db}` continues it")
+        return EXIT_OK
+
+    def restore_ingest(self) -> int:
+        """Re-enable ingest on every cluster the journal says the tool halted."""
+        inventory = load_inventory(self.args.inventory)
+        done = asyncio.run(
+            restore_ingest(
+                inventory, self.settings, cluster=self.args.cluster, force=self.args.force
+            )
+        )
+        for node in done.forced:
+            self.voice.warning(
+                f"re-enabled ingest while {node} is mid-upgrade (--force)", event="ingest.forced"
+            )
+        if not done.clusters:
+            self.out.print("no cluster halted by the orchestrator is waiting to be restored")
+        failed = False
+        for cluster, via, error in done.clusters:
+            if error is None:
+                self.out.print(f"ingest restored on cluster {cluster} via {via}")
+            else:
+                failed = True
+                self.voice.error(
+                    f"could not restore ingest on {cluster}: {error}", event="ingest.restore_failed"
+                )
+        if done.closed is not None:
+            self.out.print(
+                f"closed the interrupted run started {done.closed.started_at:%Y-%m-%d %H:%M} "
+                "UTC: it will not be resumed; plan afresh for what it left undone"
+            )
+        return EXIT_FAILED if failed else EXIT_OK
+
+    def unlock(self) -> int:
+        """Release the run lock of a run that is gone, on the user's word."""
+        runs.require_state_db(self.settings)
+        held = unlock.held_lock(self.settings.state_db)
+        if held is None:
+            self.out.print(f"{self.settings.state_db}: not locked; nothing to do")
+            return EXIT_OK
+        self.out.print(held.line)
+        if not held.gone:
+            answer = self.ask(
+                "Release the lock? Only if that run is no longer going",
+                yes=self.args.yes,
+                unattended="run unlock with --yes once you know that run is gone",
+            )
+            if answer is not True:
+                return EXIT_BAD_INPUT if answer is None else EXIT_DECLINED
+        self.out.print(unlock.release(self.settings.state_db, held))
+        return EXIT_OK
