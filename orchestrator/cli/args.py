@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import os
 import re
 from pathlib import Path
@@ -23,6 +22,7 @@ from orchestrator.cli.grammar import (
     setting,
     suggest_flag,
 )
+from orchestrator.core.about import tool_version
 from orchestrator.core.config import parse_window_end, resolve_settings, window_still_open
 from orchestrator.core.errors import ConfigError
 
@@ -42,13 +42,6 @@ _EPILOG = (
 )
 _INVENTORY = "the inventory: YAML, headered CSV or vendor CSV (docs/inventory.md)"
 _RUN = "a run id or its first digits [default: the newest run]"
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("extrahop-orchestrator")
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
-        return "(not installed)"
 
 
 def _run_flags(parser: argparse.ArgumentParser) -> None:
@@ -103,11 +96,17 @@ def _report_flags(parser: argparse.ArgumentParser) -> None:
     setting(
         parser,
         "--report",
-        "also write the run's report here as JSON (and Markdown beside it)",
+        "also write the run's report here as JSON (and Markdown and HTML beside it)",
         type=Path,
         metavar="PATH",
     )
     setting(parser, "--notify-url", "POST the JSON summary to this URL at the end", metavar="URL")
+    setting(
+        parser,
+        "--notify-start",
+        "also POST to --notify-url when the run starts (or resumes)",
+        action="store_true",
+    )
 
 
 def _run_id(text: str) -> str:
@@ -119,7 +118,7 @@ def _run_id(text: str) -> str:
 def build_parser() -> Parser:
     """The argument parser for every sub-command."""
     parser = Parser(prog="orchestrator", description=_DESCRIPTION, epilog=_EPILOG)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {tool_version()}")
     global_options(parser)
     sub = parser.add_commands(dest="command", required=True, metavar="COMMAND", title="commands")
     _run_commands(sub)
@@ -152,13 +151,15 @@ def _run_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subpar
         "--out",
         type=Path,
         metavar="PATH",
-        help="save the plan as JSON, for `apply --plan` [default: not saved]",
+        help="save the plan as JSON, for `apply --plan`, and its picture beside it "
+        "(plan.json -> plan.html) [default: not saved]",
     )
     p.add_argument(
         "--format",
-        choices=["table", "json", "markdown"],
+        choices=["table", "json", "markdown", "html"],
         default="table",
-        help="how to print the plan [default: table]",
+        help="how to print the plan; html: one self-contained page with its projected "
+        "timeline [default: table]",
     )
     _run_flags(p)
     p = _command(sub, "apply", "upgrade the fleet: plan (or re-check a saved plan), confirm, run")
@@ -287,6 +288,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     for name in (*names, "ingest_found_off"):
         cli[name] = getattr(args, name, None)
     cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
+    cli["notify_start"] = getattr(args, "notify_start", None)
     window = getattr(args, "window_end", None)
     now = dt.datetime.now(dt.UTC)
     if window is not None:  # an empty --window-end is refused, not taken as no window
