@@ -109,6 +109,21 @@ def _report_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=["table", "json"],
+        default="table",
+        help="for people, or one JSON document for scripts (docs/cli.md) [default: table]",
+    )
+
+
+def _positive(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
+
+
 def _run_id(text: str) -> str:
     if re.fullmatch(r"[0-9a-f]{32}", text) is None:
         raise argparse.ArgumentTypeError("a run id is 32 hexadecimal digits")
@@ -192,9 +207,15 @@ def _run_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subpar
 
 
 def _state_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
-    """status, watch, restore-ingest, unlock: what the state database knows about runs."""
-    p = _command(sub, "status", "what a run did, per appliance")
+    """status, history, watch, restore-ingest, unlock: what the state database knows of runs."""
+    p = _command(sub, "status", "what a run did; its exit code says whether it needs you")
     p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
+    _format(p)
+    p = _command(sub, "history", "every run, newest first, one line each")
+    p.add_argument(
+        "--limit", type=_positive, default=20, metavar="N", help="runs shown [default: 20]"
+    )
+    _format(p)
     p = _command(sub, "watch", "show a run going on elsewhere, live, until it ends")
     p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
     p = _command(sub, "restore-ingest", "re-enable ingest the tool halted (after a crash)")

@@ -267,6 +267,7 @@ _COMMANDS: dict[str, Callable[[App], int]] = {
     "apply": App.apply,
     "resume": App.resume,
     "status": App.status,
+    "history": App.history,
     "watch": App.watch,
     "restore-ingest": App.restore_ingest,
     "unlock": App.unlock,
