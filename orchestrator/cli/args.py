@@ -321,6 +321,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
         window_still_open(settings.window_end, "set by ORCHESTRATOR_WINDOW_END or --config")
     if settings.report is not None:
         _check_report_path(settings.report)
+    if settings.notify_start and not settings.notify_url and args.command in _RUNS:
+        raise ConfigError(
+            "--notify-start needs --notify-url (or ORCHESTRATOR_NOTIFY_URL, or notify_url in "
+            "--config): where to send the notification"
+        )
     return settings
 
 
