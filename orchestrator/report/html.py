@@ -84,23 +84,21 @@ def _render(template: str, **context: Any) -> str:  # noqa: ANN401 - the templat
 # --- a run -----------------------------------------------------------------------------------
 
 
-def run_page(report: RunReport, *, now: dt.datetime | None = None) -> str:
-    """The run's report as one HTML page; `now` for a run still going on."""
-    going = now is not None
-    status = "running" if going else run_status(report.exit_code)
+def run_page(report: RunReport) -> str:
+    """The run's report as one HTML page."""
     return _render(
         "run.html.j2",
         heading="Firmware upgrade dry run" if report.dry_run else "Firmware upgrade run",
         run_id=report.run_id,
-        status=status,
-        summary=one_line_summary(report, going=going),
+        status=run_status(report.exit_code),
+        summary=one_line_summary(report),
         problems=[_problem(r) for r in report.results if r.outcome in PROBLEM_OUTCOMES],
-        ingest_alarms=[] if going else _left_disabled(report),
-        facts=_run_facts(report, now),
-        picture=run_timeline(report, now=now),
+        ingest_alarms=_left_disabled(report),
+        facts=_run_facts(report),
+        picture=run_timeline(report),
         legend_kinds=_RUN_LEGEND,
         problem_css=_PROBLEM_CSS,
-        ingest=_ingest_lines(report, now or report.finished_at),
+        ingest=_ingest_lines(report, report.finished_at),
         steps=TIMELINE_STEPS,
         appliances=[_appliance_row(r) for r in report.results],
     )
@@ -119,18 +117,13 @@ def _problem(result: ApplianceResult) -> dict[str, str | None]:
     }
 
 
-def _run_facts(report: RunReport, now: dt.datetime | None) -> list[tuple[str, str]]:
-    end = now or report.finished_at
-    duration = format_duration((end - report.started_at).total_seconds())
+def _run_facts(report: RunReport) -> list[tuple[str, str]]:
+    duration = format_duration((report.finished_at - report.started_at).total_seconds())
     facts = [
         ("Run", report.run_id),
         ("Started", f"{local_time(report.started_at)} ({report.started_at.isoformat()})"),
-        (
-            ("Going on", f"{duration} so far")
-            if now is not None
-            else ("Finished", f"{local_time(report.finished_at)}, after {duration}")
-        ),
-        ("Exit code", "none yet" if now is not None else str(report.exit_code)),
+        ("Finished", f"{local_time(report.finished_at)}, after {duration}"),
+        ("Exit code", str(report.exit_code)),
     ]
     if report.window_end is not None:
         facts.append(("Window ends", local_time(report.window_end)))

@@ -26,10 +26,10 @@ __all__ = ["run_timeline", "wave_starts"]
 _NOTE_WIDTH = 60  # characters of an error written beside its row
 
 
-def run_timeline(report: RunReport, *, now: dt.datetime | None = None) -> Picture:
-    """The picture of `report`; `now` for a run going on (open steps reach it, a line marks it)."""
+def run_timeline(report: RunReport) -> Picture:
+    """The picture of `report`: a step with no recorded end (a run killed in it) reaches the end."""
     start = report.started_at
-    end = now or report.finished_at
+    end = report.finished_at
 
     def at(moment: dt.datetime) -> float:
         return (moment - start).total_seconds()
@@ -42,8 +42,6 @@ def run_timeline(report: RunReport, *, now: dt.datetime | None = None) -> Pictur
     if report.window_end is not None:
         window = f"window ends {_clock(report.window_end)}"
         marks.append(Mark(at(report.window_end), window, "window"))
-    if now is not None:
-        marks.append(Mark(at(now), f"now {_clock(now)}", "now"))
     short = at(end) < 600  # noqa: PLR2004 - under ten minutes: ticks with seconds
     return layout(lanes, marks, label=lambda s: _clock(start, s, seconds=short))
 
@@ -58,7 +56,7 @@ def _step_span(
     name: str, step: StepSpan, at: Callable[[dt.datetime], float], end: dt.datetime
 ) -> Span:
     finish = step.finished_at or end
-    how = "still going" if step.result == "open" else step.result
+    how = "no end recorded" if step.result == "open" else step.result
     title = (
         f"{name}: {step.step} {_clock(step.started_at, seconds=True)} to "
         f"{_clock(finish, seconds=True)} ({format_duration(step.duration)}, {how})"

@@ -188,17 +188,20 @@ def test_names_and_errors_are_escaped_and_the_page_loads_nothing() -> None:
     assert_self_contained(run_page(make_report()))
 
 
-def test_a_run_going_on_marks_now_and_keeps_its_open_step_open() -> None:
-    """While a run goes on, its page says so and its open step reaches now."""
+def test_a_step_a_killed_run_left_open_reaches_the_end_of_the_report() -> None:
+    """A step with no recorded end (killed in it) is drawn open, to the report's end."""
     report = make_report()
-    going = report.results[3].model_copy(
+    killed = report.results[3].model_copy(
         update={"steps": steps(9.5, ("upload", 1), ("job", 3), last="open")}
     )
-    report = report.model_copy(update={"results": (*report.results[:3], going)})
-    page = read_page(run_page(report, now=at(14)))
-    assert "now" in page.marks
+    report = report.model_copy(update={"results": (*report.results[:3], killed)})
+    page = read_page(run_page(report))
     assert page.segments["exa-m1"][-1] == "job open"
-    assert "running" in page.text
+    drawn = [a for a in page.with_class("rect", "seg") if "data-step" in a]  # not the legend
+    (job,) = [a for a in drawn if a["class"].split()[1:] == ["job", "open"]]
+    picture_right = max(float(a["x"]) + float(a["width"]) for a in drawn)
+    assert float(job["x"]) + float(job["width"]) == pytest.approx(picture_right)
+    assert "no end recorded" in page.text
 
 
 # --- the plan's picture ------------------------------------------------------------------------
