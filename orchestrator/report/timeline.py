@@ -55,11 +55,11 @@ class Lane:
 
 @dataclass(frozen=True)
 class Mark:
-    """A vertical line across every row: a stage boundary, the window end, now."""
+    """A vertical line across every row: a stage boundary, or the window end."""
 
     at: float
     label: str
-    kind: str  # stage, window, now
+    kind: str  # stage, window
     title: str = ""
 
 
