@@ -31,6 +31,7 @@ from orchestrator.report.words import (
     one_line_summary,
     own_error,
     run_status,
+    time_spent,
 )
 
 if TYPE_CHECKING:
@@ -180,7 +181,7 @@ def _appliance_row(result: ApplianceResult) -> dict[str, object]:
         "outcome": result.outcome.value,
         "job_id": result.job_id or "",
         "steps": durations,
-        "total": format_duration(result.duration),
+        "total": format_duration(time_spent(result)),
         "error": own_error(result),
     }
 

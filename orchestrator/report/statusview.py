@@ -27,6 +27,7 @@ from orchestrator.report.words import (
     ingest_sentence,
     own_error,
     summary_line,
+    time_spent,
     truncate,
 )
 
@@ -145,7 +146,7 @@ class _StepsTable:
         self.now = now
 
     def _row(self, result: ApplianceResult) -> list[Text]:
-        total = result.duration if result.steps or result.outcome is Outcome.SKIPPED else None
+        total = time_spent(result)
         if total is None and self.now is not None and result.steps:
             total = _seconds(result.steps[0].started_at, self.now)
         return [

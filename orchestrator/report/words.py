@@ -29,6 +29,7 @@ __all__ = [
     "own_error",
     "run_status",
     "summary_line",
+    "time_spent",
     "truncate",
 ]
 
@@ -134,6 +135,12 @@ def ingest_sentence(
     if ingest_left_disabled(actions):
         sentence += " — INGEST IS STILL DISABLED: orchestrator restore-ingest re-enables it"
     return sentence
+
+
+def time_spent(result: ApplianceResult) -> float | None:
+    """Seconds spent on the appliance; None for one the run never worked on (blocked early)."""
+    untouched = result.outcome in {Outcome.BLOCKED, Outcome.DEFERRED, Outcome.CANCELLED}
+    return None if untouched and not result.steps else result.duration
 
 
 def own_error(result: ApplianceResult) -> str:
