@@ -55,7 +55,10 @@ def render_status(
 ) -> RenderableType:
     """The run for `status`; `now` for a run going on (its open steps count until now)."""
     parts: list[RenderableType] = [*_header(report, lifecycle, now, page), Text("")]
-    parts.append(_StepsTable(report, now))
+    if report.results:
+        parts.append(_StepsTable(report, now))
+    else:
+        parts.append(Text("no appliance is recorded in this run", style="dim"))
     for result in report.results:
         if result.outcome is Outcome.FAILED:
             error = truncate(own_error(result) or "no error recorded", _FAILURE_WIDTH)

@@ -36,6 +36,7 @@ STATUS_KEYS = {
     "report_html",
     "run",
 }
+LONG_JOB = {"ORCHESTRATOR_JOB_DEADLINE": "120"}  # the 25 s job must not time out
 HISTORY_RUN_KEYS = {
     "run_id",
     "started_at",
@@ -52,9 +53,12 @@ HISTORY_RUN_KEYS = {
 
 @pytest.fixture
 def long_sim(tmp_path: Path) -> Iterator[Sim]:
-    """A small fleet whose Explore data node's job takes 8 s: ingest stays halted meanwhile."""
+    """A small fleet whose Explore data node's job takes 25 s: ingest stays halted meanwhile.
+
+    Long enough for two `status` processes to start and read it on a loaded machine.
+    """
     scenario = lab(small=True)
-    next(a for a in scenario["appliances"] if a["name"] == "exa-d1")["job_duration"] = 8000
+    next(a for a in scenario["appliances"] if a["name"] == "exa-d1")["job_duration"] = 25_000
     fleet = Sim(tmp_path, scenario)
     yield fleet
     fleet.stop()
@@ -137,9 +141,9 @@ def test_status_says_going_interrupted_and_done_by_its_exit_code_and_history_lis
 ) -> None:
     """5 while the run goes on, 3 once killed, 0 once resumed; history lists each run."""
     sim = long_sim
-    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
+    proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir, env=LONG_JOB)
     try:
-        wait_for(sim, has("job.created", "exa-d1"))  # ingest is halted for its 8 s job
+        wait_for(sim, has("job.created", "exa-d1"))  # ingest is halted for its 25 s job
         code, going = status_json(sim)
         assert code == 5
         assert going["state"] == "running"
@@ -160,7 +164,7 @@ def test_status_says_going_interrupted_and_done_by_its_exit_code_and_history_lis
     (listed,) = history_json(sim)["runs"]
     assert listed["state"] == "incomplete"
     assert listed["ingest_left_disabled"] == ["exa"]
-    assert orchestrator("resume", cwd=sim.dir).returncode == 0
+    assert orchestrator("resume", cwd=sim.dir, env=LONG_JOB).returncode == 0
     assert status_json(sim)[0] == 0
     again = orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)  # all current now
     assert again.returncode == 0

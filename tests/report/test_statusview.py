@@ -144,3 +144,11 @@ def test_status_fits_80_columns(suffix: str) -> None:
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "9.8.2.1784 →" in text
     assert "upload" in text
+
+
+def test_a_run_with_no_appliance_recorded_says_so() -> None:
+    """A run journalled before any appliance (killed at once) has no table, and says why."""
+    report = make_report().model_copy(update={"results": ()})
+    text = text_of(report, 80, lifecycle="incomplete")
+    assert "no appliance is recorded in this run" in text
+    assert "no appliances — exit 1" in text
