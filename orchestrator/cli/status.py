@@ -58,7 +58,8 @@ def verdict(state: runs.RunState, halted_anywhere: list[str], db: str) -> Verdic
     if state.lifecycle == "closed":
         reasons.insert(0, "restore-ingest closed it incomplete: plan afresh for what it left")
     if reasons or state.lifecycle != "succeeded":
-        fix = f"orchestrator restore-ingest INVENTORY{db}" if halted_anywhere else None
+        source = state.record.inventory_source
+        fix = f"orchestrator restore-ingest {source}{db}" if halted_anywhere else None
         return Verdict(EXIT_ATTENTION, tuple(reasons) or ("it failed",), fix)
     return Verdict(EXIT_OK, (), None)
 
@@ -116,6 +117,12 @@ def _print(app: App, state: runs.RunState, judged: Verdict, page: Path | None, d
         )
     elif state.resumable:
         app.out.print(f"this run was interrupted: `orchestrator resume{db}` continues it")
+    if judged.next and judged.exit_code == EXIT_ATTENTION:  # ingest left disabled
+        app.say(
+            f"ingest is still disabled: `{judged.next}` re-enables it",
+            event="ingest.left_disabled",
+            style="bold red",
+        )
     if judged.reasons:
         app.out.print(
             f"needs attention: {'; '.join(judged.reasons)} (exit {judged.exit_code})",

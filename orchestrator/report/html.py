@@ -95,6 +95,7 @@ def run_page(report: RunReport) -> str:
         summary=one_line_summary(report),
         problems=[_problem(r) for r in report.results if r.outcome in PROBLEM_OUTCOMES],
         ingest_alarms=_left_disabled(report),
+        inventory=(report.origin.inventory if report.origin else None) or "INVENTORY",
         facts=_run_facts(report),
         picture=run_timeline(report),
         legend_kinds=_RUN_LEGEND,
