@@ -164,6 +164,7 @@ def test_ingest_left_disabled_is_a_problem_and_a_red_segment_to_the_end() -> Non
     """A cluster never re-enabled: first among the problems, its span red and open."""
     page = read_page(run_page(make_report(restored=False)))
     assert "Ingest on exa is still disabled" in page.text
+    assert "orchestrator restore-ingest fleet.yaml --cluster exa" in page.text
     assert page.segments["ingest exa"] == ["ingest-disabled open"]
     assert "still disabled" in page.text
 
