@@ -136,6 +136,37 @@ def test_a_failed_run_needs_attention_and_its_report_draws_every_step(
     assert "report    " in shown.stdout
 
 
+def test_history_lists_runs_newest_first_and_a_limit_says_what_it_leaves_out(
+    failing_sim: Sim,
+) -> None:
+    """Two failed runs: one line each, newest first; --limit 1 shows the newest and says so."""
+    for _ in range(2):  # eda1's job fails every time: the second run tries it again
+        result = orchestrator("apply", str(failing_sim.inventory), "--yes", cwd=failing_sim.dir)
+        assert result.returncode == 1
+    history = history_json(failing_sim)
+    assert history["total"] == 2
+    newer, older = history["runs"]
+    assert older["started_at"] < newer["started_at"]
+    assert (older["state"], older["exit_code"]) == ("failed", 1)
+    assert (older["counts"]["done"], older["counts"]["failed"]) == (1, 1)
+    assert (newer["counts"]["skipped"], newer["counts"]["failed"]) == (1, 1)  # eca1 is current
+    assert newer["inventory"] == str(failing_sim.inventory)
+    table = orchestrator("history", cwd=failing_sim.dir)
+    assert table.returncode == 0
+    lines = [
+        line
+        for line in table.stdout.splitlines()
+        if line[:8] in {newer["run_id"][:8], older["run_id"][:8]}
+    ]
+    assert [line[:8] for line in lines] == [newer["run_id"][:8], older["run_id"][:8]]
+    assert all(" failed " in line and "fleet.yaml" in line for line in lines)
+    newest = orchestrator("history", "--limit", "1", cwd=failing_sim.dir)
+    assert newest.returncode == 0
+    assert newer["run_id"][:8] in newest.stdout
+    assert older["run_id"][:8] not in newest.stdout
+    assert "1 of 2 runs shown; --limit 2 shows them all" in newest.stdout
+
+
 def test_status_says_going_interrupted_and_done_by_its_exit_code_and_history_lists_runs(
     long_sim: Sim,
 ) -> None:
@@ -166,18 +197,10 @@ def test_status_says_going_interrupted_and_done_by_its_exit_code_and_history_lis
     assert listed["ingest_left_disabled"] == ["exa"]
     assert orchestrator("resume", cwd=sim.dir, env=LONG_JOB).returncode == 0
     assert status_json(sim)[0] == 0
-    again = orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)  # all current now
-    assert again.returncode == 0
-    history = history_json(sim)
-    assert [r["state"] for r in history["runs"]] == ["succeeded", "succeeded"]
-    assert history["runs"][0]["counts"]["skipped"] == 5
-    assert history["runs"][1]["counts"]["done"] == 5
-    assert history["runs"][1]["ingest_left_disabled"] == []
-    newest = orchestrator("history", "--limit", "1", cwd=sim.dir)
-    assert newest.returncode == 0
-    assert history["runs"][0]["run_id"][:8] in newest.stdout
-    assert history["runs"][1]["run_id"][:8] not in newest.stdout
-    assert "1 of 2 runs shown; --limit 2 shows them all" in newest.stdout
+    (done,) = history_json(sim)["runs"]
+    assert done["state"] == "succeeded"
+    assert done["counts"]["done"] == 5
+    assert done["ingest_left_disabled"] == []
 
 
 @pytest.mark.parametrize(
@@ -196,8 +219,13 @@ def test_bad_input_to_status_and_history_is_one_line_and_exit_2(
     result = orchestrator(*args, cwd=sim.dir)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert needle in line
+    errors = [
+        json.loads(line)["message"]  # without a terminal, standard error is JSON events
+        for line in result.stderr.splitlines()
+        if line.startswith("{") and json.loads(line).get("level") == "error"
+    ]
+    assert len(errors) == 1, result.stderr
+    assert needle in errors[0]
 
 
 class _Receiver(Quiet):
