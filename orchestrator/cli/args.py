@@ -246,6 +246,12 @@ def _tool_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subpa
         help="how the written inventory gives firmware: image files, URLs the appliances "
         "download, or cloud versions [default: file]",
     )
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with certificates from the fleet's own CA, written beside the "
+        "inventory as its ca_bundle [default: plain HTTP]",
+    )
     _command(sub, "demo", "a simulated fleet planned and upgraded end to end, in one command")
 
 

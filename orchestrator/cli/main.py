@@ -229,6 +229,7 @@ class App(StateCommands):
                     keys=self.args.keys,
                     mode=self.args.mode,
                     announce=announce,
+                    tls=self.args.tls,
                 )
             )
         except KeyboardInterrupt:

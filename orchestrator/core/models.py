@@ -217,6 +217,16 @@ def same_version(running: str | None, target: str | None) -> bool:
     return running.strip() == target.strip()
 
 
+def version_order(current: str | None, target: str | None) -> int | None:
+    """-1, 0 or 1 as the target is below, equal to or above the current; None if unknown."""
+    if current is None or target is None:
+        return None
+    old, new = parse_version(current), parse_version(target)
+    if old is None or new is None:
+        return 0 if current.strip() == target.strip() else None
+    return (new > old) - (new < old)
+
+
 def role_for_platform(platform: str) -> Role | None:
     """Map the `platform` of GET /extrahop to a role (None if unknown)."""
     text = platform.lower()

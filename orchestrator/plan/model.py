@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orchestrator.core.models import Firmware, NodeKind, Role, ZonedTime
+from orchestrator.core.models import Firmware, NodeKind, Role, ZonedTime, version_order
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -99,6 +99,11 @@ class PlannedAppliance(PlanModel):
     def actionable(self) -> bool:
         """Whether apply will change this appliance."""
         return self.action in {Action.UPLOAD, Action.URL, Action.CLOUD}
+
+    @property
+    def downgrade(self) -> bool:
+        """Whether its target is below the version it runs (allowed by --allow-downgrade)."""
+        return version_order(self.current_version, self.target_version) == -1
 
 
 class IngestBracket(PlanModel):

@@ -210,7 +210,7 @@ async def test_guide_curl_download_url_and_job_monitoring(start: Start) -> None:
     """The 8.7 guide's download/url command answers a Location whose job the GET command shows."""
     api = await start({**FLEET[0], "job_duration": 500}, *FLEET[1:])
     host, key = api.fleet.url("eda1").removeprefix("http://"), api.fleet.api_key("eda1")
-    firmware_url = "https://example.extrahop.com/eda/9.9.1.100.tar"
+    firmware_url = f"{api.fleet.repository_url}/firmware/discover-9.9.1.100.tar"
     out = await run(
         "bash",
         "-c",
