@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
+from orchestrator.core.tls import TlsCheck
+
 # The Content-Type of a firmware image uploaded to POST /api/v1/extrahop/firmware.
 FIRMWARE_MEDIA_TYPE = "application/vnd.extrahop.firmware"
 
@@ -99,6 +101,16 @@ class Appliance(Frozen):
     api_key: SecretStr
     verify_tls: bool = True
     ca_bundle: Path | None = None
+    pin: str | None = None  # `sha256:HEX` of its certificate, from the pins file (trust)
+
+    @property
+    def tls_check(self) -> TlsCheck:
+        """How its certificate is verified: a pin beats verify_tls: false and any CA."""
+        if self.url.startswith("http://"):
+            return TlsCheck.HTTP
+        if self.pin is not None:
+            return TlsCheck.PIN
+        return TlsCheck.CA if self.verify_tls else TlsCheck.NONE
 
 
 class Inventory(Frozen):
