@@ -268,6 +268,7 @@ class ApplianceResult(Frozen):
     job_id: str | None = None
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+    tls: TlsCheck | None = None  # how its certificate was verified (None: not recorded)
 
     @property
     def duration(self) -> float | None:

@@ -10,12 +10,18 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = [
+    "TLS_ORDER",
     "TlsCheck",
     "fingerprint",
     "fingerprint_bytes",
     "fingerprint_text",
+    "group_by_check",
     "normalise_fingerprint",
     "tls_check_text",
 ]
@@ -34,16 +40,26 @@ class TlsCheck(enum.StrEnum):
 
 
 _TEXT = {
-    TlsCheck.CA: "CA",
-    TlsCheck.PIN: "pin",
-    TlsCheck.NONE: "not verified (verify_tls: false)",
+    TlsCheck.CA: "verified by CA",
+    TlsCheck.PIN: "verified by pin",
+    TlsCheck.NONE: "NOT verified (verify_tls: false)",
     TlsCheck.HTTP: "no TLS (http://)",
 }
+# The order plans and reports list them in; None: a plan or run older than the TLS fields.
+TLS_ORDER: tuple[TlsCheck | None, ...] = (*TlsCheck, None)
 
 
-def tls_check_text(check: TlsCheck) -> str:
-    """A few words for people: `CA`, `pin`, `not verified (verify_tls: false)`, ..."""
-    return _TEXT[check]
+def tls_check_text(check: TlsCheck | None) -> str:
+    """How people read it: `verified by CA`, `verified by pin`, `NOT verified (...)`, ..."""
+    return _TEXT[check] if check is not None else "not recorded"
+
+
+def group_by_check(items: Iterable[tuple[str, TlsCheck | None]]) -> list[tuple[str, list[str]]]:
+    """(text, names) for each kind of check that `(name, check)` items use, in TLS_ORDER."""
+    groups: dict[TlsCheck | None, list[str]] = {}
+    for name, check in items:
+        groups.setdefault(check, []).append(name)
+    return [(tls_check_text(check), groups[check]) for check in TLS_ORDER if check in groups]
 
 
 def fingerprint(der: bytes) -> str:

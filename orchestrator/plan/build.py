@@ -158,6 +158,8 @@ def _plan_appliance(
         action=_action(appliance.firmware),
         firmware=appliance.firmware,
         image=_image(appliance.firmware, inputs.images),
+        tls=appliance.tls_check,
+        pin=appliance.pin,
     )
     refusal = _refusal(line, observed)
     if refusal is not None:

@@ -25,6 +25,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.text import format_duration
 from orchestrator.core.text import markdown as _md
+from orchestrator.core.tls import group_by_check
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -195,6 +196,7 @@ def _appliance_document(result: ApplianceResult) -> dict[str, Any]:
         "job_id": result.job_id,
         "started_at": _iso(result.started_at),
         "finished_at": _iso(result.finished_at),
+        "tls": result.tls.value if result.tls else None,
     }
 
 
@@ -295,6 +297,15 @@ def _markdown_ingest(report: RunReport) -> list[str]:
     return [*lines, ""]
 
 
+def _markdown_tls(report: RunReport) -> list[str]:
+    """How each appliance's certificate was verified (left out for a run that did not say)."""
+    if all(r.tls is None for r in report.results):
+        return []
+    groups = group_by_check((r.name, r.tls) for r in report.results)
+    lines = [f"- {label}: {', '.join(_md(name) for name in names)}" for label, names in groups]
+    return ["## TLS", "", *lines, ""]
+
+
 def _markdown_problems(report: RunReport) -> list[str]:
     """Every failed, blocked, deferred or cancelled appliance with its full error."""
     problems = [r for r in report.results if r.outcome in _PROBLEM_OUTCOMES]
@@ -313,6 +324,7 @@ def to_markdown(report: RunReport) -> str:
         _markdown_header(report),
         _markdown_table(report),
         _markdown_ingest(report),
+        _markdown_tls(report),
         _markdown_problems(report),
     )
     return "\n".join(line for section in sections for line in section).rstrip("\n") + "\n"
