@@ -135,5 +135,8 @@ def write_inventory(
             item |= {"cluster": entry.cluster, "node": entry.node}
         item |= _key_ref(base, stem, entry, keys)
         lines.append(f"  - {_flow(item)}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Whole or not at all: a script waiting for the file to appear never reads half of it.
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    partial.replace(path)
     return path
