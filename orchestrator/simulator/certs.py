@@ -43,6 +43,7 @@ class FleetCertificates:
         self.ca = trustme.CA(organization_name=_ORGANIZATION)
         self._stranger: trustme.CA | None = None  # the CA behind `other-ca` certificates
         self._contexts: dict[str, ssl.SSLContext] = {}
+        self._client: ssl.SSLContext | None = None
 
     @property
     def ca_pem(self) -> bytes:
@@ -63,9 +64,10 @@ class FleetCertificates:
 
     def client_context(self) -> ssl.SSLContext:
         """A client context trusting the fleet's CA (a simulated appliance downloading)."""
-        context = ssl.create_default_context()
-        self.ca.configure_trust(context)
-        return context
+        if self._client is None:
+            self._client = ssl.create_default_context()
+            self.ca.configure_trust(self._client)
+        return self._client
 
     def _load(self, context: ssl.SSLContext, name: str, kind: CertificateKind) -> None:
         if kind == "self-signed":
