@@ -106,12 +106,14 @@ async def test_survey_tells_each_appliance_apart(tmp_path: Path) -> None:
 
 
 async def test_recording_keeps_every_other_pin(tmp_path: Path) -> None:
-    """Pinning some appliances keeps the pins of the others, in inventory order."""
+    """Reading certificates sends no request; pinning some keeps the others' pins, in order."""
     settings = fast_settings(tmp_path)
     async with SimulatedFleet(Scenario.model_validate(self_signed_lab()), tls=True) as fleet:
         path = fleet.write_inventory(tmp_path / "fleet.yaml")
         inventory = load_inventory(path)
         sightings = await survey(inventory, settings)
+        # A handshake only: no request reached any appliance, so no API key was sent.
+        assert {fleet.request_count(name) for name in fleet.names} == {0}
         record_pins(inventory, [s for s in sightings if s.appliance.name == "eta1"], now=NOW)
         record_pins(inventory, [s for s in sightings if s.appliance.name == "eca1"], now=NOW)
     pins = read_pins(pins_path(path))
