@@ -67,13 +67,15 @@ async def test_trust_pins_asks_refuses_a_changed_certificate_and_re_pins(tmp_pat
         assert (await run("plan", str(inventory), cwd=tmp_path)).returncode == 0
 
 
-async def test_trust_asks_on_a_terminal(tmp_path: Path) -> None:
-    """On a terminal, trust shows the certificates and pins them once the operator says yes."""
+@pytest.mark.parametrize(("answer", "code"), [("y", 0), ("n", 4)], ids=["yes", "no"])
+async def test_trust_asks_on_a_terminal(tmp_path: Path, answer: str, code: int) -> None:
+    """On a terminal, trust shows the certificates and pins them only if the operator says yes."""
     async with SimulatedFleet(fast_scenario(*FLEET), tls=True) as fleet:
         inventory = fleet.write_inventory(tmp_path / "fleet.yaml")
-        code, shown = await asyncio.to_thread(
-            in_terminal, "trust", str(inventory), answer="y", cwd=tmp_path, columns=120
+        got, shown = await asyncio.to_thread(
+            in_terminal, "trust", str(inventory), answer=answer, cwd=tmp_path, columns=120
         )
-    assert code == 0, shown
+    assert got == code, shown
     assert "Pin the certificate(s) of eda1, eta1 as shown above?" in shown
-    assert set(read_pins(pins_path(inventory))) == {"eda1", "eta1"}
+    pinned = set(read_pins(pins_path(inventory)))
+    assert pinned == ({"eda1", "eta1"} if answer == "y" else set())
