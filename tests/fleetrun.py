@@ -6,6 +6,8 @@ import asyncio
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from orchestrator import workflow
 from orchestrator.core.config import Settings
 from orchestrator.engine.logs import LogObserver
@@ -116,14 +118,22 @@ async def apply_scenario(
     settings: Settings | None = None,
     stop_when: Callable[[SimulatedFleet], bool] | None = None,
     after_plan: Callable[[Plan], None] | None = None,
+    tls: bool = False,
+    edit_inventory: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunResult:
-    """Serve `scenario`, write its inventory, plan and apply; `stop_when(fleet)` may interrupt.
+    """Serve `scenario` (over HTTPS with `tls`), write its inventory, plan and apply.
 
-    `after_plan(plan)` runs between the plan and the apply (to change the world meanwhile).
+    `edit_inventory(data)` may change the written inventory (as parsed YAML) before it is read;
+    `stop_when(fleet)` may interrupt; `after_plan(plan)` runs between the plan and the apply
+    (to change the world meanwhile).
     """
-    fleet = SimulatedFleet(Scenario.model_validate(scenario))
+    fleet = SimulatedFleet(Scenario.model_validate(scenario), tls=tls)
     async with fleet:
         path = fleet.write_inventory(tmp_path / "fleet.yaml", mode=mode)  # type: ignore[arg-type]
+        if edit_inventory is not None:
+            data = yaml.safe_load(path.read_text())
+            edit_inventory(data)
+            path.write_text(yaml.safe_dump(data))
         inventory = load_inventory(path)
         chosen = settings or fast_settings(tmp_path)
         plan = await workflow.make_plan(inventory, chosen, offline=False)

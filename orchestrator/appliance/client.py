@@ -12,7 +12,6 @@ import functools
 import json
 import math
 import re
-import ssl
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -24,6 +23,7 @@ from asyncio_throttle.throttler import Throttler
 from pydantic import BaseModel
 
 from orchestrator.appliance.imageread import CHUNK_SIZE, ImageCheck, read_chunks
+from orchestrator.appliance.tlsconfig import TlsSetting, tls_setting
 from orchestrator.appliance.transport import (
     Answer,
     http_error,
@@ -39,6 +39,7 @@ from orchestrator.core.errors import (
     TransportError,
 )
 from orchestrator.core.models import FIRMWARE_MEDIA_TYPE, ApplianceInfo, ClusterInfo, JobState
+from orchestrator.core.tls import TlsCheck
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable
@@ -112,10 +113,10 @@ class ApplianceClient:
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout
         )
-        self._ssl: ssl.SSLContext | bool | None = None  # built on first use
+        self._ssl: TlsSetting | None = None  # built on first use
         self._base_headers: dict[str, str] | None = None  # built on first use
         self._log = structlog.get_logger(__name__).bind(appliance=self.name)
-        if not appliance.verify_tls:
+        if appliance.tls_check is TlsCheck.NONE:
             self._log.warning("tls.verification_disabled")
 
     def __repr__(self) -> str:
@@ -199,9 +200,16 @@ class ApplianceClient:
         body = {"restart_after": restart_after}
         return await self._start_job("/extrahop/firmware/latest/upgrade", body)
 
-    async def download_url(self, url: str, *, upgrade: bool = True) -> str | None:
-        """Have the appliance download (and by default install) an image from a URL."""
-        body = {"firmware_url": url, "upgrade": upgrade}
+    async def download_url(
+        self, url: str, *, upgrade: bool = True, force: bool = False
+    ) -> str | None:
+        """Have the appliance download (and by default install) an image from a URL.
+
+        `force` skips the appliance's own compatibility check: a planned downgrade needs it.
+        """
+        body: dict[str, Any] = {"firmware_url": url, "upgrade": upgrade}
+        if force:
+            body["force"] = True
         return await self._start_job("/extrahop/firmware/download/url", body)
 
     async def download_version(self, version: str, *, upgrade: bool = False) -> str | None:
@@ -374,24 +382,11 @@ class ApplianceClient:
             self._base_headers = {"Authorization": f"ExtraHop apikey={key}", "Accept": _JSON}
         return self._base_headers | extra if extra else self._base_headers
 
-    def _ssl_setting(self) -> ssl.SSLContext | bool:
-        """Per-request TLS: verified by default, against ca_bundle if given, or not at all."""
+    def _ssl_setting(self) -> TlsSetting:
+        """Per-request TLS, built on first use (a bad ca_bundle fails the first request)."""
         if self._ssl is None:
-            self._ssl = self._make_ssl()
+            self._ssl = tls_setting(self._appliance)
         return self._ssl
-
-    def _make_ssl(self) -> ssl.SSLContext | bool:
-        if not self._appliance.verify_tls:
-            return False
-        bundle = self._appliance.ca_bundle
-        if bundle is None:
-            return True
-        try:
-            return ssl.create_default_context(cafile=str(bundle))
-        except (OSError, ssl.SSLError) as exc:
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
-            message = f"cannot load ca_bundle {bundle}: {reason}"
-            raise PreconditionFailed(self.name, message) from exc
 
 
 @functools.cache

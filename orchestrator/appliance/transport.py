@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pydantic
 
+from orchestrator.appliance.tlswords import certificate_problem, pin_mismatch
 from orchestrator.core.errors import (
     ApiError,
     AuthError,
@@ -93,7 +94,14 @@ def map_aiohttp_errors(appliance_name: str, *, request: str = "request") -> Iter
 
 
 def _tls_message(exc: BaseException, request: str) -> str:
-    """What went wrong with TLS, and the fix: the URL's scheme, or the appliance's CA."""
+    """What went wrong with TLS, and the fix: the URL's scheme, the CA, or a pin."""
+    if isinstance(exc, aiohttp.ServerFingerprintMismatch):
+        return f"TLS refused for {request}: {pin_mismatch(exc.expected, exc.got)}"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError) and isinstance(
+        exc.certificate_error, ssl.SSLCertVerificationError
+    ):
+        what, fix = certificate_problem(exc.certificate_error, exc.host)
+        return f"TLS verification failed for {request}: {what}; {fix}"
     error: BaseException = exc
     where = ""
     if isinstance(exc, aiohttp.ClientConnectorError):
@@ -105,8 +113,8 @@ def _tls_message(exc: BaseException, request: str) -> str:
             "the appliance serves HTTPS on"
         )
     return (
-        f"TLS verification failed for {request} ({_describe(exc)}); set ca_bundle to the "
-        "CA that signed the appliance's certificate, or verify_tls: false for a lab"
+        f"TLS failed for {request} ({_describe(exc)}); set ca_bundle to the CA that signed "
+        "the appliance's certificate, or pin it with `orchestrator trust INVENTORY`"
     )
 
 

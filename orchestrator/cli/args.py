@@ -233,7 +233,7 @@ def _state_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subp
 
 
 def _tool_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
-    """simulate, demo."""
+    """simulate, demo, trust."""
     p = _command(sub, "simulate", "serve a simulated fleet on 127.0.0.1 until Ctrl-C")
     p.add_argument(
         "scenario",
@@ -268,7 +268,23 @@ def _tool_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subpa
         help="how the written inventory gives firmware: image files, URLs the appliances "
         "download, or cloud versions [default: file]",
     )
+    p.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with certificates from the fleet's own CA, written beside the "
+        "inventory as its ca_bundle [default: plain HTTP]",
+    )
     _command(sub, "demo", "a simulated fleet planned and upgraded end to end, in one command")
+    p = _command(
+        sub, "trust", "show each appliance's TLS certificate and pin it (trust on first use)"
+    )
+    p.add_argument("inventory", type=Path, metavar="INVENTORY", help=_INVENTORY)
+    _yes(p)
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="with --yes, also re-pin an appliance whose certificate changed [default: ask]",
+    )
 
 
 def _help_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action

@@ -1,4 +1,8 @@
-"""`orchestrator demo`: the lab-sim fleet served in-process, planned and upgraded end to end."""
+"""`orchestrator demo`: the lab-sim fleet served in-process, planned and upgraded end to end.
+
+Over HTTPS, as real appliances speak: the fleet's certificates come from its own CA, which the
+written inventory names as its `ca_bundle`, so every request is verified.
+"""
 
 from __future__ import annotations
 
@@ -41,10 +45,10 @@ def scaled_settings(scenario: Scenario, base: Settings, state_db: Path) -> Setti
 
 @contextlib.asynccontextmanager
 async def demo_fleet(base: Settings) -> AsyncIterator[tuple[Inventory, Settings, SimulatedFleet]]:
-    """Serve lab-sim on loopback, write its inventory and yield it with matching settings."""
+    """Serve lab-sim on loopback over TLS, write its inventory, yield it with matching settings."""
     scenario = default_scenario()
     with tempfile.TemporaryDirectory(prefix="orchestrator-demo-") as tmp:
-        async with SimulatedFleet(scenario) as fleet:
+        async with SimulatedFleet(scenario, tls=True) as fleet:
             path = fleet.write_inventory(Path(tmp) / "fleet.yaml")
             inventory = load_inventory(path)
             settings = scaled_settings(scenario, base, Path(tmp) / "state.db")

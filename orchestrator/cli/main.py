@@ -66,7 +66,7 @@ class App(StateCommands):
         settings = settings_from(args)
         verbosity = getattr(args, "verbose", 0) - getattr(args, "quiet", 0)
         super().__init__(settings, verbosity=verbosity)
-        uses_state = args.command not in {"validate", "simulate", "demo"}
+        uses_state = args.command not in {"validate", "simulate", "demo", "trust"}
         notice = legacy_notice(settings, explicit=args.state_db_given) if uses_state else None
         if notice is not None:
             self.say(f"note: {notice}", event="state_db.legacy_found", style="yellow")
@@ -222,6 +222,12 @@ class App(StateCommands):
 
         return watch(self, self.args.run)
 
+    def trust(self) -> int:
+        """Show each appliance's certificate and pin the ones accepted (trust on first use)."""
+        from orchestrator.cli.trust import trust  # noqa: PLC0415 - only for `trust`
+
+        return trust(self, self.args.inventory)
+
     def simulate(self) -> int:
         """Serve a simulated fleet until interrupted."""
         from orchestrator.simulator.serve import serve_forever  # noqa: PLC0415 - heavy import
@@ -238,6 +244,7 @@ class App(StateCommands):
                     keys=self.args.keys,
                     mode=self.args.mode,
                     announce=announce,
+                    tls=self.args.tls,
                 )
             )
         except KeyboardInterrupt:
@@ -273,6 +280,7 @@ _COMMANDS: dict[str, Callable[[App], int]] = {
     "unlock": App.unlock,
     "simulate": App.simulate,
     "demo": App.demo,
+    "trust": App.trust,
 }
 
 

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
+from orchestrator.core.tls import TlsCheck
+
 # The Content-Type of a firmware image uploaded to POST /api/v1/extrahop/firmware.
 FIRMWARE_MEDIA_TYPE = "application/vnd.extrahop.firmware"
 
@@ -99,6 +101,16 @@ class Appliance(Frozen):
     api_key: SecretStr
     verify_tls: bool = True
     ca_bundle: Path | None = None
+    pin: str | None = None  # `sha256:HEX` of its certificate, from the pins file (trust)
+
+    @property
+    def tls_check(self) -> TlsCheck:
+        """How its certificate is verified: a pin beats verify_tls: false and any CA."""
+        if self.url.startswith("http://"):
+            return TlsCheck.HTTP
+        if self.pin is not None:
+            return TlsCheck.PIN
+        return TlsCheck.CA if self.verify_tls else TlsCheck.NONE
 
 
 class Inventory(Frozen):
@@ -217,6 +229,16 @@ def same_version(running: str | None, target: str | None) -> bool:
     return running.strip() == target.strip()
 
 
+def version_order(current: str | None, target: str | None) -> int | None:
+    """-1, 0 or 1 as the target is below, equal to or above the current; None if unknown."""
+    if current is None or target is None:
+        return None
+    old, new = parse_version(current), parse_version(target)
+    if old is None or new is None:
+        return 0 if current.strip() == target.strip() else None
+    return (new > old) - (new < old)
+
+
 def role_for_platform(platform: str) -> Role | None:
     """Map the `platform` of GET /extrahop to a role (None if unknown)."""
     text = platform.lower()
@@ -264,6 +286,7 @@ class ApplianceResult(Frozen):
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     steps: tuple[StepSpan, ...] = ()  # in the order they were taken
+    tls: TlsCheck | None = None  # how its certificate was verified (None: not recorded)
 
     @property
     def duration(self) -> float | None:

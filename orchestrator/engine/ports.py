@@ -98,8 +98,10 @@ class AppliancePort(FactsPort, Protocol):
         """Install the uploaded image; the job id, if the firmware has jobs."""
         ...
 
-    async def download_url(self, url: str, *, upgrade: bool = True) -> str | None:
-        """Download (and install) an image from a URL; the job id."""
+    async def download_url(
+        self, url: str, *, upgrade: bool = True, force: bool = False
+    ) -> str | None:
+        """Download (and install) an image from a URL; the job id. `force`: a downgrade."""
         ...
 
     async def download_version(self, version: str, *, upgrade: bool = False) -> str | None:

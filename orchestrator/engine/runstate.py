@@ -73,6 +73,7 @@ class Track:
             job_id=self.job_id,
             started_at=self.started_at,
             finished_at=self.finished_at,
+            tls=p.tls,
         )
 
 

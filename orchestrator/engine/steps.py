@@ -143,7 +143,9 @@ async def start_job(client: AppliancePort, planned: PlannedAppliance) -> str | N
     if planned.action is Action.UPLOAD:
         return await client.start_upgrade(restart_after=True)
     if planned.action is Action.URL and firmware.kind == "url":
-        return await client.download_url(firmware.url, upgrade=True)
+        # The appliance checks a downloaded image and refuses a downgrade unless forced; the
+        # plan allowed this one (--allow-downgrade).
+        return await client.download_url(firmware.url, upgrade=True, force=planned.downgrade)
     if planned.action is Action.CLOUD and firmware.kind == "cloud":
         return await client.download_version(firmware.cloud_version, upgrade=True)
     raise PreconditionFailed(client.name, f"nothing to start for action {planned.action}")

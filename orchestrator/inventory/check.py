@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
+    from orchestrator.inventory.pins import Pin
+
 __all__ = ["Checker", "Document"]
 
 _ROLES = ", ".join(role.value for role in Role)
@@ -50,6 +52,7 @@ class Checker:
 
     doc: Document
     env: Mapping[str, str]
+    pins: Mapping[str, Pin] = field(default_factory=dict)  # by casefolded name (pins file)
     warnings: list[str] = field(default_factory=list)
     names: dict[str, int] = field(default_factory=dict)  # casefolded name -> first index
     urls: dict[str, int] = field(default_factory=dict)  # normalised URL -> first index
@@ -133,7 +136,8 @@ class Checker:
             return None
         if firmware is None or api_key is None:  # an error met before, in defaults or firmware
             return None
-        self.check_transport(name, url, verify_tls=verify_tls)
+        pin = self.pins.get(name.casefold())
+        self.check_transport(name, url, verify_tls=verify_tls, pinned=pin is not None)
         return Appliance(
             name=name,
             url=url,
@@ -144,6 +148,7 @@ class Checker:
             api_key=api_key,
             verify_tls=verify_tls,
             ca_bundle=ca_bundle,
+            pin=pin.fingerprint if pin is not None else None,
         )
 
     def pick(
@@ -347,13 +352,20 @@ class Checker:
         value, at = self.pick(raw, where, "ca_bundle")
         return None if value is None else self.existing(value, at, "CA bundle")
 
-    def check_transport(self, name: str, url: str, *, verify_tls: bool) -> None:
-        """Warn about plain http beyond this machine, and about disabled TLS verification."""
+    def check_transport(self, name: str, url: str, *, verify_tls: bool, pinned: bool) -> None:
+        """Warn about plain http beyond this machine, disabled TLS checks, and useless pins."""
         parts = urlsplit(url)
         if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
             self.warnings.append(f"API key sent in clear to {name} ({url}); use https://")
+        if parts.scheme == "http" and pinned:
+            self.warnings.append(f"{name} is pinned but speaks http://: the pin is not used")
         if parts.scheme == "https" and not verify_tls:
-            self.warnings.append(f"TLS verification disabled for {name}; prefer ca_bundle")
+            self.warnings.append(
+                f"{name} is verified by its pin; remove its verify_tls: false"
+                if pinned
+                else f"TLS verification disabled for {name}; prefer ca_bundle, or pin its "
+                "certificate with `orchestrator trust`"
+            )
 
     def check_unique(self, appliance: Appliance, index: int, earlier: dict[int, Appliance]) -> bool:
         """True; InventoryError for a name or URL that an earlier appliance already has."""

@@ -18,6 +18,7 @@ from orchestrator.core.userfile import read_regular
 from orchestrator.inventory.check import Checker
 from orchestrator.inventory.csvfile import parse_csv
 from orchestrator.inventory.document import Document
+from orchestrator.inventory.pins import pins_path, read_pins, unused_pin_warnings
 from orchestrator.inventory.urls import normalise_url
 from orchestrator.inventory.yamlfile import parse_yaml
 
@@ -29,7 +30,10 @@ __all__ = ["load_inventory", "normalise_url"]
 
 
 def load_inventory(path: Path, *, env: Mapping[str, str] | None = None) -> Inventory:
-    """Parse and check the inventory at `path`, reading API keys from `env` (os.environ)."""
+    """Parse and check the inventory at `path`, reading API keys from `env` (os.environ).
+
+    The pins beside it (`<stem>.pins.yaml`, written by `orchestrator trust`) are applied.
+    """
     file = str(path)
     try:
         data = read_regular(path)
@@ -39,7 +43,10 @@ def load_inventory(path: Path, *, env: Mapping[str, str] | None = None) -> Inven
             f"cannot read the inventory ({reason}); check the path", file=file
         ) from None
     document = _parse(path, _decode(data, file))
-    appliances, warnings = Checker(document, os.environ if env is None else env).run()
+    pins = read_pins(pins_path(path))
+    appliances, warnings = Checker(document, os.environ if env is None else env, pins).run()
+    names = (appliance.name for appliance in appliances)
+    warnings += tuple(unused_pin_warnings(pins, names, pins_path(path)))
     sha256 = hashlib.sha256(data).hexdigest()
     return Inventory(source=file, sha256=sha256, appliances=appliances, warnings=warnings)
 

@@ -130,4 +130,5 @@ def _result(
         job_id=record.job_id,
         started_at=started,
         finished_at=finished if record.state in FINAL_OUTCOMES else None,
+        tls=line.tls if line else None,
     )

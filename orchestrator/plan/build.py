@@ -16,7 +16,7 @@ from orchestrator.core.models import (
     NodeKind,
     Role,
     UrlFirmware,
-    parse_version,
+    version_order,
 )
 from orchestrator.plan.model import (
     WAVE_OF_ROLE,
@@ -158,6 +158,8 @@ def _plan_appliance(
         action=_action(appliance.firmware),
         firmware=appliance.firmware,
         image=_image(appliance.firmware, inputs.images),
+        tls=appliance.tls_check,
+        pin=appliance.pin,
     )
     refusal = _refusal(line, observed)
     if refusal is not None:
@@ -206,7 +208,7 @@ def _decide_version(
     line: PlannedAppliance, settings: Settings
 ) -> tuple[PlannedAppliance, tuple[str, ...]]:
     """Skip, refuse a downgrade, or upgrade with an estimate; plus any warnings."""
-    order = _compare(line.current_version, line.target_version)
+    order = version_order(line.current_version, line.target_version)
     if order == 0:
         return _skip(line), ()
     if order is not None and order < 0:
@@ -215,16 +217,6 @@ def _decide_version(
             return _refuse(line, f"downgrade {move}; pass --allow-downgrade"), ()
         return _with_estimate(line, settings), (f"{line.name} will be downgraded {move}",)
     return _with_estimate(line, settings), _version_notes(line, order)
-
-
-def _compare(current: str | None, target: str | None) -> int | None:
-    """-1, 0 or 1 as the target is below, equal to or above the current; None if unknown."""
-    if current is None or target is None:
-        return None
-    old, new = parse_version(current), parse_version(target)
-    if old is None or new is None:
-        return 0 if current.strip() == target.strip() else None
-    return (new > old) - (new < old)
 
 
 def _version_notes(line: PlannedAppliance, order: int | None) -> tuple[str, ...]:

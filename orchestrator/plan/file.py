@@ -261,7 +261,10 @@ def plan_differences(saved: Plan, fresh: Plan) -> list[str]:
 
 
 def _compared(line: PlannedAppliance, other: PlannedAppliance) -> list[tuple[str, object, object]]:
+    # A plan file older than the TLS fields recorded nothing to compare: it is not refused.
+    tls = [] if line.tls is None else [("TLS check", _tls(line), _tls(other))]
     return [
+        *tls,
         ("wave", line.wave, other.wave),
         ("action", line.action, other.action),
         ("target version", line.target_version, other.target_version),
@@ -271,6 +274,10 @@ def _compared(line: PlannedAppliance, other: PlannedAppliance) -> list[tuple[str
         ("image", line.image, other.image),
         ("Explore place", (line.cluster, line.node), (other.cluster, other.node)),
     ]
+
+
+def _tls(line: PlannedAppliance) -> str:
+    return f"{line.tls} {line.pin}" if line.pin else str(line.tls)
 
 
 def _bracket_differences(saved: Plan, fresh: Plan) -> list[str]:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orchestrator.core.models import Firmware, NodeKind, Role, ZonedTime
+from orchestrator.core.models import Firmware, NodeKind, Role, ZonedTime, version_order
+from orchestrator.core.tls import TlsCheck
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -94,11 +95,18 @@ class PlannedAppliance(PlanModel):
     reason: str | None = None  # for skip and refused
     estimate: Estimate = Estimate()
     fits_window: bool = True
+    tls: TlsCheck | None = None  # how its certificate is verified; None in older plan files
+    pin: str | None = None  # the pinned fingerprint, when tls is "pin"
 
     @property
     def actionable(self) -> bool:
         """Whether apply will change this appliance."""
         return self.action in {Action.UPLOAD, Action.URL, Action.CLOUD}
+
+    @property
+    def downgrade(self) -> bool:
+        """Whether its target is below the version it runs (allowed by --allow-downgrade)."""
+        return version_order(self.current_version, self.target_version) == -1
 
 
 class IngestBracket(PlanModel):

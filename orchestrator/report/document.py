@@ -124,6 +124,7 @@ def _appliance_document(result: ApplianceResult) -> dict[str, Any]:
         "started_at": iso(result.started_at),
         "finished_at": iso(result.finished_at),
         "steps": [_step_document(step) for step in result.steps],
+        "tls": result.tls.value if result.tls else None,
     }
 
 

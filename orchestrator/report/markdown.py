@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.core.text import format_duration
 from orchestrator.core.text import markdown as _md
+from orchestrator.core.tls import group_by_check
 from orchestrator.report.words import (
     FOUND_OFF_WORDS,
     PROBLEM_OUTCOMES,
@@ -104,11 +105,21 @@ def _markdown_ingest(report: RunReport) -> list[str]:
                 f" at {action.at.isoformat()}{error}"
             )
         if ingest_left_disabled(actions):
+            inventory = (report.origin.inventory if report.origin else None) or "INVENTORY"
             lines.append(
                 f"- **Ingest on {_md(cluster)} is still disabled:** run "
-                "`orchestrator restore-ingest INVENTORY`."
+                f"`orchestrator restore-ingest {inventory} --cluster {cluster}`."
             )
     return [*lines, ""]
+
+
+def _markdown_tls(report: RunReport) -> list[str]:
+    """How each appliance's certificate was verified (left out for a run that did not say)."""
+    if all(r.tls is None for r in report.results):
+        return []
+    groups = group_by_check((r.name, r.tls) for r in report.results)
+    lines = [f"- {label}: {', '.join(_md(name) for name in names)}" for label, names in groups]
+    return ["## TLS", "", *lines, ""]
 
 
 def _markdown_problems(report: RunReport) -> list[str]:
@@ -129,6 +140,7 @@ def to_markdown(report: RunReport) -> str:
         _markdown_header(report),
         _markdown_table(report),
         _markdown_ingest(report),
+        _markdown_tls(report),
         _markdown_problems(report),
     )
     return "\n".join(line for section in sections for line in section).rstrip("\n") + "\n"

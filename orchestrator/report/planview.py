@@ -15,6 +15,7 @@ from rich.text import Text
 from orchestrator.core.models import CloudFirmware, FileFirmware, Role, UrlFirmware
 from orchestrator.core.text import ARROW, format_duration
 from orchestrator.core.text import markdown as _md
+from orchestrator.core.tls import TlsCheck, group_by_check, tls_check_text
 from orchestrator.plan import Action, Plan, PlannedAppliance, bracket_waves
 
 if TYPE_CHECKING:
@@ -101,6 +102,18 @@ def ingest_lines(plan: Plan) -> list[str]:
     return lines
 
 
+def tls_lines(plan: Plan) -> list[str]:
+    """How each appliance's certificate is checked: by CA, by its pin (shown), or not at all."""
+    pins = {line.name: line.pin for line in plan.appliances() if line.tls is TlsCheck.PIN}
+    lines = []
+    for label, names in group_by_check((line.name, line.tls) for line in plan.appliances()):
+        if label == tls_check_text(TlsCheck.PIN):
+            lines += [f"{label}: {name} {pins[name]}" for name in names]
+        else:
+            lines.append(f"{label}: {', '.join(names)}")
+    return lines
+
+
 def summary_line(plan: Plan) -> str:
     """Counts (with their marks), vendor rules broken, the estimate and the window."""
     lines = list(plan.appliances())
@@ -172,6 +185,7 @@ def source_line(plan: Plan) -> str:
 def _sections(plan: Plan) -> list[tuple[str, list[str]]]:
     return [
         ("Ingest", ingest_lines(plan)),
+        ("TLS", tls_lines(plan)),
         ("Warnings", list(plan.warnings)),
         ("Refusals", refusal_lines(plan)),
     ]

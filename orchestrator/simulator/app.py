@@ -22,7 +22,8 @@ from orchestrator.simulator.images import HEADER_LIMIT, parse_image_header
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from orchestrator.simulator.fleet import Job, SimAppliance
+    from orchestrator.simulator.fleet import SimAppliance
+    from orchestrator.simulator.jobs import Job
 
 CHUNK = 256 * 1024
 
@@ -230,7 +231,8 @@ async def post_upgrade(request: web.Request) -> web.Response:
 async def post_download_url(request: web.Request) -> web.Response:
     """POST /extrahop/firmware/download/url: download (and maybe install) from a URL."""
     body = await json_body(request, DownloadUrlBody, required=True)
-    job = _appliance(request).download_from_url(body.firmware_url, upgrade=body.upgrade)
+    appliance = _appliance(request)
+    job = appliance.download_from_url(body.firmware_url, upgrade=body.upgrade, force=body.force)
     return _accepted(job)
 
 

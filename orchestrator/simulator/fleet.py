@@ -7,34 +7,29 @@ Nothing here does I/O. Time, timers, events and the listening socket belong to a
 from __future__ import annotations
 
 import functools
-import re
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from orchestrator.core.models import Role, parse_version
 from orchestrator.simulator.host import Host, Refused
+from orchestrator.simulator.images import parse_image_header
+from orchestrator.simulator.jobs import (
+    DOWNLOAD_STEP,
+    DownloadJoin,
+    Fetched,
+    Job,
+    Staged,
+    image_problem,
+    install_steps,
+    well_formed_url,
+)
 
 if TYPE_CHECKING:
     from orchestrator.simulator.scenario import ApplianceSpec, Scenario, Timing
 
-_VERSION_IN_URL = re.compile(r"(?<![0-9.])(\d+\.\d+\.\d+(?:\.\d+)?)(?![0-9])")
-_URL_SCHEMES = ("http://", "https://", "ftp://")
 _API_RESTART_DELAY = 0.05  # wall seconds: lets the 202 reach the client before the port closes
-_INSTALL_STEPS = (
-    "Verifying firmware image",
-    "Installing firmware",
-    "Migrating configuration",
-    "Finalizing upgrade",
-)
-
-
-class Staged(NamedTuple):
-    """A firmware image the appliance holds, ready to install."""
-
-    version: str
 
 
 @dataclass
@@ -43,40 +38,6 @@ class Cluster:
 
     name: str
     ingest_enabled: bool
-
-
-@dataclass
-class Job:
-    """One firmware job (GET /api/v1/jobs/{id})."""
-
-    id: str
-    type: str  # upgrade | download_url | download_version
-    target_version: str
-    steps: tuple[str, ...]
-    install: bool  # installs the firmware when it ends
-    restart_after: bool
-    public: bool  # False on pre-8.5 firmware (no Location, no /jobs)
-    status: str = "RUNNING"
-    step_number: int = 1
-    details: str = ""
-
-    @property
-    def public_id(self) -> str | None:
-        """The id clients can know (None when no Location was given)."""
-        return self.id if self.public else None
-
-    def as_json(self) -> dict[str, Any]:
-        """The JobStatus object."""
-        return {
-            "id": self.id,
-            "type": self.type,
-            "status": self.status,
-            "step_number": self.step_number,
-            "total_steps": len(self.steps),
-            "step_description": self.steps[self.step_number - 1],
-            "details": self.details,
-            "remote_jobs": [],
-        }
 
 
 _BUSY_MESSAGES = {429: "too many requests", 503: "the cluster is busy; try again later"}
@@ -185,14 +146,22 @@ class SimAppliance:
         self.cluster.ingest_enabled = enabled
         self.emit("ingest.changed", cluster=self.cluster.name, enabled=enabled, via=self.name)
 
-    def download_from_url(self, url: str, *, upgrade: bool) -> Job:
-        """POST /extrahop/firmware/download/url: the version is read from the URL's path."""
-        if not url.startswith(_URL_SCHEMES):
-            raise Refused(400, "firmware_url must be an http, https or ftp URL")
-        found = _VERSION_IN_URL.findall(urlsplit(url).path)
-        if not found:
-            raise Refused(400, "no firmware version such as 9.9.1.100 can be found in firmware_url")
-        return self.start_download("download_url", found[-1], upgrade=upgrade)
+    def download_from_url(self, url: str, *, upgrade: bool, force: bool = False) -> Job:
+        """POST /extrahop/firmware/download/url: any well-formed URL starts a job (202).
+
+        The image is fetched for real (`Host.download`); the job fails, in the appliance's
+        words, when the download does, or the image is not for this platform, or it would
+        downgrade without `force`.
+        """
+        if not well_formed_url(url):
+            raise Refused(400, "firmware_url must be an http, https or ftp URL with a host")
+        self._check_can_start()
+        steps = self._download_steps(upgrade=upgrade)
+        job = self._new_job("download_url", None, steps, install=upgrade, restart=True)
+        join = DownloadJoin(lambda fetched: self._fetched(job, fetched, force=force))
+        self.host.call_later(self.wall(self.timing.download_duration), join.timer_done)
+        self.host.download(self.name, url, join.fetched)
+        return job
 
     # -- upload -------------------------------------------------------------------------
 
@@ -230,23 +199,21 @@ class SimAppliance:
         if self.staged is None:
             raise Refused(400, "no firmware image has been uploaded or downloaded")
         staged, self.staged = self.staged, None
-        steps = _install_steps(self.timing.job_steps)
+        steps = install_steps(self.timing.job_steps)
         job = self._new_job("upgrade", staged.version, steps, install=True, restart=restart_after)
-        self._schedule(job, [(0.0, self.wall(self.timing.job_duration), len(steps))])
+        self._install(job, first=1)
         return job
 
     def start_download(self, kind: str, version: str, *, upgrade: bool) -> Job:
-        """Download firmware, then install it when `upgrade` (POST firmware/download/*)."""
+        """Download `version` from Cloud Services, then install it when `upgrade`."""
         self._check_can_start()
-        steps: tuple[str, ...] = ("Downloading firmware",)
-        download = self.wall(self.timing.download_duration)
-        phases = [(0.0, download, 1)]
-        if upgrade:
-            steps += _install_steps(self.timing.job_steps)
-            phases.append((download, self.wall(self.timing.job_duration), self.timing.job_steps))
+        steps = self._download_steps(upgrade=upgrade)
         job = self._new_job(kind, version, steps, install=upgrade, restart=True)
-        self._schedule(job, phases)
+        self.host.call_later(self.wall(self.timing.download_duration), lambda: self._next(job))
         return job
+
+    def _download_steps(self, *, upgrade: bool) -> tuple[str, ...]:
+        return (DOWNLOAD_STEP,) + (install_steps(self.timing.job_steps) if upgrade else ())
 
     def _check_can_start(self) -> None:
         if self.left.busy > 0:
@@ -257,7 +224,13 @@ class SimAppliance:
             raise Refused(409, "a job is already running")
 
     def _new_job(
-        self, kind: str, version: str, steps: tuple[str, ...], *, install: bool, restart: bool
+        self,
+        kind: str,
+        version: str | None,
+        steps: tuple[str, ...],
+        *,
+        install: bool,
+        restart: bool,
     ) -> Job:
         public = not self.spec.faults.no_job_location
         job = Job(str(uuid.uuid4()), kind, version, steps, install, restart, public)
@@ -269,36 +242,65 @@ class SimAppliance:
         self.emit("job.step", job_id=job.public_id, step_number=1)
         return job
 
-    def _schedule(self, job: Job, phases: list[tuple[float, float, int]]) -> None:
-        """Time each step: phases are (start, length, steps) in wall seconds."""
-        starts = [
-            start + length * i / count for start, length, count in phases for i in range(count)
-        ]
-        for number, at in enumerate(starts[1:], start=2):
-            self.host.call_later(at, functools.partial(self._step, job, number))
-        end = phases[-1][0] + phases[-1][1]
-        self.host.call_later(end, lambda: self._finish(job))
+    def _fetched(self, job: Job, fetched: Fetched, *, force: bool) -> None:
+        """A URL download ended (and its time passed): check the image, then go on or fail."""
+        header = parse_image_header(fetched.head)
+        problem = f"download failed: {fetched.error}" if fetched.error else None
+        problem = problem or image_problem(
+            header, platform=self.role.value, running=self.version, force=force
+        )
+        if problem is not None or header is None:
+            reason = problem or "not an image"
+            self.emit("download.failed", job_id=job.public_id, reason=reason)
+            self._end(job, "FAILED", reason)
+            return
+        job.target_version = header.version
+        self.emit(
+            "download.completed", job_id=job.public_id, bytes=fetched.size, version=header.version
+        )
+        self._next(job)
+
+    def _next(self, job: Job) -> None:
+        """The download step is over: install, or end with the image staged."""
+        if job.install:
+            self._install(job, first=2)
+        else:
+            self._finish(job)
+
+    def _install(self, job: Job, *, first: int) -> None:
+        """Time the install steps from `first` on over the job duration, then finish."""
+        length = self.wall(self.timing.job_duration)
+        count = len(job.steps) - first + 1
+        for i in range(count):
+            if first + i > 1:
+                self.host.call_later(
+                    length * i / count, functools.partial(self._step, job, first + i)
+                )
+        self.host.call_later(length, lambda: self._finish(job))
 
     def _step(self, job: Job, number: int) -> None:
         job.step_number = number
         self.emit("job.step", job_id=job.public_id, step_number=number)
 
-    def _finish(self, job: Job) -> None:
+    def _end(self, job: Job, status: str, details: str = "") -> None:
         self.active = None
+        job.status, job.details = status, details
+        self.emit("job.finished", job_id=job.public_id, status=status)
+
+    def _finish(self, job: Job) -> None:
         result = self.spec.faults.job_result
         if result is not None:
-            job.status, job.details = result, f"simulated {result.lower()} (fault job_result)"
             self.emit("fault.injected", fault="job_result")
-            self.emit("job.finished", job_id=job.public_id, status=result)
+            self._end(job, result, f"simulated {result.lower()} (fault job_result)")
             return
-        job.status = "DONE"
-        self.emit("job.finished", job_id=job.public_id, status="DONE")
-        if not job.install:
-            self.staged = Staged(job.target_version)
+        self._end(job, "DONE")
+        version = job.target_version
+        if not job.install and version is not None:
+            self.staged = Staged(version)
         elif job.restart_after:
-            self.restart(job.target_version)
+            self.restart(version)
         else:
-            self.pending = job.target_version
+            self.pending = version
 
     # -- restart ------------------------------------------------------------------------
 
@@ -362,11 +364,6 @@ class SimAppliance:
 
 def _release(version: str) -> str:
     return ".".join(version.split(".")[:2])
-
-
-def _install_steps(count: int) -> tuple[str, ...]:
-    size = len(_INSTALL_STEPS)
-    return tuple(_INSTALL_STEPS[min(i * size // count, size - 1)] for i in range(count))
 
 
 def build_appliances(scenario: Scenario, host: Host) -> dict[str, SimAppliance]:

@@ -1,7 +1,7 @@
 """What a simulated appliance needs from whatever runs it, and how it refuses a request.
 
 The served fleet (`server.SimulatedFleet`) and the in-memory one (`memory.MemoryFleet`) are
-both a `Host`: time, timers, the event log, and going down and up again.
+both a `Host`: time, timers, the event log, going down and up again, and downloading.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from orchestrator.simulator.jobs import Fetched
 
 __all__ = ["Event", "Host", "Refused"]
 
@@ -42,6 +44,9 @@ class Host(Protocol):
 
     def come_up(self, appliance: str, then: Callable[[], None]) -> None:
         """Listen again on the same port, then call `then`."""
+
+    def download(self, appliance: str, url: str, then: Callable[[Fetched], None]) -> None:
+        """Fetch `url` for `appliance` (download/url), then call `then` with what came."""
 
 
 class Refused(Exception):

@@ -9,8 +9,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 IMAGE_MAGIC = b"EXTRAHOP-FIRMWARE"
+REPOSITORY_PATH = "/firmware/"  # where the fleet's repository serves `<role>-<version>.tar`
 HEADER_LIMIT = 256  # bytes of the body inspected for the header line
 _HEADER = re.compile(rb"^EXTRAHOP-FIRMWARE platform=([a-z]+) version=([0-9][0-9A-Za-z.+-]*)\n")
+_SERVED = re.compile(r"([a-z]+)-([0-9][0-9A-Za-z.+-]*?)\.tar")
 
 
 class ImageHeader(NamedTuple):
@@ -41,3 +43,16 @@ def parse_image_header(head: bytes) -> ImageHeader | None:
     if match is None:
         return None
     return ImageHeader(match.group(1).decode("ascii"), match.group(2).decode("ascii"))
+
+
+def image_name(role: str, version: str) -> str:
+    """The file name of the image for `role` at `version`: `discover-9.9.1.100.tar`."""
+    return f"{role}-{version}.tar"
+
+
+def served_image(path: str) -> ImageHeader | None:
+    """The image the fleet's repository serves at URL path `path`, or None (404)."""
+    if not path.startswith(REPOSITORY_PATH):
+        return None
+    match = _SERVED.fullmatch(path.removeprefix(REPOSITORY_PATH))
+    return ImageHeader(match.group(1), match.group(2)) if match else None

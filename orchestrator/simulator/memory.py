@@ -13,18 +13,26 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from orchestrator.core.errors import ApiError, AuthError, TransportError
 from orchestrator.core.models import ApplianceInfo, ClusterInfo, JobState
 from orchestrator.simulator.fleet import build_appliances
 from orchestrator.simulator.host import Event, Refused
-from orchestrator.simulator.images import HEADER_LIMIT, parse_image_header
+from orchestrator.simulator.images import (
+    HEADER_LIMIT,
+    image_header,
+    parse_image_header,
+    served_image,
+)
+from orchestrator.simulator.jobs import Fetched
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from orchestrator.simulator.fleet import Job, SimAppliance
+    from orchestrator.simulator.fleet import SimAppliance
+    from orchestrator.simulator.jobs import Job
     from orchestrator.simulator.scenario import Scenario
 
 __all__ = ["MemoryAppliance", "MemoryFleet"]
@@ -43,6 +51,7 @@ class MemoryFleet:
         self._timers: set[asyncio.TimerHandle] = set()
         self.appliances = build_appliances(scenario, self)
         self.available = (*scenario.available_versions, scenario.target_version or "")
+        self.image_size = scenario.image_size
 
     def client(self, name: str) -> MemoryAppliance:
         """The appliance called `name`, as the engine's appliance port."""
@@ -87,6 +96,16 @@ class MemoryFleet:
         """The appliance answers again."""
         self.down.discard(appliance)
         then()
+
+    def download(self, appliance: str, url: str, then: Callable[[Fetched], None]) -> None:
+        """A URL download, answered by the fleet's repository whatever the host (no socket)."""
+        del appliance
+        header = served_image(urlsplit(url).path)
+        if header is None:
+            fetched = Fetched(error="the server answered HTTP 404 Not Found")
+        else:
+            fetched = Fetched(image_header(*header), max(self.image_size, HEADER_LIMIT))
+        self.call_later(0, lambda: then(fetched))
 
 
 class MemoryAppliance:
@@ -178,9 +197,13 @@ class MemoryAppliance:
         )
         return job.public_id
 
-    async def download_url(self, url: str, *, upgrade: bool = True) -> str | None:
+    async def download_url(
+        self, url: str, *, upgrade: bool = True, force: bool = False
+    ) -> str | None:
         """POST /extrahop/firmware/download/url."""
-        job: Job = await self._call(lambda: self.appliance.download_from_url(url, upgrade=upgrade))
+        job: Job = await self._call(
+            lambda: self.appliance.download_from_url(url, upgrade=upgrade, force=force)
+        )
         return job.public_id
 
     async def download_version(self, version: str, *, upgrade: bool = False) -> str | None:

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# The certificate an appliance serves when the fleet speaks TLS (see simulator.certs).
+CertificateKind = Literal[
+    "fleet", "self-signed", "other-ca", "expired", "not-yet-valid", "wrong-name"
+]
 TIMING_FIELDS = (
     "upload_throughput",
     "job_steps",
@@ -81,6 +85,7 @@ class ApplianceSpec(_Strict):
     api_key: SecretStr | None = None  # None: a random token per run
     port: int = Field(default=0, ge=0, le=65535)  # 0: any free port
     previous_version: str | None = None  # what GET /extrahop/firmware/previous reports
+    certificate: CertificateKind = "fleet"  # served with --tls: signed by the fleet's CA
     upload_throughput: int | None = Field(default=None, ge=0)
     job_steps: int | None = Field(default=None, ge=1, le=100)
     job_duration: float | None = Field(default=None, ge=0)

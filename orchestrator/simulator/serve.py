@@ -39,20 +39,25 @@ async def serve_forever(
     keys: str,
     mode: str,
     announce: Callable[[str], None],
+    tls: bool = False,
 ) -> None:
     """Load the scenario (default: the built-in lab fleet), serve it, announce it, wait."""
     _check_choice("--keys", keys, KEY_MODES)
     _check_choice("--mode", mode, FIRMWARE_MODES)
     scenario = default_scenario() if scenario_path is None else load_scenario(scenario_path)
-    async with SimulatedFleet(scenario, event_log=event_log) as fleet:
+    async with SimulatedFleet(scenario, event_log=event_log, tls=tls) as fleet:
         for name in fleet.names:
             role = fleet.appliance(name).role.value
             announce(f"{name:<12} {role:<9} {fleet.url(name)}")
+        announce(f"{'firmware':<12} {'images':<9} {fleet.repository_url}/firmware/")
         if write_inventory is not None:
             fleet.write_inventory(
                 write_inventory, keys=cast("KeyMode", keys), mode=cast("FirmwareMode", mode)
             )
             announce(f"inventory written to {write_inventory}")
+            if tls:
+                ca = write_inventory.with_name(f"{write_inventory.stem}-ca.pem")
+                announce(f"the fleet's CA (ca_bundle) written to {ca}")
             if keys == "env":
                 announce(f"API keys: source {_write_exports(fleet, write_inventory)}")
         await asyncio.Event().wait()

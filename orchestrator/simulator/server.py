@@ -1,4 +1,8 @@
-"""SimulatedFleet: every appliance of a scenario on its own 127.0.0.1 port, in one process."""
+"""SimulatedFleet: every appliance of a scenario on its own 127.0.0.1 port, in one process.
+
+With `tls=True` every appliance serves HTTPS with a certificate from the fleet's own CA
+(`simulator.certs`), and so does the fleet's firmware repository (`simulator.repository`).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,17 @@ import json
 import time
 from typing import TYPE_CHECKING, Any, Literal, Self
 
+import aiohttp
 from aiohttp import web
 
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.models import parse_version
 from orchestrator.simulator import writer
 from orchestrator.simulator.app import Registry, create_app
+from orchestrator.simulator.download import fetch
 from orchestrator.simulator.fleet import SimAppliance, build_appliances
 from orchestrator.simulator.host import Event
+from orchestrator.simulator.repository import create_repository
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -23,9 +30,12 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import IO
 
+    from orchestrator.simulator.certs import FleetCertificates
+    from orchestrator.simulator.jobs import Fetched
     from orchestrator.simulator.scenario import Scenario
 
 HOST = "127.0.0.1"
+REPOSITORY = "firmware-repository"  # the common name of the repository's certificate
 _REOPEN_ATTEMPTS = 50
 _REOPEN_PAUSE = 0.05
 
@@ -33,8 +43,15 @@ _REOPEN_PAUSE = 0.05
 class SimulatedFleet:
     """Serve a scenario's appliances until the `async with` block ends."""
 
-    def __init__(self, scenario: Scenario, *, event_log: Path | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, *, event_log: Path | None = None, tls: bool = False
+    ) -> None:
         self.scenario = scenario
+        self.certificates: FleetCertificates | None = None
+        if tls:  # trustme and cryptography are imported only for a TLS fleet
+            from orchestrator.simulator.certs import FleetCertificates  # noqa: PLC0415
+
+            self.certificates = FleetCertificates()
         self.events: list[Event] = []
         self._event_log_path = event_log
         self._log: IO[str] | None = None
@@ -44,7 +61,10 @@ class SimulatedFleet:
             versions[scenario.target_version] = None
         self._registry = Registry(dict(self._appliances), {}, tuple(versions))
         self._runner: web.AppRunner | None = None
+        self._repository: web.AppRunner | None = None
+        self._downloads: aiohttp.ClientSession | None = None
         self._sites: dict[str, web.TCPSite] = {}
+        self._repository_port = 0
         self._ports: dict[str, int] = {}
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -58,7 +78,12 @@ class SimulatedFleet:
             create_app(self._registry), handle_signals=False, access_log=None, shutdown_timeout=1.0
         )
         await self._runner.setup()
+        self._repository = web.AppRunner(
+            create_repository(self.scenario.image_size), handle_signals=False, access_log=None
+        )
+        await self._repository.setup()
         try:
+            await self._serve_repository()
             for appliance in self._appliances.values():
                 await self._listen(appliance, appliance.spec.port)
         except BaseException:
@@ -81,8 +106,11 @@ class SimulatedFleet:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._timers.clear()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in (self._runner, self._repository):
+            if runner is not None:
+                await runner.cleanup()
+        if self._downloads is not None:
+            await self._downloads.close()
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -90,7 +118,11 @@ class SimulatedFleet:
     async def _listen(self, appliance: SimAppliance, port: int) -> None:
         if self._runner is None:
             raise RuntimeError("the fleet is not running")
-        site = web.TCPSite(self._runner, HOST, port, reuse_address=True)
+        ssl_context = None
+        if self.certificates is not None:
+            kind = appliance.spec.certificate
+            ssl_context = self.certificates.server_context(appliance.name, kind)
+        site = web.TCPSite(self._runner, HOST, port, reuse_address=True, ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as exc:
@@ -98,6 +130,16 @@ class SimulatedFleet:
         self._sites[appliance.name] = site
         self._ports[appliance.name] = site.port
         self._registry.by_port[site.port] = appliance
+
+    async def _serve_repository(self) -> None:
+        if self._repository is None:
+            raise RuntimeError("the fleet is not running")
+        context = None
+        if self.certificates is not None:
+            context = self.certificates.server_context(REPOSITORY)
+        site = web.TCPSite(self._repository, HOST, 0, ssl_context=context)
+        await site.start()
+        self._repository_port = site.port
 
     # -- Host protocol (called by the appliances) ---------------------------------------
 
@@ -159,6 +201,18 @@ class SimulatedFleet:
                 await asyncio.sleep(_REOPEN_PAUSE)
         then()
 
+    def download(self, appliance: str, url: str, then: Callable[[Fetched], None]) -> None:
+        """Fetch `url` for real (from this machine only), then call `then` with what came."""
+        del appliance  # every appliance downloads through the same session
+
+        async def run() -> None:
+            if self._downloads is None:
+                self._downloads = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+            trust = self.certificates.client_context() if self.certificates else None
+            then(await fetch(self._downloads, url, trust=trust))
+
+        self._spawn(run())
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -172,8 +226,28 @@ class SimulatedFleet:
         return tuple(self._appliances)
 
     def url(self, name: str) -> str:
-        """Base URL of an appliance, e.g. http://127.0.0.1:40001."""
-        return f"http://{HOST}:{self._ports[name]}"
+        """Base URL of an appliance, e.g. https://127.0.0.1:40001 (http:// without TLS)."""
+        return self._base_url(self._ports[name])
+
+    def _base_url(self, port: int) -> str:
+        scheme = "http" if self.certificates is None else "https"
+        return f"{scheme}://{HOST}:{port}"
+
+    @property
+    def repository_url(self) -> str:
+        """Base URL of the firmware repository: images are at `/firmware/<role>-<version>.tar`."""
+        return self._base_url(self._repository_port)
+
+    @property
+    def ca_pem(self) -> bytes | None:
+        """The fleet CA's certificate (PEM) that every appliance's chains to; None without TLS."""
+        return self.certificates.ca_pem if self.certificates is not None else None
+
+    def replace_certificate(self, name: str) -> None:
+        """Give appliance `name` a new certificate from the fleet's CA (as an admin would)."""
+        if self.certificates is None:
+            raise RuntimeError("the fleet does not serve TLS")
+        self.certificates.replace(name)
 
     def api_key(self, name: str) -> str:
         """The API key an appliance accepts."""
@@ -247,4 +321,6 @@ class SimulatedFleet:
             image_size=self.scenario.image_size,
             keys=keys,
             mode=mode,
+            repository=self.repository_url,
+            ca_pem=self.ca_pem,
         )

@@ -85,6 +85,8 @@ class Api:
         sent = dict(headers or {})
         if key is not None:
             sent["Authorization"] = f"ExtraHop apikey={key or self.fleet.api_key(name)}"
+        if self.fleet.certificates is not None:  # a TLS fleet: trust its CA
+            kwargs.setdefault("ssl", self.fleet.certificates.client_context())
         url = self.fleet.url(name) + path
         async with self.session.request(method, url, headers=sent, **kwargs) as response:
             return Answer(response.status, dict(response.headers), await response.text())
@@ -111,6 +113,7 @@ class Start(Protocol):
         self,
         *appliances: dict[str, Any],
         event_log: Path | None = None,
+        tls: bool = False,
         **fields: Any,  # noqa: ANN401  (scenario fields)
     ) -> Awaitable[Api]:
         """Start the fleet."""

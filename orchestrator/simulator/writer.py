@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 
 from orchestrator.core.errors import ConfigError
-from orchestrator.simulator.images import make_image
+from orchestrator.simulator.images import REPOSITORY_PATH, image_name, make_image
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -57,16 +57,16 @@ def _firmware(
     mode: FirmwareMode,
     version: str,
     size: int,
-    url: str,
+    repository: str,
 ) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     for role in roles:
-        image = f"{role}-{version}.tar"
+        image = image_name(role, version)
         if mode == "file":
             make_image(base / f"{stem}-images" / image, role, version, size)
             result[role] = {"file": f"{stem}-images/{image}", "version": version}
         elif mode == "url":
-            result[role] = {"url": f"{url}/firmware/{image}", "version": version}
+            result[role] = {"url": f"{repository}{REPOSITORY_PATH}{image}", "version": version}
         else:
             result[role] = {"cloud_version": version}
     return result
@@ -85,6 +85,14 @@ def _key_ref(base: Path, stem: str, entry: Entry, keys: KeyMode) -> dict[str, st
     return {"api_key_file": f"{stem}-keys/{entry.name}.key"}
 
 
+def _defaults(base: Path, stem: str, ca_pem: bytes | None) -> str:
+    """The `defaults:` line; with TLS, the fleet's CA is written beside as `<stem>-ca.pem`."""
+    if ca_pem is None:
+        return "defaults: {verify_tls: true}"
+    (base / f"{stem}-ca.pem").write_bytes(ca_pem)
+    return f"defaults: {_flow({'verify_tls': True, 'ca_bundle': f'{stem}-ca.pem'})}"
+
+
 def write_inventory(
     path: Path,
     entries: Sequence[Entry],
@@ -93,8 +101,14 @@ def write_inventory(
     image_size: int,
     keys: KeyMode,
     mode: FirmwareMode,
+    repository: str,
+    ca_pem: bytes | None = None,
 ) -> Path:
-    """Write the inventory YAML (and its keys and images beside it); return its path."""
+    """Write the inventory YAML (and its keys, images and CA beside it); return its path.
+
+    `repository` is the base URL that serves images for `mode="url"`; `ca_pem` the CA that
+    signed the appliances' certificates, for a fleet served over TLS.
+    """
     if keys not in KEY_MODES:
         raise ConfigError(f"--keys {keys}: write one of {', '.join(KEY_MODES)}")
     if mode not in FIRMWARE_MODES:
@@ -109,9 +123,10 @@ def write_inventory(
         mode=mode,
         version=version,
         size=image_size,
-        url=entries[0].url,
+        repository=repository,
     )
-    lines = ["# written by orchestrator simulate", "defaults: {verify_tls: true}", "firmware:"]
+    defaults = _defaults(base, stem, ca_pem)
+    lines = ["# written by orchestrator simulate", defaults, "firmware:"]
     lines += [f"  {role}: {_flow(spec)}" for role, spec in firmware.items()]
     lines.append("appliances:")
     for entry in entries:
@@ -120,5 +135,8 @@ def write_inventory(
             item |= {"cluster": entry.cluster, "node": entry.node}
         item |= _key_ref(base, stem, entry, keys)
         lines.append(f"  - {_flow(item)}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Whole or not at all: a script waiting for the file to appear never reads half of it.
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    partial.replace(path)
     return path

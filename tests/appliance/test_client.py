@@ -346,15 +346,15 @@ async def test_upgrade_runs_a_job_then_the_appliance_restarts(
 
 
 async def test_download_by_url_starts_a_job(session: aiohttp.ClientSession) -> None:
-    """download_url makes the appliance fetch and install the image, as a job."""
+    """download_url makes the appliance fetch the image from the URL and install it, as a job."""
     async with SimulatedFleet(scenario(eda())) as fleet:
         client = client_for(fleet, "eda1", session)
-        job_id = await client.download_url(f"https://repo.example.net/eda-{TARGET}.tar")
+        job_id = await client.download_url(f"{fleet.repository_url}/firmware/discover-{TARGET}.tar")
         assert job_id is not None
         job = await wait_for_job(client, job_id)
         assert job.status == "DONE"
-        created = fleet.events_of("job.created")[0].data
-        assert (created["type"], created["target_version"]) == ("download_url", TARGET)
+        assert fleet.events_of("job.created")[0].data["type"] == "download_url"
+        assert fleet.events_of("download.completed")[0].data["version"] == TARGET
 
 
 async def test_download_by_version_starts_a_job(session: aiohttp.ClientSession) -> None:

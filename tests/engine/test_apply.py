@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from fleetrun import (
 )
 
 from orchestrator.core.errors import PlanError
+from orchestrator.core.tls import TlsCheck
 from orchestrator.plan import WAVE_ORDER
 
 if TYPE_CHECKING:
@@ -55,14 +57,55 @@ def explore_nodes(run: RunResult) -> list[str]:
 
 
 @pytest.mark.parametrize("mode", ["file", "url", "cloud"])
-async def test_full_fleet_upgrades_in_every_firmware_mode(tmp_path: Path, mode: str) -> None:
-    """Every appliance of lab-sim ends on the target version, whatever the firmware source."""
-    run = await apply_scenario(lab(), tmp_path, mode=mode)
+async def test_full_fleet_upgrades_over_tls_in_every_firmware_mode(
+    tmp_path: Path, mode: str
+) -> None:
+    """Every appliance of lab-sim, served over HTTPS, ends on the target, whatever the source."""
+    run = await apply_scenario(lab(), tmp_path, mode=mode, tls=True)
     assert run.report.exit_code == 0
     assert {r.outcome.value for r in run.report.results} == {"done"}
+    assert {r.tls for r in run.report.results} == {TlsCheck.CA}
+    assert all(run.inventory.by_name(n).url.startswith("https://") for n in run.fleet.names)
     assert all(run.fleet.version(n) == TARGET for n in run.fleet.names)
     assert run.fleet.ingest_enabled("exa")
     assert_wave_order(run)
+    if mode == "url":  # each appliance fetched its whole image from the repository, over TLS
+        downloads = run.fleet.events_of("download.completed")
+        assert sorted(e.appliance for e in downloads) == sorted(run.fleet.names)
+        assert {e.data["bytes"] for e in downloads} == {lab()["image_size"]}
+
+
+async def test_a_failed_url_download_fails_the_appliance_in_its_own_words(
+    tmp_path: Path,
+) -> None:
+    """An image URL nothing answers: the job ends FAILED, reported with the appliance's words."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/firmware/trace-{TARGET}.tar"
+
+    def unreachable_trace_image(inventory: dict[str, Any]) -> None:
+        inventory["firmware"]["trace"]["url"] = url
+
+    run = await apply_scenario(
+        lab(small=True), tmp_path, mode="url", edit_inventory=unreachable_trace_image
+    )
+    assert run.outcome("eta1") == "failed"
+    assert run.error("eta1").endswith(
+        f"ended FAILED: download failed: cannot connect to 127.0.0.1:{port} (Connection refused)"
+    )
+    assert run.fleet.version("eta1") == OLD
+    assert run.report.exit_code == 1
+
+
+async def test_an_allowed_downgrade_by_url_is_forced(tmp_path: Path) -> None:
+    """With --allow-downgrade, a URL download of an older image sends force and goes through."""
+    settings = fast_settings(tmp_path, allow_downgrade=True)
+    scenario = lab(small=True, versions={"eda1": "9.9.5.100"})
+    run = await apply_scenario(scenario, tmp_path, mode="url", settings=settings)
+    assert run.report.exit_code == 0, run.error("eda1")
+    assert run.plan.by_name("eda1").downgrade
+    assert run.fleet.version("eda1") == TARGET
 
 
 async def test_ingest_is_halted_before_the_first_explore_node_and_restored_after_the_last(

@@ -233,7 +233,9 @@ async def test_a_running_job_is_read_below_the_target_only() -> None:
         ]
         async with open_session(SETTINGS) as session:
             other_run = ApplianceClient(session, appliances[2], SETTINGS)
-            job = await other_run.download_url(f"https://repo.example.net/eda-{TARGET}.tar")
+            job = await other_run.download_url(
+                f"{fleet.repository_url}/firmware/discover-{TARGET}.tar"
+            )
         before = {n: fleet.request_count(n) for n in fleet.names}
         facts = await gather(appliances)
         asked = {n: fleet.request_count(n) - before[n] for n in fleet.names}
@@ -256,7 +258,9 @@ async def test_a_fleet_busy_with_another_run_is_refused_at_plan_time(tmp_path: P
         assert not saved.refused
         async with open_session(settings) as session:
             other_run = workflow.clients_for(session, inventory, settings)("eda2")
-            job = await other_run.download_url(f"https://repo.example.net/eda-{TARGET}.tar")
+            job = await other_run.download_url(
+                f"{fleet.repository_url}/firmware/discover-{TARGET}.tar"
+            )
         fresh = await workflow.make_plan(inventory, settings, offline=False)
         with pytest.raises(DriftError) as drift:
             await workflow.prepare_saved_plan(saved, inventory, settings)

@@ -221,7 +221,10 @@ def test_warnings_name_the_appliance(tree: Path) -> None:
             f"the API key for eca1 is inline in {tree / 'inv.yaml'}; prefer api_key_env or "
             "api_key_file"
         ),
-        "TLS verification disabled for eda1; prefer ca_bundle",
+        (
+            "TLS verification disabled for eda1; prefer ca_bundle, or pin its certificate with "
+            "`orchestrator trust`"
+        ),
         "API key sent in clear to eda2 (http://eda2.example.net); use https://",
     )
     assert not any(KEY in warning for warning in warnings)

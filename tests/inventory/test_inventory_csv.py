@@ -139,7 +139,12 @@ def test_headered_rows_load(tree: Path) -> None:
     assert exa1.firmware == UrlFirmware(url="https://r.example.net/x.tar", version="9.9.1.100")
     assert eta1.firmware == CloudFirmware(cloud_version="9.9.1.100")
     assert eta1.verify_tls is False
-    assert inventory.warnings == ("TLS verification disabled for eta1; prefer ca_bundle",)
+    assert inventory.warnings == (
+        (
+            "TLS verification disabled for eta1; prefer ca_bundle, or pin its certificate with "
+            "`orchestrator trust`"
+        ),
+    )
 
 
 def test_headered_inline_key_warns_per_appliance(tree: Path) -> None:

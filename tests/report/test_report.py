@@ -303,6 +303,7 @@ def test_json_appliance_fields() -> None:
         "started_at": "2025-03-01T22:04:13+00:00",
         "finished_at": "2025-03-01T22:11:40+00:00",
         "steps": [],
+        "tls": None,
     }
 
 

@@ -29,10 +29,14 @@ async def start(session: aiohttp.ClientSession) -> AsyncIterator[Start]:
     async with contextlib.AsyncExitStack() as stack:
 
         async def starter(
-            *appliances: dict[str, Any], event_log: Path | None = None, **fields: object
+            *appliances: dict[str, Any],
+            event_log: Path | None = None,
+            tls: bool = False,
+            **fields: object,
         ) -> Api:
             scenario = fast_scenario(*appliances, **fields)
-            fleet = await stack.enter_async_context(SimulatedFleet(scenario, event_log=event_log))
+            fleet = SimulatedFleet(scenario, event_log=event_log, tls=tls)
+            await stack.enter_async_context(fleet)
             return Api(session, fleet)
 
         yield starter

@@ -86,11 +86,13 @@ async def test_serve_announces_writes_the_inventory_and_stops_on_cancel(tmp_path
 
 
 async def test_serve_defaults_to_the_built_in_lab_fleet() -> None:
-    """Without a scenario, simulate serves the packaged 12-appliance lab fleet."""
-    task, lines = await serve_until_announced(12, None)
+    """Without a scenario, simulate serves the packaged 12-appliance lab fleet and its images."""
+    task, lines = await serve_until_announced(13, None)
     await stop(task)
     assert [line.split()[0] for line in lines][:2] == ["eca1", "eda1"]
-    assert len(lines) == 12
+    assert len(lines) == 13
+    assert lines[12].startswith("firmware ")
+    assert lines[12].endswith("/firmware/")
 
 
 @pytest.mark.parametrize(

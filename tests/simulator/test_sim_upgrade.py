@@ -126,32 +126,6 @@ async def test_restart_after_false_installs_without_restarting(
     await api.wait_for(lambda: api.fleet.version("eda1") == "9.9.1.100")
 
 
-async def test_download_url_with_upgrade_installs_the_version_in_the_url(api: Api) -> None:
-    """download/url with upgrade installs the URL's last version, not the host's IP address."""
-    url = "http://127.0.0.1:8080/fw/9.8.0.100-to/discover-9.9.1.100.tar"
-    body = {"firmware_url": url, "upgrade": True}
-    answer = await api.call("eda1", "POST", "/api/v1/extrahop/firmware/download/url", json=body)
-    assert answer.status == 202
-    job = (await api.call("eda1", "GET", answer.headers["Location"])).json()
-    assert (job["type"], job["total_steps"], job["step_description"]) == (
-        "download_url",
-        5,
-        "Downloading firmware",
-    )
-    await api.wait_for(lambda: api.fleet.events_of("restart.finished") != [])
-    assert api.fleet.version("eda1") == "9.9.1.100"
-    created = api.fleet.events_of("job.created")[0].data
-    assert created["target_version"] == "9.9.1.100"
-
-
-async def test_download_url_without_a_version_is_400(api: Api) -> None:
-    """A firmware_url with no dotted version in it is refused."""
-    body = {"firmware_url": "https://repo.example.net/eda/latest.tar", "upgrade": True}
-    answer = await api.call("eda1", "POST", "/api/v1/extrahop/firmware/download/url", json=body)
-    assert answer.status == 400
-    assert "firmware_url" in answer.json()["error_message"]
-
-
 async def test_download_version_stages_then_latest_upgrade_installs(api: Api) -> None:
     """A cloud download without upgrade only stages; latest/upgrade then installs it."""
     path = "/api/v1/extrahop/firmware/download/version"

@@ -1,6 +1,9 @@
-"""The vendor's own examples (curl commands and the 8.2 guide's Python script) work unchanged.
+"""The vendor's own examples work unchanged against the simulator.
 
-Only the scheme and host differ: the simulator speaks plain HTTP on 127.0.0.1.
+The guides' curl commands and the 8.2 guide's Python script over plain HTTP (only the scheme
+and host differ); ExtraHop/code-examples' three upgrade scripts, byte for byte, run from
+`../shared/reference/vendor-scripts/` against `simulate --tls` with `REQUESTS_CA_BUNDLE` set
+to the fleet's CA, as they hard-code https.
 """
 
 from __future__ import annotations
@@ -18,9 +21,15 @@ import pytest
 from orchestrator.simulator import make_image
 
 if TYPE_CHECKING:
-    from orchestrator.simulator.testing import Start
+    from orchestrator.simulator.testing import Api, Start
 
-SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+SEEDS = SHARED / "seeds"
+VENDOR_SCRIPTS = SHARED / "reference" / "vendor-scripts"
+needs_vendor_scripts = pytest.mark.skipif(
+    not (VENDOR_SCRIPTS / "upgrade_system.py").is_file(),
+    reason="the vendor scripts are not beside the repository (../shared/reference/)",
+)
 CURL = shutil.which("curl")
 needs_curl = pytest.mark.skipif(CURL is None, reason="curl is not installed")
 
@@ -128,12 +137,14 @@ def child_env(extra_path: Path | None = None) -> dict[str, str]:
     return env
 
 
-async def run(*argv: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+async def run(
+    *argv: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 30
+) -> str:
     """Run a program without blocking the event loop that serves the fleet; return stdout."""
     process = await asyncio.create_subprocess_exec(
         *argv, cwd=cwd, env=env or child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=timeout)
     assert process.returncode == 0, err.decode()
     return out.decode()
 
@@ -210,7 +221,7 @@ async def test_guide_curl_download_url_and_job_monitoring(start: Start) -> None:
     """The 8.7 guide's download/url command answers a Location whose job the GET command shows."""
     api = await start({**FLEET[0], "job_duration": 500}, *FLEET[1:])
     host, key = api.fleet.url("eda1").removeprefix("http://"), api.fleet.api_key("eda1")
-    firmware_url = "https://example.extrahop.com/eda/9.9.1.100.tar"
+    firmware_url = f"{api.fleet.repository_url}/firmware/discover-9.9.1.100.tar"
     out = await run(
         "bash",
         "-c",
@@ -264,3 +275,103 @@ async def test_guide_python_script_upgrades_the_fleet(start: Start, tmp_path: Pa
         assert f"Upgraded firmware on {api.fleet.url(name)}/" in out
     await api.wait_for(lambda: len(api.fleet.events_of("restart.finished")) == 2)
     assert (api.fleet.version("eda1"), api.fleet.version("eta1")) == ("9.9.1.100", "9.9.1.100")
+
+
+# -- ExtraHop/code-examples, byte for byte, over TLS ----------------------------------------
+
+VENDOR_FLEET = (
+    {"name": "eda1", "role": "discover", "version": "9.8.0.100"},
+    {"name": "eta1", "role": "trace", "version": "9.8.0.100"},
+)
+
+
+async def vendor_script(
+    api: Api, script: str, rows: list[str], *args: str, tmp_path: Path, timeout: float = 30
+) -> str:
+    """Run one of the vendor's scripts from its own folder, on `rows` as systems.csv."""
+    python = python_with_requests()
+    if python is None:
+        pytest.skip("no Python with `requests` (pip install -e '.[test]' brings it)")
+    bundle = tmp_path / "fleet-ca.pem"
+    bundle.write_bytes(api.fleet.ca_pem or b"")
+    (tmp_path / "systems.csv").write_text("".join(rows), encoding="ascii")
+    env = child_env() | {"REQUESTS_CA_BUNDLE": str(bundle)}
+    return await run(
+        python, str(VENDOR_SCRIPTS / script), *args, cwd=tmp_path, env=env, timeout=timeout
+    )
+
+
+def host(api: Api, name: str) -> str:
+    """What the scripts' CSV calls the host: they put it into https://HOST/api/v1/..."""
+    return api.fleet.url(name).removeprefix("https://")
+
+
+async def wait_upgraded(api: Api) -> None:
+    await api.wait_for(lambda: all(api.fleet.version(n) == "9.9.1.100" for n in api.fleet.names))
+    await api.wait_for(lambda: all(api.fleet.appliance(n).up for n in api.fleet.names))
+
+
+@needs_vendor_scripts
+@pytest.mark.slow  # the script polls every 30 s (its WAIT constant), whatever the job takes
+async def test_vendor_upgrade_system_uploads_and_upgrades_over_tls(
+    start: Start, tmp_path: Path
+) -> None:
+    """upgrade_system.py uploads each CSV row's image, starts the upgrade and sees it DONE."""
+    api = await start(*VENDOR_FLEET, tls=True)
+    rows = []
+    for name in ("eda1", "eta1"):
+        role = api.fleet.appliance(name).role.value
+        make_image(tmp_path / f"{role}.tar", role, "9.9.1.100", size=300_000)
+        rows.append(f"{host(api, name)},{api.fleet.api_key(name)},{role}.tar\n")
+    out = await vendor_script(api, "upgrade_system.py", rows, tmp_path=tmp_path, timeout=120)
+    for name in ("eda1", "eta1"):
+        assert f"Uploaded firmware to {host(api, name)}" in out
+        assert f"Upgrade for {host(api, name)} is DONE." in out
+    assert len(api.fleet.events_of("upload.completed")) == 2
+    await wait_upgraded(api)
+
+
+@needs_vendor_scripts
+async def test_vendor_upgrade_system_url_downloads_and_upgrades_over_tls(
+    start: Start, tmp_path: Path
+) -> None:
+    """upgrade_system_url.py makes each appliance fetch its image from the fleet's repository."""
+    api = await start(*VENDOR_FLEET, tls=True)
+    rows = [
+        f"{host(api, name)},{api.fleet.api_key(name)},"
+        f"{api.fleet.repository_url}/firmware/{api.fleet.appliance(name).role.value}"
+        "-9.9.1.100.tar\n"
+        for name in ("eda1", "eta1")
+    ]
+    out = await vendor_script(
+        api, "upgrade_system_url.py", rows, "--wait", "0.01", tmp_path=tmp_path
+    )
+    for name in ("eda1", "eta1"):
+        assert f"Firmware upgrade for {host(api, name)} is DONE." in out
+    assert len(api.fleet.events_of("download.completed")) == 2
+    await wait_upgraded(api)
+
+
+@needs_vendor_scripts
+async def test_vendor_upgrade_system_cloud_downloads_then_upgrades_over_tls(
+    start: Start, tmp_path: Path
+) -> None:
+    """upgrade_system_cloud.py --version: firmware/next, a download job, then an upgrade job."""
+    api = await start(*VENDOR_FLEET, tls=True)
+    rows = [f"{host(api, name)},{api.fleet.api_key(name)}\n" for name in ("eda1", "eta1")]
+    out = await vendor_script(
+        api,
+        "upgrade_system_cloud.py",
+        rows,
+        "--version",
+        "9.9.1.100",
+        "--force",
+        "--wait",
+        "0.01",
+        tmp_path=tmp_path,
+    )
+    for name in ("eda1", "eta1"):
+        assert f"Firmware download for {host(api, name)} is DONE." in out
+        assert f"Upgrade for {host(api, name)} is DONE." in out
+    assert [e.data["type"] for e in api.fleet.events_of("job.created")].count("upgrade") == 2
+    await wait_upgraded(api)

@@ -6,7 +6,9 @@ Real processes against the simulator in its own process; its event log is the gr
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import stat
 from typing import TYPE_CHECKING
 
@@ -71,11 +73,15 @@ def test_watch_on_a_terminal_draws_the_run_and_ctrl_c_only_stops_watching(
     """In a terminal, `watch` draws the live view; Ctrl-C stops watching (130), not the run."""
     run = start_orchestrator("apply", str(long_sim.inventory), "--yes", cwd=long_sim.dir)
     wait_for(long_sim, has("upload.started", "eda1"))
-    term = Terminal("watch", cwd=tmp_path, columns=100, rows=30)
-    term.wait_for_text("Ctrl-C stops watching, not the run")
-    term.wait_for_text("eda1")
-    term.type("\x03")
-    assert term.wait() == 130
+    os.kill(run.pid, signal.SIGSTOP)  # the run holds still while it is watched: no race
+    try:
+        term = Terminal("watch", cwd=tmp_path, columns=100, rows=30)
+        term.wait_for_text("Ctrl-C stops watching, not the run")
+        term.wait_for_text("eda1")
+        term.type("\x03")
+        assert term.wait() == 130
+    finally:
+        os.kill(run.pid, signal.SIGCONT)
     assert "stopped watching run" in term.text()
     assert "it goes on" in term.text()
     run.communicate(timeout=60)
