@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
@@ -37,7 +38,6 @@ from orchestrator.workflow.runlog import started_by
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
-    from pathlib import Path
 
     from orchestrator.core.models import IngestVerb, Inventory, RunReport
     from orchestrator.engine.ports import RunObserver
@@ -110,7 +110,7 @@ def _origin(plan: Plan, inventory: Inventory, plan_file: Path | None) -> RunOrig
         tool_version=tool_version(),
         host=host_name(),
         user=user_name(),
-        inventory=inventory.source,
+        inventory=str(Path(inventory.source).absolute()),  # a hint pasted anywhere works
         inventory_sha256=inventory.sha256,
         plan_sha256=plan_sha256(plan),
         plan_file=str(plan_file.absolute()) if plan_file else None,
