@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import os
 import re
 from pathlib import Path
@@ -23,6 +22,7 @@ from orchestrator.cli.grammar import (
     setting,
     suggest_flag,
 )
+from orchestrator.core.about import tool_version
 from orchestrator.core.config import parse_window_end, resolve_settings, window_still_open
 from orchestrator.core.errors import ConfigError
 
@@ -42,13 +42,6 @@ _EPILOG = (
 )
 _INVENTORY = "the inventory: YAML, headered CSV or vendor CSV (docs/inventory.md)"
 _RUN = "a run id or its first digits [default: the newest run]"
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("extrahop-orchestrator")
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
-        return "(not installed)"
 
 
 def _run_flags(parser: argparse.ArgumentParser) -> None:
@@ -103,11 +96,32 @@ def _report_flags(parser: argparse.ArgumentParser) -> None:
     setting(
         parser,
         "--report",
-        "also write the run's report here as JSON (and Markdown beside it)",
+        "also write the run's report here as JSON (and Markdown and HTML beside it)",
         type=Path,
         metavar="PATH",
     )
     setting(parser, "--notify-url", "POST the JSON summary to this URL at the end", metavar="URL")
+    setting(
+        parser,
+        "--notify-start",
+        "also POST to --notify-url when the run starts (or resumes)",
+        action="store_true",
+    )
+
+
+def _format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=["table", "json"],
+        default="table",
+        help="for people, or one JSON document for scripts (docs/cli.md) [default: table]",
+    )
+
+
+def _positive(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
 
 
 def _run_id(text: str) -> str:
@@ -119,7 +133,7 @@ def _run_id(text: str) -> str:
 def build_parser() -> Parser:
     """The argument parser for every sub-command."""
     parser = Parser(prog="orchestrator", description=_DESCRIPTION, epilog=_EPILOG)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {tool_version()}")
     global_options(parser)
     sub = parser.add_commands(dest="command", required=True, metavar="COMMAND", title="commands")
     _run_commands(sub)
@@ -152,13 +166,15 @@ def _run_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subpar
         "--out",
         type=Path,
         metavar="PATH",
-        help="save the plan as JSON, for `apply --plan` [default: not saved]",
+        help="save the plan as JSON, for `apply --plan`, and its picture beside it "
+        "(plan.json -> plan.html) [default: not saved]",
     )
     p.add_argument(
         "--format",
-        choices=["table", "json", "markdown"],
+        choices=["table", "json", "markdown", "html"],
         default="table",
-        help="how to print the plan [default: table]",
+        help="how to print the plan; html: one self-contained page with its projected "
+        "timeline [default: table]",
     )
     _run_flags(p)
     p = _command(sub, "apply", "upgrade the fleet: plan (or re-check a saved plan), confirm, run")
@@ -191,9 +207,15 @@ def _run_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subpar
 
 
 def _state_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
-    """status, watch, restore-ingest, unlock: what the state database knows about runs."""
-    p = _command(sub, "status", "what a run did, per appliance")
+    """status, history, watch, restore-ingest, unlock: what the state database knows of runs."""
+    p = _command(sub, "status", "what a run did; its exit code says whether it needs you")
     p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
+    _format(p)
+    p = _command(sub, "history", "every run, newest first, one line each")
+    p.add_argument(
+        "--limit", type=_positive, default=20, metavar="N", help="runs shown [default: 20]"
+    )
+    _format(p)
     p = _command(sub, "watch", "show a run going on elsewhere, live, until it ends")
     p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
     p = _command(sub, "restore-ingest", "re-enable ingest the tool halted (after a crash)")
@@ -303,6 +325,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     for name in (*names, "ingest_found_off"):
         cli[name] = getattr(args, name, None)
     cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
+    cli["notify_start"] = getattr(args, "notify_start", None)
     window = getattr(args, "window_end", None)
     now = dt.datetime.now(dt.UTC)
     if window is not None:  # an empty --window-end is refused, not taken as no window
@@ -314,6 +337,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
         window_still_open(settings.window_end, "set by ORCHESTRATOR_WINDOW_END or --config")
     if settings.report is not None:
         _check_report_path(settings.report)
+    if settings.notify_start and not settings.notify_url and args.command in _RUNS:
+        raise ConfigError(
+            "--notify-start needs --notify-url (or ORCHESTRATOR_NOTIFY_URL, or notify_url in "
+            "--config): where to send the notification"
+        )
     return settings
 
 

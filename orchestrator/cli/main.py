@@ -88,7 +88,10 @@ class App(StateCommands):
 
     # --------------------------------------------------------------------- plan
     def plan(self) -> int:
-        """Observe the fleet and show the plan; save it with --out."""
+        """Observe the fleet and show the plan; save it (and its picture beside it) with --out."""
+        from orchestrator.cli.planpage import check_out, plan_page, save_plan_page  # noqa: PLC0415
+
+        check_out(self.args.out)
         inventory = load_inventory(self.args.inventory)
         self.warn(inventory)
         with self.hashing(inventory) as progress:
@@ -97,10 +100,15 @@ class App(StateCommands):
                     inventory, self.settings, offline=self.args.offline, progress=progress
                 )
             )
-        self.show_plan(plan, self.args.format)
+        if self.args.format == "html":
+            self.out.out(plan_page(plan), end="")
+        else:
+            self.show_plan(plan, self.args.format)
         if self.args.out:
             save_plan(plan, self.args.out)
             self.say(f"plan saved to {self.args.out}", event="plan.saved")
+            page = save_plan_page(plan, self.args.out)
+            self.say(f"its picture: {page}", event="plan.page_saved")
         return EXIT_BAD_INPUT if plan.refused else EXIT_OK
 
     # -------------------------------------------------------------------- apply
@@ -131,6 +139,7 @@ class App(StateCommands):
                 observer=self.observer(plan),
                 stop=stop,
                 run_id=run_id,
+                plan_file=self.args.plan_file,
             )
         )
         return self.finish(result)
@@ -265,6 +274,7 @@ _COMMANDS: dict[str, Callable[[App], int]] = {
     "apply": App.apply,
     "resume": App.resume,
     "status": App.status,
+    "history": App.history,
     "watch": App.watch,
     "restore-ingest": App.restore_ingest,
     "unlock": App.unlock,

@@ -255,7 +255,7 @@ class Screen:
             self.voice.error(result.error, event="run.failed")
         self._write_reports(result, folder)
         if self.settings.notify_url:
-            asyncio.run(notify(self.settings.notify_url, report.summary_payload(result)))
+            asyncio.run(notify(self.settings.notify_url, report.webhook_payload(result)))
         if result.exit_code == EXIT_INCOMPLETE:
             db = db_flag(self.settings.state_db)
             inventory = self.inventory_source or "INVENTORY"

@@ -1,4 +1,7 @@
-"""The commands that look after runs in the state database: status, restore-ingest, unlock."""
+"""The commands that look after runs in the state database: status, history, restore-ingest, unlock.
+
+`status` and `history` are in their own modules (`cli.status`, `cli.history`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from orchestrator.cli.screen import EXIT_BAD_INPUT, EXIT_DECLINED, EXIT_FAILED, EXIT_OK, Screen
-from orchestrator.core.statehome import db_flag
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import runs, unlock
 from orchestrator.workflow.restore import restore_ingest
@@ -23,26 +25,16 @@ class StateCommands(Screen):
     args: argparse.Namespace
 
     def status(self) -> int:
-        """Print what a run did (the newest by default), per appliance."""
-        state = runs.read_run(self.settings.state_db, self.args.run)
-        if state is None:
-            where = "" if self.settings.state_db.exists() else " (no state database here)"
-            self.out.print(f"{self.settings.state_db}: no run recorded yet{where}", markup=False)
-            return EXIT_OK
-        self.out.print(f"state database: {self.settings.state_db}", markup=False)
-        self.print_report(state.report, state.record.inventory_source)
-        db = db_flag(self.settings.state_db)
-        if state.going:
-            run = state.record.run_id[:8]
-            self.out.print(
-                f"a run holds the state database: {state.holder}; it is going on now: "
-                f"`orchestrator watch {run}{db}` shows it"
-            )
-        elif state.holder is not None:
-            self.out.print(f"a run holds the state database: {state.holder}; it may still be going")
-        elif state.resumable:
-            self.out.print(f"this run was interrupted: `orchestrator resume{db}` continues it")
-        return EXIT_OK
+        """Print what a run did (the newest by default); exit: whether it needs attention."""
+        from orchestrator.cli.status import status  # noqa: PLC0415 - one command's module
+
+        return status(self)
+
+    def history(self) -> int:
+        """Print every run, newest first, one line each."""
+        from orchestrator.cli.history import history  # noqa: PLC0415 - one command's module
+
+        return history(self)
 
     def restore_ingest(self) -> int:
         """Re-enable ingest on every cluster the journal says the tool halted."""

@@ -85,6 +85,7 @@ class Settings(BaseModel):
     state_db: Path = Field(default_factory=default_state_db)  # the per-user state home
     report: Path | None = None
     notify_url: str | None = None
+    notify_start: bool = False  # also POST to notify_url when a run starts (or resumes)
     log_format: Literal["console", "json"] | None = None  # None: console on a terminal
     # talking to appliances
     connect_timeout: float = Field(default=10.0, ge=0.1, le=_HOUR)
@@ -242,7 +243,7 @@ def resumed_settings(original: Settings, current: Settings) -> Settings:
     Its own, but where to write and log, and a window given now (flag, variable or file), are
     this invocation's.
     """
-    keep = ["state_db", "report", "notify_url", "log_format"]
+    keep = ["state_db", "report", "notify_url", "notify_start", "log_format"]
     if current.window_end is not None:
         keep.append("window_end")
     else:

@@ -254,12 +254,29 @@ def role_for_platform(platform: str) -> Role | None:
     return None
 
 
+class StepSpan(Frozen):
+    """One step an appliance took in a run (upload, job, reboot, verify), as journalled."""
+
+    step: str  # a timeline step of `orchestrator.core.procedure.PROCEDURE`
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = None  # None: no end recorded (going on, or killed)
+    result: Literal["done", "failed", "interrupted", "open"] = "done"
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end, when the end is known."""
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
 class ApplianceResult(Frozen):
     """How one appliance ended a run: a value, never an exception."""
 
     name: str
     role: Role | None = None
     wave: str | None = None
+    cluster: str | None = None  # Explore only
     outcome: Outcome
     version_before: str | None = None
     version_after: str | None = None
@@ -268,6 +285,7 @@ class ApplianceResult(Frozen):
     job_id: str | None = None
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
+    steps: tuple[StepSpan, ...] = ()  # in the order they were taken
     tls: TlsCheck | None = None  # how its certificate was verified (None: not recorded)
 
     @property
@@ -303,6 +321,19 @@ class IngestAction(Frozen):
     error: str | None = None
 
 
+class RunOrigin(Frozen):
+    """Where a run came from: who started it with what, and from which inventory and plan."""
+
+    tool_version: str | None = None  # orchestrator's version that started the run
+    host: str | None = None
+    user: str | None = None
+    inventory: str | None = None  # the inventory file's path, as given
+    inventory_sha256: str | None = None
+    plan_sha256: str | None = None  # of the plan executed: the run folder's plan.json
+    plan_file: str | None = None  # the reviewed plan given to `apply --plan`, if any
+    plan_file_sha256: str | None = None  # that file's bytes, when the run started
+
+
 class RunReport(Frozen):
     """Everything a run did, for the terminal table, JSON, Markdown and the webhook."""
 
@@ -315,6 +346,8 @@ class RunReport(Frozen):
     dry_run: bool = False
     error: str | None = None  # why the whole run stopped, if something beyond one appliance failed
     ingest_found_off: dict[str, str] = {}  # cluster -> keep | enable, as the operator chose
+    window_end: dt.datetime | None = None  # the window the run was given, if any
+    origin: RunOrigin | None = None
 
     def count(self, outcome: Outcome) -> int:
         """How many appliances ended with `outcome`."""

@@ -4,8 +4,10 @@ An appliance goes PENDING → PRECHECKED → (UPLOADING → UPLOADED) → UPGRAD
 VERIFYING → DONE, or ends early (skipped, failed, blocked, deferred, cancelled). Each state the
 journal can hold is one row of `PROCEDURE`: the phase a resumed run takes the appliance up
 at when that state is the furthest it reached, and whether the state announces a change to the
-appliance (it is journalled, and synced to disk, before the request it announces). Everything
-else — `PHASE_OF`, `ANNOUNCING`, `KEPT_ON_RESUME` — is derived here, so a new state is one row.
+appliance (it is journalled, and synced to disk, before the request it announces), and the
+step of the run's timeline it begins (upload, job, reboot, verify: the report's per-step times).
+Everything else — `PHASE_OF`, `ANNOUNCING`, `KEPT_ON_RESUME`, `STEP_OF` — is derived here, so
+a new state is one row.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ from dataclasses import dataclass
 
 from orchestrator.core.models import FINAL_OUTCOMES, Outcome
 
-__all__ = ["ANNOUNCING", "KEPT_ON_RESUME", "PHASE_OF", "PROCEDURE", "Phase", "StepSpec"]
+__all__ = [
+    "ANNOUNCING",
+    "KEPT_ON_RESUME",
+    "PHASE_OF",
+    "PROCEDURE",
+    "STEP_OF",
+    "TIMELINE_STEPS",
+    "Phase",
+    "StepSpec",
+]
 
 
 class Phase(enum.IntEnum):
@@ -36,16 +47,17 @@ class StepSpec:
     resume_at: Phase | None  # where a resumed run takes it up (None: final)
     announces: bool = False  # journalled and synced before the request that changes it
     kept_on_resume: bool = False  # final, and a resumed run keeps it as it is
+    begins: str | None = None  # the timeline step entering this state begins
 
 
 PROCEDURE: tuple[StepSpec, ...] = (
     StepSpec(Outcome.PENDING, Phase.PRECHECK),
     StepSpec(Outcome.PRECHECKED, Phase.PRECHECK),
-    StepSpec(Outcome.UPLOADING, Phase.UPLOAD, announces=True),
+    StepSpec(Outcome.UPLOADING, Phase.UPLOAD, announces=True, begins="upload"),
     StepSpec(Outcome.UPLOADED, Phase.START_JOB),
-    StepSpec(Outcome.UPGRADING, Phase.AWAIT_JOB, announces=True),
-    StepSpec(Outcome.REBOOTING, Phase.REBOOT),
-    StepSpec(Outcome.VERIFYING, Phase.REBOOT),
+    StepSpec(Outcome.UPGRADING, Phase.AWAIT_JOB, announces=True, begins="job"),
+    StepSpec(Outcome.REBOOTING, Phase.REBOOT, begins="reboot"),
+    StepSpec(Outcome.VERIFYING, Phase.REBOOT, begins="verify"),
     StepSpec(Outcome.DONE, None, kept_on_resume=True),
     StepSpec(Outcome.SKIPPED, None, kept_on_resume=True),
     StepSpec(Outcome.FAILED, None, kept_on_resume=True),
@@ -62,6 +74,10 @@ PHASE_OF: dict[Outcome, Phase] = {
 ANNOUNCING = frozenset(spec.state for spec in PROCEDURE if spec.announces)
 # Outcomes a resumed run keeps; the other final ones are tried again.
 KEPT_ON_RESUME = frozenset(spec.state for spec in PROCEDURE if spec.kept_on_resume)
+# The timeline step each state begins (a URL or cloud download is part of the job).
+STEP_OF: dict[Outcome, str] = {spec.state: spec.begins for spec in PROCEDURE if spec.begins}
+# The steps of a timeline, in the order an appliance takes them.
+TIMELINE_STEPS: tuple[str, ...] = tuple(STEP_OF.values())
 
 
 def _check() -> None:

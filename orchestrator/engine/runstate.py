@@ -64,6 +64,7 @@ class Track:
             name=p.name,
             role=p.role,
             wave=p.wave.value if p.wave else None,
+            cluster=p.cluster,
             outcome=self.outcome,
             version_before=self.version_before or p.current_version,
             version_after=self.version_after,

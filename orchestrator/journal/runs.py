@@ -23,14 +23,31 @@ if TYPE_CHECKING:
 _RUNNING = frozenset({"apply", "resume"})  # lock holders that are executing a run
 
 __all__ = [
+    "LockView",
     "RunState",
     "db_flag",
     "halted_clusters",
+    "lifecycle",
+    "lock_view",
     "preflight",
     "read_run",
     "refuse_new_run",
     "require_state_db",
 ]
+
+
+_CLOSED_EXIT_CODE = 3  # an incomplete run that `restore-ingest` closed: never resumed
+
+
+def lifecycle(record: RunRecord, *, going: bool) -> str:
+    """`running`, `incomplete` (resume continues it), `closed`, `succeeded` or `failed`."""
+    if going:
+        return "running"
+    if record.finished_at is None:
+        return "incomplete"
+    if record.exit_code == _CLOSED_EXIT_CODE:
+        return "closed"  # restore-ingest closed it: plan afresh for what it left undone
+    return "succeeded" if record.exit_code == 0 else "failed"
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,28 @@ class RunState:
     resumable: bool  # the newest unfinished run: `resume` continues it
     holder: str | None  # who holds the lock right now, if a live process does
     going: bool  # the process that started (or resumed) this run holds the lock now
+
+    @property
+    def lifecycle(self) -> str:
+        """`running`, `incomplete`, `closed`, `succeeded` or `failed`."""
+        return lifecycle(self.record, going=self.going)
+
+
+@dataclass(frozen=True)
+class LockView:
+    """Who holds the state database's lock now, as a live process."""
+
+    holder: str | None  # described for people; None when no live process holds it
+    running: bool  # an apply or a resume holds it: the newest unfinished run is going on
+
+
+def lock_view(journal: Journal) -> LockView:
+    """The live holder of the journal's lock, if any (a stale lock is nobody's)."""
+    holder = journal.lock_holder()
+    me = lock.LockHolder.me("status", "status")
+    if holder is None or lock.stale_reason(holder, me) is not None:
+        return LockView(holder=None, running=False)
+    return LockView(holder=lock.describe(holder, me), running=holder.command in _RUNNING)
 
 
 def require_state_db(settings: Settings) -> None:
@@ -76,16 +115,14 @@ def read_run(state_db: Path, run: str | None = None) -> RunState | None:
             return None
         unfinished = journal.unfinished_run()
         resumable = unfinished is not None and unfinished.run_id == record.run_id
-        holder = journal.lock_holder()
-        me = lock.LockHolder.me("status", "status")
-        live = holder if holder is not None and lock.stale_reason(holder, me) is None else None
+        live = lock_view(journal)
         return RunState(
             record=record,
             report=journal.report(record.run_id),
             resumable=resumable,
-            holder=lock.describe(live, me) if live is not None else None,
+            holder=live.holder,
             # The newest unfinished run, and an apply or resume holds the lock: it runs now.
-            going=resumable and live is not None and live.command in _RUNNING,
+            going=resumable and live.running,
         )
 
 

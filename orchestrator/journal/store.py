@@ -18,6 +18,7 @@ The journal stores only the strings it is given, never an object's repr: no API 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import sqlite3
 import threading
@@ -254,6 +255,31 @@ class Journal:
     def last_run(self) -> RunRecord | None:
         """The newest run."""
         return self._run("")
+
+    def runs(self, limit: int) -> tuple[list[RunRecord], int]:
+        """The newest `limit` runs, newest first, and how many runs there are in all."""
+        query = f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY seq DESC LIMIT ?"  # noqa: S608
+        with self._use("DEFERRED") as conn:
+            rows = conn.execute(query, (limit,)).fetchall()
+            (total,) = conn.execute("SELECT COUNT(*) FROM runs").fetchone()
+        return [record for row in rows if (record := _run_record(row)) is not None], total
+
+    def state_counts(self, run_id: str) -> dict[Outcome, int]:
+        """How many appliances of the run are in each state now."""
+        query = "SELECT state, COUNT(*) FROM appliances WHERE run_id = ? GROUP BY state"
+        with self._use("DEFERRED") as conn:
+            rows = conn.execute(query, (run_id,)).fetchall()
+        return {Outcome(state): count for state, count in rows}
+
+    def last_activity(self, run_id: str) -> dt.datetime | None:
+        """When the run last journalled anything (a state change or an ingest action)."""
+        query = (
+            "SELECT MAX(ts) FROM (SELECT MAX(ts) AS ts FROM events WHERE run_id = :run "
+            "UNION ALL SELECT MAX(ts) FROM ingest WHERE run_id = :run)"
+        )
+        with self._use("DEFERRED") as conn:
+            (last,) = conn.execute(query, {"run": run_id}).fetchone()
+        return dt.datetime.fromisoformat(last) if last else None
 
     def unfinished_run(self) -> RunRecord | None:
         """The newest run that never finished: what `resume` continues."""

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from orchestrator.core.models import FINAL_OUTCOMES, ApplianceResult, Outcome, RunReport
+from orchestrator.core.models import (
+    FINAL_OUTCOMES,
+    ApplianceResult,
+    Outcome,
+    RunOrigin,
+    RunReport,
+)
+from orchestrator.journal.steps import step_spans
 from orchestrator.plan import Plan, PlannedAppliance
+from orchestrator.plan.file import plan_sha256
 
 if TYPE_CHECKING:
-    import datetime as dt
     from collections.abc import Mapping, Sequence
 
     from orchestrator.core.models import IngestAction
     from orchestrator.journal import ApplianceRecord, JournalEvent, RunRecord
 
-__all__ = ["INCOMPLETE_EXIT_CODE", "build_report"]
+__all__ = ["INCOMPLETE_EXIT_CODE", "build_report", "run_origin", "with_steps"]
 
 INCOMPLETE_EXIT_CODE = 3  # what a report says for a run that never finished
 
@@ -39,7 +48,7 @@ def build_report(
         _result(states[name], by_appliance.get(name, []), planned.get(name)) for name in order
     )
     last = max([run.started_at, *(e.ts for e in events), *(i.at for i in ingest)])
-    return RunReport(
+    report = RunReport(
         run_id=run.run_id,
         started_at=run.started_at,
         finished_at=run.finished_at or last,
@@ -49,7 +58,37 @@ def build_report(
         ingest_found_off={
             b.cluster: b.choice for b in (plan.ingest if plan else ()) if b.found_off and b.choice
         },
+        window_end=_window_end(run.settings_json),
+        origin=run_origin(run),
     )
+    return with_steps(report, events)
+
+
+def with_steps(report: RunReport, events: Sequence[JournalEvent]) -> RunReport:
+    """`report` with each appliance's steps and their times, from the run's journalled events."""
+    spans = step_spans(events)
+    results = tuple(r.model_copy(update={"steps": spans.get(r.name, ())}) for r in report.results)
+    return report.model_copy(update={"results": results})
+
+
+def run_origin(run: RunRecord, started_by: Mapping[str, str | None] | None = None) -> RunOrigin:
+    """The run's inventory and plan hash from the journal; who started it, if known."""
+    plan = _plan(run.plan_json)
+    return RunOrigin(
+        inventory=run.inventory_source,
+        inventory_sha256=run.inventory_sha256,
+        plan_sha256=plan_sha256(plan) if plan else None,
+        **(started_by or {}),
+    )
+
+
+def _window_end(settings_json: str) -> dt.datetime | None:
+    """The window end the run was started with (its journalled settings), if any."""
+    try:
+        value = json.loads(settings_json).get("window_end")
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except (ValueError, AttributeError):
+        return None
 
 
 def _plan(plan_json: str) -> Plan | None:
@@ -82,6 +121,7 @@ def _result(
         name=record.appliance,
         role=line.role if line else None,
         wave=line.wave.value if line and line.wave else None,
+        cluster=line.cluster if line else None,
         outcome=record.state,
         version_before=record.version_before or (line.current_version if line else None),
         version_after=after,

@@ -6,6 +6,7 @@ one-line PlanError naming the file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -28,9 +29,19 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = Plan.model_fields["schema_version"].default
 
 
+def plan_text(plan: Plan) -> str:
+    """The plan as saved (`plan --out`, a run folder's plan.json): indented JSON and a newline."""
+    return plan.model_dump_json(indent=2) + "\n"
+
+
+def plan_sha256(plan: Plan) -> str:
+    """The sha256 of the plan as saved: what `sha256sum` prints for its file."""
+    return hashlib.sha256(plan_text(plan).encode("utf-8")).hexdigest()
+
+
 def save_plan(plan: Plan, path: Path) -> None:
     """Write the plan as JSON, atomically: a reader sees the old file or the new, never half."""
-    text = plan.model_dump_json(indent=2) + "\n"
+    text = plan_text(plan)
     try:
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:

@@ -1,18 +1,19 @@
 """The one scheduler of the plan: longest-first list scheduling on `workers` parallel slots.
 
-Estimates (how long a wave takes at the planned concurrency) and window fitting (what would
-end after the window closes) both come from `list_schedule`, so they can never disagree.
+Estimates (how long a wave takes at the planned concurrency), window fitting (what would
+end after the window closes) and the plan's projected timeline (when each appliance would
+start) all come from `list_schedule`, so they can never disagree.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
 __all__ = ["Schedule", "list_schedule", "makespan"]
 
@@ -23,6 +24,7 @@ class Schedule:
 
     makespan: float  # when the last job that starts ends
     late: frozenset[str]  # jobs that would end after the budget: never started
+    starts: Mapping[str, float] = field(default_factory=dict)  # when each started job starts
 
 
 def list_schedule(
@@ -35,13 +37,14 @@ def list_schedule(
     """
     free = [0.0] * min(workers, len(jobs))
     late: set[str] = set()
+    starts: dict[str, float] = {}
     for name, seconds in sorted(jobs, key=lambda job: job[1], reverse=True):
         end = free[0] + seconds
         if end > budget:
             late.add(name)
         else:
-            heapq.heapreplace(free, end)
-    return Schedule(makespan=max(free, default=0.0), late=frozenset(late))
+            starts[name] = heapq.heapreplace(free, end)
+    return Schedule(makespan=max(free, default=0.0), late=frozenset(late), starts=starts)
 
 
 def makespan(durations: Sequence[float], workers: int) -> float:

@@ -1,38 +1,53 @@
-"""Per-appliance results of a run as JSON, Markdown and a webhook body, and the words they share.
+"""A run's report as the JSON document (schema in docs/report.md) and the files written of it.
 
-Nothing here prints: the functions return strings, and `write_reports` writes the JSON and
-Markdown files atomically. The JSON schema is documented in docs/report.md. The terminal
-table is `orchestrator.report.table`'s.
+Nothing here prints: the functions return strings and dicts, and `write_reports` writes the
+JSON, Markdown and HTML files atomically. The words the forms share are
+`orchestrator.report.words`'; the terminal table is `orchestrator.report.table`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import secrets
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.core.errors import ConfigError
-from orchestrator.core.models import (
-    FINAL_OUTCOMES,
-    MAY_BE_HALTED,
-    ApplianceResult,
-    IngestAction,
-    IngestVerb,
-    Outcome,
-    RunReport,
-)
+from orchestrator.core.models import FINAL_OUTCOMES, Outcome
 from orchestrator.core.text import format_duration
-from orchestrator.core.text import markdown as _md
-from orchestrator.core.tls import group_by_check
+from orchestrator.report.markdown import to_markdown
+from orchestrator.report.words import (
+    FOUND_OFF_WORDS,
+    OUTCOME_STYLES,
+    STATUS_STYLES,
+    cluster_ingest,
+    ingest_by_cluster,
+    ingest_left_disabled,
+    ingest_sentence,
+    one_line_summary,
+    own_error,
+    run_status,
+    summary_line,
+    truncate,
+)
 
 if TYPE_CHECKING:
-    import datetime as dt
     from pathlib import Path
+
+    from orchestrator.core.models import (
+        ApplianceResult,
+        IngestAction,
+        RunOrigin,
+        RunReport,
+        StepSpan,
+    )
+    from orchestrator.plan import Plan
 
 
 __all__ = [
+    "FOUND_OFF_WORDS",
     "OUTCOME_STYLES",
     "SCHEMA_VERSION",
     "STATUS_STYLES",
@@ -40,42 +55,25 @@ __all__ = [
     "ingest_by_cluster",
     "ingest_left_disabled",
     "ingest_sentence",
+    "iso",
+    "origin_document",
     "own_error",
     "report_paths",
     "run_status",
+    "seconds",
+    "started_payload",
     "summary_line",
     "summary_payload",
     "to_json",
     "to_markdown",
     "truncate",
+    "webhook_payload",
+    "write_page",
     "write_reports",
 ]
 
-SCHEMA_VERSION = 1
-
-_STATUS_BY_EXIT_CODE = {0: "succeeded", 1: "failed", 3: "incomplete"}
-
-STATUS_STYLES = {"succeeded": "green", "failed": "red", "incomplete": "yellow"}
-
-OUTCOME_STYLES = {
-    Outcome.DONE: "green",
-    Outcome.SKIPPED: "dim",
-    Outcome.FAILED: "bold red",
-    Outcome.BLOCKED: "red",
-    Outcome.DEFERRED: "yellow",
-    Outcome.CANCELLED: "yellow",
-}
-
-# Outcomes that deserve an explanation in the Markdown "Problems" section.
-_PROBLEM_OUTCOMES = (Outcome.FAILED, Outcome.BLOCKED, Outcome.DEFERRED, Outcome.CANCELLED)
-
-# Order of the summary line: successes first, then what needs attention.
-_SUMMARY_ORDER = tuple(OUTCOME_STYLES)
-
-
-def run_status(exit_code: int) -> str:
-    """The run's status word for an exit code: succeeded (0), incomplete (3), else failed."""
-    return _STATUS_BY_EXIT_CODE.get(exit_code, "failed")
+# 2: per-step times, `summary`, `origin`, `window_end`, `ingest_state` (docs/report.md).
+SCHEMA_VERSION = 2
 
 
 def _counts(report: RunReport) -> dict[str, int]:
@@ -88,97 +86,25 @@ def _counts(report: RunReport) -> dict[str, int]:
     }
 
 
-def summary_line(report: RunReport) -> str:
-    """`8 done, 1 skipped, 1 failed, 2 blocked — exit 1`."""
-    present = {result.outcome for result in report.results}
-    order = _SUMMARY_ORDER + tuple(o for o in Outcome if o not in _SUMMARY_ORDER and o in present)
-    parts = [f"{report.count(o)} {o.value}" for o in order if report.count(o)]
-    counts = ", ".join(parts) if parts else "no appliances"
-    dry = " (dry run)" if report.dry_run else ""
-    return f"{counts} — exit {report.exit_code}{dry}"
-
-
-def ingest_by_cluster(report: RunReport) -> dict[str, list[IngestAction]]:
-    """The ingest actions grouped by cluster, each group in time order.
-
-    A halt requested and then answered (halted, or failed) reads as its answer alone.
-    """
-    groups: dict[str, list[IngestAction]] = {}
-    for action in sorted(report.ingest, key=lambda a: a.at):
-        group = groups.setdefault(action.cluster, [])
-        answered = action.action in {IngestVerb.HALTED, IngestVerb.HALT_FAILED}
-        if answered and group and _bare_request(group[-1]):
-            group.pop()
-        group.append(action)
-    return groups
-
-
-def _bare_request(action: IngestAction) -> bool:
-    return action.action is IngestVerb.HALT_REQUESTED and action.error is None
-
-
-def ingest_left_disabled(actions: list[IngestAction]) -> bool:
-    """Whether the run halted this cluster's ingest (or may have) and did not restore it."""
-    decisive = [a for a in actions if a.action is not IngestVerb.LEFT_OFF]
-    return bool(decisive) and decisive[-1].action in MAY_BE_HALTED
-
-
-_INGEST_WORDS = {
-    IngestVerb.HALT_REQUESTED: "halt requested",
-    IngestVerb.HALTED: "halted",
-    IngestVerb.HALT_FAILED: "halt failed (ingest unchanged)",
-    IngestVerb.RESTORED: "restored",
-    IngestVerb.LEFT_OFF: "left off (it was already disabled)",
-    IngestVerb.RESTORE_FAILED: "restore FAILED",
-}
-FOUND_OFF_WORDS = {
-    "keep": "found disabled; kept off as chosen (--ingest-found-off keep)",
-    "enable": "found disabled; enabled after the upgrade as chosen (--ingest-found-off enable)",
-}
-
-
-def _ingest_phrase(action: IngestAction, previous: IngestAction | None) -> str:
-    """`halted via exa-m1`, `restored`, `restore failed via exa-m2: refused`."""
-    words = _INGEST_WORDS[action.action]
-    if previous is None or previous.via != action.via:
-        words += f" via {action.via}"
-    if action.error:
-        words += f": {action.error}"
-    return words
-
-
-def ingest_sentence(cluster: str, actions: list[IngestAction], choice: str | None = None) -> str:
-    """`ingest on exa: halted via exa-m1, restored` (and the operator's choice, if any)."""
-    previous: list[IngestAction | None] = [None, *actions[:-1]]
-    phrases = [_ingest_phrase(a, p) for a, p in zip(actions, previous, strict=True)]
-    if choice in FOUND_OFF_WORDS:
-        phrases.insert(0, FOUND_OFF_WORDS[choice])
-    sentence = f"ingest on {cluster}: " + ", ".join(phrases)
-    if ingest_left_disabled(actions):
-        sentence += " — INGEST IS STILL DISABLED: orchestrator restore-ingest re-enables it"
-    return sentence
-
-
-def own_error(result: ApplianceResult) -> str:
-    """The result's error without the `name: ` prefix ApplianceError puts in front of it."""
-    error = result.error or ""
-    return error.removeprefix(f"{result.name}: ")
-
-
-def truncate(text: str, width: int) -> str:
-    """`text` on one line (whitespace collapsed), cut to `width` characters with an ellipsis."""
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1].rstrip() + "…"
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
+def iso(moment: dt.datetime | None) -> str | None:
     """ISO 8601 text for a datetime, or None."""
     return moment.isoformat() if moment is not None else None
 
 
-def _seconds(value: float | None) -> float | None:
+def seconds(value: float | None) -> float | None:
     """Seconds rounded to milliseconds, or None."""
     return round(value, 3) if value is not None else None
+
+
+def _step_document(step: StepSpan) -> dict[str, Any]:
+    """One step of one appliance as a JSON object."""
+    return {
+        "step": step.step,
+        "started_at": iso(step.started_at),
+        "finished_at": iso(step.finished_at),
+        "duration_seconds": seconds(step.duration),
+        "result": step.result,
+    }
 
 
 def _appliance_document(result: ApplianceResult) -> dict[str, Any]:
@@ -187,15 +113,17 @@ def _appliance_document(result: ApplianceResult) -> dict[str, Any]:
         "name": result.name,
         "role": result.role.value if result.role else None,
         "wave": result.wave,
+        "cluster": result.cluster,
         "outcome": result.outcome.value,
         "version_before": result.version_before,
         "version_after": result.version_after,
         "target_version": result.target_version,
-        "duration_seconds": _seconds(result.duration),
+        "duration_seconds": seconds(result.duration),
         "error": result.error,
         "job_id": result.job_id,
-        "started_at": _iso(result.started_at),
-        "finished_at": _iso(result.finished_at),
+        "started_at": iso(result.started_at),
+        "finished_at": iso(result.finished_at),
+        "steps": [_step_document(step) for step in result.steps],
         "tls": result.tls.value if result.tls else None,
     }
 
@@ -206,26 +134,89 @@ def _ingest_document(action: IngestAction) -> dict[str, Any]:
         "cluster": action.cluster,
         "via": action.via,
         "action": action.action.value,
-        "at": _iso(action.at),
+        "at": iso(action.at),
         "error": action.error,
     }
 
 
-def summary_payload(report: RunReport) -> dict[str, Any]:
+def _ingest_state_documents(report: RunReport) -> list[dict[str, Any]]:
+    """Each cluster's ingest as the run left it, and when the run had it off."""
+    return [
+        {
+            "cluster": cluster.cluster,
+            "state": cluster.state,
+            "off_seconds": seconds(cluster.off_seconds(report.finished_at)),
+            "off": [{"from": iso(s.start), "until": iso(s.end)} for s in cluster.spans],
+        }
+        for cluster in cluster_ingest(report)
+    ]
+
+
+def origin_document(origin: RunOrigin | None) -> dict[str, Any]:
+    """Where the run came from, every field present (null when unknown)."""
+    fields = (
+        "tool_version",
+        "host",
+        "user",
+        "inventory",
+        "inventory_sha256",
+        "plan_sha256",
+        "plan_file",
+        "plan_file_sha256",
+    )
+    return {name: getattr(origin, name) if origin else None for name in fields}
+
+
+def summary_payload(report: RunReport, *, going: bool = False) -> dict[str, Any]:
     """The report as the JSON document (plain dicts, lists, str, int, float, bool, None)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": report.run_id,
-        "started_at": _iso(report.started_at),
-        "finished_at": _iso(report.finished_at),
-        "duration_seconds": _seconds((report.finished_at - report.started_at).total_seconds()),
+        "summary": one_line_summary(report, going=going),
+        "started_at": iso(report.started_at),
+        "finished_at": iso(report.finished_at),
+        "duration_seconds": seconds((report.finished_at - report.started_at).total_seconds()),
         "exit_code": report.exit_code,
         "status": run_status(report.exit_code),
         "dry_run": report.dry_run,
+        "window_end": iso(report.window_end),
+        "origin": origin_document(report.origin),
         "counts": _counts(report),
         "appliances": [_appliance_document(result) for result in report.results],
         "ingest": [_ingest_document(action) for action in report.ingest],
+        "ingest_state": _ingest_state_documents(report),
         "ingest_found_off": dict(report.ingest_found_off),
+    }
+
+
+def webhook_payload(report: RunReport) -> dict[str, Any]:
+    """The body of the notification sent when a run ends: the report, `event: run.finished`."""
+    return {"event": "run.finished", **summary_payload(report)}
+
+
+def started_payload(run_id: str, plan: Plan, origin: RunOrigin, *, resumed: bool) -> dict[str, Any]:
+    """The body of the notification sent when a run starts (or resumes): `--notify-start`."""
+    lines = list(plan.appliances())
+    upgrade = sum(1 for line in lines if line.actionable)
+    verb = "resumed" if resumed else "started"
+    who = f"{origin.user}@{origin.host}"
+    summary = (
+        f"run {run_id[:8]} {verb} by {who}: {upgrade} of {len(lines)} appliances to upgrade, "
+        f"estimate {format_duration(plan.estimate)}"
+    )
+    if plan.window_end is not None:
+        summary += f", window ends {plan.window_end.isoformat(timespec='minutes')}"
+    return {
+        "event": f"run.{verb}",
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "summary": summary,
+        "started_at": iso(dt.datetime.now(dt.UTC)),
+        "window_end": iso(plan.window_end),
+        "origin": origin_document(origin),
+        "appliances": len(lines),
+        "to_upgrade": upgrade,
+        "estimate_seconds": seconds(plan.estimate),
     }
 
 
@@ -234,110 +225,17 @@ def to_json(report: RunReport) -> str:
     return json.dumps(summary_payload(report), indent=2, ensure_ascii=False) + "\n"
 
 
-def _markdown_header(report: RunReport) -> list[str]:
-    """The heading and the run summary bullets."""
-    status = run_status(report.exit_code)
-    duration = format_duration((report.finished_at - report.started_at).total_seconds())
-    title = "Firmware upgrade dry run" if report.dry_run else "Firmware upgrade run"
-    return [
-        f"# {title} {_md(report.run_id)}: {status}",
-        "",
-        f"- **Status:** {status} (exit code {report.exit_code})",
-        f"- **Started:** {_iso(report.started_at)}",
-        f"- **Finished:** {_iso(report.finished_at)} ({duration})",
-        f"- **Appliances:** {summary_line(report).rsplit(' — ', 1)[0]}",
-        "",
-    ]
+def report_paths(path: Path) -> tuple[Path, Path, Path]:
+    """The (JSON, Markdown, HTML) paths for `--report PATH`.
+
+    PATH and PATH.md and PATH.html beside it; PATH.json when PATH ends in .md or .html.
+    """
+    if path.suffix.lower() in {".md", ".html"}:
+        path = path.with_suffix(".json")
+    return path, path.with_suffix(".md"), path.with_suffix(".html")
 
 
-def _markdown_table(report: RunReport) -> list[str]:
-    """The appliance table."""
-    lines = [
-        "## Appliances",
-        "",
-        "| Appliance | Role | Wave | Before | After | Target | Outcome | Duration |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in report.results:
-        cells = (
-            _md(r.name),
-            _md(r.role.value if r.role else None),
-            _md(r.wave),
-            _md(r.version_before),
-            _md(r.version_after),
-            _md(r.target_version),
-            f"**{r.outcome.value}**" if r.outcome in _PROBLEM_OUTCOMES else r.outcome.value,
-            format_duration(r.duration),
-        )
-        lines.append("| " + " | ".join(cells) + " |")
-    return [*lines, ""]
-
-
-def _markdown_ingest(report: RunReport) -> list[str]:
-    """The ingest section (empty when the run touched no Explore cluster)."""
-    groups = ingest_by_cluster(report)
-    if not groups:
-        return []
-    lines = ["## Explore ingest", ""]
-    for cluster, actions in groups.items():
-        choice = report.ingest_found_off.get(cluster)
-        if choice in FOUND_OFF_WORDS:
-            lines.append(f"- {_md(cluster)}: {_md(FOUND_OFF_WORDS[choice])}")
-        for action in actions:
-            error = f": {_md(action.error)}" if action.error else ""
-            lines.append(
-                f"- {_md(cluster)}: {action.action.replace('_', ' ')} via {_md(action.via)}"
-                f" at {_iso(action.at)}{error}"
-            )
-        if ingest_left_disabled(actions):
-            lines.append(
-                f"- **Ingest on {_md(cluster)} is still disabled:** run "
-                "`orchestrator restore-ingest INVENTORY`."
-            )
-    return [*lines, ""]
-
-
-def _markdown_tls(report: RunReport) -> list[str]:
-    """How each appliance's certificate was verified (left out for a run that did not say)."""
-    if all(r.tls is None for r in report.results):
-        return []
-    groups = group_by_check((r.name, r.tls) for r in report.results)
-    lines = [f"- {label}: {', '.join(_md(name) for name in names)}" for label, names in groups]
-    return ["## TLS", "", *lines, ""]
-
-
-def _markdown_problems(report: RunReport) -> list[str]:
-    """Every failed, blocked, deferred or cancelled appliance with its full error."""
-    problems = [r for r in report.results if r.outcome in _PROBLEM_OUTCOMES]
-    if not problems:
-        return []
-    lines = ["## Problems", ""]
-    for r in problems:
-        job = f" (job {_md(r.job_id)})" if r.job_id else ""
-        lines.append(f"- **{_md(r.name)}** {r.outcome.value}{job}: {_md(own_error(r))}")
-    return [*lines, ""]
-
-
-def to_markdown(report: RunReport) -> str:
-    """The report as Markdown for a change ticket: status, counts, table, ingest, problems."""
-    sections = (
-        _markdown_header(report),
-        _markdown_table(report),
-        _markdown_ingest(report),
-        _markdown_tls(report),
-        _markdown_problems(report),
-    )
-    return "\n".join(line for section in sections for line in section).rstrip("\n") + "\n"
-
-
-def report_paths(path: Path) -> tuple[Path, Path]:
-    """The (JSON, Markdown) paths for `--report PATH`: PATH and PATH.md, or PATH.json if .md."""
-    if path.suffix.lower() == ".md":
-        return path.with_suffix(".json"), path
-    return path, path.with_suffix(".md")
-
-
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, text: str, what: str = "the report") -> None:
     """Write `text` to a temporary file beside `path`, fsync it, then rename it over `path`.
 
     Readable by its owner only (0600), like everything else a run writes.
@@ -355,12 +253,21 @@ def _write_atomically(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             temporary.unlink()
         reason = exc.strerror or type(exc).__name__
-        raise ConfigError(f"cannot write the report {path}: {reason}") from exc
+        raise ConfigError(f"cannot write {what} {path}: {reason}") from exc
 
 
 def write_reports(report: RunReport, path: Path) -> list[Path]:
-    """Write the JSON and Markdown reports atomically; return the paths written (JSON first)."""
-    json_path, markdown_path = report_paths(path)
+    """Write the JSON, Markdown and HTML reports atomically; the paths written, JSON first."""
+    from orchestrator.report.html import run_page  # noqa: PLC0415 - Jinja2, at the run's end
+
+    json_path, markdown_path, html_path = report_paths(path)
     _write_atomically(json_path, to_json(report))
     _write_atomically(markdown_path, to_markdown(report))
-    return [json_path, markdown_path]
+    _write_atomically(html_path, run_page(report))
+    return [json_path, markdown_path, html_path]
+
+
+def write_page(path: Path, text: str, what: str) -> Path:
+    """Write one more page (`what`: a plan's picture) atomically, readable by its owner only."""
+    _write_atomically(path, text, what)
+    return path

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from orchestrator.core.models import ApplianceResult, RunReport
 
-__all__ = ["render_table"]
+__all__ = ["error_cell", "render_table", "two_line_width", "version_cell"]
 
 # Outcomes a brief table leaves out: nothing to act on.
 _UNREMARKABLE = frozenset({Outcome.DONE, Outcome.SKIPPED})
@@ -36,7 +36,7 @@ _ERROR_WIDTH = 80  # characters of an error shown in the terminal table
 _FAILURE_WIDTH = 300  # characters of a failure's error spelled out under the table
 
 
-def _version_cell(result: ApplianceResult) -> Text:
+def version_cell(result: ApplianceResult) -> Text:
     """`9.3.0 → 9.9.1`; the target dimmed when it was not (yet) reached."""
     before = result.version_before or "?"
     if result.version_after:
@@ -48,7 +48,7 @@ def _version_cell(result: ApplianceResult) -> Text:
     return Text(before)
 
 
-def _error_cell(result: ApplianceResult) -> Text:
+def error_cell(result: ApplianceResult) -> Text:
     """The error on one line, cut with an ellipsis to the room the table leaves it."""
     text = truncate(own_error(result), _ERROR_WIDTH) if result.error else ""
     return Text(text, style="dim", no_wrap=True, overflow="ellipsis")
@@ -65,14 +65,14 @@ def _table_row(result: ApplianceResult) -> tuple[Text, ...]:
         Text(result.name),
         Text(result.role.value if result.role else "-"),
         Text(result.wave or "-"),
-        _version_cell(result),
+        version_cell(result),
         Text(result.outcome.value, style=OUTCOME_STYLES.get(result.outcome, "cyan")),
         Text(format_duration(result.duration)),
-        _error_cell(result),
+        error_cell(result),
     )
 
 
-def _two_line_width(version: Text) -> int:
+def two_line_width(version: Text) -> int:
     """The width of `before → after` shown as `before →` over `after`."""
     before, arrow, after = version.plain.partition(" → ")
     return max(len(before) + 2, len(after)) if arrow else len(version.plain)
@@ -100,7 +100,7 @@ class _ResultsTable:
         keep = [i for i, header in enumerate(_HEADERS) if wide or header != "role"]
         if not wide:
             version = _HEADERS.index("version")
-            two_lines = (_two_line_width(row[version]) for row in self.rows)
+            two_lines = (two_line_width(row[version]) for row in self.rows)
             widths[version] = max([len("version"), *two_lines])
             # A name longer than the room left folds onto a second line.
             others = sum(widths[i] for i in keep[1:]) + _GAP * (len(keep) - 1)

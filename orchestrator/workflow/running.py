@@ -7,18 +7,21 @@ runs. `resume` takes an interrupted run up from its journal.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import os
-import socket
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
 
 from orchestrator.appliance.client import open_session
+from orchestrator.core.about import host_name, tool_version, user_name
 from orchestrator.core.config import Settings, resumed_settings
 from orchestrator.core.errors import PlanError, StateError
-from orchestrator.core.models import MAY_BE_HALTED
+from orchestrator.core.models import MAY_BE_HALTED, RunOrigin
 from orchestrator.core.statehome import RunFolder, db_flag
 from orchestrator.engine import logs
 from orchestrator.engine.context import RunContext
@@ -26,11 +29,14 @@ from orchestrator.engine.runner import run_plan
 from orchestrator.engine.runstate import Prior, priors
 from orchestrator.journal.aio import AsyncJournal
 from orchestrator.journal.runs import refuse_new_run, require_state_db
-from orchestrator.report.notify import redact_url
+from orchestrator.journal.view import run_origin, with_steps
+from orchestrator.plan.file import plan_sha256, plan_text
+from orchestrator.report.document import started_payload
+from orchestrator.report.notify import notify, redact_url
 from orchestrator.workflow.planning import clients_for, hash_images
+from orchestrator.workflow.runlog import started_by
 
 if TYPE_CHECKING:
-    import asyncio
     from collections.abc import Awaitable, Callable, Mapping
 
     from orchestrator.core.models import IngestVerb, Inventory, RunReport
@@ -49,8 +55,12 @@ async def execute(
     stop: asyncio.Event,
     command: str = "apply",
     run_id: str | None = None,
+    plan_file: Path | None = None,
 ) -> RunReport:
-    """Lock the state database, journal a new run (`run_id` if given), and run the plan."""
+    """Lock the state database, journal a new run (`run_id` if given), and run the plan.
+
+    `plan_file` is the reviewed plan `apply --plan` was given: the report names it and its hash.
+    """
     if plan.refused:
         raise PlanError("the plan is refused (see its refusals); fix them and plan again")
     if plan.undecided_found_off():
@@ -75,13 +85,68 @@ async def execute(
             run_id=run_id,
         )
         folder = _open_folder(stack, settings, run_id, plan, command)
-        _log.info("run.started", command=command, folder=str(folder.path), **_process())
-        return await _run(stack, plan, inventory, settings, journal, run_id, observer, stop)
+        origin = _origin(plan, inventory, plan_file)
+        _log.info(
+            "run.started",
+            command=command,
+            folder=str(folder.path),
+            **_process(),  # pid and host
+            **origin.model_dump(include={"user", "tool_version", "plan_file", "plan_file_sha256"}),
+        )
+        _notify_start(stack, settings, run_id, plan, origin, resumed=False)
+        return await _run(
+            stack, plan, inventory, settings, journal, run_id, observer, stop, origin=origin
+        )
 
 
 def _process() -> dict[str, object]:
     """The current process, as `watch` finds it in the run's log (to tell when it is gone)."""
-    return {"pid": os.getpid(), "host": socket.gethostname()}
+    return {"pid": os.getpid(), "host": host_name()}
+
+
+def _origin(plan: Plan, inventory: Inventory, plan_file: Path | None) -> RunOrigin:
+    """Who starts the run with which release, from which inventory and plan."""
+    return RunOrigin(
+        tool_version=tool_version(),
+        host=host_name(),
+        user=user_name(),
+        inventory=str(Path(inventory.source).absolute()),  # a hint pasted anywhere works
+        inventory_sha256=inventory.sha256,
+        plan_sha256=plan_sha256(plan),
+        plan_file=str(plan_file.absolute()) if plan_file else None,
+        plan_file_sha256=_file_sha256(plan_file) if plan_file else None,
+    )
+
+
+def _file_sha256(path: Path) -> str | None:
+    """The file's sha256 now; None if it cannot be read any more."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _notify_start(
+    stack: AsyncExitStack,
+    settings: Settings,
+    run_id: str,
+    plan: Plan,
+    origin: RunOrigin,
+    *,
+    resumed: bool,
+) -> None:
+    """POST the start of the run with --notify-start, beside the run: it never delays it."""
+    if not (settings.notify_start and settings.notify_url):
+        return
+    body = started_payload(run_id, plan, origin, resumed=resumed)
+    sending = asyncio.ensure_future(notify(settings.notify_url, body))
+    stack.push_async_callback(_finish_sending, sending)
+
+
+async def _finish_sending(sending: asyncio.Future[None]) -> None:
+    """Let the start notification finish (or give up) before the run's end is reported."""
+    with contextlib.suppress(Exception):
+        await sending
 
 
 def _journalled(settings: Settings) -> Settings:
@@ -97,7 +162,7 @@ def _open_folder(
     """The run's folder with the plan it executes, and its log open until the run ends."""
     folder = RunFolder.of(settings.state_db, run_id).create()
     if command == "apply" or not folder.plan.exists():
-        folder.write_private(folder.plan, plan.model_dump_json(indent=2) + "\n")
+        folder.write_private(folder.plan, plan_text(plan))
     logs.open_run_log(folder.events)
     structlog.contextvars.bind_contextvars(run_id=run_id)
     stack.callback(structlog.contextvars.unbind_contextvars, "run_id")
@@ -140,6 +205,8 @@ async def resume(
         halted = {c: verb for c, verb in last.items() if verb in MAY_BE_HALTED}
         folder = _open_folder(stack, settings, record.run_id, plan, "resume")
         _log.info("run.resumed", folder=str(folder.path), **_process())
+        origin = run_origin(record, started_by(folder.events))
+        _notify_start(stack, settings, record.run_id, plan, origin, resumed=True)
         return await _run(
             stack,
             plan,
@@ -151,6 +218,7 @@ async def resume(
             stop,
             prior=prior,
             halted_before=halted,
+            origin=origin,
         )
 
 
@@ -216,6 +284,7 @@ async def _run(  # noqa: PLR0917 - the run's parts, positional in one private ca
     *,
     prior: Mapping[str, Prior] | None = None,
     halted_before: Mapping[str, IngestVerb] | None = None,
+    origin: RunOrigin,
 ) -> RunReport:
     session = await stack.enter_async_context(open_session(settings))
     context = RunContext(
@@ -232,12 +301,21 @@ async def _run(  # noqa: PLR0917 - the run's parts, positional in one private ca
     report = await run_plan(context)
     if report.exit_code != 3:  # noqa: PLR2004 - an incomplete run stays open for `resume`
         await journal.finish_run(run_id, exit_code=report.exit_code)
-    # Resumed: the whole run from its start, as journalled (a failing journal: what we know).
-    if prior:
-        with contextlib.suppress(StateError):
+    # Resumed: the whole run from its start, as journalled; each step's times from the
+    # journal's events either way (a failing journal: what we know).
+    with contextlib.suppress(StateError):
+        if prior:
             whole = await journal.report(run_id)
             report = whole.model_copy(update={"exit_code": report.exit_code, "error": report.error})
-    return report.model_copy(update={"ingest_found_off": _choices(plan)})
+        else:
+            report = with_steps(report, await journal.events(run_id))
+    return report.model_copy(
+        update={
+            "ingest_found_off": _choices(plan),
+            "window_end": settings.window_end,
+            "origin": origin,
+        }
+    )
 
 
 def _choices(plan: Plan) -> dict[str, str]:

@@ -270,5 +270,5 @@ def test_bash_completes_commands_flags_and_choices(tmp_path: Path) -> None:
     assert lines[0] == "apply"
     assert set(lines[1].split()) == {"--concurrency", "--config"}
     assert lines[2] == "status"
-    assert lines[3].split() == ["table", "json", "markdown"]
+    assert lines[3].split() == ["table", "json", "markdown", "html"]
     assert {"-y", "--yes", "--state-db"} <= set(lines[4].split())

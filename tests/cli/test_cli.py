@@ -83,6 +83,7 @@ def test_validate_names_the_file_and_row_of_a_bad_inventory(tmp_path: Path) -> N
         pytest.param(["--window-end", "half past five"], "--window-end", id="window-end"),
         pytest.param(["--concurrency", "0"], "concurrency", id="concurrency"),
         pytest.param(["--notify-url", "ftp://x"], "http", id="notify-url"),
+        pytest.param(["--notify-start"], "needs --notify-url", id="notify-start-alone"),
         pytest.param(["--frobnicate"], "unrecognized", id="unknown-flag"),
     ],
 )

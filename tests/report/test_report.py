@@ -16,16 +16,21 @@ from orchestrator.core.models import (
     IngestAction,
     Outcome,
     Role,
+    RunOrigin,
     RunReport,
+    StepSpan,
 )
+from orchestrator.plan import Plan
 from orchestrator.report.document import (
     SCHEMA_VERSION,
     format_duration,
     report_paths,
     run_status,
+    started_payload,
     summary_payload,
     to_json,
     to_markdown,
+    webhook_payload,
     write_reports,
 )
 from orchestrator.report.table import render_table
@@ -254,7 +259,7 @@ def test_format_duration(seconds: float | None, text: str) -> None:
 def test_json_has_the_documented_schema() -> None:
     """The JSON document parses and carries every documented top-level field."""
     document = json.loads(to_json(make_report()))
-    assert document["schema_version"] == SCHEMA_VERSION == 1
+    assert document["schema_version"] == SCHEMA_VERSION == 2
     assert document["run_id"] == "run-42"
     assert document["started_at"] == "2025-03-01T22:00:00+00:00"
     assert document["finished_at"] == "2025-03-01T22:47:05+00:00"
@@ -287,6 +292,7 @@ def test_json_appliance_fields() -> None:
         "name": "eda2",
         "role": "discover",
         "wave": "discover",
+        "cluster": None,
         "outcome": "failed",
         "version_before": OLD,
         "version_after": None,
@@ -296,6 +302,7 @@ def test_json_appliance_fields() -> None:
         "job_id": "17",
         "started_at": "2025-03-01T22:04:13+00:00",
         "finished_at": "2025-03-01T22:11:40+00:00",
+        "steps": [],
         "tls": None,
     }
 
@@ -327,9 +334,98 @@ def test_status_follows_the_exit_code(exit_code: int, status: str) -> None:
 
 
 def test_webhook_payload_is_the_json_document() -> None:
-    """summary_payload is exactly the dict the JSON file holds."""
+    """The webhook's body is the dict the JSON file holds, plus `event: run.finished`."""
     report = make_report()
     assert summary_payload(report) == json.loads(to_json(report))
+    assert webhook_payload(report) == {"event": "run.finished", **summary_payload(report)}
+
+
+def test_json_has_each_step_with_its_times() -> None:
+    """Schema 2: an appliance's steps, each with start, end, duration and how it ended."""
+    upload = StepSpan(step="upload", started_at=at(0), finished_at=at(0, 40))
+    job = StepSpan(step="job", started_at=at(0, 41), result="open")
+    report = make_report(results=(result("eda1", Outcome.UPGRADING, steps=(upload, job)),))
+    (appliance,) = summary_payload(report)["appliances"]
+    assert appliance["steps"] == [
+        {
+            "step": "upload",
+            "started_at": "2025-03-01T22:00:00+00:00",
+            "finished_at": "2025-03-01T22:00:40+00:00",
+            "duration_seconds": 40.0,
+            "result": "done",
+        },
+        {
+            "step": "job",
+            "started_at": "2025-03-01T22:00:41+00:00",
+            "finished_at": None,
+            "duration_seconds": None,
+            "result": "open",
+        },
+    ]
+
+
+def test_json_says_where_the_run_came_from_and_sums_it_up_in_one_line() -> None:
+    """Schema 2: `summary`, `origin` (every field, null when unknown), window, ingest state."""
+    origin = RunOrigin(tool_version="0.2.0", host="jump1", user="ops", inventory="fleet.yaml")
+    document = summary_payload(make_report().model_copy(update={"origin": origin}))
+    assert document["summary"] == (
+        "run run-42 failed in 47m 05s: "
+        "1 done, 1 skipped, 1 failed, 1 blocked, 1 deferred, 1 cancelled"
+    )
+    assert document["origin"] == {
+        "tool_version": "0.2.0",
+        "host": "jump1",
+        "user": "ops",
+        "inventory": "fleet.yaml",
+        "inventory_sha256": None,
+        "plan_sha256": None,
+        "plan_file": None,
+        "plan_file_sha256": None,
+    }
+    assert document["window_end"] is None
+    assert document["ingest_state"] == [
+        {
+            "cluster": "exa",
+            "state": "enabled",
+            "off_seconds": 2040.0,
+            "off": [{"from": "2025-03-01T22:12:00+00:00", "until": "2025-03-01T22:46:00+00:00"}],
+        }
+    ]
+
+
+def test_the_summary_names_a_cluster_left_with_ingest_disabled() -> None:
+    """A cluster never re-enabled is in the one-line summary and its state is `disabled`."""
+    halted = (IngestAction(cluster="exa", via="exa-m1", action="halted", at=at(12)),)
+    document = summary_payload(make_report(ingest=halted))
+    assert document["summary"].endswith("; ingest on exa still disabled")
+    assert document["ingest_state"][0]["state"] == "disabled"
+    assert document["ingest_state"][0]["off"] == [
+        {"from": "2025-03-01T22:12:00+00:00", "until": None}
+    ]
+    assert document["ingest_state"][0]["off_seconds"] == 35 * 60 + 5  # until the report's end
+
+
+def test_the_start_notification_says_who_starts_what() -> None:
+    """`--notify-start`: event run.started, a one-line summary, the origin and the estimate."""
+    plan = Plan(
+        created_at=T0,
+        inventory_source="fleet.yaml",
+        inventory_sha256="f" * 64,
+        concurrency=4,
+        waves=(),
+        estimate=3900.0,
+    )
+    origin = RunOrigin(host="jump1", user="ops", tool_version="0.2.0")
+    body = started_payload("3e9190974e084b6c", plan, origin, resumed=False)
+    assert body["event"] == "run.started"
+    assert body["summary"] == (
+        "run 3e919097 started by ops@jump1: 0 of 0 appliances to upgrade, estimate 1h 05m"
+    )
+    assert body["origin"]["host"] == "jump1"
+    assert body["estimate_seconds"] == 3900.0
+    assert started_payload("3e9190974e084b6c", plan, origin, resumed=True)["event"] == (
+        "run.resumed"
+    )
 
 
 # --- Markdown ---------------------------------------------------------------------------------
@@ -380,14 +476,17 @@ def test_markdown_of_a_clean_run_has_no_problems_section() -> None:
 # --- files ------------------------------------------------------------------------------------
 
 
-def test_write_reports_writes_json_and_markdown(tmp_path: Path) -> None:
-    """`--report out/run.json` writes run.json and run.md and returns both paths."""
+def test_write_reports_writes_json_markdown_and_html(tmp_path: Path) -> None:
+    """`--report out/run.json` writes run.json, run.md and run.html and returns the paths."""
     report = make_report()
     written = write_reports(report, tmp_path / "out" / "run.json")
-    assert written == [tmp_path / "out" / "run.json", tmp_path / "out" / "run.md"]
+    out = tmp_path / "out"
+    assert written == [out / "run.json", out / "run.md", out / "run.html"]
     assert json.loads(written[0].read_text(encoding="utf-8")) == summary_payload(report)
     assert written[1].read_text(encoding="utf-8") == to_markdown(report)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["run.json", "run.md"]
+    assert written[2].read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in out.iterdir()) == ["run.html", "run.json", "run.md"]
+    assert all(path.stat().st_mode & 0o777 == 0o600 for path in written)
 
 
 def test_write_reports_overwrites_existing_files(tmp_path: Path) -> None:
@@ -399,16 +498,23 @@ def test_write_reports_overwrites_existing_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("given", "json_name", "markdown_name"),
+    ("given", "json_name", "markdown_name", "html_name"),
     [
-        pytest.param("run.json", "run.json", "run.md", id="json"),
-        pytest.param("run", "run", "run.md", id="no-suffix"),
-        pytest.param("run.md", "run.json", "run.md", id="markdown"),
+        pytest.param("run.json", "run.json", "run.md", "run.html", id="json"),
+        pytest.param("run", "run", "run.md", "run.html", id="no-suffix"),
+        pytest.param("run.md", "run.json", "run.md", "run.html", id="markdown"),
+        pytest.param("run.html", "run.json", "run.md", "run.html", id="html"),
     ],
 )
-def test_report_paths(tmp_path: Path, given: str, json_name: str, markdown_name: str) -> None:
-    """The Markdown goes beside the JSON; a .md path puts the JSON beside it instead."""
-    assert report_paths(tmp_path / given) == (tmp_path / json_name, tmp_path / markdown_name)
+def test_report_paths(
+    tmp_path: Path, given: str, json_name: str, markdown_name: str, html_name: str
+) -> None:
+    """The Markdown and the HTML go beside the JSON; a .md or .html path puts the JSON beside."""
+    assert report_paths(tmp_path / given) == (
+        tmp_path / json_name,
+        tmp_path / markdown_name,
+        tmp_path / html_name,
+    )
 
 
 def test_write_reports_unwritable_path_is_a_config_error(tmp_path: Path) -> None:

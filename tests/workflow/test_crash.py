@@ -51,7 +51,7 @@ def test_sigkill_then_resume_finishes_the_fleet_without_doing_anything_twice(
     wait_for(sim, moment)
     kill(proc)
     status = orchestrator("status", cwd=sim.dir)
-    assert status.returncode == 0
+    assert status.returncode == 3  # incomplete: `resume` continues it
     assert "`orchestrator resume` continues it" in status.stdout
     result = orchestrator("resume", cwd=sim.dir)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -100,8 +100,27 @@ def test_one_interrupt_finishes_running_work_restores_ingest_and_exits_3(sim: Si
     assert_fleet_finished_cleanly(sim)
 
 
-def test_two_interrupts_stop_at_once_and_resume_reattaches(sim: Sim) -> None:
+def with_long_job(tmp_path: Path, name: str) -> Sim:
+    """The small lab fleet with `name`'s firmware job taking 8 s: room for a process to start.
+
+    A run writes its reports (the HTML one too) on its way out; under load that and a
+    command's start take longer than the lab's usual sub-second job.
+    """
+    scenario = slow_lab()
+    next(a for a in scenario["appliances"] if a["name"] == name)["job_duration"] = 8000
+    return Sim(tmp_path, scenario)
+
+
+@pytest.fixture
+def exa_m1_long(tmp_path: Path) -> Iterator[Sim]:
+    fleet = with_long_job(tmp_path, "exa-m1")
+    yield fleet
+    fleet.stop()
+
+
+def test_two_interrupts_stop_at_once_and_resume_reattaches(exa_m1_long: Sim) -> None:
     """A second SIGINT exits 3 at once, leaving a journal that `resume` completes."""
+    sim = exa_m1_long
     proc = start_orchestrator("apply", str(sim.inventory), "--yes", cwd=sim.dir)
     wait_for(sim, has("job.created", "exa-m1"))
     proc.send_signal(signal.SIGINT)

@@ -1,0 +1,33 @@
+"""Who is running the tool, where, and which release: what a report records of its run."""
+
+from __future__ import annotations
+
+import getpass
+import importlib.metadata
+import os
+import socket
+
+__all__ = ["host_name", "tool_version", "user_name"]
+
+DISTRIBUTION = "extrahop-orchestrator"
+
+
+def tool_version() -> str:
+    """The installed release (`0.1.0`), or `(not installed)` when run from a source tree."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def host_name() -> str:
+    """The host name of the machine the tool runs on."""
+    return socket.gethostname()
+
+
+def user_name() -> str:
+    """The user running the tool; the numeric uid when the system has no name for it."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # a container's uid without a passwd entry
+        return str(os.getuid())
