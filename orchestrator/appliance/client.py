@@ -38,6 +38,7 @@ from orchestrator.core.errors import (
     PreconditionFailed,
     TransportError,
 )
+from orchestrator.core.consolelist import ListedAppliance
 from orchestrator.core.models import FIRMWARE_MEDIA_TYPE, ApplianceInfo, ClusterInfo, JobState
 from orchestrator.core.tls import TlsCheck
 
@@ -224,6 +225,14 @@ class ApplianceClient:
         if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
             raise self._unexpected(path, "expected a list of releases")
         return data
+
+    async def list_appliances(self) -> list[ListedAppliance]:
+        """This appliance and, on a console, those connected to it (GET /appliances)."""
+        path = "/appliances"
+        data = await self._get_json(path)
+        if not isinstance(data, list):
+            raise self._unexpected(path, "expected a list of appliances")
+        return [self._model(path, ListedAppliance, item) for item in data]
 
     # --- jobs -----------------------------------------------------------------------------
 
