@@ -32,13 +32,13 @@ from orchestrator.appliance.transport import (
     map_aiohttp_errors,
     unprocessed_retry,
 )
+from orchestrator.core.consolelist import ListedAppliance
 from orchestrator.core.errors import (
     ApiError,
     ApplianceError,
     PreconditionFailed,
     TransportError,
 )
-from orchestrator.core.consolelist import ListedAppliance
 from orchestrator.core.models import FIRMWARE_MEDIA_TYPE, ApplianceInfo, ClusterInfo, JobState
 from orchestrator.core.tls import TlsCheck
 
@@ -227,7 +227,7 @@ class ApplianceClient:
         return data
 
     async def list_appliances(self) -> list[ListedAppliance]:
-        """This appliance and, on a console, those connected to it (GET /appliances)."""
+        """The appliance itself and, on a console, those connected to it (GET /appliances)."""
         path = "/appliances"
         data = await self._get_json(path)
         if not isinstance(data, list):

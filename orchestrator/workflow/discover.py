@@ -62,6 +62,7 @@ class Result:
     unlisted: tuple[str, ...]  # in the merged file, but not listed by the console
     left_out: tuple[str, ...]  # listed by the console, not written (one sentence each)
     version_given: bool
+    merged: bool
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,7 @@ def _write(checked: _Checked, found: Discovered, request: Request) -> Result:
         merged.unlisted,
         found.left_out,
         version_given=request.version is not None,
+        merged=checked.existing is not None,
     )
 
 
