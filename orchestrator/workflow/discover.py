@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.appliance.certs import read_certificate
 from orchestrator.appliance.client import ApplianceClient, open_session
-from orchestrator.core.errors import ConfigError
+from orchestrator.core.errors import ConfigError, TransportError
 from orchestrator.core.models import Appliance, CloudFirmware, Role, parse_version
 from orchestrator.core.tls import normalise_fingerprint
 from orchestrator.core.userfile import check_readable, read_regular, write_atomically
@@ -173,7 +174,26 @@ async def _read(checked: _Checked, request: Request, settings: Settings) -> list
         pin=normalise_fingerprint(request.pin) if request.pin else None,
     )
     async with open_session(settings) as session:
-        return await ApplianceClient(session, console, settings).list_appliances()
+        try:
+            return await ApplianceClient(session, console, settings).list_appliances()
+        except TransportError as exc:
+            if console.pin is not None or not exc.message.startswith("TLS verification failed"):
+                raise
+            raise await _refused(console, exc, settings) from None
+
+
+async def _refused(console: Appliance, exc: TransportError, settings: Settings) -> TransportError:
+    """The console's certificate was refused: what it is, and the two ways to trust it."""
+    try:
+        presented = await read_certificate(console, seconds=settings.connect_timeout)
+    except TransportError:
+        return exc
+    what = presented.ca_problem or "its certificate was refused"
+    fix = (
+        "give --ca-bundle PATH (the CA that signed it) or, once the console's administrator "
+        f"confirms this fingerprint, --pin {presented.certificate.fingerprint}"
+    )
+    return TransportError(console.name, f"TLS verification failed: {what}; {fix}")
 
 
 def _write(checked: _Checked, found: Discovered, request: Request) -> Result:
