@@ -43,7 +43,8 @@ def add_discover(sub: Any, command: Any) -> None:  # noqa: ANN401 - argparse's p
         "--merge",
         type=Path,
         metavar="EXISTING.yaml",
-        help="add the appliances this inventory lacks, keeping everything written in it",
+        help="add the appliances this inventory lacks, keeping everything written in it "
+        "[default: write a new file]",
     )
     key = p.add_mutually_exclusive_group()
     key.add_argument(
@@ -52,7 +53,10 @@ def add_discover(sub: Any, command: Any) -> None:  # noqa: ANN401 - argparse's p
         help=f"the variable holding the console's API key [default: {_KEY}]",
     )
     key.add_argument(
-        "--api-key-file", type=Path, metavar="PATH", help="a file holding the console's API key"
+        "--api-key-file",
+        type=Path,
+        metavar="PATH",
+        help="a file holding the console's API key [default: the --api-key-env variable]",
     )
     p.add_argument(
         "--ca-bundle",
@@ -65,7 +69,7 @@ def add_discover(sub: Any, command: Any) -> None:  # noqa: ANN401 - argparse's p
         "--pin",
         metavar="sha256:HEX",
         help="trust exactly this certificate of the console (self-signed); written to the "
-        "pins file beside the inventory",
+        "pins file beside the inventory [default: verify by CA]",
     )
     p.add_argument(
         "--version",
