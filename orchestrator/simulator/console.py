@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.core.consolelist import ONLINE
 from orchestrator.core.models import Role
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["DISCONNECTED", "appliance_list"]
 
 HOST = "127.0.0.1"
-ONLINE = "Online"
 DISCONNECTED = "Unable to connect to the appliance"
 
 
