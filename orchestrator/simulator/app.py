@@ -11,12 +11,13 @@ from aiohttp import web
 from orchestrator.core.models import FIRMWARE_MEDIA_TYPE
 from orchestrator.simulator.bodies import (
     ClusterBody,
+    ConsoleUpgradeBody,
     DownloadUrlBody,
     DownloadVersionBody,
     UpgradeBody,
     json_body,
 )
-from orchestrator.simulator.console import appliance_list
+from orchestrator.simulator.console import appliance_list, firmware_next, start_upgrade
 from orchestrator.simulator.host import Refused
 from orchestrator.simulator.images import HEADER_LIMIT, parse_image_header
 
@@ -138,6 +139,34 @@ async def get_appliance(request: web.Request) -> web.Response:
         if str(item["id"]) == wanted:
             return web.json_response(item)
     raise Refused(404, f"no appliance with id {wanted}")
+
+
+def _ids(request: web.Request) -> list[int] | None:
+    text = request.query.get("ids")
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise Refused(400, "ids must be appliance ids separated by commas, e.g. ids=1,2") from None
+
+
+async def get_console_next(request: web.Request) -> web.Response:
+    """GET /appliances/firmware/next?ids=...: versions connected appliances can go to."""
+    registry = request.app[REGISTRY]
+    console, fleet = _appliance(request), registry.by_name.values()
+    return web.json_response(
+        firmware_next(console, fleet, registry.available_versions, _ids(request))
+    )
+
+
+async def post_console_upgrade(request: web.Request) -> web.Response:
+    """POST /appliances/firmware/upgrade: the console upgrades connected appliances (202)."""
+    body = await json_body(request, ConsoleUpgradeBody, required=True)
+    registry = request.app[REGISTRY]
+    console, fleet = _appliance(request), registry.by_name.values()
+    versions = registry.available_versions
+    return _accepted(start_upgrade(console, fleet, versions, body.system_ids, body.version))
 
 
 # -- firmware -----------------------------------------------------------------------------
@@ -325,4 +354,6 @@ def create_app(registry: Registry) -> web.Application:
     app.router.add_get(f"{api}/jobs/{{id}}", get_job)
     app.router.add_get(f"{api}/appliances", get_appliances)
     app.router.add_get(f"{api}/appliances/{{id}}", get_appliance)
+    app.router.add_get(f"{api}/appliances/firmware/next", get_console_next)
+    app.router.add_post(f"{api}/appliances/firmware/upgrade", post_console_upgrade)
     return app
