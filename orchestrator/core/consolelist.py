@@ -1,10 +1,16 @@
-"""An appliance as a Command appliance (the console) lists it: `GET /api/v1/appliances`."""
+"""What a Command appliance (the console) says: its appliances, and its jobs upgrading them.
+
+`GET /api/v1/appliances` lists the console (id 0) and its connected appliances; a console
+job (`POST /appliances/firmware/upgrade`) follows each appliance in its `remote_jobs`.
+"""
 
 from __future__ import annotations
 
-from orchestrator.core.models import Frozen
+from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ONLINE", "ListedAppliance"]
+from orchestrator.core.models import TERMINAL_JOB_STATUSES, Frozen
+
+__all__ = ["ONLINE", "ConsoleJob", "ListedAppliance", "RemoteJob"]
 
 ONLINE = "Online"  # the status_message of an appliance the console can reach
 
@@ -24,3 +30,35 @@ class ListedAppliance(Frozen):
     def online(self) -> bool:
         """Whether the console could reach it when it answered."""
         return self.status_message.strip().lower() == ONLINE.lower()
+
+
+class RemoteJob(BaseModel):
+    """One appliance's part of a console job (`remote_jobs` of GET /jobs/{id})."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")  # the API may add fields
+
+    system_id: int
+    status: str
+    job_id: str | None = None  # None: the appliance's job never started
+    step_number: int | None = None
+    total_steps: int | None = None
+    step_description: str | None = None
+    details: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        """Whether this appliance's job has ended (DONE, FAILED or TIMEOUT)."""
+        return self.status in TERMINAL_JOB_STATUSES
+
+
+class ConsoleJob(Frozen):
+    """One poll of a console's job upgrading connected appliances."""
+
+    id: str
+    status: str
+    details: str | None = None
+    remote_jobs: tuple[RemoteJob, ...] = ()
+
+    def remote(self, system_id: int) -> RemoteJob | None:
+        """The remote job of the appliance with that id on the console, if there is one."""
+        return next((job for job in self.remote_jobs if job.system_id == system_id), None)
