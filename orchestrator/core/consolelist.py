@@ -6,9 +6,9 @@ job (`POST /appliances/firmware/upgrade`) follows each appliance in its `remote_
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
-from orchestrator.core.models import TERMINAL_JOB_STATUSES, Frozen
+from orchestrator.core.models import Frozen, JobProgress
 
 __all__ = ["ONLINE", "ConsoleJob", "ListedAppliance", "RemoteJob"]
 
@@ -32,23 +32,13 @@ class ListedAppliance(Frozen):
         return self.status_message.strip().lower() == ONLINE.lower()
 
 
-class RemoteJob(BaseModel):
+class RemoteJob(JobProgress):
     """One appliance's part of a console job (`remote_jobs` of GET /jobs/{id})."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")  # the API may add fields
 
     system_id: int
-    status: str
     job_id: str | None = None  # None: the appliance's job never started
-    step_number: int | None = None
-    total_steps: int | None = None
-    step_description: str | None = None
-    details: str | None = None
-
-    @property
-    def terminal(self) -> bool:
-        """Whether this appliance's job has ended (DONE, FAILED or TIMEOUT)."""
-        return self.status in TERMINAL_JOB_STATUSES
 
 
 class ConsoleJob(Frozen):
