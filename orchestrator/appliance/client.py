@@ -380,8 +380,7 @@ class ApplianceClient:
         await self._throttler.acquire()  # type: ignore[no-untyped-call]  # untyped library
         answer = await self._exchange(request)
         if not 200 <= answer.status < 300:  # noqa: PLR2004
-            secret = self._appliance.api_key.get_secret_value()
-            raise http_error(self.name, answer, secret=secret)
+            raise http_error(self.name, answer, secret=self._key())
         return answer
 
     async def _exchange(self, request: _Request) -> Answer:
@@ -408,9 +407,14 @@ class ApplianceClient:
 
     def _headers(self, extra: dict[str, str]) -> dict[str, str]:
         if self._base_headers is None:  # built once: most requests (every poll) add nothing
-            key = self._appliance.api_key.get_secret_value()
-            self._base_headers = {"Authorization": f"ExtraHop apikey={key}", "Accept": _JSON}
+            self._base_headers = {"Accept": _JSON}
+            if key := self._key():  # none in console mode: only the console is asked
+                self._base_headers["Authorization"] = f"ExtraHop apikey={key}"
         return self._base_headers | extra if extra else self._base_headers
+
+    def _key(self) -> str:
+        key = self._appliance.api_key
+        return key.get_secret_value() if key is not None else ""
 
     def _ssl_setting(self) -> TlsSetting:
         """Per-request TLS, built on first use (a bad ca_bundle fails the first request)."""

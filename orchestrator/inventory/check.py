@@ -16,6 +16,7 @@ from orchestrator.core.errors import InventoryError
 from orchestrator.core.models import (
     Appliance,
     CloudFirmware,
+    ConsoleFirmware,
     FileFirmware,
     Firmware,
     NodeKind,
@@ -44,6 +45,7 @@ _ROLES = ", ".join(role.value for role in Role)
 _NAME = re.compile(r"(?:[A-Za-z0-9]|::)[A-Za-z0-9._:-]{0,252}")  # `::` starts IPv6 hosts
 _VERSION = re.compile(r"\d+(\.\d+)+")
 _FIRMWARE_SCHEMES = ("http", "https", "ftp")
+_SOURCES = ("file", "url", "cloud_version", "console_version")
 
 
 @dataclass
@@ -93,6 +95,8 @@ class Checker:
                 self.check_unique, appliance, index, appliances
             ):
                 appliances[index] = appliance
+        if not self.problems.found:  # a console in error is not missing
+            self.check_console(tuple(appliances.values()))
         if self.doc.vendor:
             hint = "prefer a YAML inventory with api_key_env or api_key_file"
             self.warnings.insert(0, f"keys are inline in {self.doc.file}; {hint}")
@@ -129,12 +133,17 @@ class Checker:
         if len(self.problems.found) == known:  # what depends on the role can be checked
             place = self.problems.attempt(self.explore, raw, where, label, role)
             firmware = self.appliance_firmware(raw, where, label, role, table)
-        api_key = self.problems.attempt(self.keys.api_key, raw, self.defaults, where, label)
+        # In console mode the console answers for the appliance: its own key is optional.
+        optional = isinstance(firmware, ConsoleFirmware) and role is not Role.COMMAND
+        firmware = self.console_mode(raw, where, label, role, firmware)
+        api_key = self.problems.attempt(
+            self.keys.api_key, raw, self.defaults, where, label, required=not optional
+        )
         verify_tls = bool(self.pick(raw, where, "verify_tls", default=True)[0])
         ca_bundle = self.problems.attempt(self.ca_bundle, raw, where)
         if len(self.problems.found) > errors or url is None or name is None or place is None:
             return None
-        if firmware is None or api_key is None:  # an error met before, in defaults or firmware
+        if firmware is None or (api_key is None and not optional):  # an error met before
             return None
         pin = self.pins.get(name.casefold())
         self.check_transport(name, url, verify_tls=verify_tls, pinned=pin is not None)
@@ -146,6 +155,7 @@ class Checker:
             node=place[1],
             firmware=firmware,
             api_key=api_key,
+            console_id=raw.get("console_id"),
             verify_tls=verify_tls,
             ca_bundle=ca_bundle,
             pin=pin.fingerprint if pin is not None else None,
@@ -273,11 +283,12 @@ class Checker:
 
     def firmware(self, spec: dict[str, str], where: Where) -> Firmware:
         """A firmware spec: exactly one of file, url and cloud_version."""
-        sources = [key for key in ("file", "url", "cloud_version") if key in spec]
+        sources = [key for key in _SOURCES if key in spec]
         if not sources:
             example = "{file: images/eda-9.9.1.100.tar, version: 9.9.1.100}"
             raise self.doc.error(
-                where, f"firmware needs one of file, url or cloud_version, e.g. {example}"
+                where,
+                f"firmware needs one of {', '.join(_SOURCES)}, e.g. {example}",
             )
         if len(sources) > 1:
             raise self.doc.error(
@@ -285,6 +296,8 @@ class Checker:
             )
         if "cloud_version" in spec:
             return self.cloud_firmware(spec, where)
+        if "console_version" in spec:
+            return self.console_firmware(spec, where)
         version = self.target_version(spec, where, spec[sources[0]])
         if "url" in spec:
             return UrlFirmware(url=self.firmware_url(spec["url"], (*where, "url")), version=version)
@@ -299,6 +312,53 @@ class Checker:
                 (*where, "version"), "version and cloud_version differ; keep cloud_version"
             )
         return CloudFirmware(cloud_version=version)
+
+    def console_firmware(self, spec: dict[str, str], where: Where) -> ConsoleFirmware:
+        """A version the console installs on the appliance through Cloud Services."""
+        version = self.dotted_version(spec["console_version"], (*where, "console_version"))
+        if spec.get("version", version) != version:
+            raise self.doc.error(
+                (*where, "version"), "version and console_version differ; keep console_version"
+            )
+        return ConsoleFirmware(console_version=version)
+
+    def console_mode(
+        self,
+        raw: dict[str, Any],
+        where: Where,
+        name: str,
+        role: Role | None,
+        firmware: Firmware | None,
+    ) -> Firmware | None:
+        """Console mode: the console takes its version from the cloud; the others need an id."""
+        if not isinstance(firmware, ConsoleFirmware):
+            return firmware
+        if role is Role.COMMAND:
+            return CloudFirmware(cloud_version=firmware.console_version)
+        if "console_id" not in raw:
+            fix = (
+                "write its id on the console (GET /api/v1/appliances), or run "
+                "`orchestrator discover CONSOLE_URL --merge` on this file"
+            )
+            message = f"{name} is upgraded through the console but has no console_id; {fix}"
+            self.problems.add(self.doc.error((*where, "console_id"), message))
+            return None
+        return firmware
+
+    def check_console(self, appliances: tuple[Appliance, ...]) -> None:
+        """Console mode needs exactly one Command appliance in the inventory: the console."""
+        through = [a.name for a in appliances if isinstance(a.firmware, ConsoleFirmware)]
+        consoles = [a.name for a in appliances if a.role is Role.COMMAND]
+        if not through or len(consoles) == 1:
+            return
+        fix = "list the console (role: command, with its key) once in appliances:"
+        if consoles:
+            fix = f"keep one Command appliance ({', '.join(consoles)}), or use cloud_version"
+        message = f"{through[0]} is upgraded through the console (console_version) but the "
+        message += (
+            f"inventory lists {len(consoles) or 'no'} Command appliance{'s' if consoles else ''}"
+        )
+        raise self.doc.error(("appliances",), f"{message}; {fix}")
 
     def target_version(self, spec: dict[str, str], where: Where, image: str) -> str | None:
         """The target version of a file or URL image (optional only in the vendor CSV)."""
