@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from orchestrator.core.consolelist import ConsoleJob, ListedAppliance
     from orchestrator.core.models import (
         ApplianceInfo,
         ClusterInfo,
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AppliancePort",
+    "ConsolePort",
+    "ConsoleReader",
     "FactsPort",
     "IngestChanged",
     "IngestJournal",
@@ -110,6 +113,28 @@ class AppliancePort(FactsPort, Protocol):
 
     async def get_job(self, job_id: str, *, retry: bool = True) -> JobState:
         """One poll of a job."""
+        ...
+
+
+class ConsoleReader(Protocol):
+    """What reading a console's connected appliances needs (GET /appliances)."""
+
+    name: str
+
+    async def list_appliances(self) -> list[ListedAppliance]:
+        """The console (id 0) and the appliances connected to it."""
+        ...
+
+
+class ConsolePort(ConsoleReader, JobLister, Protocol):
+    """A Command appliance upgrading its connected appliances (console mode)."""
+
+    async def console_upgrade(self, system_ids: list[int], version: str) -> str | None:
+        """Start a console job upgrading `system_ids` to `version`; its id."""
+        ...
+
+    async def get_console_job(self, job_id: str, *, retry: bool = True) -> ConsoleJob:
+        """One poll of a console job, with each appliance's remote job."""
         ...
 
 

@@ -10,6 +10,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from orchestrator.core.models import (
+    ConsoleFirmware,
     Facts,
     FileFirmware,
     Firmware,
@@ -18,6 +19,7 @@ from orchestrator.core.models import (
     UrlFirmware,
     version_order,
 )
+from orchestrator.plan.console import console_name, ingest_via, no_ingest_key
 from orchestrator.plan.model import (
     WAVE_OF_ROLE,
     WAVE_ORDER,
@@ -87,6 +89,7 @@ class _Inputs:
     facts: Mapping[str, Facts] | None
     images: Mapping[str, ImageInfo]
     settings: Settings
+    console: str | None = None  # console mode: the Command appliance that upgrades the others
 
 
 def build_plan(
@@ -102,7 +105,7 @@ def build_plan(
 
     `halted_by_tool` names the clusters the state database says an unfinished run disabled.
     """
-    inputs = _Inputs(facts, images, settings)
+    inputs = _Inputs(facts, images, settings, console_name(inventory))
     warnings: list[str] = []
     if facts is None:
         warnings.append("planned offline: current versions and ingest state were not observed")
@@ -112,7 +115,11 @@ def build_plan(
         planned.append(line)
         warnings.extend(notes)
     refusals, rule_warnings = check_version_rules(planned)
-    brackets = _brackets(planned, facts, frozenset(halted_by_tool), settings.ingest_found_off)
+    keyless = frozenset(a.name for a in inventory.appliances if a.api_key is None)
+    brackets, keyless_clusters = _brackets(
+        planned, facts, frozenset(halted_by_tool), settings.ingest_found_off, keyless
+    )
+    refusals += keyless_clusters
     waves = [_wave(kind, planned, settings.concurrency) for kind in WAVE_ORDER]
     if settings.window_end is not None:
         waves, window_warning = _fit_window(waves, now, settings.window_end, settings.concurrency)
@@ -160,6 +167,7 @@ def _plan_appliance(
         image=_image(appliance.firmware, inputs.images),
         tls=appliance.tls_check,
         pin=appliance.pin,
+        **_console_fields(appliance, inputs.console),
     )
     refusal = _refusal(line, observed)
     if refusal is not None:
@@ -175,9 +183,17 @@ def _observed(appliance: Appliance, facts: Mapping[str, Facts] | None) -> Facts 
     )
 
 
+def _console_fields(appliance: Appliance, console: str | None) -> dict[str, object]:
+    if not isinstance(appliance.firmware, ConsoleFirmware):
+        return {}
+    return {"console": console, "console_id": appliance.console_id}
+
+
 def _action(firmware: Firmware) -> Action:
     if isinstance(firmware, FileFirmware):
         return Action.UPLOAD
+    if isinstance(firmware, ConsoleFirmware):
+        return Action.CONSOLE
     return Action.URL if isinstance(firmware, UrlFirmware) else Action.CLOUD
 
 
@@ -252,8 +268,11 @@ def _brackets(
     facts: Mapping[str, Facts] | None,
     halted_by_tool: frozenset[str],
     choice: FoundOffChoice | None,
-) -> tuple[IngestBracket, ...]:
+    keyless: frozenset[str] = frozenset(),
+) -> tuple[tuple[IngestBracket, ...], list[str]]:
+    """One bracket per cluster with a node to upgrade; a refusal per cluster with no key."""
     clusters: dict[str, list[PlannedAppliance]] = {}
+    refusals = []
     for line in planned:
         if line.role is Role.EXPLORE and line.cluster:
             clusters.setdefault(line.cluster, []).append(line)
@@ -262,11 +281,13 @@ def _brackets(
         acting = [n for n in nodes if n.actionable]
         if not acting:
             continue
-        managers = [n for n in acting if n.node is NodeKind.MANAGER]
+        via = ingest_via(nodes, keyless)
+        if via is None:
+            refusals.append(no_ingest_key(cluster, nodes))
         was_enabled = _ingest_state([n.name for n in nodes], facts)
         bracket = IngestBracket(
             cluster=cluster,
-            via=(managers or acting)[0].name,
+            via=via or acting[0].name,
             members=tuple(n.name for n in nodes),
             was_enabled=was_enabled,
             halt=was_enabled is not False,
@@ -274,7 +295,7 @@ def _brackets(
             found_off=was_enabled is False and cluster not in halted_by_tool,
         )
         brackets.append(choose_found_off(bracket, choice))
-    return tuple(brackets)
+    return tuple(brackets), refusals
 
 
 def choose_found_off(bracket: IngestBracket, choice: FoundOffChoice | None) -> IngestBracket:

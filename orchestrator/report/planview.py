@@ -17,6 +17,7 @@ from orchestrator.core.text import ARROW, format_duration
 from orchestrator.core.text import markdown as _md
 from orchestrator.core.tls import TlsCheck, group_by_check, tls_check_text
 from orchestrator.plan import Action, Plan, PlannedAppliance, bracket_waves
+from orchestrator.plan.console import key_lines
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -32,6 +33,7 @@ MARKS = {
     Action.UPLOAD: "+",
     Action.URL: "+",
     Action.CLOUD: "+",
+    Action.CONSOLE: "+",
     Action.SKIP: "=",
     Action.REFUSED: "!",
 }
@@ -47,6 +49,8 @@ def action_text(line: PlannedAppliance, *, digits: int = _DIGITS) -> str:
         return f"url {firmware.url}"
     if line.action is Action.CLOUD and isinstance(firmware, CloudFirmware):
         return f"cloud {firmware.cloud_version}"
+    if line.action is Action.CONSOLE:
+        return f"console {line.target_version} via {line.console} (id {line.console_id})"
     if line.action is Action.REFUSED:
         return f"refused: {line.reason}"
     return str(line.action)
@@ -185,6 +189,7 @@ def source_line(plan: Plan) -> str:
 def _sections(plan: Plan) -> list[tuple[str, list[str]]]:
     return [
         ("Ingest", ingest_lines(plan)),
+        ("API keys", key_lines(plan)),
         ("TLS", tls_lines(plan)),
         ("Warnings", list(plan.warnings)),
         ("Refusals", refusal_lines(plan)),
