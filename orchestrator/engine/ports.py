@@ -74,7 +74,29 @@ class FactsPort(JobLister, Protocol):
         ...
 
 
-class AppliancePort(FactsPort, Protocol):
+class ConsoleReader(Protocol):
+    """What reading a console's connected appliances needs (GET /appliances)."""
+
+    name: str
+
+    async def list_appliances(self) -> list[ListedAppliance]:
+        """The console (id 0) and the appliances connected to it."""
+        ...
+
+
+class ConsolePort(ConsoleReader, JobLister, Protocol):
+    """A Command appliance upgrading its connected appliances (console mode)."""
+
+    async def console_upgrade(self, system_ids: list[int], version: str) -> str | None:
+        """Start a console job upgrading `system_ids` to `version`; its id."""
+        ...
+
+    async def get_console_job(self, job_id: str, *, retry: bool = True) -> ConsoleJob:
+        """One poll of a console job, with each appliance's remote job."""
+        ...
+
+
+class AppliancePort(FactsPort, ConsolePort, Protocol):
     """One appliance's API as the engine uses it (orchestrator.appliance.ApplianceClient)."""
 
     async def get_info(self, *, retry: bool = True) -> ApplianceInfo:
@@ -113,28 +135,6 @@ class AppliancePort(FactsPort, Protocol):
 
     async def get_job(self, job_id: str, *, retry: bool = True) -> JobState:
         """One poll of a job."""
-        ...
-
-
-class ConsoleReader(Protocol):
-    """What reading a console's connected appliances needs (GET /appliances)."""
-
-    name: str
-
-    async def list_appliances(self) -> list[ListedAppliance]:
-        """The console (id 0) and the appliances connected to it."""
-        ...
-
-
-class ConsolePort(ConsoleReader, JobLister, Protocol):
-    """A Command appliance upgrading its connected appliances (console mode)."""
-
-    async def console_upgrade(self, system_ids: list[int], version: str) -> str | None:
-        """Start a console job upgrading `system_ids` to `version`; its id."""
-        ...
-
-    async def get_console_job(self, job_id: str, *, retry: bool = True) -> ConsoleJob:
-        """One poll of a console job, with each appliance's remote job."""
         ...
 
 

@@ -23,7 +23,7 @@ from orchestrator.core.errors import (
 )
 from orchestrator.core.models import FINAL_OUTCOMES, Outcome, RunReport, same_version
 from orchestrator.core.procedure import Phase
-from orchestrator.engine import steps
+from orchestrator.engine import console, steps
 from orchestrator.engine.ingest import IngestGuard
 from orchestrator.engine.ports import StateChanged, StepReporter, WaveStarted
 from orchestrator.engine.runstate import (
@@ -225,6 +225,9 @@ class Runner:
         client = self.client_for(planned.name)
         obs = StepReporter(self.observer, planned.name)
         track.started_at = track.started_at or _now()
+        if planned.action is Action.CONSOLE:
+            await self._drive_console(track, obs)
+            return
         if track.phase <= Phase.PRECHECK and not await self._precheck(track, client):
             return
         if planned.action is Action.UPLOAD and track.phase <= Phase.UPLOAD:
@@ -238,13 +241,57 @@ class Runner:
 
     async def _precheck(self, track: Track, client: AppliancePort) -> bool:
         info = await steps.precheck(client, track.planned)
-        track.version_before = track.version_before or info.version
-        if same_version(info.version, track.planned.target_version):
-            track.version_after = info.version
+        return await self._prechecked(track, info.version)
+
+    async def _prechecked(self, track: Track, version: str) -> bool:
+        """Skip it if it already runs the target; else journal the version it runs."""
+        track.version_before = track.version_before or version
+        if same_version(version, track.planned.target_version):
+            track.version_after = version
             await self._final(track, Outcome.SKIPPED, "already at the target version")
             return False
-        await self._state(track, Outcome.PRECHECKED, version=info.version)
+        await self._state(track, Outcome.PRECHECKED, version=version)
         return True
+
+    async def _drive_console(self, track: Track, obs: StepObserver) -> None:
+        """Console mode: the console upgrades the appliance; it reports its version."""
+        planned = track.planned
+        via = self.client_for(planned.console or "")
+        if track.phase <= Phase.PRECHECK:
+            version = await console.version_on(via, planned)
+            if not await self._prechecked(track, version):
+                return
+        with self.ingest.upgrading(planned.cluster, planned.name):
+            phase = max(track.phase, Phase.START_JOB)
+            if track.resumed and phase == Phase.AWAIT_JOB and track.job_id is None:
+                phase = await self._reattach_console(track, via)
+            if phase <= Phase.START_JOB:
+                if not await self._safe_point(track):
+                    return
+                await self._state(track, Outcome.UPGRADING)  # synced before the request
+                track.job_id = await console.start(via, planned)
+                await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
+            if phase <= Phase.AWAIT_JOB and track.job_id is not None:
+                expected = steps.job_estimate(planned, elapsed=_seconds_since(track.job_started))
+                await console.await_remote_job(
+                    via, track.job_id, planned, self.settings, obs, expected=expected
+                )
+            await self._state(track, Outcome.REBOOTING)
+            version = await console.await_version(via, planned, self.settings, obs)
+            await self._state(track, Outcome.VERIFYING)
+            track.version_after = version
+            await self._final(track, Outcome.DONE, None)
+
+    async def _reattach_console(self, track: Track, via: AppliancePort) -> Phase:
+        """The crash came between journalling the console job's start and its answer."""
+        track.reattached = True
+        track.job_id = await console.find_console_job(via, track.planned)
+        if track.job_id is not None:
+            await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
+            return Phase.AWAIT_JOB
+        item = await console.listed(via, track.planned)
+        arrived = same_version(item.firmware_version, track.planned.target_version)
+        return Phase.REBOOT if arrived else Phase.START_JOB
 
     async def _safe_point(self, track: Track) -> bool:
         """Before anything that changes the appliance: stop here if the run is stopping."""
