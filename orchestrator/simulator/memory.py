@@ -15,8 +15,10 @@ import time
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from orchestrator.core.consolelist import ConsoleJob, ListedAppliance
 from orchestrator.core.errors import ApiError, AuthError, TransportError
 from orchestrator.core.models import ApplianceInfo, ClusterInfo, JobState
+from orchestrator.simulator.console import appliance_list, start_upgrade
 from orchestrator.simulator.fleet import build_appliances
 from orchestrator.simulator.host import Event, Refused
 from orchestrator.simulator.images import (
@@ -217,6 +219,41 @@ class MemoryAppliance:
         job: Job = await self._call(start)
         return job.public_id
 
+    # -- the console (a Command appliance upgrading its connected appliances) -------------
+
+    async def list_appliances(self) -> list[ListedAppliance]:
+        """GET /appliances: itself as id 0, and on a console its connected appliances."""
+
+        def answer() -> list[ListedAppliance]:
+            listed = appliance_list(self.appliance, self.fleet.appliances.values(), {})
+            return [ListedAppliance.model_validate(_listed(item)) for item in listed]
+
+        items: list[ListedAppliance] = await self._call(answer)
+        return items
+
+    async def console_upgrade(self, system_ids: list[int], version: str) -> str | None:
+        """POST /appliances/firmware/upgrade: the console job's id."""
+        fleet = self.fleet.appliances.values()
+        available = self.fleet.available
+        job: Job = await self._call(
+            lambda: start_upgrade(self.appliance, fleet, available, system_ids, version)
+        )
+        return job.public_id
+
+    async def get_console_job(self, job_id: str, *, retry: bool = True) -> ConsoleJob:
+        """GET /jobs/{id} of a console job, with its remote_jobs."""
+        del retry
+
+        def answer() -> ConsoleJob:
+            job = self._jobs().get(job_id)
+            if job is None:
+                raise Refused(404, f"no job with id {job_id}")
+            data = job.as_json()
+            return ConsoleJob.model_validate({k: data.get(k) for k in _CONSOLE_JOB_FIELDS})
+
+        polled: ConsoleJob = await self._call(answer)
+        return polled
+
     # -- jobs ------------------------------------------------------------------------------
 
     def _jobs(self) -> dict[str, Job]:
@@ -243,6 +280,14 @@ class MemoryAppliance:
             lambda: [JobState.model_validate(_known(j.as_json())) for j in self._jobs().values()]
         )
         return jobs
+
+
+_CONSOLE_JOB_FIELDS = ("id", "status", "details", "remote_jobs")
+
+
+def _listed(item: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a console's list entry that ListedAppliance reads."""
+    return {k: v for k, v in item.items() if k in ListedAppliance.model_fields}
 
 
 def _known(data: dict[str, Any]) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from discovering import ca, complete
 from fleetrun import TARGET, fast_settings, lab
-from test_discover import ca, complete
 
 from orchestrator import workflow
 from orchestrator.core.models import Outcome
