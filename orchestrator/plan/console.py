@@ -53,7 +53,7 @@ def key_lines(plan: Plan) -> list[str]:
     vias = {b.cluster: b.via for b in plan.ingest if any(m in _names(lines) for m in b.members)}
     out = [f"{name}: the console, upgrades {len(lines)} appliances" for name in consoles]
     out += [f"{via}: halts and restores ingest on cluster {c}" for c, via in sorted(vias.items())]
-    spare = sorted(_names(lines) - set(vias.values()))
+    spare = [line.name for line in lines if line.name not in vias.values()]
     if spare:
         out.append(f"no key needed: {', '.join(spare)} (the console answers for them)")
     return out
