@@ -32,6 +32,7 @@ __all__ = [
     "await_version",
     "find_console_job",
     "listed",
+    "running_console_jobs",
     "start",
     "version_on",
 ]
@@ -76,21 +77,24 @@ async def start(console: ConsolePort, planned: PlannedAppliance) -> str:
 
 async def find_console_job(console: ConsolePort, planned: PlannedAppliance) -> str | None:
     """A console job still running for the appliance (a start whose answer was lost)."""
-    system_id = _system_id(planned)
+    return (await running_console_jobs(console)).get(_system_id(planned))
+
+
+async def running_console_jobs(console: ConsolePort) -> dict[int, str]:
+    """The console jobs still upgrading an appliance, by the appliance's id on the console."""
     try:
         jobs = await console.list_jobs()
     except ApiError as exc:
         if exc.status == _NOT_FOUND:
-            return None
+            return {}
         raise
-    for job in reversed(jobs):
+    running: dict[int, str] = {}
+    for job in jobs:
         if job.terminal:
             continue
         polled = await console.get_console_job(job.id)
-        remote = polled.remote(system_id)
-        if remote is not None and not remote.terminal:
-            return polled.id
-    return None
+        running |= {r.system_id: polled.id for r in polled.remote_jobs if not r.terminal}
+    return running
 
 
 async def await_remote_job(

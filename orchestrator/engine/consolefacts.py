@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.core.errors import ApplianceError, one_line
 from orchestrator.core.models import Facts, Role, role_for_platform
+from orchestrator.engine.console import running_console_jobs
 from orchestrator.engine.facts import role_problem
 
 if TYPE_CHECKING:
@@ -18,23 +19,34 @@ if TYPE_CHECKING:
 
     from orchestrator.core.consolelist import ListedAppliance
     from orchestrator.core.models import Appliance
-    from orchestrator.engine.ports import ConsoleReader, FactsPort
+    from orchestrator.engine.ports import ConsolePort, FactsPort
 
 __all__ = ["console_facts"]
 
 
 async def console_facts(
-    console: ConsoleReader,
+    console: ConsolePort,
     appliances: Sequence[Appliance],
     client_for: Callable[[str], FactsPort],
 ) -> dict[str, Facts]:
-    """Facts for each appliance the console upgrades, from one read of its list."""
+    """Facts for each appliance the console upgrades, from one read of its list and jobs."""
     try:
         listed = {item.id: item for item in await console.list_appliances()}
+        running = await running_console_jobs(console)
     except ApplianceError as exc:
         error = f"its console {console.name} could not be read ({one_line(exc)})"
         return {a.name: Facts(name=a.name, error=error) for a in appliances}
-    return {a.name: await _facts(a, listed, console.name, client_for) for a in appliances}
+    facts = {a.name: await _facts(a, listed, console.name, client_for) for a in appliances}
+    return {name: _with_job(fact, running, appliances) for name, fact in facts.items()}
+
+
+def _with_job(facts: Facts, running: dict[int, str], appliances: Sequence[Appliance]) -> Facts:
+    """`facts` with the console job already upgrading it (another run?), if there is one."""
+    ident = next(a.console_id for a in appliances if a.name == facts.name)
+    job = running.get(ident) if ident is not None else None
+    if job is None or facts.error is not None:
+        return facts
+    return facts.model_copy(update={"running_job": job})
 
 
 async def _facts(

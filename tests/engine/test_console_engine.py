@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from fleetrun import TARGET, lab
-from memrun import CONSOLE_KEYED, MemoryRun, fast
+from memrun import CONSOLE_KEYED, MemoryRun, fast, inventory_of
 
 from orchestrator.core.models import Outcome
+from orchestrator.engine.consolefacts import console_facts
 from orchestrator.engine.ports import JobProgressed
+from orchestrator.simulator import Scenario
+from orchestrator.simulator.memory import MemoryFleet
 
 if TYPE_CHECKING:
     import asyncio
@@ -106,3 +109,20 @@ async def test_a_run_stopped_at_any_step_resumes_and_asks_the_console_once(
     assert {n: a.version for n, a in appliances.items()} == dict.fromkeys(appliances, TARGET)
     assert upgrade_requests(run) == dict.fromkeys([1, 2, 3, 4], 1)
     run.fleet.close()
+
+
+async def test_a_console_job_already_upgrading_an_appliance_refuses_it_at_plan_time(
+    tmp_path: Path,
+) -> None:
+    """Another run's console job upgrading eda1: the plan leaves eda1 alone, naming the job."""
+    scenario = lab(small=True)
+    fleet = MemoryFleet(Scenario.model_validate(scenario))
+    inventory, _ = inventory_of(scenario, tmp_path, console=True)
+    console = fleet.client("eca1")
+    job = await console.console_upgrade([1], TARGET)
+    through = [a for a in inventory.appliances if a.firmware.kind == "console"]
+    facts = await console_facts(console, through, fleet.client)
+    assert facts["eda1"].running_job == job
+    assert f"job {job} is running on it" in (facts["eda1"].refusal or "")
+    assert [facts[name].refusal for name in THROUGH[1:]] == [None, None, None]
+    fleet.close()
