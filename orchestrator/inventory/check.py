@@ -306,21 +306,18 @@ class Checker:
 
     def cloud_firmware(self, spec: dict[str, str], where: Where) -> CloudFirmware:
         """A version downloaded from ExtraHop Cloud Services."""
-        version = self.dotted_version(spec["cloud_version"], (*where, "cloud_version"))
-        if spec.get("version", version) != version:
-            raise self.doc.error(
-                (*where, "version"), "version and cloud_version differ; keep cloud_version"
-            )
-        return CloudFirmware(cloud_version=version)
+        return CloudFirmware(cloud_version=self.named_version(spec, where, "cloud_version"))
 
     def console_firmware(self, spec: dict[str, str], where: Where) -> ConsoleFirmware:
         """A version the console installs on the appliance through Cloud Services."""
-        version = self.dotted_version(spec["console_version"], (*where, "console_version"))
+        return ConsoleFirmware(console_version=self.named_version(spec, where, "console_version"))
+
+    def named_version(self, spec: dict[str, str], where: Where, key: str) -> str:
+        """The version `key` names; a `version:` written beside it must be the same."""
+        version = self.dotted_version(spec[key], (*where, key))
         if spec.get("version", version) != version:
-            raise self.doc.error(
-                (*where, "version"), "version and console_version differ; keep console_version"
-            )
-        return ConsoleFirmware(console_version=version)
+            raise self.doc.error((*where, "version"), f"version and {key} differ; keep {key}")
+        return version
 
     def console_mode(
         self,

@@ -245,10 +245,7 @@ class MemoryAppliance:
         del retry
 
         def answer() -> ConsoleJob:
-            job = self._jobs().get(job_id)
-            if job is None:
-                raise Refused(404, f"no job with id {job_id}")
-            data = job.as_json()
+            data = self._job(job_id).as_json()
             return ConsoleJob.model_validate({k: data.get(k) for k in _CONSOLE_JOB_FIELDS})
 
         polled: ConsoleJob = await self._call(answer)
@@ -261,15 +258,18 @@ class MemoryAppliance:
             raise Refused(404, "GET /api/v1/jobs: Not Found")
         return self.appliance.jobs
 
+    def _job(self, job_id: str) -> Job:
+        job = self._jobs().get(job_id)
+        if job is None:
+            raise Refused(404, f"no job with id {job_id}")
+        return job
+
     async def get_job(self, job_id: str, *, retry: bool = True) -> JobState:
         """GET /jobs/{id}."""
         del retry
 
         def answer() -> JobState:
-            job = self._jobs().get(job_id)
-            if job is None:
-                raise Refused(404, f"no job with id {job_id}")
-            return JobState.model_validate(_known(job.as_json()))
+            return JobState.model_validate(_known(self._job(job_id).as_json()))
 
         state: JobState = await self._call(answer)
         return state
