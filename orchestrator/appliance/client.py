@@ -322,6 +322,9 @@ class ApplianceClient:
         headers: dict[str, str] | None = None,
     ) -> Answer:
         """Send one request, retried as `policy` allows; the answer is a 2xx."""
+        if self._appliance.api_key is None:  # console mode: it is never asked without a key
+            fix = "give it api_key_env or api_key_file in the inventory"
+            raise ApplianceError(self.name, f"no API key (console mode): {method} {path}; {fix}")
         request = _Request(method, path, json_body, body_factory, headers or {})
         started = time.monotonic()
         try:
@@ -408,8 +411,7 @@ class ApplianceClient:
     def _headers(self, extra: dict[str, str]) -> dict[str, str]:
         if self._base_headers is None:  # built once: most requests (every poll) add nothing
             self._base_headers = {"Accept": _JSON}
-            if key := self._key():  # none in console mode: only the console is asked
-                self._base_headers["Authorization"] = f"ExtraHop apikey={key}"
+            self._base_headers["Authorization"] = f"ExtraHop apikey={self._key()}"
         return self._base_headers | extra if extra else self._base_headers
 
     def _key(self) -> str:
