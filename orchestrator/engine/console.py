@@ -151,7 +151,7 @@ async def await_version(
     console: ConsolePort, planned: PlannedAppliance, settings: Settings, observer: StepObserver
 ) -> str:
     """Wait until the console lists the appliance connected at its target version."""
-    observer.note(f"waiting for console {console.name} to report {planned.target_version}")
+    observer.note(f"awaiting {planned.target_version} on {console.name}")
     seen: ListedAppliance | None = None
     try:
         async with asyncio.timeout(settings.reboot_deadline):
