@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from orchestrator.core.consolelist import RemoteJob
 from orchestrator.core.errors import (
     ApiError,
     JobFailed,
@@ -23,7 +24,7 @@ from orchestrator.engine.steps import backoff, job_polls
 
 if TYPE_CHECKING:
     from orchestrator.core.config import Settings
-    from orchestrator.core.consolelist import ListedAppliance, RemoteJob
+    from orchestrator.core.consolelist import ListedAppliance
     from orchestrator.engine.ports import ConsolePort, StepObserver
     from orchestrator.plan import PlannedAppliance
 
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 _NOT_FOUND = 404
+# What a poll returns when the console no longer knows the job.
+_GONE = RemoteJob(system_id=-1, status="GONE")
 
 
 def _system_id(planned: PlannedAppliance) -> int:
@@ -106,12 +109,18 @@ async def await_remote_job(
     *,
     expected: float,
 ) -> None:
-    """Follow the appliance's remote job in the console job until DONE; FAILED raises."""
+    """Follow the appliance's remote job in the console job until DONE; FAILED raises.
+
+    A console that no longer knows the job (404: it restarted) leaves the version to decide.
+    """
     system_id = _system_id(planned)
     try:
         async with asyncio.timeout(settings.job_deadline):
             async for _ in job_polls(settings, expected):
                 remote = await _poll(console, job_id, system_id, observer)
+                if remote is _GONE:
+                    observer.note(f"console job {job_id} is gone; following the version")
+                    return
                 if remote is not None and remote.terminal:
                     _check(planned.name, job_id, remote)
                     return
@@ -127,6 +136,8 @@ async def _poll(
     try:
         job = await console.get_console_job(job_id, retry=False)
     except (TransportError, ApiError) as exc:
+        if isinstance(exc, ApiError) and exc.status == _NOT_FOUND:
+            return _GONE
         if isinstance(exc, ApiError) and not exc.transient:
             raise
         observer.note(f"console {console.name} not answering")

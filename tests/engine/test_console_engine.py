@@ -15,7 +15,7 @@ from memrun import CONSOLE_KEYED, MemoryRun, fast, inventory_of
 
 from orchestrator.core.models import Outcome
 from orchestrator.engine.consolefacts import console_facts
-from orchestrator.engine.ports import JobProgressed
+from orchestrator.engine.ports import JobProgressed, StepNoted
 from orchestrator.simulator import Scenario
 from orchestrator.simulator.memory import MemoryFleet
 
@@ -126,3 +126,23 @@ async def test_a_console_job_already_upgrading_an_appliance_refuses_it_at_plan_t
     assert f"job {job} is running on it" in (facts["eda1"].refusal or "")
     assert [facts[name].refusal for name in THROUGH[1:]] == [None, None, None]
     fleet.close()
+
+
+async def test_a_console_that_forgets_the_job_leaves_the_version_to_decide(
+    tmp_path: Path,
+) -> None:
+    """The console restarts and no longer knows eda1's job (404): eda1 is done by its version."""
+    run = await console_run(tmp_path)
+    console = run.fleet.appliances["eca1"]
+
+    def forget(event: StateChanged, stop: asyncio.Event, task: asyncio.Task[Any]) -> None:
+        del stop, task
+        if event.appliance == "eda1" and event.state is Outcome.UPGRADING and event.detail:
+            console.jobs.clear()
+
+    report = await run.run(trigger=forget)
+    assert report.exit_code == 0, [(r.name, r.outcome, r.error) for r in report.results]
+    assert run.fleet.appliances["eda1"].version == TARGET
+    notes = [e for e in run.observed if isinstance(e, StepNoted) and "is gone" in e.detail]
+    assert [e.appliance for e in notes] == ["eda1"]
+    assert upgrade_requests(run) == dict.fromkeys([1, 2, 3, 4], 1)
