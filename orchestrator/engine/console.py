@@ -20,6 +20,7 @@ from orchestrator.core.errors import (
     TransportError,
 )
 from orchestrator.core.models import JobState, JobStatus, same_version
+from orchestrator.core.procedure import Phase
 from orchestrator.engine.steps import backoff, job_polls
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ __all__ = [
     "await_version",
     "find_console_job",
     "listed",
+    "reattach",
     "running_console_jobs",
     "start",
     "version_on",
@@ -81,6 +83,19 @@ async def start(console: ConsolePort, planned: PlannedAppliance) -> str:
 async def find_console_job(console: ConsolePort, planned: PlannedAppliance) -> str | None:
     """A console job still running for the appliance (a start whose answer was lost)."""
     return (await running_console_jobs(console)).get(_system_id(planned))
+
+
+async def reattach(console: ConsolePort, planned: PlannedAppliance) -> tuple[str | None, Phase]:
+    """Resumed after a crash between asking the console and journalling its answer.
+
+    The console job still running for the appliance is followed; without one, its version
+    as the console lists it says whether the upgrade is over or must be asked for.
+    """
+    job_id = await find_console_job(console, planned)
+    if job_id is not None:
+        return job_id, Phase.AWAIT_JOB
+    arrived = _arrived(await listed(console, planned), planned)
+    return None, Phase.REBOOT if arrived else Phase.START_JOB
 
 
 async def running_console_jobs(console: ConsolePort) -> dict[int, str]:

@@ -264,7 +264,10 @@ class Runner:
         with self.ingest.upgrading(planned.cluster, planned.name):
             phase = max(track.phase, Phase.START_JOB)
             if track.resumed and phase == Phase.AWAIT_JOB and track.job_id is None:
-                phase = await self._reattach_console(track, via)
+                track.reattached = True  # its start was journalled, not its answer: find it
+                track.job_id, phase = await console.reattach(via, planned)
+                if track.job_id is not None:
+                    await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
             if phase <= Phase.START_JOB:
                 if not await self._safe_point(track):
                     return
@@ -281,17 +284,6 @@ class Runner:
             await self._state(track, Outcome.VERIFYING)
             track.version_after = version
             await self._final(track, Outcome.DONE, None)
-
-    async def _reattach_console(self, track: Track, via: AppliancePort) -> Phase:
-        """The crash came between journalling the console job's start and its answer."""
-        track.reattached = True
-        track.job_id = await console.find_console_job(via, track.planned)
-        if track.job_id is not None:
-            await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
-            return Phase.AWAIT_JOB
-        item = await console.listed(via, track.planned)
-        arrived = same_version(item.firmware_version, track.planned.target_version)
-        return Phase.REBOOT if arrived else Phase.START_JOB
 
     async def _safe_point(self, track: Track) -> bool:
         """Before anything that changes the appliance: stop here if the run is stopping."""

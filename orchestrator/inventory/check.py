@@ -26,6 +26,7 @@ from orchestrator.core.models import (
     role_for_platform,
 )
 from orchestrator.core.userfile import NotRegularFileError, check_readable
+from orchestrator.inventory.consolemode import check_console, through_console
 from orchestrator.inventory.csvfile import version_in_name
 from orchestrator.inventory.document import Document
 from orchestrator.inventory.keys import KeyReader
@@ -96,7 +97,7 @@ class Checker:
             ):
                 appliances[index] = appliance
         if not self.problems.found:  # a console in error is not missing
-            self.check_console(tuple(appliances.values()))
+            check_console(self.doc, tuple(appliances.values()))
         if self.doc.vendor:
             hint = "prefer a YAML inventory with api_key_env or api_key_file"
             self.warnings.insert(0, f"keys are inline in {self.doc.file}; {hint}")
@@ -133,9 +134,10 @@ class Checker:
         if len(self.problems.found) == known:  # what depends on the role can be checked
             place = self.problems.attempt(self.explore, raw, where, label, role)
             firmware = self.appliance_firmware(raw, where, label, role, table)
-        # In console mode the console answers for the appliance: its own key is optional.
-        optional = isinstance(firmware, ConsoleFirmware) and role is not Role.COMMAND
-        firmware = self.console_mode(raw, where, label, role, firmware)
+        optional = isinstance(firmware, ConsoleFirmware) and role is not Role.COMMAND  # no key
+        firmware = self.problems.attempt(
+            through_console, self.doc, raw, where, label, role=role, firmware=firmware
+        )
         api_key = self.problems.attempt(
             self.keys.api_key, raw, self.defaults, where, label, required=not optional
         )
@@ -286,31 +288,21 @@ class Checker:
         sources = [key for key in _SOURCES if key in spec]
         if not sources:
             example = "{file: images/eda-9.9.1.100.tar, version: 9.9.1.100}"
-            raise self.doc.error(
-                where,
-                f"firmware needs one of {', '.join(_SOURCES)}, e.g. {example}",
-            )
+            needs = f"firmware needs one of {', '.join(_SOURCES)}, e.g. {example}"
+            raise self.doc.error(where, needs)
         if len(sources) > 1:
             raise self.doc.error(
                 where, f"firmware has both {sources[0]} and {sources[1]}; keep one"
             )
         if "cloud_version" in spec:
-            return self.cloud_firmware(spec, where)
-        if "console_version" in spec:
-            return self.console_firmware(spec, where)
+            return CloudFirmware(cloud_version=self.named_version(spec, where, "cloud_version"))
+        if "console_version" in spec:  # console mode: the console upgrades it
+            return ConsoleFirmware(console_version=self.named_version(spec, where, sources[0]))
         version = self.target_version(spec, where, spec[sources[0]])
         if "url" in spec:
             return UrlFirmware(url=self.firmware_url(spec["url"], (*where, "url")), version=version)
         image = self.existing(spec["file"], (*where, "file"), "firmware file")
         return FileFirmware(file=image, version=version)
-
-    def cloud_firmware(self, spec: dict[str, str], where: Where) -> CloudFirmware:
-        """A version downloaded from ExtraHop Cloud Services."""
-        return CloudFirmware(cloud_version=self.named_version(spec, where, "cloud_version"))
-
-    def console_firmware(self, spec: dict[str, str], where: Where) -> ConsoleFirmware:
-        """A version the console installs on the appliance through Cloud Services."""
-        return ConsoleFirmware(console_version=self.named_version(spec, where, "console_version"))
 
     def named_version(self, spec: dict[str, str], where: Where, key: str) -> str:
         """The version `key` names; a `version:` written beside it must be the same."""
@@ -318,44 +310,6 @@ class Checker:
         if spec.get("version", version) != version:
             raise self.doc.error((*where, "version"), f"version and {key} differ; keep {key}")
         return version
-
-    def console_mode(
-        self,
-        raw: dict[str, Any],
-        where: Where,
-        name: str,
-        role: Role | None,
-        firmware: Firmware | None,
-    ) -> Firmware | None:
-        """Console mode: the console takes its version from the cloud; the others need an id."""
-        if not isinstance(firmware, ConsoleFirmware):
-            return firmware
-        if role is Role.COMMAND:
-            return CloudFirmware(cloud_version=firmware.console_version)
-        if "console_id" not in raw:
-            fix = (
-                "write its id on the console (GET /api/v1/appliances), or run "
-                "`orchestrator discover CONSOLE_URL --merge` on this file"
-            )
-            message = f"{name} is upgraded through the console but has no console_id; {fix}"
-            self.problems.add(self.doc.error((*where, "console_id"), message))
-            return None
-        return firmware
-
-    def check_console(self, appliances: tuple[Appliance, ...]) -> None:
-        """Console mode needs exactly one Command appliance in the inventory: the console."""
-        through = [a.name for a in appliances if isinstance(a.firmware, ConsoleFirmware)]
-        consoles = [a.name for a in appliances if a.role is Role.COMMAND]
-        if not through or len(consoles) == 1:
-            return
-        fix = "list the console (role: command, with its key) once in appliances:"
-        if consoles:
-            fix = f"keep one Command appliance ({', '.join(consoles)}), or use cloud_version"
-        message = f"{through[0]} is upgraded through the console (console_version) but the "
-        message += (
-            f"inventory lists {len(consoles) or 'no'} Command appliance{'s' if consoles else ''}"
-        )
-        raise self.doc.error(("appliances",), f"{message}; {fix}")
 
     def target_version(self, spec: dict[str, str], where: Where, image: str) -> str | None:
         """The target version of a file or URL image (optional only in the vendor CSV)."""
