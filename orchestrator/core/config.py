@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from orchestrator.core.batchsizes import BatchSizes
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.models import ZonedTime, local_if_naive
 from orchestrator.core.statehome import default_state_db
@@ -82,6 +83,8 @@ class Settings(BaseModel):
     window_end: ZonedTime | None = None
     allow_downgrade: bool = False
     ingest_found_off: Literal["keep", "enable"] | None = None  # a cluster found disabled
+    batches: BatchSizes | None = None  # within each stage; None: the stage is one batch
+    pause_after: Literal["stage", "batch"] | None = None  # gates: wait for a person there
     state_db: Path = Field(default_factory=default_state_db)  # the per-user state home
     report: Path | None = None
     notify_url: str | None = None
@@ -109,6 +112,13 @@ class Settings(BaseModel):
     def _budget(cls, value: object) -> object:
         if isinstance(value, str | int):
             return FailureBudget.parse(str(value))
+        return value
+
+    @field_validator("batches", mode="before")
+    @classmethod
+    def _batches(cls, value: object) -> object:
+        if isinstance(value, str | int):
+            return BatchSizes.parse(str(value))
         return value
 
 

@@ -1,0 +1,93 @@
+"""Gates (`--pause-after stage|batch`): where the run stops starting work and waits for a person.
+
+A gate stands before each stage (or each batch) but the first with work; it opens only when
+what came before ended without failure, and only if what follows has work left. Its answer
+comes through the run's `GatePort` (the state database, a prompt, a test): `continue` goes
+on, `stop` cancels the rest (`resume` waits at the same gate again), `window` (the window
+closed while waiting) lets the window rule defer the rest.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator.core.errors import ConfigError
+from orchestrator.core.models import FINAL_OUTCOMES, GateRecord, Outcome
+from orchestrator.engine.ports import GateAnswered, GateOpened, GateRequest
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from orchestrator.engine.context import RunContext
+    from orchestrator.engine.runstate import Track
+    from orchestrator.plan import Wave, WaveKind
+
+__all__ = ["Gates", "gate_name"]
+
+
+def gate_name(wave: Wave, index: int) -> str:
+    """What waits behind a gate: `discover`, or `discover batch 2` in a stage of batches."""
+    return f"{wave.kind} batch {index + 1}" if len(wave.batch_names()) > 1 else str(wave.kind)
+
+
+class Gates:
+    """The run's gates: which stand where, waiting at them, and what each answer was."""
+
+    def __init__(self, context: RunContext) -> None:
+        plan = context.plan
+        self.context = context
+        self.pause_after = plan.pause_after
+        if self.pause_after is not None and context.gate is None:
+            raise ConfigError("this plan pauses at gates, but nothing can release them")
+        # Every batch with work, in the order the run takes them: a gate stands before each.
+        self.order = [
+            (wave, index, names)
+            for wave in plan.waves
+            for index, names in enumerate(wave.batch_names())
+        ]
+        self.records: list[GateRecord] = []
+
+    async def before(
+        self, wave: Wave, index: int, tracks: Mapping[str, Track]
+    ) -> tuple[Outcome, str] | None:
+        """Wait at the gate before batch `index` of `wave`, if one stands there.
+
+        None: go on (released, the window closed, or no gate); else why the rest is cancelled.
+        """
+        position = self._position(wave.kind, index)
+        if position is None or not self._stands(position, tracks):
+            return None
+        _, _, before = self.order[position - 1]
+        request = GateRequest(
+            run_id=self.context.run_id,
+            gate=gate_name(wave, index),
+            finished=tuple((name, tracks[name].outcome) for name in before),
+        )
+        self.context.observer.notify(GateOpened(request))
+        port = self.context.gate
+        assert port is not None  # noqa: S101 - checked in __init__
+        record = await port.wait(request, deadline=self.context.settings.window_end)
+        self.records.append(record)
+        self.context.observer.notify(GateAnswered(record))
+        if record.answer == "stop":
+            self.context.stop.set()
+            who = f" by {record.by}" if record.by else ""
+            return Outcome.CANCELLED, f"stopped at the gate before {record.gate}{who}"
+        return None
+
+    def _position(self, kind: WaveKind, index: int) -> int | None:
+        for position, (wave, at, _) in enumerate(self.order):
+            if wave.kind is kind and at == index:
+                return position
+        return None
+
+    def _stands(self, position: int, tracks: Mapping[str, Track]) -> bool:
+        """A gate here, work left behind it, and the run not already stopping."""
+        _, index, names = self.order[position]
+        if position == 0 or self.context.stop.is_set():
+            return False
+        if self.pause_after == "stage" and index > 0:
+            return False
+        return self.pause_after is not None and any(
+            tracks[name].outcome not in FINAL_OUTCOMES for name in names
+        )
