@@ -231,6 +231,10 @@ def _state_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subp
     _format(p)
     p = _command(sub, "watch", "show a run going on elsewhere, live, until it ends")
     p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
+    p = _command(sub, "continue", "release the gate a run waits at (--pause-after)")
+    p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
+    p = _command(sub, "stop", "stop a run at the gate it waits at: nothing behind it starts")
+    p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
     p = _command(sub, "restore-ingest", "re-enable ingest the tool halted (after a crash)")
     p.add_argument("inventory", type=Path, metavar="INVENTORY", help=_INVENTORY)
     p.add_argument(
