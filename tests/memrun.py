@@ -122,6 +122,7 @@ class MemoryGate:
     requests: list[GateRequest] = dataclasses.field(default_factory=list)
     released: set[str] = dataclasses.field(default_factory=set)
     during: Callable[[GateRequest], None] | None = None
+    hold: set[str] = dataclasses.field(default_factory=set)  # gates never answered
 
     async def wait(self, request: GateRequest, *, deadline: dt.datetime | None) -> GateRecord:
         """The next scripted answer (a gate released before, as on resume: continue at once)."""
@@ -134,6 +135,8 @@ class MemoryGate:
         self.requests.append(request)
         if self.during is not None:
             self.during(request)
+        if request.gate in self.hold:
+            await asyncio.Event().wait()  # no one comes: the run must stop waiting itself
         answer = self.answers.pop(0)
         if answer == "continue":
             self.released.add(request.gate)

@@ -9,6 +9,7 @@ closed while waiting) lets the window rule defer the rest.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from orchestrator.core.errors import ConfigError
@@ -25,9 +26,11 @@ if TYPE_CHECKING:
 __all__ = ["Gates", "gate_name"]
 
 
-def gate_name(wave: Wave, index: int) -> str:
-    """What waits behind a gate: `discover`, or `discover batch 2` in a stage of batches."""
-    return f"{wave.kind} batch {index + 1}" if len(wave.batch_names()) > 1 else str(wave.kind)
+def gate_name(wave: Wave, index: int, pause_after: str | None) -> str:
+    """What waits behind a gate: a stage (`discover`), or a batch (`discover batch 2`)."""
+    if index == 0 and (pause_after == "stage" or len(wave.batch_names()) == 1):
+        return str(wave.kind)
+    return f"{wave.kind} batch {index + 1}"
 
 
 class Gates:
@@ -57,16 +60,15 @@ class Gates:
         position = self._position(wave.kind, index)
         if position is None or not self._stands(position, tracks):
             return None
-        _, _, before = self.order[position - 1]
         request = GateRequest(
             run_id=self.context.run_id,
-            gate=gate_name(wave, index),
-            finished=tuple((name, tracks[name].outcome) for name in before),
+            gate=gate_name(wave, index, self.pause_after),
+            finished=tuple((name, tracks[name].outcome) for name in self._before(position)),
         )
         self.context.observer.notify(GateOpened(request))
-        port = self.context.gate
-        assert port is not None  # noqa: S101 - checked in __init__
-        record = await port.wait(request, deadline=self.context.settings.window_end)
+        record = await self._wait(request)
+        if record is None:  # Ctrl-C while waiting: the gate stays open for `resume`
+            return Outcome.CANCELLED, f"run interrupted at the gate before {request.gate}"
         self.records.append(record)
         self.context.observer.notify(GateAnswered(record))
         if record.answer == "stop":
@@ -74,6 +76,31 @@ class Gates:
             who = f" by {record.by}" if record.by else ""
             return Outcome.CANCELLED, f"stopped at the gate before {record.gate}{who}"
         return None
+
+    async def _wait(self, request: GateRequest) -> GateRecord | None:
+        """The gate's answer; None if the run is stopped (Ctrl-C) while it waits."""
+        port = self.context.gate
+        assert port is not None  # noqa: S101 - checked in __init__
+        answer = asyncio.ensure_future(
+            port.wait(request, deadline=self.context.settings.window_end)
+        )
+        stopped = asyncio.ensure_future(self.context.stop.wait())
+        try:
+            await asyncio.wait({answer, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (answer, stopped):
+                task.cancel()
+            await asyncio.gather(answer, stopped, return_exceptions=True)
+        if answer.cancelled():  # the stop came first
+            return None
+        return answer.result()
+
+    def _before(self, position: int) -> list[str]:
+        """What just finished: the batch before, or the whole stage before a stage's gate."""
+        last, _, names = self.order[position - 1]
+        if self.pause_after != "stage":
+            return list(names)
+        return [name for wave, _, batch in self.order[:position] if wave is last for name in batch]
 
     def _position(self, kind: WaveKind, index: int) -> int | None:
         for position, (wave, at, _) in enumerate(self.order):

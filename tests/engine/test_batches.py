@@ -218,3 +218,43 @@ async def test_gate_events_reach_the_observers(tmp_path: Path) -> None:
     assert [type(e).__name__ for e in gates] == ["GateOpened", "GateAnswered"] * 2
     opened = [e.request.gate for e in gates if isinstance(e, GateOpened)]
     assert opened == ["discover batch 1", "discover batch 2"]
+
+
+async def test_a_stage_gate_shows_the_whole_stage_that_finished(tmp_path: Path) -> None:
+    """Before a stage's gate the run names every appliance of the stage before, not one batch."""
+    scenario = lab()
+    scenario["time_scale"] = 0.00005
+    run = await planned(tmp_path, scenario, batches="1", pause_after="stage")
+    run.gate.answers = ["continue"] * 4
+    await run.run()
+    before_explore = run.gate.requests[1]
+    assert before_explore.gate == "explore-managers"
+    assert before_explore.finished == (
+        ("eda1", Outcome.DONE),
+        ("eda2", Outcome.DONE),
+        ("eda3", Outcome.DONE),
+    )
+
+
+async def test_ctrl_c_at_a_gate_stops_the_run_without_an_answer(tmp_path: Path) -> None:
+    """The stop event (Ctrl-C) ends the wait: the rest is cancelled and no answer recorded."""
+    run = await planned(tmp_path, discover_fleet(2), batches="1", pause_after="batch")
+    stop_now: list[asyncio.Event] = []
+
+    def grab(event: StateChanged, stop: asyncio.Event, task: asyncio.Task[Any]) -> None:
+        del event, task
+        stop_now[:] = [stop]
+
+    def interrupt(request: GateRequest) -> None:
+        if request.gate == "discover batch 2":
+            stop_now[0].set()
+
+    run.gate.answers = ["continue"]
+    run.gate.during = interrupt
+    run.gate.hold = {"discover batch 2"}
+    report = await run.run(trigger=grab)
+    assert report.exit_code == 3
+    assert [g.gate for g in report.gates] == ["discover batch 1"]
+    assert outcomes(run)["eda2"] is Outcome.CANCELLED
+    errors = {r.name: r.error for r in report.results}
+    assert errors["eda2"] == "run interrupted at the gate before discover batch 2"
