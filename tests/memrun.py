@@ -130,7 +130,11 @@ class MemoryGate:
         now = dt.datetime.now(dt.UTC)
         if request.gate in self.released:
             return GateRecord(
-                gate=request.gate, opened_at=now, answer="continue", by="ops@earlier", answered_at=now
+                gate=request.gate,
+                opened_at=now,
+                answer="continue",
+                by="ops@earlier",
+                answered_at=now,
             )
         self.requests.append(request)
         if self.during is not None:
@@ -144,7 +148,7 @@ class MemoryGate:
         return GateRecord(
             gate=request.gate,
             opened_at=now,
-            answer=answer,  # type: ignore[arg-type]
+            answer=answer,
             by=by,
             answered_at=now,
         )

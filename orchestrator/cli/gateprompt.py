@@ -31,10 +31,17 @@ def finished_text(request: GateRequest) -> str:
 def gate_lines(request: GateRequest, *, can_ask: bool) -> list[str]:
     """What a waiting run shows: where it waits, what just finished, how to answer."""
     short = request.run_id[:8]
-    here = "type c (continue) or s (stop) and Enter, or run " if can_ask else "run "
+    where = "waiting at the gate before {}; just finished: {}"
+    if not can_ask:
+        return [
+            where.format(request.gate, finished_text(request)),
+            f"continue: run `orchestrator continue {short}` in any terminal",
+            f"stop: run `orchestrator stop {short}`",
+        ]
     return [
-        f"waiting at the gate before {request.gate}; just finished: {finished_text(request)}",
-        f"{here}`orchestrator continue {short}` (or stop) in any terminal",
+        where.format(request.gate, finished_text(request)),
+        f"continue: type c and Enter, or run `orchestrator continue {short}` anywhere",
+        f"stop: type s and Enter, or run `orchestrator stop {short}`",
     ]
 
 

@@ -18,9 +18,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.cli.gateprompt import gate_lines
 from orchestrator.core.models import FINAL_OUTCOMES, Outcome
 from orchestrator.core.text import format_duration
-from orchestrator.cli.gateprompt import gate_lines
 from orchestrator.engine.ports import (
     GateAnswered,
     GateOpened,

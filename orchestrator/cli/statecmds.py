@@ -1,5 +1,6 @@
-"""The commands that look after runs in the state database: status, history, continue, stop,
-restore-ingest, unlock.
+"""The commands that look after runs in the state database.
+
+status, history, continue, stop, restore-ingest and unlock.
 
 `status` and `history` are in their own modules (`cli.status`, `cli.history`).
 """

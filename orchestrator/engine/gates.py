@@ -80,7 +80,7 @@ class Gates:
     async def _wait(self, request: GateRequest) -> GateRecord | None:
         """The gate's answer; None if the run is stopped (Ctrl-C) while it waits."""
         port = self.context.gate
-        assert port is not None  # noqa: S101 - checked in __init__
+        assert port is not None
         answer = asyncio.ensure_future(
             port.wait(request, deadline=self.context.settings.window_end)
         )

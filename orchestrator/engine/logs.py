@@ -233,12 +233,11 @@ class LogObserver:
             case StepNoted():
                 self._step(event.appliance).note(event.detail)
             case GateOpened():
-                finished = [f"{name} {state.value}" for name, state in event.request.finished]
                 request = event.request
                 self.log.warning(
                     "gate.opened",
                     gate=request.gate,
-                    finished=finished,
+                    finished={name: state.value for name, state in request.finished},
                     release=f"orchestrator continue {request.run_id[:8]}",
                 )
             case GateAnswered():

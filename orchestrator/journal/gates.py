@@ -22,7 +22,7 @@ from orchestrator.journal.statedb import connect, transaction
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["GateRow", "GateStore", "Answer"]
+__all__ = ["Answer", "GateRow", "GateStore"]
 
 Answer = Literal["continue", "stop", "window"]
 _TABLE = """CREATE TABLE IF NOT EXISTS gates (run_id TEXT NOT NULL REFERENCES runs (run_id),
@@ -91,7 +91,7 @@ class GateStore:
             (run_id, gate, now.isoformat()),
         )
         row = self.read(run_id, gate)
-        assert row is not None  # noqa: S101 - just written
+        assert row is not None
         return row
 
     def read(self, run_id: str, gate: str) -> GateRow | None:

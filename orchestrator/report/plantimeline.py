@@ -1,10 +1,10 @@
 """A plan's projected timeline: the run as the estimates say it would go, drawn like a run.
 
 Each wave starts when the one before is estimated to end (the plan's own wave estimates);
-within a wave appliances fall on the planned concurrency as the plan's one scheduler
-(`plan.schedule.batch_schedule`, batch after batch) places them, so the picture agrees with the plan's total and
-with what it defers at the window's end. Time runs from the moment the plan was made, as the
-plan's window fitting assumes.
+within a wave appliances fall on the planned concurrency, batch after batch, as the plan's
+one scheduler (`plan.schedule.batch_schedule`) places them, so the picture agrees with the
+plan's total and with what it defers at the window's end. Time runs from the moment the plan
+was made, as the plan's window fitting assumes.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ def _now() -> dt.datetime:
 
 
 def _record(row: GateRow) -> GateRecord:
-    assert row.answer is not None  # noqa: S101 - only answered rows are records
+    assert row.answer is not None
     return GateRecord(
         gate=row.gate,
         opened_at=row.opened_at,
@@ -78,7 +78,9 @@ class JournalGate:
             while row.answer is None:
                 answer = asked.result() if asked is not None and asked.done() else None
                 if answer is not None:  # written like any other answer: the first one wins
-                    await asyncio.to_thread(store.answer, request.run_id, answer, operator(), _now())
+                    await asyncio.to_thread(
+                        store.answer, request.run_id, answer, operator(), _now()
+                    )
                     asked = None
                 row = await self._next(store, request, deadline)
             return _record(row)
@@ -99,5 +101,5 @@ class JournalGate:
             left = (deadline - _now()).total_seconds() if deadline is not None else self.poll
             await asyncio.sleep(max(0.0, min(self.poll, left)))
         row = await asyncio.to_thread(store.read, request.run_id, request.gate)
-        assert row is not None  # noqa: S101 - opened above; rows are never deleted
+        assert row is not None
         return row

@@ -33,8 +33,8 @@ from orchestrator.journal.view import run_origin, with_steps
 from orchestrator.plan.file import plan_sha256, plan_text
 from orchestrator.report.document import started_payload
 from orchestrator.report.notify import notify, redact_url
-from orchestrator.workflow.planning import clients_for, hash_images
 from orchestrator.workflow.gatekeeper import JournalGate, gate_records
+from orchestrator.workflow.planning import clients_for, hash_images
 from orchestrator.workflow.runlog import started_by
 
 if TYPE_CHECKING:

@@ -22,7 +22,6 @@ from orchestrator.journal.gates import GateRow, GateStore
 
 if TYPE_CHECKING:
     import subprocess
-    from pathlib import Path
 
 pytestmark = pytest.mark.slow
 
@@ -48,12 +47,18 @@ def open_gate(proc: subprocess.Popen[str] | None = None, timeout: float = 60) ->
         time.sleep(0.05)
 
 
+def ingest_changes(events: list[dict[str, Any]]) -> list[bool]:
+    """Each change of the cluster's ingest, in order: False halted, True enabled."""
+    return [e["data"]["enabled"] for e in events if e["kind"] == "ingest.changed"]
+
+
 def touched(sim: Sim) -> set[str]:
     return {e["appliance"] for e in sim.events() if e["kind"] in CHANGING}
 
 
 def report(sim: Sim) -> dict[str, Any]:
-    return json.loads((sim.dir / "run.json").read_text())
+    document: dict[str, Any] = json.loads((sim.dir / "run.json").read_text())
+    return document
 
 
 def test_a_gate_is_released_from_a_second_process(sim: Sim) -> None:
@@ -80,7 +85,8 @@ def test_a_gate_is_released_from_a_second_process(sim: Sim) -> None:
     ]
     opened = [json.loads(line) for line in err.splitlines() if '"gate.opened"' in line]
     assert [o["gate"] for o in opened] == STAGES
-    assert opened[0]["finished"] == ["eca1 done"]
+    assert opened[0]["finished"] == {"eca1": "done"}
+    assert opened[0]["release"] == f"orchestrator continue {report(sim)['run_id'][:8]}"
 
 
 def test_stop_at_a_gate_ends_the_run_and_resume_waits_there_again(sim: Sim) -> None:
@@ -109,17 +115,20 @@ def test_stop_at_a_gate_ends_the_run_and_resume_waits_there_again(sim: Sim) -> N
 
 def test_ctrl_c_at_a_gate_inside_the_ingest_bracket_restores_ingest(sim: Sim) -> None:
     """Interrupted while waiting between the Explore stages: exit 3, ingest enabled again."""
-    run = start_orchestrator("apply", str(sim.inventory), "--yes", "--pause-after", "stage", cwd=sim.dir)
+    run = start_orchestrator(
+        "apply", str(sim.inventory), "--yes", "--pause-after", "stage", cwd=sim.dir
+    )
     for stage in STAGES[:2]:
         assert open_gate(run).gate == stage
         assert orchestrator("continue", cwd=sim.dir).returncode == 0
     assert open_gate(run).gate == "explore-data"
-    ingest = [e["data"]["enabled"] for e in sim.events() if e["kind"] == "ingest.changed"]
-    assert ingest == [False]  # waiting with the cluster halted: its manager is upgraded
+    assert ingest_changes(sim.events()) == [
+        False
+    ]  # waiting with the cluster halted: its manager is upgraded
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=60)
     assert run.returncode == 3, err
-    wait_for(sim, lambda events: [e["data"]["enabled"] for e in events if e["kind"] == "ingest.changed"] == [False, True])  # fmt: skip
+    wait_for(sim, lambda events: ingest_changes(events) == [False, True])
     assert "exa-d1" not in touched(sim)
 
 
@@ -135,7 +144,7 @@ def test_the_gate_is_answered_at_the_runs_own_terminal(sim: Sim) -> None:
         open_gate_passed(stage)
     assert term.wait() == 0, term.text()[-2000:]
     shown = term.text()
-    assert "type c (continue) or s (stop) and Enter" in shown
+    assert "continue: type c and Enter, or run `orchestrator continue" in shown
     gates = report(sim)["gates"]
     assert [(g["gate"], g["by"]) for g in gates] == [(stage, operator()) for stage in STAGES]
 

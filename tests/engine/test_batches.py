@@ -7,9 +7,9 @@ the run starting work until it is answered; resume goes on across a gate and a b
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import TYPE_CHECKING, Any
 
-import pytest
 from fleetrun import TARGET, lab
 from memrun import MemoryRun, fast
 
@@ -20,6 +20,8 @@ from orchestrator.engine.ports import GateAnswered, GateOpened
 if TYPE_CHECKING:
     import asyncio
     from pathlib import Path
+
+    import pytest
 
     from orchestrator.engine.ports import GateRequest, StateChanged
 
@@ -88,7 +90,7 @@ async def test_batches_never_overlap(tmp_path: Path) -> None:
     assert report.exit_code == 0
     times = spans(run)
     batches = [["eda1"], ["eda2", "eda3"], ["eda4", "eda5"]]
-    for earlier, later in zip(batches, batches[1:], strict=False):
+    for earlier, later in itertools.pairwise(batches):
         assert max(times[n][1] for n in earlier) < min(times[n][0] for n in later)
     # Within a batch the appliances do run at once (concurrency 4): the batch is the limit.
     assert times["eda3"][0] < times["eda2"][1]
@@ -101,7 +103,7 @@ async def test_a_gate_waits_before_each_batch_showing_what_finished(tmp_path: Pa
     run = await planned(tmp_path, discover_fleet(3), batches="1,2", pause_after="batch")
     seen: list[set[str]] = []
     run.gate.answers = ["continue", "continue"]
-    run.gate.during = lambda request: seen.append(touched(run))
+    run.gate.during = lambda _: seen.append(touched(run))
     report = await run.run()
     assert report.exit_code == 0
     gates = [r.gate for r in run.gate.requests]

@@ -57,7 +57,7 @@ def test_batch_sizes_split_a_stage(text: str, count: int, sizes: list[int]) -> N
 )
 def test_bad_batch_sizes_say_what_to_write(text: str, message: str) -> None:
     """A size that is not a whole count or a share is refused with what to write instead."""
-    with pytest.raises(ValueError, match="write sizes such as 1,5,25%|at most 100%") as caught:
+    with pytest.raises(ValueError, match=r"write sizes such as 1,5,25%|at most 100%") as caught:
         BatchSizes.parse(text)
     assert message in str(caught.value)
 
@@ -72,7 +72,11 @@ def test_batches_setting_parses_text() -> None:
 
 def test_planner_cuts_each_stage_in_inventory_order() -> None:
     """Each stage's appliances to upgrade fall into batches in inventory order; skips are out."""
-    appliances = [*discover(4), box("eda-done", Role.DISCOVER, target=OLD), box("eca1", Role.COMMAND)]
+    appliances = [
+        *discover(4),
+        box("eda-done", Role.DISCOVER, target=OLD),
+        box("eca1", Role.COMMAND),
+    ]
     result = plan(appliances, batches="1,2")
     assert batches_of(result) == [["eda1"], ["eda2", "eda3"], ["eda4"]]
     assert batches_of(result, WaveKind.COMMAND) == [["eca1"]]
