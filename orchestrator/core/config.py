@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from orchestrator.core.batchsizes import BatchSizes
 from orchestrator.core.errors import ConfigError
@@ -107,18 +114,13 @@ class Settings(BaseModel):
     upgrade_duration: float = Field(default=900.0, ge=0, le=_WEEK)  # firmware job, seconds
     reboot_duration: float = Field(default=300.0, ge=0, le=_WEEK)  # restart downtime, seconds
 
-    @field_validator("max_failures", mode="before")
+    @field_validator("max_failures", "batches", mode="before")
     @classmethod
-    def _budget(cls, value: object) -> object:
+    def _from_text(cls, value: object, info: ValidationInfo) -> object:
+        """`3`, `10%`, `1,5,25%`: a flag's, a variable's or a file's text, parsed."""
         if isinstance(value, str | int):
-            return FailureBudget.parse(str(value))
-        return value
-
-    @field_validator("batches", mode="before")
-    @classmethod
-    def _batches(cls, value: object) -> object:
-        if isinstance(value, str | int):
-            return BatchSizes.parse(str(value))
+            parse = FailureBudget.parse if info.field_name == "max_failures" else BatchSizes.parse
+            return parse(str(value))
         return value
 
 

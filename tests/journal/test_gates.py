@@ -6,10 +6,7 @@ import datetime as dt
 import stat
 from typing import TYPE_CHECKING
 
-import pytest
-
 from orchestrator.journal.gates import GateStore
-from orchestrator.journal.store import Journal
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -17,24 +14,9 @@ if TYPE_CHECKING:
 T0 = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    """A state database holding one run, `run-1`."""
-    path = tmp_path / "state.db"
-    with Journal.open(path) as journal:
-        journal.start_run(
-            plan_json="{}",
-            inventory_source="fleet.yaml",
-            inventory_sha256="0" * 64,
-            settings_json="{}",
-            run_id="run-1",
-        )
-    return path
-
-
-def test_an_answer_from_another_connection_reaches_the_waiting_run(db: Path) -> None:
+def test_an_answer_from_another_connection_reaches_the_waiting_run(run_db: Path) -> None:
     """The run opens its gate; `continue` on another connection answers it; the run reads who."""
-    waiting, other = GateStore(db), GateStore(db)
+    waiting, other = GateStore(run_db), GateStore(run_db)
     try:
         assert waiting.open("run-1", "discover batch 2", T0).answer is None
         assert other.waiting("run-1") is not None
@@ -51,9 +33,9 @@ def test_an_answer_from_another_connection_reaches_the_waiting_run(db: Path) -> 
         other.close()
 
 
-def test_the_first_answer_wins(db: Path) -> None:
+def test_the_first_answer_wins(run_db: Path) -> None:
     """A second answer to the same gate changes nothing and says no gate was waiting."""
-    store = GateStore(db)
+    store = GateStore(run_db)
     try:
         store.open("run-1", "trace", T0)
         assert store.answer("run-1", "stop", "a@h", T0) == "trace"
@@ -65,9 +47,9 @@ def test_the_first_answer_wins(db: Path) -> None:
         store.close()
 
 
-def test_a_released_gate_stays_released_and_a_stopped_one_opens_again(db: Path) -> None:
+def test_a_released_gate_stays_released_and_a_stopped_one_opens_again(run_db: Path) -> None:
     """Resumed, a run passes a gate released before, and waits again where it was stopped."""
-    store = GateStore(db)
+    store = GateStore(run_db)
     try:
         store.open("run-1", "discover", T0)
         store.answer("run-1", "continue", "a@h", T0)
@@ -80,12 +62,12 @@ def test_a_released_gate_stays_released_and_a_stopped_one_opens_again(db: Path) 
         store.close()
 
 
-def test_nothing_waits_in_a_run_without_gates(db: Path) -> None:
+def test_nothing_waits_in_a_run_without_gates(run_db: Path) -> None:
     """Answering a run that waits at no gate writes nothing."""
-    store = GateStore(db)
+    store = GateStore(run_db)
     try:
         assert store.answer("run-1", "continue", "a@h", T0) is None
         assert store.answered("run-1") == []
     finally:
         store.close()
-    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(run_db.stat().st_mode) == 0o600

@@ -6,13 +6,10 @@ import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING
 
-import pytest
-
 from orchestrator.core.about import operator
 from orchestrator.core.models import Outcome
 from orchestrator.engine.ports import GateRequest
 from orchestrator.journal.gates import GateStore
-from orchestrator.journal.store import Journal
 from orchestrator.workflow.gatekeeper import JournalGate, gate_records
 
 if TYPE_CHECKING:
@@ -23,33 +20,18 @@ if TYPE_CHECKING:
 REQUEST = GateRequest(run_id="run-1", gate="trace", finished=(("exa-d1", Outcome.DONE),))
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    """A state database holding one run, `run-1`."""
-    path = tmp_path / "state.db"
-    with Journal.open(path) as journal:
-        journal.start_run(
-            plan_json="{}",
-            inventory_source="fleet.yaml",
-            inventory_sha256="0" * 64,
-            settings_json="{}",
-            run_id="run-1",
-        )
-    return path
-
-
-async def test_a_gate_still_waiting_at_the_window_end_answers_window(db: Path) -> None:
+async def test_a_gate_still_waiting_at_the_window_end_answers_window(run_db: Path) -> None:
     """No one came before the window closed: the answer is `window`, by no one, journalled."""
     past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-    record = await JournalGate(db, poll=0.01).wait(REQUEST, deadline=past)
+    record = await JournalGate(run_db, poll=0.01).wait(REQUEST, deadline=past)
     assert (record.gate, record.answer, record.by) == ("trace", "window", None)
-    assert gate_records(db, "run-1") == (record,)
+    assert gate_records(run_db, "run-1") == (record,)
 
 
-async def test_an_answer_written_by_another_process_releases_the_wait(db: Path) -> None:
+async def test_an_answer_written_by_another_process_releases_the_wait(run_db: Path) -> None:
     """`orchestrator continue` writes the answer; the waiting run sees it at its next poll."""
-    waiting = asyncio.ensure_future(JournalGate(db, poll=0.01).wait(REQUEST, deadline=None))
-    other = GateStore(db)
+    waiting = asyncio.ensure_future(JournalGate(run_db, poll=0.01).wait(REQUEST, deadline=None))
+    other = GateStore(run_db)
     try:
         while await asyncio.to_thread(other.waiting, "run-1") is None:  # noqa: ASYNC110 - another process's view
             await asyncio.sleep(0.01)
@@ -63,13 +45,13 @@ async def test_an_answer_written_by_another_process_releases_the_wait(db: Path) 
     assert (record.answer, record.by) == ("continue", "oncall@pager")
 
 
-async def test_the_answer_typed_at_the_prompt_is_journalled_with_who_typed_it(db: Path) -> None:
+async def test_the_answer_typed_at_the_prompt_is_journalled_with_who_typed_it(run_db: Path) -> None:
     """The terminal's `s` stops the run, and the journal records the operator as user@host."""
 
     async def typed(request: GateRequest) -> Answer | None:
         assert request == REQUEST
         return "stop"
 
-    record = await JournalGate(db, prompt=typed, poll=0.01).wait(REQUEST, deadline=None)
+    record = await JournalGate(run_db, prompt=typed, poll=0.01).wait(REQUEST, deadline=None)
     assert (record.answer, record.by) == ("stop", operator())
-    assert gate_records(db, "run-1")[0].by == operator()
+    assert gate_records(run_db, "run-1")[0].by == operator()
