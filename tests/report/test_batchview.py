@@ -6,6 +6,7 @@ import json
 
 from report.test_planview import make_plan, table_text
 
+from orchestrator.cli.confirm import summary_lines
 from orchestrator.report.html import plan_page
 from orchestrator.report.planview import to_json, to_markdown
 
@@ -47,3 +48,10 @@ def test_a_plan_without_batches_or_gates_says_nothing_of_them() -> None:
     plan = make_plan()
     assert "Batches and gates" not in table_text(plan)
     assert "Batches and gates" not in plan_page(plan)
+
+
+def test_the_confirmation_says_the_batches_and_gates_before_asking() -> None:
+    """What apply says before its question includes the sizes and the gates, in one line."""
+    lines = summary_lines(make_plan(batches="1,50%", pause_after="stage"))
+    assert lines[-1].startswith("batches: 1,50%; pause after each stage")
+    assert not any("batches" in line for line in summary_lines(make_plan()))
