@@ -17,12 +17,13 @@ import sqlite3
 from typing import TYPE_CHECKING, Literal
 
 from orchestrator.core.errors import StateError
+from orchestrator.core.models import GateRecord
 from orchestrator.journal.statedb import connect, transaction
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["Answer", "GateRow", "GateStore"]
+__all__ = ["Answer", "GateRow", "GateStore", "read_gates"]
 
 Answer = Literal["continue", "stop", "window"]
 _TABLE = """CREATE TABLE IF NOT EXISTS gates (run_id TEXT NOT NULL REFERENCES runs (run_id),
@@ -43,6 +44,18 @@ class GateRow:
     answered_by: str | None
     answered_at: dt.datetime | None
 
+    def record(self) -> GateRecord | None:
+        """The gate as the report shows it; None while it waits for an answer."""
+        if self.answer is None:
+            return None
+        return GateRecord(
+            gate=self.gate,
+            opened_at=self.opened_at,
+            answer=self.answer,
+            by=self.answered_by,
+            answered_at=self.answered_at or self.opened_at,
+        )
+
 
 def _row(values: tuple[str, ...] | None) -> GateRow | None:
     if values is None:
@@ -56,6 +69,21 @@ def _row(values: tuple[str, ...] | None) -> GateRow | None:
         answered_by=by,
         answered_at=dt.datetime.fromisoformat(answered) if answered else None,
     )
+
+
+def read_gates(conn: sqlite3.Connection, run_id: str) -> list[GateRow]:
+    """Every gate of the run, oldest first; none in a database that never had a gate.
+
+    Reads only: on a read-only connection (`status`, `watch`) a missing table is no gate.
+    """
+    query = f"SELECT {_COLUMNS} FROM gates WHERE run_id = ? ORDER BY opened_at"  # noqa: S608
+    try:
+        rows = conn.execute(query, (run_id,)).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []
+        raise
+    return [row for row in map(_row, rows) if row is not None]
 
 
 class GateStore:
@@ -116,23 +144,16 @@ class GateStore:
 
     def answered(self, run_id: str) -> list[GateRow]:
         """The run's answered gates, in the order they were answered."""
-        query = (
-            f"SELECT {_COLUMNS} FROM gates WHERE run_id = ? AND answer IS NOT NULL "  # noqa: S608
-            "ORDER BY answered_at"
-        )
+        rows = [row for row in self._all(run_id) if row.answer is not None]
+        return sorted(rows, key=lambda row: row.answered_at or row.opened_at)
+
+    def _all(self, run_id: str) -> list[GateRow]:
         try:
-            rows = self.conn.execute(query, (run_id,)).fetchall()
+            return read_gates(self.conn, run_id)
         except sqlite3.Error as exc:
             raise StateError(f"cannot read state database {self.path} ({exc})") from exc
-        return [row for row in map(_row, rows) if row is not None]
 
     def waiting(self, run_id: str) -> GateRow | None:
         """The run's gate that waits for an answer, if any."""
-        query = (
-            f"SELECT {_COLUMNS} FROM gates WHERE run_id = ? AND answer IS NULL "  # noqa: S608
-            "ORDER BY opened_at DESC LIMIT 1"
-        )
-        try:
-            return _row(self.conn.execute(query, (run_id,)).fetchone())
-        except sqlite3.Error as exc:
-            raise StateError(f"cannot read state database {self.path} ({exc})") from exc
+        open_gates = [row for row in self._all(run_id) if row.answer is None]
+        return open_gates[-1] if open_gates else None

@@ -14,13 +14,13 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from orchestrator.core.about import operator
-from orchestrator.core.models import GateRecord
 from orchestrator.journal.gates import GateStore
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from pathlib import Path
 
+    from orchestrator.core.models import GateRecord
     from orchestrator.engine.ports import GateRequest
     from orchestrator.journal.gates import Answer, GateRow
 
@@ -34,14 +34,9 @@ def _now() -> dt.datetime:
 
 
 def _record(row: GateRow) -> GateRecord:
-    assert row.answer is not None
-    return GateRecord(
-        gate=row.gate,
-        opened_at=row.opened_at,
-        answer=row.answer,
-        by=row.answered_by,
-        answered_at=row.answered_at or row.opened_at,
-    )
+    record = row.record()
+    assert record is not None  # noqa: S101 - only answered rows are records
+    return record
 
 
 def gate_records(state_db: Path, run_id: str) -> tuple[GateRecord, ...]:

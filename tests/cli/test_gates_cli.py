@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 STAGES = ["discover", "explore-managers", "explore-data", "trace"]
+FIRST = ["eca1", "eda1", "exa-m1", "exa-d1", "eta1"]  # the small lab fleet, stage by stage
 CHANGING = {"upload.started", "job.created"}
 
 
@@ -67,12 +68,17 @@ def test_a_gate_is_released_from_a_second_process(sim: Sim) -> None:
         "apply", str(sim.inventory), "--yes", "--pause-after", "stage",
         "--report", str(sim.dir / "run.json"), cwd=sim.dir,
     )  # fmt: skip
-    for stage in STAGES:
+    for index, stage in enumerate(STAGES):
         gate = open_gate(run)
         assert gate.gate == stage
-        before = touched(sim)
-        time.sleep(0.3)  # a run that did not wait would start the stage's first upload now
-        assert touched(sim) == before
+        # Waiting: every earlier stage was changed, nothing of this one or any later one.
+        assert touched(sim) == set(FIRST[: index + 1])
+        if index == 0:  # `status` tells whoever is on call what the run waits for
+            status = orchestrator("status", "--format", "json", cwd=sim.dir)
+            assert status.returncode == 5
+            document = json.loads(status.stdout)
+            assert document["waiting_at"] == "discover"
+            assert document["next"].startswith("orchestrator continue ")
         released = orchestrator("continue", cwd=sim.dir)
         assert released.returncode == 0, released.stderr
         assert f"the gate before {stage} released (by {operator()})" in released.stdout
