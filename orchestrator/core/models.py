@@ -143,10 +143,9 @@ class ClusterInfo(Frozen):
     ingest_enabled: bool
 
 
-class JobState(Frozen):
-    """One poll of GET /api/v1/jobs/{id}."""
+class JobProgress(Frozen):
+    """Where a job is: its status and step (a job, or one appliance's part of a console job)."""
 
-    id: str
     status: str
     step_number: int | None = None
     total_steps: int | None = None
@@ -157,6 +156,12 @@ class JobState(Frozen):
     def terminal(self) -> bool:
         """Whether the job has ended (DONE, FAILED or TIMEOUT)."""
         return self.status in TERMINAL_JOB_STATUSES
+
+
+class JobState(JobProgress):
+    """One poll of GET /api/v1/jobs/{id}."""
+
+    id: str
 
 
 class Facts(Frozen):
