@@ -21,6 +21,7 @@ from orchestrator.core.models import (
     MAY_BE_HALTED,
     Appliance,
     FileFirmware,
+    GateRecord,
     IngestVerb,
     Inventory,
     NodeKind,
@@ -29,7 +30,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.engine.context import RunContext
 from orchestrator.engine.facts import gather_facts
-from orchestrator.engine.ports import RunEvent, StateChanged
+from orchestrator.engine.ports import GateRequest, RunEvent, StateChanged
 from orchestrator.engine.runner import run_plan
 from orchestrator.engine.runstate import priors
 from orchestrator.plan import ImageInfo, Plan, build_plan
@@ -110,6 +111,50 @@ class MemoryJournal:
 
 
 @dataclasses.dataclass
+class MemoryGate:
+    """The engine's gate port in memory: answers from a script, released gates remembered.
+
+    `answers` are taken in order ("continue", "stop" or "window"); `during` is called with
+    each request before it is answered (a test looks at the fleet while the run waits).
+    """
+
+    answers: list[str] = dataclasses.field(default_factory=list)
+    requests: list[GateRequest] = dataclasses.field(default_factory=list)
+    released: set[str] = dataclasses.field(default_factory=set)
+    during: Callable[[GateRequest], None] | None = None
+    hold: set[str] = dataclasses.field(default_factory=set)  # gates never answered
+
+    async def wait(self, request: GateRequest, *, deadline: dt.datetime | None) -> GateRecord:
+        """The next scripted answer (a gate released before, as on resume: continue at once)."""
+        del deadline
+        now = dt.datetime.now(dt.UTC)
+        if request.gate in self.released:
+            return GateRecord(
+                gate=request.gate,
+                opened_at=now,
+                answer="continue",
+                by="ops@earlier",
+                answered_at=now,
+            )
+        self.requests.append(request)
+        if self.during is not None:
+            self.during(request)
+        if request.gate in self.hold:
+            await asyncio.Event().wait()  # no one comes: the run must stop waiting itself
+        answer = self.answers.pop(0)
+        if answer == "continue":
+            self.released.add(request.gate)
+        by = None if answer == "window" else "ops@memory"
+        return GateRecord(
+            gate=request.gate,
+            opened_at=now,
+            answer=answer,
+            by=by,
+            answered_at=now,
+        )
+
+
+@dataclasses.dataclass
 class Observer:
     """Records every event; calls `trigger` on each state change (to stop or cancel a run)."""
 
@@ -172,6 +217,8 @@ class MemoryRun:
     settings: Settings
     journal: MemoryJournal = dataclasses.field(default_factory=MemoryJournal)
     reports: list[RunReport] = dataclasses.field(default_factory=list)
+    gate: MemoryGate = dataclasses.field(default_factory=MemoryGate)
+    observed: list[RunEvent] = dataclasses.field(default_factory=list)  # every run's events
 
     @classmethod
     async def planned(cls, scenario: dict[str, Any], folder: Path, settings: Settings) -> MemoryRun:
@@ -199,10 +246,11 @@ class MemoryRun:
             client_for=self.fleet.client,
             journal=self.journal,
             run_id="memory-run",
-            observer=Observer(fire),
+            observer=Observer(fire, self.observed),
             stop=stop,
             prior=self.journal.priors() if resumed else {},
             halted_before=self.journal.halted() if resumed else {},
+            gate=self.gate,
         )
         task = asyncio.ensure_future(run_plan(context))
         holder.append(task)

@@ -24,6 +24,7 @@ from orchestrator.cli.grammar import (
     suggest_flag,
 )
 from orchestrator.core.about import tool_version
+from orchestrator.core.batchsizes import BatchSizes
 from orchestrator.core.config import parse_window_end, resolve_settings, window_still_open
 from orchestrator.core.errors import ConfigError
 
@@ -60,6 +61,18 @@ def _run_flags(parser: argparse.ArgumentParser) -> None:
         "--allow-downgrade",
         "permit targets lower than the running version",
         action="store_true",
+    )
+    setting(
+        parser,
+        "--batches",
+        "within each stage, upgrade in batches of these sizes (the last repeats), e.g. 1,5,25%",
+        metavar="SIZES",
+    )
+    setting(
+        parser,
+        "--pause-after",
+        "wait at a gate after each stage or batch until `orchestrator continue RUN`",
+        choices=["stage", "batch"],
     )
     setting(
         parser,
@@ -219,6 +232,10 @@ def _state_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subp
     _format(p)
     p = _command(sub, "watch", "show a run going on elsewhere, live, until it ends")
     p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
+    p = _command(sub, "continue", "release the gate a run waits at (--pause-after)")
+    p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
+    p = _command(sub, "stop", "stop a run at the gate it waits at: nothing behind it starts")
+    p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
     p = _command(sub, "restore-ingest", "re-enable ingest the tool halted (after a crash)")
     p.add_argument("inventory", type=Path, metavar="INVENTORY", help=_INVENTORY)
     p.add_argument(
@@ -324,7 +341,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """The run's settings: these flags over ORCHESTRATOR_* over --config over defaults."""
     cli: dict[str, Any] = {}
     names = ("concurrency", "max_failures", "state_db", "report", "notify_url", "log_format")
-    for name in (*names, "ingest_found_off"):
+    for name in (*names, "ingest_found_off", "batches", "pause_after"):
         cli[name] = getattr(args, name, None)
     cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
     cli["notify_start"] = getattr(args, "notify_start", None)
@@ -359,10 +376,17 @@ def _check_report_path(path: Path) -> None:
 
 
 def reviewed(settings: Settings, plan: Plan, args: argparse.Namespace) -> Settings:
-    """A saved plan runs with the concurrency and window it was reviewed with, unless overridden."""
+    """A saved plan runs with the concurrency, window, batches and gates it was reviewed with.
+
+    A flag overrides each; batches that differ from the plan's then refuse the plan.
+    """
     update: dict[str, Any] = {"allow_downgrade": plan.allow_downgrade or settings.allow_downgrade}
     if args.concurrency is None:
         update["concurrency"] = plan.concurrency
     if args.window_end is None:
         update["window_end"] = window_still_open(plan.window_end, "the plan was reviewed with")
+    if getattr(args, "batches", None) is None:
+        update["batches"] = BatchSizes.parse(plan.batch_sizes) if plan.batch_sizes else None
+    if getattr(args, "pause_after", None) is None:
+        update["pause_after"] = plan.pause_after
     return settings.model_copy(update=update)

@@ -141,6 +141,7 @@ class App(StateCommands):
                 observer=self.observer(plan),
                 stop=stop,
                 run_id=run_id,
+                prompt=self.gate_prompt(),
                 plan_file=self.args.plan_file,
             )
         )
@@ -216,7 +217,11 @@ class App(StateCommands):
 
         result = self.with_signals(
             lambda stop: workflow.resume(
-                inventory_for, self.settings, observer_for=self.observer, stop=stop
+                inventory_for,
+                self.settings,
+                observer_for=self.observer,
+                stop=stop,
+                prompt=self.gate_prompt(),
             )
         )
         return self.finish(result)
@@ -288,6 +293,8 @@ _COMMANDS: dict[str, Callable[[App], int]] = {
     "status": App.status,
     "history": App.history,
     "watch": App.watch,
+    "continue": App.continue_run,
+    "stop": App.stop_run,
     "restore-ingest": App.restore_ingest,
     "unlock": App.unlock,
     "simulate": App.simulate,

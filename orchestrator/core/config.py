@@ -9,8 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
+from orchestrator.core.batchsizes import BatchSizes
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.models import ZonedTime, local_if_naive
 from orchestrator.core.statehome import default_state_db
@@ -82,6 +90,8 @@ class Settings(BaseModel):
     window_end: ZonedTime | None = None
     allow_downgrade: bool = False
     ingest_found_off: Literal["keep", "enable"] | None = None  # a cluster found disabled
+    batches: BatchSizes | None = None  # within each stage; None: the stage is one batch
+    pause_after: Literal["stage", "batch"] | None = None  # gates: wait for a person there
     state_db: Path = Field(default_factory=default_state_db)  # the per-user state home
     report: Path | None = None
     notify_url: str | None = None
@@ -104,11 +114,13 @@ class Settings(BaseModel):
     upgrade_duration: float = Field(default=900.0, ge=0, le=_WEEK)  # firmware job, seconds
     reboot_duration: float = Field(default=300.0, ge=0, le=_WEEK)  # restart downtime, seconds
 
-    @field_validator("max_failures", mode="before")
+    @field_validator("max_failures", "batches", mode="before")
     @classmethod
-    def _budget(cls, value: object) -> object:
+    def _from_text(cls, value: object, info: ValidationInfo) -> object:
+        """`3`, `10%`, `1,5,25%`: a flag's, a variable's or a file's text, parsed."""
         if isinstance(value, str | int):
-            return FailureBudget.parse(str(value))
+            parse = FailureBudget.parse if info.field_name == "max_failures" else BatchSizes.parse
+            return parse(str(value))
         return value
 
 

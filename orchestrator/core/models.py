@@ -339,6 +339,16 @@ class RunOrigin(Frozen):
     plan_file_sha256: str | None = None  # that file's bytes, when the run started
 
 
+class GateRecord(Frozen):
+    """A gate the run waited at: what it waited for, and who answered how and when."""
+
+    gate: str  # what waits behind it, e.g. "discover batch 2"
+    opened_at: dt.datetime
+    answer: Literal["continue", "stop", "window"]  # window: the window closed while waiting
+    by: str | None = None  # user@host of whoever answered; None when the window closed
+    answered_at: dt.datetime
+
+
 class RunReport(Frozen):
     """Everything a run did, for the terminal table, JSON, Markdown and the webhook."""
 
@@ -353,6 +363,7 @@ class RunReport(Frozen):
     ingest_found_off: dict[str, str] = {}  # cluster -> keep | enable, as the operator chose
     window_end: dt.datetime | None = None  # the window the run was given, if any
     origin: RunOrigin | None = None
+    gates: tuple[GateRecord, ...] = ()  # the gates the run waited at, in order
 
     def count(self, outcome: Outcome) -> int:
         """How many appliances ended with `outcome`."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from orchestrator.core.models import (
         ApplianceInfo,
         ClusterInfo,
+        GateRecord,
         IngestVerb,
         JobState,
         Outcome,
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 __all__ = [
     "AppliancePort",
     "FactsPort",
+    "GateAnswered",
+    "GateOpened",
+    "GatePort",
+    "GateRequest",
     "IngestChanged",
     "IngestJournal",
     "JobLister",
@@ -193,6 +198,25 @@ class JournalledState(Protocol):
         ...
 
 
+# --- gates -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GateRequest:
+    """The run waits before `gate` (e.g. "discover batch 2"); `finished` just ended."""
+
+    run_id: str
+    gate: str
+    finished: tuple[tuple[str, Outcome], ...]  # each appliance of what just ended, its outcome
+
+
+class GatePort(Protocol):
+    """Where a gate's answer comes from: the state database, a prompt, or a test."""
+
+    async def wait(self, request: GateRequest, *, deadline: dt.datetime | None) -> GateRecord:
+        """Wait for `continue` or `stop`; answer `window` once `deadline` passes."""
+
+
 # --- what a run tells its observers ----------------------------------------------------------
 
 
@@ -249,7 +273,30 @@ class StepNoted:
     detail: str
 
 
-RunEvent = WaveStarted | StateChanged | IngestChanged | UploadProgressed | JobProgressed | StepNoted
+@dataclass(frozen=True, slots=True)
+class GateOpened:
+    """The run waits at a gate for a person (`request` says what just finished)."""
+
+    request: GateRequest
+
+
+@dataclass(frozen=True, slots=True)
+class GateAnswered:
+    """A gate was answered: the run goes on, stops, or defers the rest (window)."""
+
+    record: GateRecord
+
+
+RunEvent = (
+    WaveStarted
+    | StateChanged
+    | IngestChanged
+    | UploadProgressed
+    | JobProgressed
+    | StepNoted
+    | GateOpened
+    | GateAnswered
+)
 
 
 class RunObserver(Protocol):

@@ -24,10 +24,12 @@ from orchestrator.core.errors import (
 from orchestrator.core.models import FINAL_OUTCOMES, Outcome, RunReport, same_version
 from orchestrator.core.procedure import Phase
 from orchestrator.engine import steps
+from orchestrator.engine.gates import Gates
 from orchestrator.engine.ingest import IngestGuard
 from orchestrator.engine.ports import StateChanged, StepReporter, WaveStarted
 from orchestrator.engine.runstate import (
     Track,
+    blocker_of,
     cancel_unfinished,
     exit_code_for,
     wave_blocker,
@@ -68,6 +70,7 @@ class Runner:
         self.members = {bracket.cluster: bracket.members for bracket in plan.ingest}
         self.wave_index = {a.name: i for i, wave in enumerate(plan.waves) for a in wave.appliances}
         self.ingest = IngestGuard(context)
+        self.gates = Gates(context)
         self.started_at = _now()
         self.fatal: str | None = None  # why the whole run had to stop (the journal failed)
         self.actionable = sum(1 for t in self.tracks.values() if t.planned.actionable)
@@ -104,6 +107,7 @@ class Runner:
             results=results,
             ingest=tuple(self.ingest.actions),
             error=self.fatal,
+            gates=tuple(self.gates.records),
         )
 
     async def _restore_on_the_way_out(self) -> None:
@@ -139,6 +143,8 @@ class Runner:
     async def _run_waves(self) -> None:
         blocker: tuple[Outcome, str] | None = None
         for wave in self.plan.waves:
+            if blocker is None:  # a stage's gate stands before its ingest is halted
+                blocker = await self.gates.before(wave, 0, self.tracks)
             if blocker is not None:
                 await self._mark_wave(wave, *blocker)
                 continue
@@ -174,6 +180,22 @@ class Runner:
             await self._settle_unactionable(track)
         pending = [t for t in todo if t.outcome not in FINAL_OUTCOMES]
         self.observer.notify(WaveStarted(wave.kind, len(pending)))
+        blocker: tuple[Outcome, str] | None = None
+        for index, names in enumerate(wave.batch_names()):
+            batch = [self.tracks[name] for name in names]
+            if blocker is None and index > 0:
+                blocker = await self.gates.before(wave, index, self.tracks)
+            if blocker is not None:
+                for track in batch:
+                    if track.outcome not in FINAL_OUTCOMES:
+                        await self._final(track, *blocker)
+                continue
+            await self._run_batch([t for t in batch if t.outcome not in FINAL_OUTCOMES])
+            what = f"batch {index + 1} of wave {wave.kind.value}"
+            blocker = blocker_of(names, self.tracks, what, "this batch")
+
+    async def _run_batch(self, pending: list[Track]) -> None:
+        """Run one batch: every appliance in it ends before the next batch starts."""
         gate = asyncio.Semaphore(self.settings.concurrency)
         async with asyncio.TaskGroup() as group:
             for track in pending:

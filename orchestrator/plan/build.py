@@ -33,7 +33,7 @@ from orchestrator.plan.model import (
     WaveKind,
 )
 from orchestrator.plan.rules import check_version_rules
-from orchestrator.plan.schedule import list_schedule, makespan
+from orchestrator.plan.schedule import batch_schedule
 
 __all__ = [
     "WAVE_ORDER",
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Collection, Iterable, Mapping, Sequence
 
+    from orchestrator.core.batchsizes import BatchSizes
     from orchestrator.core.config import Settings
     from orchestrator.core.models import Appliance, Inventory
 
@@ -113,7 +114,7 @@ def build_plan(
         warnings.extend(notes)
     refusals, rule_warnings = check_version_rules(planned)
     brackets = _brackets(planned, facts, frozenset(halted_by_tool), settings.ingest_found_off)
-    waves = [_wave(kind, planned, settings.concurrency) for kind in WAVE_ORDER]
+    waves = [_wave(kind, planned, settings) for kind in WAVE_ORDER]
     if settings.window_end is not None:
         waves, window_warning = _fit_window(waves, now, settings.window_end, settings.concurrency)
         warnings.extend(window_warning)
@@ -125,6 +126,8 @@ def build_plan(
         concurrency=settings.concurrency,
         allow_downgrade=settings.allow_downgrade,
         window_end=settings.window_end,
+        batch_sizes=str(settings.batches) if settings.batches else None,
+        pause_after=settings.pause_after,
         waves=tuple(waves),
         unplaced=tuple(p for p in planned if p.wave is None),
         ingest=brackets,
@@ -328,10 +331,25 @@ def bracket_waves(plan: Plan, bracket: IngestBracket) -> tuple[WaveKind, WaveKin
 # --- estimates and the window ----------------------------------------------------------------
 
 
-def _wave(kind: WaveKind, planned: Sequence[PlannedAppliance], workers: int) -> Wave:
+def _wave(kind: WaveKind, planned: Sequence[PlannedAppliance], settings: Settings) -> Wave:
     members = tuple(line for line in planned if line.wave is kind)
-    durations = [line.estimate.total for line in members if line.actionable]
-    return Wave(kind=kind, appliances=members, estimate=makespan(durations, workers))
+    wave = Wave(kind=kind, appliances=members, batches=_batches(members, settings.batches))
+    estimate = batch_schedule(wave.batch_jobs(), settings.concurrency).makespan
+    return wave.model_copy(update={"estimate": estimate})
+
+
+def _batches(
+    members: Sequence[PlannedAppliance], sizes: BatchSizes | None
+) -> tuple[tuple[str, ...], ...]:
+    """The wave's appliances to upgrade cut into batches of `sizes`, in inventory order."""
+    names = [line.name for line in members if line.actionable]
+    if sizes is None:
+        return ()
+    batches: list[tuple[str, ...]] = []
+    for size in sizes.split(len(names)):
+        batches.append(tuple(names[:size]))
+        names = names[size:]
+    return tuple(batches)
 
 
 def _fit_window(
@@ -364,5 +382,4 @@ def _fit_window(
 
 def _late(wave: Wave, budget: float, workers: int) -> frozenset[str]:
     """Names that would end after `budget` seconds, in the plan's schedule order."""
-    jobs = [(line.name, line.estimate.total) for line in wave.appliances if line.actionable]
-    return list_schedule(jobs, workers, budget=budget).late
+    return batch_schedule(wave.batch_jobs(), workers, budget=budget).late

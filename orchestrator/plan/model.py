@@ -12,7 +12,7 @@ from orchestrator.core.models import Firmware, NodeKind, Role, ZonedTime, versio
 from orchestrator.core.tls import TlsCheck
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Collection, Iterator
 
 
 class PlanModel(BaseModel):
@@ -53,6 +53,7 @@ WAVE_OF_ROLE: dict[tuple[Role | None, NodeKind | None], WaveKind] = {
 
 
 FoundOffChoice = Literal["keep", "enable"]
+PauseAfter = Literal["stage", "batch"]
 _Seconds = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
@@ -130,6 +131,23 @@ class Wave(PlanModel):
     kind: WaveKind
     appliances: tuple[PlannedAppliance, ...]
     estimate: float = _Seconds  # seconds at the planned concurrency
+    # The appliances to upgrade, batch by batch; empty (a plan without batches): one batch.
+    batches: tuple[tuple[str, ...], ...] = ()
+
+    def batch_names(self) -> tuple[tuple[str, ...], ...]:
+        """The names of the appliances to upgrade in each batch, in the order they run."""
+        if self.batches:
+            return self.batches
+        names = tuple(line.name for line in self.appliances if line.actionable)
+        return (names,) if names else ()
+
+    def batch_jobs(self, names: Collection[str] | None = None) -> list[list[tuple[str, float]]]:
+        """Each batch as (name, estimated seconds) jobs for the scheduler; only `names` if given."""
+        seconds = {line.name: line.estimate.total for line in self.appliances}
+        return [
+            [(name, seconds[name]) for name in batch if names is None or name in names]
+            for batch in self.batch_names()
+        ]
 
 
 class Plan(PlanModel):
@@ -143,6 +161,8 @@ class Plan(PlanModel):
     concurrency: int = Field(ge=1, le=1000)  # as Settings.concurrency; 0 would never start
     allow_downgrade: bool = False
     window_end: ZonedTime | None = None
+    batch_sizes: str | None = None  # as --batches gave them; None: each stage is one batch
+    pause_after: PauseAfter | None = None  # gates: wait for a release after each stage or batch
 
     waves: tuple[Wave, ...]
     ingest: tuple[IngestBracket, ...] = ()
@@ -208,6 +228,7 @@ def structure_problems(plan: Plan) -> list[str]:
         for line in plan.unplaced
         if line.action is not Action.REFUSED
     ]
+    problems += [problem for wave in plan.waves for problem in _batch_problems(wave)]
     bracketed = {name: b.cluster for b in plan.ingest for name in b.members}
     problems += [
         f"Explore node {line.name} is upgraded outside an ingest bracket of its cluster"
@@ -217,6 +238,19 @@ def structure_problems(plan: Plan) -> list[str]:
         and bracketed.get(line.name) != line.cluster
     ]
     return problems
+
+
+def _batch_problems(wave: Wave) -> list[str]:
+    """Batches hold every appliance of the wave to upgrade, once each, and nothing else."""
+    if not wave.batches:
+        return []
+    names = [name for batch in wave.batches for name in batch]
+    acting = [line.name for line in wave.appliances if line.actionable]
+    if any(not batch for batch in wave.batches):
+        return [f"wave {wave.kind} has an empty batch"]
+    if sorted(names) != sorted(acting):
+        return [f"the batches of wave {wave.kind} do not hold each appliance to upgrade once"]
+    return []
 
 
 # --- building a plan -------------------------------------------------------------------------

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from orchestrator.core.models import (
         ApplianceResult,
+        GateRecord,
         IngestAction,
         RunOrigin,
         RunReport,
@@ -183,6 +184,18 @@ def summary_payload(report: RunReport, *, going: bool = False) -> dict[str, Any]
         "ingest": [_ingest_document(action) for action in report.ingest],
         "ingest_state": _ingest_state_documents(report),
         "ingest_found_off": dict(report.ingest_found_off),
+        "gates": [_gate_document(gate) for gate in report.gates],
+    }
+
+
+def _gate_document(gate: GateRecord) -> dict[str, Any]:
+    """One gate the run waited at, and its answer (schema in docs/report.md)."""
+    return {
+        "gate": gate.gate,
+        "opened_at": iso(gate.opened_at),
+        "answer": gate.answer,
+        "by": gate.by,
+        "answered_at": iso(gate.answered_at),
     }
 
 

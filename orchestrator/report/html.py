@@ -20,6 +20,7 @@ from orchestrator.core.text import ARROW, format_duration, local_time
 from orchestrator.plan import Action
 from orchestrator.plan.file import plan_sha256
 from orchestrator.report import planview
+from orchestrator.report.batchwords import batch_lines
 from orchestrator.report.plantimeline import plan_timeline, projected
 from orchestrator.report.runtimeline import run_timeline
 from orchestrator.report.words import (
@@ -212,6 +213,7 @@ def plan_page(plan: Plan) -> str:
         concurrency=plan.concurrency,
         created=local_time(plan.created_at),
         ingest=planview.ingest_lines(plan),
+        batches=batch_lines(plan),
         waves=_waves(plan, lines),
     )
 

@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 __all__ = ["to_markdown"]
 
 
+GATE_ANSWERS = {
+    "continue": "released",
+    "stop": "stopped",
+    "window": "the window closed while it waited",
+}
+
+
 def _markdown_header(report: RunReport) -> list[str]:
     """The heading and the run summary bullets."""
     status = run_status(report.exit_code)
@@ -122,6 +129,21 @@ def _markdown_tls(report: RunReport) -> list[str]:
     return ["## TLS", "", *lines, ""]
 
 
+def _markdown_gates(report: RunReport) -> list[str]:
+    """Each gate the run waited at: who answered how, and when (left out for a run without)."""
+    if not report.gates:
+        return []
+    lines = ["## Gates", ""]
+    for gate in report.gates:
+        who = f" by {_md(gate.by)}" if gate.by else ""
+        what = GATE_ANSWERS[gate.answer]
+        lines.append(
+            f"- before {_md(gate.gate)}: {what}{who} at {gate.answered_at.isoformat()} "
+            f"(waiting since {gate.opened_at.isoformat()})"
+        )
+    return [*lines, ""]
+
+
 def _markdown_problems(report: RunReport) -> list[str]:
     """Every failed, blocked, deferred or cancelled appliance with its full error."""
     problems = [r for r in report.results if r.outcome in PROBLEM_OUTCOMES]
@@ -141,6 +163,7 @@ def to_markdown(report: RunReport) -> str:
         _markdown_table(report),
         _markdown_ingest(report),
         _markdown_tls(report),
+        _markdown_gates(report),
         _markdown_problems(report),
     )
     return "\n".join(line for section in sections for line in section).rstrip("\n") + "\n"

@@ -17,6 +17,7 @@ from orchestrator.core.text import ARROW, format_duration
 from orchestrator.core.text import markdown as _md
 from orchestrator.core.tls import TlsCheck, group_by_check, tls_check_text
 from orchestrator.plan import Action, Plan, PlannedAppliance, bracket_waves
+from orchestrator.report.batchwords import batch_lines
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -186,6 +187,7 @@ def _sections(plan: Plan) -> list[tuple[str, list[str]]]:
     return [
         ("Ingest", ingest_lines(plan)),
         ("TLS", tls_lines(plan)),
+        ("Batches and gates", batch_lines(plan)),
         ("Warnings", list(plan.warnings)),
         ("Refusals", refusal_lines(plan)),
     ]

@@ -252,7 +252,7 @@ complete_line() {{
 }}
 complete_line "orchestrator ap"
 complete_line "orchestrator plan --con"
-complete_line "orchestrator --state-db x.db st"
+complete_line "orchestrator --state-db x.db sta"
 complete_line "orchestrator plan fleet.yaml --format "
 complete_line "orchestrator unlock -"
 """

@@ -33,6 +33,7 @@ STATUS_KEYS = {
     "reasons",
     "next",
     "lock_holder",
+    "waiting_at",
     "report_html",
     "run",
 }
