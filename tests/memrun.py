@@ -110,6 +110,22 @@ class MemoryJournal:
 
 
 @dataclasses.dataclass
+class MemoryBackups:
+    """The engine's backup store, in memory: what was saved, by appliance and kind."""
+
+    files: dict[tuple[str, str], bytes] = dataclasses.field(default_factory=dict)
+
+    def saved(self, appliance: str, kind: str) -> bytes | None:
+        """What was saved, if anything."""
+        return self.files.get((appliance, kind))
+
+    async def save(self, appliance: str, kind: str, data: bytes) -> None:
+        """Keep the file."""
+        await asyncio.sleep(0)  # a write yields to the loop, as a thread would
+        self.files[appliance, kind] = data
+
+
+@dataclasses.dataclass
 class Observer:
     """Records every event; calls `trigger` on each state change (to stop or cancel a run)."""
 
@@ -171,6 +187,7 @@ class MemoryRun:
     plan: Plan
     settings: Settings
     journal: MemoryJournal = dataclasses.field(default_factory=MemoryJournal)
+    backups: MemoryBackups = dataclasses.field(default_factory=MemoryBackups)
     reports: list[RunReport] = dataclasses.field(default_factory=list)
 
     @classmethod
@@ -203,6 +220,7 @@ class MemoryRun:
             stop=stop,
             prior=self.journal.priors() if resumed else {},
             halted_before=self.journal.halted() if resumed else {},
+            backups=self.backups if self.settings.backup else None,
         )
         task = asyncio.ensure_future(run_plan(context))
         holder.append(task)

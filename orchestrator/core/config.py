@@ -81,6 +81,7 @@ class Settings(BaseModel):
     max_failures: FailureBudget = FailureBudget()
     window_end: ZonedTime | None = None
     allow_downgrade: bool = False
+    backup: bool = True  # back each appliance up into the run's folder before changing it
     ingest_found_off: Literal["keep", "enable"] | None = None  # a cluster found disabled
     state_db: Path = Field(default_factory=default_state_db)  # the per-user state home
     report: Path | None = None
@@ -98,6 +99,7 @@ class Settings(BaseModel):
     poll_interval_max: float = Field(default=60.0, ge=0.01, le=_HOUR)
     job_deadline: float = Field(default=3600.0, ge=0.1, le=_WEEK)
     reboot_deadline: float = Field(default=1800.0, ge=0.1, le=_WEEK)
+    postcheck_grace: float = Field(default=300.0, ge=0, le=_DAY)  # processes may still start
     # estimates for the plan
     upload_throughput: float = Field(default=20e6, ge=1e3, le=1e11)  # bytes per second
     download_duration: float = Field(default=300.0, ge=0, le=_WEEK)  # URL/cloud modes, seconds

@@ -143,6 +143,18 @@ class ClusterInfo(Frozen):
     ingest_enabled: bool
 
 
+class ProcessState(Frozen):
+    """One process of GET /api/v1/extrahop/processes (fields [UNVERIFIED]: name, status)."""
+
+    name: str
+    status: str
+
+    @property
+    def running(self) -> bool:
+        """Whether the appliance says the process runs."""
+        return self.status.strip().lower() == "running"
+
+
 class JobState(Frozen):
     """One poll of GET /api/v1/jobs/{id}."""
 
@@ -186,11 +198,13 @@ class Outcome(enum.StrEnum):
 
     PENDING = "pending"  # not started yet
     PRECHECKED = "prechecked"  # reachable, version and role confirmed
+    BACKING_UP = "backing_up"  # customizations and running config being saved, nothing changed
     UPLOADING = "uploading"  # image upload in progress
     UPLOADED = "uploaded"  # image accepted by the appliance
     UPGRADING = "upgrading"  # firmware job running
     REBOOTING = "rebooting"  # waiting for the appliance to come back
     VERIFYING = "verifying"  # checking the running version
+    POSTCHECKING = "postchecking"  # new version verified: processes and license being checked
     DONE = "done"  # upgraded and verified
     SKIPPED = "skipped"  # already at the target
     BLOCKED = "blocked"  # an earlier wave failed, or the plan refused it
@@ -334,6 +348,16 @@ class RunOrigin(Frozen):
     plan_file_sha256: str | None = None  # that file's bytes, when the run started
 
 
+class BackupFile(Frozen):
+    """One file a run saved from an appliance before changing it (runs/<id>/backups/)."""
+
+    appliance: str
+    kind: str  # customizations (.exbk), runningconfig, license
+    path: str
+    size: int
+    sha256: str
+
+
 class RunReport(Frozen):
     """Everything a run did, for the terminal table, JSON, Markdown and the webhook."""
 
@@ -348,6 +372,7 @@ class RunReport(Frozen):
     ingest_found_off: dict[str, str] = {}  # cluster -> keep | enable, as the operator chose
     window_end: dt.datetime | None = None  # the window the run was given, if any
     origin: RunOrigin | None = None
+    backups: tuple[BackupFile, ...] = ()  # what the run saved before changing each appliance
 
     def count(self, outcome: Outcome) -> int:
         """How many appliances ended with `outcome`."""

@@ -23,9 +23,10 @@ from orchestrator.core.errors import (
 )
 from orchestrator.core.models import FINAL_OUTCOMES, Outcome, RunReport, same_version
 from orchestrator.core.procedure import Phase
-from orchestrator.engine import steps
+from orchestrator.engine import backup, steps
 from orchestrator.engine.ingest import IngestGuard
 from orchestrator.engine.ports import StateChanged, StepReporter, WaveStarted
+from orchestrator.engine.postcheck import postcheck
 from orchestrator.engine.runstate import (
     Track,
     cancel_unfinished,
@@ -35,6 +36,7 @@ from orchestrator.engine.runstate import (
 from orchestrator.plan import Action, WaveKind
 
 if TYPE_CHECKING:
+    from orchestrator.core.models import ApplianceInfo
     from orchestrator.engine.context import RunContext
     from orchestrator.engine.ports import AppliancePort, StepObserver
     from orchestrator.plan import IngestBracket, Wave
@@ -225,7 +227,9 @@ class Runner:
         client = self.client_for(planned.name)
         obs = StepReporter(self.observer, planned.name)
         track.started_at = track.started_at or _now()
-        if track.phase <= Phase.PRECHECK and not await self._precheck(track, client):
+        if track.phase <= Phase.PRECHECK and not (
+            await self._precheck(track, client) and await self._backup(track, client, obs)
+        ):
             return
         if planned.action is Action.UPLOAD and track.phase <= Phase.UPLOAD:
             if not await self._safe_point(track):
@@ -243,7 +247,25 @@ class Runner:
             track.version_after = info.version
             await self._final(track, Outcome.SKIPPED, "already at the target version")
             return False
+        track.license_before = await client.get_license()  # what the post-check compares
         await self._state(track, Outcome.PRECHECKED, version=info.version)
+        return True
+
+    async def _backup(self, track: Track, client: AppliancePort, obs: StepObserver) -> bool:
+        """Back the appliance up before its first change (unless --no-backup)."""
+        store = self.context.backups
+        if store is None:
+            return True
+        if not await self._safe_point(track):
+            return False
+        await self._state(track, Outcome.BACKING_UP)
+        await backup.take(
+            client,
+            store,
+            run_id=self.run_id,
+            license_before=track.license_before or {},
+            observer=obs,
+        )
         return True
 
     async def _safe_point(self, track: Track) -> bool:
@@ -280,9 +302,20 @@ class Runner:
             watch=watch,
             deadline=self.settings.reboot_deadline + extra,
         )
+        await self._verified(track, client, obs, info)
+
+    async def _verified(
+        self, track: Track, client: AppliancePort, obs: StepObserver, info: ApplianceInfo
+    ) -> None:
+        """It runs the target: check its role, then its processes and license."""
         await self._state(track, Outcome.VERIFYING)
-        steps.verify(planned, info)
+        steps.verify(track.planned, info)
         track.version_after = info.version
+        await self._state(track, Outcome.POSTCHECKING)
+        before = track.license_before or backup.saved_license(
+            self.context.backups, track.planned.name
+        )
+        await postcheck(client, self.settings, license_before=before, observer=obs)
         await self._final(track, Outcome.DONE, None)
 
     async def _start(self, track: Track, client: AppliancePort) -> Phase:

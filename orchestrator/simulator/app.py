@@ -18,6 +18,7 @@ from orchestrator.simulator.bodies import (
 )
 from orchestrator.simulator.host import Refused
 from orchestrator.simulator.images import HEADER_LIMIT, parse_image_header
+from orchestrator.simulator.snapapi import add_snapshot_routes
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -344,4 +345,5 @@ def create_app(registry: Registry) -> web.Application:
     app.router.add_get(f"{api}/jobs/{{id}}", get_job)
     app.router.add_get(f"{api}/appliances", get_appliances)
     app.router.add_get(f"{api}/appliances/{{id}}", get_appliance)
+    add_snapshot_routes(app, _appliance)
     return app

@@ -33,6 +33,7 @@ from orchestrator.journal.view import run_origin, with_steps
 from orchestrator.plan.file import plan_sha256, plan_text
 from orchestrator.report.document import started_payload
 from orchestrator.report.notify import notify, redact_url
+from orchestrator.workflow.backups import FolderBackups, backup_files
 from orchestrator.workflow.planning import clients_for, hash_images
 from orchestrator.workflow.runlog import started_by
 
@@ -95,7 +96,16 @@ async def execute(
         )
         _notify_start(stack, settings, run_id, plan, origin, resumed=False)
         return await _run(
-            stack, plan, inventory, settings, journal, run_id, observer, stop, origin=origin
+            stack,
+            plan,
+            inventory,
+            settings,
+            journal,
+            run_id,
+            observer,
+            stop,
+            origin=origin,
+            folder=folder,
         )
 
 
@@ -219,6 +229,7 @@ async def resume(
             prior=prior,
             halted_before=halted,
             origin=origin,
+            folder=folder,
         )
 
 
@@ -285,6 +296,7 @@ async def _run(  # noqa: PLR0917 - the run's parts, positional in one private ca
     prior: Mapping[str, Prior] | None = None,
     halted_before: Mapping[str, IngestVerb] | None = None,
     origin: RunOrigin,
+    folder: RunFolder,
 ) -> RunReport:
     session = await stack.enter_async_context(open_session(settings))
     context = RunContext(
@@ -297,6 +309,7 @@ async def _run(  # noqa: PLR0917 - the run's parts, positional in one private ca
         stop=stop,
         prior=prior or {},
         halted_before=halted_before or {},
+        backups=FolderBackups(folder) if settings.backup else None,
     )
     report = await run_plan(context)
     if report.exit_code != 3:  # noqa: PLR2004 - an incomplete run stays open for `resume`
@@ -314,6 +327,7 @@ async def _run(  # noqa: PLR0917 - the run's parts, positional in one private ca
             "ingest_found_off": _choices(plan),
             "window_end": settings.window_end,
             "origin": origin,
+            "backups": await asyncio.to_thread(backup_files, folder),
         }
     )
 
