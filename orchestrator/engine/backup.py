@@ -12,7 +12,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.core.errors import OrchestratorError, PreconditionFailed, one_line
+from orchestrator.core.errors import (
+    ApplianceError,
+    OrchestratorError,
+    PreconditionFailed,
+)
 
 if TYPE_CHECKING:
     from orchestrator.engine.ports import BackupStore, HealthPort, StepObserver
@@ -54,7 +58,8 @@ async def take(
         exbk = await client.download_backup(backup_id)
         config = await client.get_running_config()
     except OrchestratorError as exc:
-        raise _failed(name, one_line(exc)) from exc
+        why = exc.message if isinstance(exc, ApplianceError) else str(exc)
+        raise _failed(name, " ".join(why.split())) from exc
     if not exbk:
         raise _failed(name, f"the downloaded backup {backup_id} is empty")
     await store.save(name, LICENSE, json.dumps(license_before, indent=2).encode())

@@ -186,6 +186,7 @@ def summary_payload(report: RunReport, *, going: bool = False) -> dict[str, Any]
         "ingest": [_ingest_document(action) for action in report.ingest],
         "ingest_state": _ingest_state_documents(report),
         "ingest_found_off": dict(report.ingest_found_off),
+        "backups": [backup.model_dump() for backup in report.backups],
     }
 
 
