@@ -32,8 +32,9 @@ def _backup_made(result: RunResult, name: str) -> float:
 async def test_every_appliance_is_backed_up_into_the_run_folder_before_its_first_change(
     tmp_path: Path,
 ) -> None:
-    """Each appliance's .exbk, running config and license are in runs/<id>/backups/, 0600,
-    saved before the upload that first changed it; the report lists each with size and sha256.
+    """Each appliance's .exbk, running config and license are saved, 0600, before its upload.
+
+    In runs/<id>/backups/; the report (Markdown and HTML too) lists each with size and sha256.
     """
     result = await apply_scenario(lab(small=True), tmp_path)
     assert result.report.exit_code == 0
@@ -70,9 +71,7 @@ async def test_every_appliance_is_backed_up_into_the_run_folder_before_its_first
 async def test_a_failed_backup_fails_the_appliance_before_anything_on_it_changed(
     tmp_path: Path,
 ) -> None:
-    """eda1's backup fails: eda1 is failed saying so, never uploaded to or upgraded, and the
-    waves after Discover are blocked.
-    """
+    """eda1's backup fails: it is failed saying so, never changed; later waves are blocked."""
     result = await apply_scenario(lab({"eda1": {"backup_fails": True}}, small=True), tmp_path)
     assert result.report.exit_code == 1
     assert result.outcome("eda1") == "failed"
@@ -99,9 +98,7 @@ async def test_no_backup_takes_none_and_the_report_lists_none(tmp_path: Path) ->
 async def test_a_process_down_after_the_upgrade_fails_the_appliance_and_blocks_later_waves(
     tmp_path: Path,
 ) -> None:
-    """eda1 comes back on the target with excap stopped: failed with the reason; Explore and
-    Trace are never started.
-    """
+    """eda1 comes back with excap stopped: failed with the reason; Explore, Trace never start."""
     settings = fast_settings(tmp_path, postcheck_grace=0.2)
     scenario = lab({"eda1": {"process_down": "excap"}}, small=True)
     result = await apply_scenario(scenario, tmp_path, settings=settings)
