@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from orchestrator.core.errors import ApiError, AuthError, TransportError
 from orchestrator.core.models import ApplianceInfo, ClusterInfo, JobState, ProcessState
+from orchestrator.simulator import snapshots
 from orchestrator.simulator.fleet import build_appliances
 from orchestrator.simulator.host import Event, Refused
 from orchestrator.simulator.images import (
@@ -27,13 +28,6 @@ from orchestrator.simulator.images import (
     served_image,
 )
 from orchestrator.simulator.jobs import Fetched
-from orchestrator.simulator.snapshots import (
-    create_backup,
-    exbk_file,
-    license_of,
-    processes_of,
-    running_config,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -256,29 +250,31 @@ class MemoryAppliance:
 
     async def create_backup(self, name: str) -> str:
         """POST /customizations."""
-        ident: str = await self._call(lambda: create_backup(self.appliance, name))
+        ident: str = await self._call(lambda: snapshots.create_backup(self.appliance, name))
         return ident
 
     async def download_backup(self, backup_id: str) -> bytes:
         """POST /customizations/{id}/download."""
-        data: bytes = await self._call(lambda: exbk_file(self.appliance, backup_id))
+        data: bytes = await self._call(lambda: snapshots.exbk_file(self.appliance, backup_id))
         return data
 
     async def get_running_config(self) -> bytes:
         """GET /runningconfig."""
-        data: bytes = await self._call(lambda: json.dumps(running_config(self.appliance)).encode())
+        data: bytes = await self._call(
+            lambda: json.dumps(snapshots.running_config(self.appliance)).encode()
+        )
         return data
 
     async def get_processes(self) -> list[ProcessState]:
         """GET /extrahop/processes."""
         found: list[ProcessState] = await self._call(
-            lambda: [ProcessState.model_validate(p) for p in processes_of(self.appliance)]
+            lambda: [ProcessState.model_validate(p) for p in snapshots.processes_of(self.appliance)]
         )
         return found
 
     async def get_license(self) -> dict[str, Any]:
         """GET /license."""
-        found: dict[str, Any] = await self._call(lambda: license_of(self.appliance))
+        found: dict[str, Any] = await self._call(lambda: snapshots.license_of(self.appliance))
         return found
 
 
