@@ -36,6 +36,8 @@ from orchestrator.engine.runstate import (
 from orchestrator.plan import Action, WaveKind
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from orchestrator.core.models import ApplianceInfo
     from orchestrator.engine.context import RunContext
     from orchestrator.engine.ports import AppliancePort, StepObserver
@@ -145,6 +147,7 @@ class Runner:
                 await self._mark_wave(wave, *blocker)
                 continue
             if not self.stop.is_set():
+                await self._back_up_before_halt(wave)
                 await self.ingest.halt_before(wave.kind, first_wave=self._first_wave)
             await self._run_wave(wave)
             blocker = wave_blocker(wave, self.tracks)
@@ -197,13 +200,57 @@ class Runner:
             if reason is not None:
                 await self._final(track, *reason)
                 return
-            try:
-                await self._drive(track)
-            except StateError:
-                self.stop.set()  # nothing may go on unjournalled; run() reports it
-                raise
-            except OrchestratorError as exc:
-                await self._final(track, Outcome.FAILED, one_line(exc))
+            await self._failing_on_error(track, self._drive(track))
+
+    async def _failing_on_error(self, track: Track, work: Awaitable[object]) -> None:
+        """Await one appliance's work; its error fails it (a journal failure stops the run)."""
+        try:
+            await work
+        except StateError:
+            self.stop.set()  # nothing may go on unjournalled; run() reports it
+            raise
+        except OrchestratorError as exc:
+            await self._final(track, Outcome.FAILED, one_line(exc))
+
+    # ------------------------------------------------ backups before an ingest halt
+    async def _back_up_before_halt(self, wave: Wave) -> None:
+        """Back up each node of a cluster about to be halted: the halt changes them all."""
+        if self.context.backups is None:
+            return
+        for bracket in self.plan.ingest:
+            if bracket.halt and self._first_wave(bracket) is wave.kind:
+                await self._back_up_cluster(bracket)
+
+    async def _back_up_cluster(self, bracket: IngestBracket) -> None:
+        """Precheck and back up its nodes; if one fails, no node of it is halted or changed."""
+        todo = [
+            track
+            for track in (self.tracks[name] for name in bracket.members if name in self.tracks)
+            if track.outcome not in FINAL_OUTCOMES
+            and track.phase <= Phase.PRECHECK
+            and self._why_not_start(track) is None
+        ]
+        gate = asyncio.Semaphore(self.settings.concurrency)
+        async with asyncio.TaskGroup() as group:
+            for track in todo:
+                group.create_task(self._back_up_early(track, gate))
+        failed = [t.planned.name for t in todo if t.outcome is Outcome.FAILED]
+        reason = f"backup of {', '.join(failed)} failed; ingest on {bracket.cluster} not halted"
+        for track in todo:
+            if failed and track.outcome not in FINAL_OUTCOMES:
+                await self._final(track, Outcome.BLOCKED, reason)
+
+    async def _back_up_early(self, track: Track, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            client = self.client_for(track.planned.name)
+            obs = StepReporter(self.observer, track.planned.name)
+            await self._failing_on_error(track, self._precheck_and_back_up(track, client, obs))
+
+    async def _precheck_and_back_up(
+        self, track: Track, client: AppliancePort, obs: StepObserver
+    ) -> None:
+        if await self._precheck(track, client) and await self._backup(track, client, obs):
+            await self._state(track, Outcome.PRECHECKED)  # backed up; waits for its wave
 
     def _why_not_start(self, track: Track) -> tuple[Outcome, str] | None:
         if track.resumed and track.phase >= Phase.AWAIT_JOB:

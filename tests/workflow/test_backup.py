@@ -118,3 +118,28 @@ async def test_a_license_changed_by_the_upgrade_fails_the_post_check(tmp_path: P
     assert "the license changed during the upgrade (modules)" in result.error("eca1")
     assert result.outcome("eda1") == "blocked"
     assert first_change(result.events, "eda1") is None
+
+
+async def test_explore_nodes_are_backed_up_before_their_cluster_s_ingest_is_halted(
+    tmp_path: Path,
+) -> None:
+    """The halt changes every node of the cluster: each is backed up before it, once."""
+    result = await apply_scenario(lab(small=True), tmp_path)
+    (halt,) = [e.t for e in result.events if e.kind == "ingest.changed" and not e.data["enabled"]]
+    for name in ("exa-m1", "exa-d1"):
+        assert _backup_made(result, name) < halt
+
+
+async def test_a_failed_backup_of_an_explore_node_halts_nothing_and_changes_no_node(
+    tmp_path: Path,
+) -> None:
+    """exa-d1's backup fails: ingest is never halted, no node of the cluster is changed."""
+    result = await apply_scenario(lab({"exa-d1": {"backup_fails": True}}, small=True), tmp_path)
+    assert result.report.exit_code == 1
+    assert [e for e in result.events if e.kind == "ingest.changed"] == []
+    assert result.outcome("exa-d1") == "failed"
+    assert "backup failed" in result.error("exa-d1")
+    assert result.outcome("exa-m1") == "blocked"
+    assert "backup of exa-d1 failed; ingest on exa not halted" in result.error("exa-m1")
+    for name in ("exa-m1", "exa-d1", "eta1"):
+        assert first_change(result.events, name) is None
