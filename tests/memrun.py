@@ -188,6 +188,7 @@ class MemoryRun:
     settings: Settings
     journal: MemoryJournal = dataclasses.field(default_factory=MemoryJournal)
     backups: MemoryBackups = dataclasses.field(default_factory=MemoryBackups)
+    observers: list[Observer] = dataclasses.field(default_factory=list)  # one per run, in order
     reports: list[RunReport] = dataclasses.field(default_factory=list)
 
     @classmethod
@@ -210,13 +211,14 @@ class MemoryRun:
                 trigger(event, stop, holder[0])
 
         resumed = bool(self.journal.states)
+        self.observers.append(Observer(fire))
         context = RunContext(
             plan=self.plan,
             settings=self.settings,
             client_for=self.fleet.client,
             journal=self.journal,
             run_id="memory-run",
-            observer=Observer(fire),
+            observer=self.observers[-1],
             stop=stop,
             prior=self.journal.priors() if resumed else {},
             halted_before=self.journal.halted() if resumed else {},

@@ -10,6 +10,7 @@ from fleetrun import TARGET, lab
 from memrun import MemoryRun, fast
 
 from orchestrator.core.models import Outcome
+from orchestrator.engine.ports import StepNoted
 
 if TYPE_CHECKING:
     import asyncio
@@ -66,4 +67,19 @@ async def test_a_resumed_run_compares_the_license_saved_before_the_change(tmp_pa
     eda1 = next(r for r in report.results if r.name == "eda1")
     assert eda1.outcome is Outcome.FAILED
     assert "license changed during the upgrade" in (eda1.error or "")
+    run.fleet.close()
+
+
+async def test_without_backups_a_resumed_run_says_it_cannot_compare_the_license(
+    tmp_path: Path,
+) -> None:
+    """--no-backup, cut while eda1 restarts: its precheck's license is gone; the run says so."""
+    scenario = quick_lab({"eda1": {"license_changes": True}})
+    run = await MemoryRun.planned(scenario, tmp_path, fast(backup=False))
+    assert (await run.run(trigger=stop_at("eda1", Outcome.REBOOTING, cut=True))).exit_code == 3
+    report = await run.run()
+    assert report.exit_code == 0
+    assert run.kinds("backup.created") == []
+    notes = [e for e in run.observers[-1].events if isinstance(e, StepNoted)]
+    assert any("license not compared" in n.detail for n in notes if n.appliance == "eda1")
     run.fleet.close()
