@@ -72,6 +72,7 @@ class Faults(_Strict):
     ingest_stuck: bool = False  # PATCH re-enabling ingest through this node answers 500
     halt_unavailable: RateLimit | None = None  # next N halting PATCHes: 503 + Retry-After
     halt_refused: bool = False  # every PATCH halting ingest through this node answers 400
+    disconnected: bool = False  # its console lists it "Unable to connect", at its first version
     backup_fails: bool = False  # POST /customizations answers 500: no backup can be made
     process_down: str | None = None  # this process stays down after an upgrade (processes)
     license_changes: bool = False  # GET /license answers another license after an upgrade
@@ -89,6 +90,7 @@ class ApplianceSpec(_Strict):
     port: int = Field(default=0, ge=0, le=65535)  # 0: any free port
     previous_version: str | None = None  # what GET /extrahop/firmware/previous reports
     certificate: CertificateKind = "fleet"  # served with --tls: signed by the fleet's CA
+    connected: tuple[str, ...] | None = None  # a console's appliances (None: every other)
     upload_throughput: int | None = Field(default=None, ge=0)
     job_steps: int | None = Field(default=None, ge=1, le=100)
     job_duration: float | None = Field(default=None, ge=0)
@@ -106,6 +108,8 @@ class ApplianceSpec(_Strict):
             raise ValueError("an explore appliance needs `cluster` and `node` (manager|data)")
         if self.role is not Role.EXPLORE and (self.cluster is not None or self.node is not None):
             raise ValueError("only explore appliances have `cluster` and `node`")
+        if self.connected is not None and self.role is not Role.COMMAND:
+            raise ValueError("only a command appliance (a console) has `connected`")
         return self
 
 
@@ -137,6 +141,8 @@ class Scenario(_Strict):
             if spec.port and spec.port in ports:
                 raise ValueError(f"port {spec.port} is used twice")
             ports.add(spec.port)
+        for spec in self.appliances:
+            _check_connected(spec, seen)
         for version in (self.target_version, *self.available_versions):
             if version is not None and parse_version(version) is None:
                 raise ValueError(f"version {version!r} is not a dotted version like 9.9.1.100")
@@ -152,6 +158,15 @@ class Scenario(_Strict):
         names = dict.fromkeys(self.clusters)
         names.update(dict.fromkeys(s.cluster for s in self.appliances if s.cluster))
         return tuple(names)
+
+
+def _check_connected(spec: ApplianceSpec, names: set[str]) -> None:
+    for name in spec.connected or ():
+        if name not in names or name == spec.name:
+            known = ", ".join(sorted(names - {spec.name}))
+            raise ValueError(
+                f"{spec.name}.connected: no other appliance is named {name!r}; use one of {known}"
+            )
 
 
 def _yaml_path(loc: tuple[int | str, ...]) -> str:
