@@ -16,6 +16,7 @@ from orchestrator.core.errors import (
     ApplianceError,
     OrchestratorError,
     PreconditionFailed,
+    TransportError,
 )
 
 if TYPE_CHECKING:
@@ -54,18 +55,23 @@ async def take(
         return False
     observer.note("saving its customizations and running config")
     try:
-        backup_id = await client.create_backup(backup_name(run_id, name))
-        exbk = await client.download_backup(backup_id)
-        config = await client.get_running_config()
+        exbk, config = await _fetch(client, backup_name(run_id, name))
+        await store.save(name, LICENSE, json.dumps(license_before, indent=2).encode())
+        await store.save(name, RUNNINGCONFIG, config)
+        await store.save(name, CUSTOMIZATIONS, exbk)  # last: its presence means a whole backup
     except OrchestratorError as exc:
         why = exc.message if isinstance(exc, ApplianceError) else str(exc)
         raise _failed(name, " ".join(why.split())) from exc
-    if not exbk:
-        raise _failed(name, f"the downloaded backup {backup_id} is empty")
-    await store.save(name, LICENSE, json.dumps(license_before, indent=2).encode())
-    await store.save(name, RUNNINGCONFIG, config)
-    await store.save(name, CUSTOMIZATIONS, exbk)  # last: its presence means the backup is whole
     return True
+
+
+async def _fetch(client: HealthPort, backup: str) -> tuple[bytes, bytes]:
+    """Create the backup called `backup` and download it; read the running config."""
+    backup_id = await client.create_backup(backup)
+    exbk = await client.download_backup(backup_id)
+    if not exbk:
+        raise TransportError(client.name, f"the downloaded backup {backup_id} is empty")
+    return exbk, await client.get_running_config()
 
 
 def _failed(name: str, why: str) -> PreconditionFailed:

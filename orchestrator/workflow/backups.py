@@ -2,19 +2,19 @@
 
 `runs/<run-id>/backups/<appliance>.<kind>` — the customizations (`.exbk`), the running config
 and the license read at the precheck — in a folder private to the user (0700), each file 0600
-and written whole: to a `.part` file, synced, then renamed, so a file that is there is complete.
+and written whole (`core.userfile.write_bytes_atomically`), so a file that is there is complete.
+A file that cannot be read or written fails its appliance (ConfigError), not the run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 from typing import TYPE_CHECKING
 
-from orchestrator.core.errors import StateError
+from orchestrator.core.errors import ConfigError
 from orchestrator.core.models import BackupFile
-from orchestrator.core.statehome import make_private_dir
+from orchestrator.core.userfile import write_bytes_atomically
 from orchestrator.engine.backup import CUSTOMIZATIONS, LICENSE, RUNNINGCONFIG
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["FolderBackups", "backup_files"]
 
 _KINDS = (CUSTOMIZATIONS, RUNNINGCONFIG, LICENSE)
-_PART = ".part"
 
 
 def backups_dir(folder: RunFolder) -> Path:
@@ -49,25 +48,14 @@ class FolderBackups:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise StateError(f"cannot read backup {self._file(appliance, kind)}: {exc}") from None
+            reason = exc.strerror or type(exc).__name__
+            path = self._file(appliance, kind)
+            raise ConfigError(f"cannot read the backup {path}: {reason}") from None
 
     async def save(self, appliance: str, kind: str, data: bytes) -> None:
         """Write the file whole, private to the user."""
-        await asyncio.to_thread(self._write, self._file(appliance, kind), data)
-
-    def _write(self, path: Path, data: bytes) -> None:
-        make_private_dir(self.path)
-        part = path.with_name(path.name + _PART)
-        try:
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            part.replace(path)
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise StateError(f"cannot write backup {path} ({reason})") from None
+        path = self._file(appliance, kind)
+        await asyncio.to_thread(write_bytes_atomically, path, data, "the backup")
 
 
 def backup_files(folder: RunFolder) -> tuple[BackupFile, ...]:
