@@ -236,11 +236,7 @@ class ApplianceClient:
 
     async def list_appliances(self) -> list[ListedAppliance]:
         """The appliance itself and, on a console, those connected to it (GET /appliances)."""
-        path = "/appliances"
-        data = await self._get_json(path)
-        if not isinstance(data, list):
-            raise self._unexpected(path, "expected a list of appliances")
-        return [self._model(path, ListedAppliance, item) for item in data]
+        return await self._get_models("/appliances", ListedAppliance, "appliances")
 
     async def console_firmware_next(self, ids: list[int] | None = None) -> list[dict[str, Any]]:
         """Console: the versions connected appliances can go to (GET appliances/firmware/next)."""
@@ -268,10 +264,7 @@ class ApplianceClient:
 
     async def list_jobs(self) -> list[JobState]:
         """Every job the appliance knows, from GET /jobs."""
-        data = await self._get_json("/jobs")
-        if not isinstance(data, list):
-            raise self._unexpected("/jobs", "expected a list of jobs")
-        return [self._model("/jobs", JobState, item) for item in data]
+        return await self._get_models("/jobs", JobState, "jobs")
 
     # --- backup and health (reference/extrahop-api.md §1.6; answer shapes partly unverified) --
 
@@ -301,11 +294,7 @@ class ApplianceClient:
 
     async def get_processes(self) -> list[ProcessState]:
         """GET /extrahop/processes: each process and whether it runs."""
-        path = "/extrahop/processes"
-        data = await self._get_json(path)
-        if not isinstance(data, list):
-            raise self._unexpected(path, "expected a list of processes")
-        return [self._model(path, ProcessState, item) for item in data]
+        return await self._get_models("/extrahop/processes", ProcessState, "processes")
 
     async def get_license(self) -> dict[str, Any]:
         """GET /license: the license applied to the appliance, as a JSON object."""
@@ -339,6 +328,13 @@ class ApplianceClient:
         if not isinstance(value, str):
             raise self._unexpected(path, f'expected an object with a "{field}" string')
         return value
+
+    async def _get_models(self, path: str, model: type[M], what: str) -> list[M]:
+        """GET a JSON list of objects, each validated as `model`."""
+        data = await self._get_json(path)
+        if not isinstance(data, list):
+            raise self._unexpected(path, f"expected a list of {what}")
+        return [self._model(path, model, item) for item in data]
 
     async def _get_model(self, path: str, model: type[M], *, policy: Policy = "idempotent") -> M:
         return self._model(path, model, await self._get_json(path, policy=policy))
