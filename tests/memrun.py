@@ -155,6 +155,22 @@ class MemoryGate:
 
 
 @dataclasses.dataclass
+class MemoryBackups:
+    """The engine's backup store, in memory: what was saved, by appliance and kind."""
+
+    files: dict[tuple[str, str], bytes] = dataclasses.field(default_factory=dict)
+
+    def saved(self, appliance: str, kind: str) -> bytes | None:
+        """What was saved, if anything."""
+        return self.files.get((appliance, kind))
+
+    async def save(self, appliance: str, kind: str, data: bytes) -> None:
+        """Keep the file."""
+        await asyncio.sleep(0)  # a write yields to the loop, as a thread would
+        self.files[appliance, kind] = data
+
+
+@dataclasses.dataclass
 class Observer:
     """Records every event; calls `trigger` on each state change (to stop or cancel a run)."""
 
@@ -216,9 +232,10 @@ class MemoryRun:
     plan: Plan
     settings: Settings
     journal: MemoryJournal = dataclasses.field(default_factory=MemoryJournal)
+    backups: MemoryBackups = dataclasses.field(default_factory=MemoryBackups)
+    observers: list[Observer] = dataclasses.field(default_factory=list)  # one per run, in order
     reports: list[RunReport] = dataclasses.field(default_factory=list)
     gate: MemoryGate = dataclasses.field(default_factory=MemoryGate)
-    observed: list[RunEvent] = dataclasses.field(default_factory=list)  # every run's events
 
     @classmethod
     async def planned(cls, scenario: dict[str, Any], folder: Path, settings: Settings) -> MemoryRun:
@@ -240,23 +257,30 @@ class MemoryRun:
                 trigger(event, stop, holder[0])
 
         resumed = bool(self.journal.states)
+        self.observers.append(Observer(fire))
         context = RunContext(
             plan=self.plan,
             settings=self.settings,
             client_for=self.fleet.client,
             journal=self.journal,
             run_id="memory-run",
-            observer=Observer(fire, self.observed),
+            observer=self.observers[-1],
             stop=stop,
             prior=self.journal.priors() if resumed else {},
             halted_before=self.journal.halted() if resumed else {},
             gate=self.gate,
+            backups=self.backups if self.settings.backup else None,
         )
         task = asyncio.ensure_future(run_plan(context))
         holder.append(task)
         report = await task
         self.reports.append(report)
         return report
+
+    @property
+    def observed(self) -> list[RunEvent]:
+        """Every run's events, in order."""
+        return [event for observer in self.observers for event in observer.events]
 
     def kinds(self, kind: str) -> list[str]:
         """The appliances of every event of `kind`, in order."""

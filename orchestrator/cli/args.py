@@ -96,6 +96,13 @@ def _apply_flags(parser: argparse.ArgumentParser) -> None:
         "stop starting new appliances once more than N (or P% of them) have failed",
         metavar="N|P%",
     )
+    parser.add_argument(
+        "--no-backup",
+        action="store_true",
+        default=None,
+        help="do not save each appliance's customizations and running config into the run's "
+        "folder before changing it [default: save them] (the setting `backup`: docs/cli.md)",
+    )
     _report_flags(parser)
     parser.add_argument(
         "--detach",
@@ -345,6 +352,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         cli[name] = getattr(args, name, None)
     cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
     cli["notify_start"] = getattr(args, "notify_start", None)
+    cli["backup"] = False if getattr(args, "no_backup", False) else None
     window = getattr(args, "window_end", None)
     now = dt.datetime.now(dt.UTC)
     if window is not None:  # an empty --window-end is refused, not taken as no window

@@ -89,6 +89,7 @@ class Settings(BaseModel):
     max_failures: FailureBudget = FailureBudget()
     window_end: ZonedTime | None = None
     allow_downgrade: bool = False
+    backup: bool = True  # back each appliance up into the run's folder before changing it
     ingest_found_off: Literal["keep", "enable"] | None = None  # a cluster found disabled
     batches: BatchSizes | None = None  # within each stage; None: the stage is one batch
     pause_after: Literal["stage", "batch"] | None = None  # gates: wait for a person there
@@ -108,6 +109,7 @@ class Settings(BaseModel):
     poll_interval_max: float = Field(default=60.0, ge=0.01, le=_HOUR)
     job_deadline: float = Field(default=3600.0, ge=0.1, le=_WEEK)
     reboot_deadline: float = Field(default=1800.0, ge=0.1, le=_WEEK)
+    postcheck_grace: float = Field(default=300.0, ge=0, le=_DAY)  # processes may still start
     # estimates for the plan
     upload_throughput: float = Field(default=20e6, ge=1e3, le=1e11)  # bytes per second
     download_duration: float = Field(default=300.0, ge=0, le=_WEEK)  # URL/cloud modes, seconds

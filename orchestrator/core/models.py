@@ -143,6 +143,18 @@ class ClusterInfo(Frozen):
     ingest_enabled: bool
 
 
+class ProcessState(Frozen):
+    """One process of GET /api/v1/extrahop/processes (fields [UNVERIFIED]: name, status)."""
+
+    name: str
+    status: str
+
+    @property
+    def running(self) -> bool:
+        """Whether the appliance says the process runs."""
+        return self.status.strip().lower() == "running"
+
+
 class JobProgress(Frozen):
     """Where a job is: its status and step (a job, or one appliance's part of a console job)."""
 
@@ -191,11 +203,13 @@ class Outcome(enum.StrEnum):
 
     PENDING = "pending"  # not started yet
     PRECHECKED = "prechecked"  # reachable, version and role confirmed
+    BACKING_UP = "backing_up"  # customizations and running config being saved, nothing changed
     UPLOADING = "uploading"  # image upload in progress
     UPLOADED = "uploaded"  # image accepted by the appliance
     UPGRADING = "upgrading"  # firmware job running
     REBOOTING = "rebooting"  # waiting for the appliance to come back
     VERIFYING = "verifying"  # checking the running version
+    POSTCHECKING = "postchecking"  # new version verified: processes and license being checked
     DONE = "done"  # upgraded and verified
     SKIPPED = "skipped"  # already at the target
     BLOCKED = "blocked"  # an earlier wave failed, or the plan refused it
@@ -349,6 +363,16 @@ class GateRecord(Frozen):
     answered_at: dt.datetime
 
 
+class BackupFile(Frozen):
+    """One file a run saved from an appliance before changing it (runs/<id>/backups/)."""
+
+    appliance: str
+    kind: str  # customizations (.exbk), runningconfig, license
+    path: str
+    size: int
+    sha256: str
+
+
 class RunReport(Frozen):
     """Everything a run did, for the terminal table, JSON, Markdown and the webhook."""
 
@@ -364,6 +388,7 @@ class RunReport(Frozen):
     window_end: dt.datetime | None = None  # the window the run was given, if any
     origin: RunOrigin | None = None
     gates: tuple[GateRecord, ...] = ()  # the gates the run waited at, in order
+    backups: tuple[BackupFile, ...] = ()  # what the run saved before changing each appliance
 
     def count(self, outcome: Outcome) -> int:
         """How many appliances ended with `outcome`."""

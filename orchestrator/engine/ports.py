@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable
     from pathlib import Path
+    from typing import Any
 
     from orchestrator.core.models import (
         ApplianceInfo,
@@ -23,16 +24,19 @@ if TYPE_CHECKING:
         IngestVerb,
         JobState,
         Outcome,
+        ProcessState,
     )
     from orchestrator.plan import ImageInfo, WaveKind
 
 __all__ = [
     "AppliancePort",
+    "BackupStore",
     "FactsPort",
     "GateAnswered",
     "GateOpened",
     "GatePort",
     "GateRequest",
+    "HealthPort",
     "IngestChanged",
     "IngestJournal",
     "JobLister",
@@ -76,7 +80,33 @@ class FactsPort(JobLister, Protocol):
         ...
 
 
-class AppliancePort(FactsPort, Protocol):
+class HealthPort(Protocol):
+    """What a backup before the change and the post-checks after it read from an appliance."""
+
+    name: str
+
+    async def create_backup(self, name: str) -> str:
+        """Create a customizations backup called `name` (POST /customizations); its id."""
+        ...
+
+    async def download_backup(self, backup_id: str) -> bytes:
+        """The backup as an `.exbk` file (POST /customizations/{id}/download)."""
+        ...
+
+    async def get_running_config(self) -> bytes:
+        """The running configuration, as sent (GET /runningconfig)."""
+        ...
+
+    async def get_processes(self) -> list[ProcessState]:
+        """Each process and whether it runs (GET /extrahop/processes)."""
+        ...
+
+    async def get_license(self) -> dict[str, Any]:
+        """The license applied (GET /license)."""
+        ...
+
+
+class AppliancePort(FactsPort, HealthPort, Protocol):
     """One appliance's API as the engine uses it (orchestrator.appliance.ApplianceClient)."""
 
     async def get_info(self, *, retry: bool = True) -> ApplianceInfo:
@@ -116,6 +146,20 @@ class AppliancePort(FactsPort, Protocol):
     async def get_job(self, job_id: str, *, retry: bool = True) -> JobState:
         """One poll of a job."""
         ...
+
+
+# --- where a run keeps files ------------------------------------------------------------------
+
+
+class BackupStore(Protocol):
+    """Where a run keeps what it saved of each appliance (the run folder's `backups/`)."""
+
+    def saved(self, appliance: str, kind: str) -> bytes | None:
+        """What was saved of `appliance` as `kind`, if a (resumed) run saved it already."""
+        ...
+
+    async def save(self, appliance: str, kind: str, data: bytes) -> None:
+        """Keep `data` as `appliance`'s `kind` (written whole or not at all; private)."""
 
 
 # --- the journal -----------------------------------------------------------------------------

@@ -23,10 +23,11 @@ from orchestrator.core.errors import (
 )
 from orchestrator.core.models import FINAL_OUTCOMES, Outcome, RunReport, same_version
 from orchestrator.core.procedure import Phase
-from orchestrator.engine import steps
+from orchestrator.engine import backup, steps
 from orchestrator.engine.gates import Gates
 from orchestrator.engine.ingest import IngestGuard
 from orchestrator.engine.ports import StateChanged, StepReporter, WaveStarted
+from orchestrator.engine.postcheck import postcheck
 from orchestrator.engine.runstate import (
     Track,
     blocker_of,
@@ -37,6 +38,9 @@ from orchestrator.engine.runstate import (
 from orchestrator.plan import Action, WaveKind
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from orchestrator.core.models import ApplianceInfo
     from orchestrator.engine.context import RunContext
     from orchestrator.engine.ports import AppliancePort, StepObserver
     from orchestrator.plan import IngestBracket, Wave
@@ -149,6 +153,7 @@ class Runner:
                 await self._mark_wave(wave, *blocker)
                 continue
             if not self.stop.is_set():
+                await self._back_up_before_halt(wave)
                 await self.ingest.halt_before(wave.kind, first_wave=self._first_wave)
             await self._run_wave(wave)
             blocker = wave_blocker(wave, self.tracks)
@@ -217,13 +222,57 @@ class Runner:
             if reason is not None:
                 await self._final(track, *reason)
                 return
-            try:
-                await self._drive(track)
-            except StateError:
-                self.stop.set()  # nothing may go on unjournalled; run() reports it
-                raise
-            except OrchestratorError as exc:
-                await self._final(track, Outcome.FAILED, one_line(exc))
+            await self._failing_on_error(track, self._drive(track))
+
+    async def _failing_on_error(self, track: Track, work: Awaitable[object]) -> None:
+        """Await one appliance's work; its error fails it (a journal failure stops the run)."""
+        try:
+            await work
+        except StateError:
+            self.stop.set()  # nothing may go on unjournalled; run() reports it
+            raise
+        except OrchestratorError as exc:
+            await self._final(track, Outcome.FAILED, one_line(exc))
+
+    # ------------------------------------------------ backups before an ingest halt
+    async def _back_up_before_halt(self, wave: Wave) -> None:
+        """Back up each node of a cluster about to be halted: the halt changes them all."""
+        if self.context.backups is None:
+            return
+        for bracket in self.plan.ingest:
+            if bracket.halt and self._first_wave(bracket) is wave.kind:
+                await self._back_up_cluster(bracket)
+
+    async def _back_up_cluster(self, bracket: IngestBracket) -> None:
+        """Precheck and back up its nodes; if one fails, no node of it is halted or changed."""
+        todo = [
+            track
+            for track in (self.tracks[name] for name in bracket.members if name in self.tracks)
+            if track.outcome not in FINAL_OUTCOMES
+            and track.phase <= Phase.PRECHECK
+            and self._why_not_start(track) is None
+        ]
+        gate = asyncio.Semaphore(self.settings.concurrency)
+        async with asyncio.TaskGroup() as group:
+            for track in todo:
+                group.create_task(self._back_up_early(track, gate))
+        failed = [t.planned.name for t in todo if t.outcome is Outcome.FAILED]
+        reason = f"backup of {', '.join(failed)} failed; ingest on {bracket.cluster} not halted"
+        for track in todo:
+            if failed and track.outcome not in FINAL_OUTCOMES:
+                await self._final(track, Outcome.BLOCKED, reason)
+
+    async def _back_up_early(self, track: Track, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            client = self.client_for(track.planned.name)
+            obs = StepReporter(self.observer, track.planned.name)
+            await self._failing_on_error(track, self._precheck_and_back_up(track, client, obs))
+
+    async def _precheck_and_back_up(
+        self, track: Track, client: AppliancePort, obs: StepObserver
+    ) -> None:
+        if await self._precheck(track, client) and await self._backup(track, client, obs):
+            await self._state(track, Outcome.PRECHECKED)  # backed up; waits for its wave
 
     def _why_not_start(self, track: Track) -> tuple[Outcome, str] | None:
         if track.resumed and track.phase >= Phase.AWAIT_JOB:
@@ -247,7 +296,9 @@ class Runner:
         client = self.client_for(planned.name)
         obs = StepReporter(self.observer, planned.name)
         track.started_at = track.started_at or _now()
-        if track.phase <= Phase.PRECHECK and not await self._precheck(track, client):
+        if track.phase <= Phase.PRECHECK and not (
+            await self._precheck(track, client) and await self._backup(track, client, obs)
+        ):
             return
         if planned.action is Action.UPLOAD and track.phase <= Phase.UPLOAD:
             if not await self._safe_point(track):
@@ -265,7 +316,25 @@ class Runner:
             track.version_after = info.version
             await self._final(track, Outcome.SKIPPED, "already at the target version")
             return False
+        track.license_before = await client.get_license()  # what the post-check compares
         await self._state(track, Outcome.PRECHECKED, version=info.version)
+        return True
+
+    async def _backup(self, track: Track, client: AppliancePort, obs: StepObserver) -> bool:
+        """Back the appliance up before its first change (unless --no-backup)."""
+        store = self.context.backups
+        if store is None:
+            return True
+        if not await self._safe_point(track):
+            return False
+        await self._state(track, Outcome.BACKING_UP)
+        await backup.take(
+            client,
+            store,
+            run_id=self.run_id,
+            license_before=track.license_before or {},
+            observer=obs,
+        )
         return True
 
     async def _safe_point(self, track: Track) -> bool:
@@ -302,9 +371,20 @@ class Runner:
             watch=watch,
             deadline=self.settings.reboot_deadline + extra,
         )
+        await self._verified(track, client, obs, info)
+
+    async def _verified(
+        self, track: Track, client: AppliancePort, obs: StepObserver, info: ApplianceInfo
+    ) -> None:
+        """It runs the target: check its role, then its processes and license."""
         await self._state(track, Outcome.VERIFYING)
-        steps.verify(planned, info)
+        steps.verify(track.planned, info)
         track.version_after = info.version
+        await self._state(track, Outcome.POSTCHECKING)
+        before = track.license_before or backup.saved_license(
+            self.context.backups, track.planned.name
+        )
+        await postcheck(client, self.settings, license_before=before, observer=obs)
         await self._final(track, Outcome.DONE, None)
 
     async def _start(self, track: Track, client: AppliancePort) -> Phase:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.core.models import FINAL_OUTCOMES, ApplianceResult, Outcome
 from orchestrator.core.procedure import KEPT_ON_RESUME, PHASE_OF, Phase
@@ -45,6 +45,7 @@ class Track:
     resumed: bool = False  # the journal of an interrupted run says where it was
     reattached: bool = False  # its job start was journalled but its answer was not
     job_started: dt.datetime | None = None  # a re-attached job's start, from the journal
+    license_before: dict[str, Any] | None = None  # read at the precheck, for the post-check
 
     def resume_from(self, prior: Prior) -> None:
         """Take the appliance up where the journal of an interrupted run left it."""

@@ -185,6 +185,7 @@ def summary_payload(report: RunReport, *, going: bool = False) -> dict[str, Any]
         "ingest_state": _ingest_state_documents(report),
         "ingest_found_off": dict(report.ingest_found_off),
         "gates": [_gate_document(gate) for gate in report.gates],
+        "backups": [backup.model_dump() for backup in report.backups],
     }
 
 

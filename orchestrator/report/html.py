@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -104,6 +105,8 @@ def run_page(report: RunReport) -> str:
         ingest=_ingest_lines(report, report.finished_at),
         steps=TIMELINE_STEPS,
         appliances=[_appliance_row(r) for r in report.results],
+        backups=[{**b.model_dump(), "file": PurePath(b.path).name} for b in report.backups],
+        backups_folder=str(PurePath(report.backups[0].path).parent) if report.backups else "",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from orchestrator.core.text import format_duration
@@ -156,6 +157,20 @@ def _markdown_problems(report: RunReport) -> list[str]:
     return [*lines, ""]
 
 
+def _markdown_backups(report: RunReport) -> list[str]:
+    """Each file the run saved before changing an appliance, with its size and sha256."""
+    if not report.backups:
+        return []
+    folder = str(PurePath(report.backups[0].path).parent)
+    lines = ["## Backups", "", f"Saved in `{folder}` before each appliance was changed.", ""]
+    lines += ["| appliance | file | bytes | sha256 |", "|---|---|---:|---|"]
+    lines += [
+        f"| {_md(b.appliance)} | {_md(PurePath(b.path).name)} | {b.size} | `{b.sha256}` |"
+        for b in report.backups
+    ]
+    return [*lines, ""]
+
+
 def to_markdown(report: RunReport) -> str:
     """The report as Markdown for a change ticket: status, counts, table, ingest, problems."""
     sections = (
@@ -164,6 +179,7 @@ def to_markdown(report: RunReport) -> str:
         _markdown_ingest(report),
         _markdown_tls(report),
         _markdown_gates(report),
+        _markdown_backups(report),
         _markdown_problems(report),
     )
     return "\n".join(line for section in sections for line in section).rstrip("\n") + "\n"

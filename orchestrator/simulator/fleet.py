@@ -83,6 +83,7 @@ class SimAppliance:
     jobs: dict[str, Job] = field(default_factory=dict)
     active: Job | None = None
     left: FaultCounters = field(default_factory=lambda: FaultCounters(0, 0, 0, drop_upload=False))
+    customizations: dict[str, str] = field(default_factory=dict)  # backup id -> its name
 
     @property
     def name(self) -> str:

@@ -73,6 +73,9 @@ class Faults(_Strict):
     halt_unavailable: RateLimit | None = None  # next N halting PATCHes: 503 + Retry-After
     halt_refused: bool = False  # every PATCH halting ingest through this node answers 400
     disconnected: bool = False  # its console lists it "Unable to connect", at its first version
+    backup_fails: bool = False  # POST /customizations answers 500: no backup can be made
+    process_down: str | None = None  # this process stays down after an upgrade (processes)
+    license_changes: bool = False  # GET /license answers another license after an upgrade
 
 
 class ApplianceSpec(_Strict):

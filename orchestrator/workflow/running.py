@@ -33,6 +33,7 @@ from orchestrator.journal.view import run_origin, started_by, with_steps
 from orchestrator.plan.file import plan_sha256, plan_text
 from orchestrator.report.document import started_payload
 from orchestrator.report.notify import notify, redact_url
+from orchestrator.workflow.backups import FolderBackups, backup_files
 from orchestrator.workflow.gatekeeper import JournalGate, gate_records
 from orchestrator.workflow.planning import clients_for, hash_images
 
@@ -109,6 +110,7 @@ async def execute(
             stop,
             origin=origin,
             gate=JournalGate(settings.state_db, prompt=prompt),
+            folder=folder,
         )
 
 
@@ -234,6 +236,7 @@ async def resume(
             halted_before=halted,
             origin=origin,
             gate=JournalGate(settings.state_db, prompt=prompt),
+            folder=folder,
         )
 
 
@@ -301,6 +304,7 @@ async def _run(  # noqa: PLR0917 - the run's parts, positional in one private ca
     halted_before: Mapping[str, IngestVerb] | None = None,
     origin: RunOrigin,
     gate: JournalGate,
+    folder: RunFolder,
 ) -> RunReport:
     session = await stack.enter_async_context(open_session(settings))
     context = RunContext(
@@ -314,6 +318,7 @@ async def _run(  # noqa: PLR0917 - the run's parts, positional in one private ca
         prior=prior or {},
         halted_before=halted_before or {},
         gate=gate,
+        backups=FolderBackups(folder) if settings.backup else None,
     )
     report = await run_plan(context)
     if report.exit_code != 3:  # noqa: PLR2004 - an incomplete run stays open for `resume`
@@ -332,6 +337,7 @@ async def _run(  # noqa: PLR0917 - the run's parts, positional in one private ca
             "window_end": settings.window_end,
             "origin": origin,
             "gates": await _gates(settings, run_id, report),
+            "backups": await asyncio.to_thread(backup_files, folder),
         }
     )
 
