@@ -216,6 +216,12 @@ class App(StateCommands):
         )
         return self.finish(result)
 
+    def rollback(self) -> int:
+        """Undo a finished run on the appliances it changed (asks first)."""
+        from orchestrator.cli.rollback import rollback  # noqa: PLC0415 - only for `rollback`
+
+        return rollback(self)
+
     def watch(self) -> int:
         """Draw a run going on elsewhere until it ends; exit with its exit code."""
         from orchestrator.cli.watching import watch  # noqa: PLC0415 - only for `watch`
@@ -273,6 +279,7 @@ _COMMANDS: dict[str, Callable[[App], int]] = {
     "plan": App.plan,
     "apply": App.apply,
     "resume": App.resume,
+    "rollback": App.rollback,
     "status": App.status,
     "history": App.history,
     "watch": App.watch,

@@ -143,6 +143,13 @@ class ClusterInfo(Frozen):
     ingest_enabled: bool
 
 
+class PreviousFirmware(Frozen):
+    """What GET /api/v1/extrahop/firmware/previous says: the version a rollback restores."""
+
+    version: str
+    backup_time: int | None = None  # when it was replaced, ms since the epoch
+
+
 class JobState(Frozen):
     """One poll of GET /api/v1/jobs/{id}."""
 

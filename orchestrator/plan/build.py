@@ -112,7 +112,7 @@ def build_plan(
         planned.append(line)
         warnings.extend(notes)
     refusals, rule_warnings = check_version_rules(planned)
-    brackets = _brackets(planned, facts, frozenset(halted_by_tool), settings.ingest_found_off)
+    brackets = ingest_brackets(planned, facts, frozenset(halted_by_tool), settings.ingest_found_off)
     waves = [_wave(kind, planned, settings.concurrency) for kind in WAVE_ORDER]
     if settings.window_end is not None:
         waves, window_warning = _fit_window(waves, now, settings.window_end, settings.concurrency)
@@ -247,7 +247,7 @@ def _with_estimate(line: PlannedAppliance, settings: Settings) -> PlannedApplian
 # --- ingest brackets -------------------------------------------------------------------------
 
 
-def _brackets(
+def ingest_brackets(
     planned: Sequence[PlannedAppliance],
     facts: Mapping[str, Facts] | None,
     halted_by_tool: frozenset[str],

@@ -32,6 +32,7 @@ MARKS = {
     Action.UPLOAD: "+",
     Action.URL: "+",
     Action.CLOUD: "+",
+    Action.ROLLBACK: "<",
     Action.SKIP: "=",
     Action.REFUSED: "!",
 }
@@ -49,6 +50,8 @@ def action_text(line: PlannedAppliance, *, digits: int = _DIGITS) -> str:
         return f"cloud {firmware.cloud_version}"
     if line.action is Action.REFUSED:
         return f"refused: {line.reason}"
+    if line.action is Action.ROLLBACK:
+        return f"rollback to {line.target_version}"
     return str(line.action)
 
 

@@ -72,6 +72,8 @@ class Faults(_Strict):
     ingest_stuck: bool = False  # PATCH re-enabling ingest through this node answers 500
     halt_unavailable: RateLimit | None = None  # next N halting PATCHes: 503 + Retry-After
     halt_refused: bool = False  # every PATCH halting ingest through this node answers 400
+    rollback_fails: bool = False  # POST firmware/previous/rollback answers 500; nothing changes
+    rollback_version: str | None = None  # a rollback restarts into this version, not the previous
 
 
 class ApplianceSpec(_Strict):
