@@ -339,6 +339,7 @@ class RunOrigin(Frozen):
     plan_sha256: str | None = None  # of the plan executed: the run folder's plan.json
     plan_file: str | None = None  # the reviewed plan given to `apply --plan`, if any
     plan_file_sha256: str | None = None  # that file's bytes, when the run started
+    rolls_back: str | None = None  # a rollback (`orchestrator rollback`): the run it undoes
 
 
 class RunReport(Frozen):

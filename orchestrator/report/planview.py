@@ -51,7 +51,7 @@ def action_text(line: PlannedAppliance, *, digits: int = _DIGITS) -> str:
     if line.action is Action.REFUSED:
         return f"refused: {line.reason}"
     if line.action is Action.ROLLBACK:
-        return f"rollback to {line.target_version}"
+        return "rollback"
     return str(line.action)
 
 

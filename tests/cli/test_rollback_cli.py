@@ -65,6 +65,11 @@ def test_typing_the_count_rolls_back_and_status_shows_the_rollback(sim: Sim) -> 
     assert {a["outcome"] for a in document["appliances"]} == {"done"}
     assert {a["version_before"] for a in document["appliances"]} == {TARGET}
     assert {a["version_after"] for a in document["appliances"]} == {OLD}
+    assert document["origin"]["rolls_back"] == run
+    history = json.loads(orchestrator("history", "--format", "json", cwd=sim.dir).stdout)
+    assert [r["rolls_back"] for r in history["runs"]] == [run, None]
+    table = orchestrator("status", cwd=sim.dir).stdout
+    assert f"rollback  of run {run}" in table
 
 
 def test_without_a_terminal_or_yes_it_refuses_and_names_the_flag(sim: Sim) -> None:

@@ -381,6 +381,7 @@ def test_json_says_where_the_run_came_from_and_sums_it_up_in_one_line() -> None:
         "plan_sha256": None,
         "plan_file": None,
         "plan_file_sha256": None,
+        "rolls_back": None,
     }
     assert document["window_end"] is None
     assert document["ingest_state"] == [
