@@ -209,9 +209,7 @@ def _run_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subpar
 
 def _rollback_command(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
     """rollback: undo a finished run on the appliances it changed."""
-    p = _command(
-        sub, "rollback", "restart the appliances a run upgraded into their previous firmware"
-    )
+    p = _command(sub, "rollback", "undo a run: restart what it upgraded into the previous firmware")
     p.add_argument("run", metavar="RUN", help="the run to undo: its id or its first digits")
     p.add_argument(
         "--appliance",
