@@ -131,6 +131,18 @@ class App(StateCommands):
             from orchestrator.cli.detach import detach  # noqa: PLC0415 - only for --detach
 
             return detach(self, self._child_argv(plan))
+        return self.execute(plan, inventory, run_id=run_id, plan_file=self.args.plan_file)
+
+    def execute(
+        self,
+        plan: Plan,
+        inventory: Inventory,
+        *,
+        run_id: str,
+        command: str = "apply",
+        plan_file: Path | None = None,
+    ) -> int:
+        """Run the confirmed `plan` as a new run, supervised here; report it, its exit code."""
         result = self.with_signals(
             lambda stop: workflow.execute(
                 plan,
@@ -138,8 +150,9 @@ class App(StateCommands):
                 self.settings,
                 observer=self.observer(plan),
                 stop=stop,
+                command=command,
                 run_id=run_id,
-                plan_file=self.args.plan_file,
+                plan_file=plan_file,
             )
         )
         return self.finish(result)

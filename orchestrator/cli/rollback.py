@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from orchestrator import workflow
 from orchestrator.cli.screen import EXIT_BAD_INPUT, EXIT_DECLINED, EXIT_OK
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import new_run_id, runs
@@ -44,18 +43,7 @@ def rollback(app: App) -> int:
     verdict = _confirm(app, plan, short)
     if verdict is not None:
         return verdict
-    result = app.with_signals(
-        lambda stop: workflow.execute(
-            plan,
-            inventory,
-            app.settings,
-            observer=app.observer(plan),
-            stop=stop,
-            command="rollback",
-            run_id=new_run_id(),
-        )
-    )
-    return app.finish(result)
+    return app.execute(plan, inventory, command="rollback", run_id=new_run_id())
 
 
 def _confirm(app: App, plan: Plan, short: str) -> int | None:
