@@ -439,6 +439,19 @@ def test_markdown_heading_and_summary() -> None:
     assert "1 done, 1 skipped, 1 failed, 1 blocked, 1 deferred, 1 cancelled" in markdown
 
 
+def test_a_rollback_names_the_run_it_undoes_in_every_form() -> None:
+    """JSON, Markdown and the HTML page each say which run a rollback undoes."""
+    from orchestrator.report.html import run_page  # noqa: PLC0415 - Jinja2, for this test
+
+    undone = "3e919097" + "0" * 24
+    report = make_report().model_copy(update={"origin": RunOrigin(rolls_back=undone)})
+    assert json.loads(to_json(report))["origin"]["rolls_back"] == undone
+    assert f"- **Rollback of run:** `{undone}`" in to_markdown(report)
+    page = run_page(report)
+    assert "Rollback of run" in page
+    assert undone in page
+
+
 def test_markdown_has_one_table_row_per_appliance() -> None:
     """Every appliance has a table row with its versions and outcome."""
     rows = [line for line in to_markdown(make_report()).splitlines() if line.startswith("| ")]
