@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from fleetcheck import slow_lab
+from fleetrun import lab
 from simproc import Sim
 
 if TYPE_CHECKING:
@@ -19,6 +20,14 @@ def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "xdg-state"
     monkeypatch.setenv("XDG_STATE_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def failing_sim(tmp_path: Path) -> Iterator[Sim]:
+    """A small fleet whose Discover job fails."""
+    fleet = Sim(tmp_path, lab({"eda1": {"job_result": "FAILED"}}, small=True))
+    yield fleet
+    fleet.stop()
 
 
 @pytest.fixture

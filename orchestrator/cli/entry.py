@@ -20,6 +20,11 @@ def _sigterm_as_interrupt(_signum: int, _frame: object) -> None:
 def main() -> int:
     """Load and run the command line; exit code."""
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    if sys.argv[1:] == ["--version"]:  # answered without loading the command line
+        from orchestrator.core.about import tool_version  # noqa: PLC0415 - the light path
+
+        sys.stdout.write(f"orchestrator {tool_version()}\n")
+        return 0
     try:
         from orchestrator.cli.main import main as run  # noqa: PLC0415 - loading is what is guarded
     except KeyboardInterrupt:

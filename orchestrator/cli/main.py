@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from orchestrator import workflow
 from orchestrator.cli import terminal
 from orchestrator.cli.args import UsageError, parse_command_line, reviewed, settings_from
 from orchestrator.cli.confirm import Verdict, confirm
@@ -89,6 +88,7 @@ class App(StateCommands):
     # --------------------------------------------------------------------- plan
     def plan(self) -> int:
         """Observe the fleet and show the plan; save it (and its picture beside it) with --out."""
+        from orchestrator import workflow  # noqa: PLC0415 - loaded by the commands that use it
         from orchestrator.cli.planpage import check_out, plan_page, save_plan_page  # noqa: PLC0415
 
         check_out(self.args.out)
@@ -114,6 +114,8 @@ class App(StateCommands):
     # -------------------------------------------------------------------- apply
     def apply(self) -> int:
         """Plan (or load and re-check a saved plan), confirm, execute, report."""
+        from orchestrator import workflow  # noqa: PLC0415 - loaded by the commands that use it
+
         run_id = self.args.run_id or new_run_id()
         structlog.contextvars.bind_contextvars(run_id=run_id)  # every event, planning too
         inventory, plan = self._plan_for_apply()
@@ -158,6 +160,8 @@ class App(StateCommands):
         return self.finish(result)
 
     def _plan_for_apply(self) -> tuple[Inventory, Plan]:
+        from orchestrator import workflow  # noqa: PLC0415 - loaded by the commands that use it
+
         runs.preflight(self.settings)
         if self.args.plan_file is None:
             if self.args.inventory is None:
@@ -216,6 +220,7 @@ class App(StateCommands):
     # ------------------------------------------------------- resume and friends
     def resume(self) -> int:
         """Continue the newest interrupted run from the journal."""
+        from orchestrator import workflow  # noqa: PLC0415 - loaded by the commands that use it
 
         def inventory_for(source: str) -> Inventory:
             inventory = load_inventory(self.args.inventory or Path(source))
@@ -272,6 +277,7 @@ class App(StateCommands):
 
     def demo(self) -> int:
         """A simulated fleet upgraded end to end, in one command."""
+        from orchestrator import workflow  # noqa: PLC0415 - loaded by the commands that use it
         from orchestrator.cli.demo import demo_fleet  # noqa: PLC0415 - pulls in the simulator
 
         async def run(stop: asyncio.Event) -> RunReport:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from orchestrator.cli.screen import EXIT_BAD_INPUT, EXIT_DECLINED, EXIT_FAILED, EXIT_OK, Screen
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import runs, unlock
-from orchestrator.workflow.restore import restore_ingest
 
 if TYPE_CHECKING:
     import argparse
@@ -38,6 +37,8 @@ class StateCommands(Screen):
 
     def restore_ingest(self) -> int:
         """Re-enable ingest on every cluster the journal says the tool halted."""
+        from orchestrator.workflow.restore import restore_ingest  # noqa: PLC0415 - only here
+
         inventory = load_inventory(self.args.inventory)
         done = asyncio.run(
             restore_ingest(

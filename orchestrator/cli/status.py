@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.core.models import Outcome
 from orchestrator.core.statehome import RunFolder, db_flag
 from orchestrator.journal import runs
-from orchestrator.journal.view import run_origin
+from orchestrator.journal.view import run_origin, started_by
 from orchestrator.report.document import summary_payload
 from orchestrator.report.statusview import render_status
 from orchestrator.report.words import cluster_ingest
-from orchestrator.workflow.runlog import started_by
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -21,11 +21,12 @@ from orchestrator.plan.file import plan_sha256
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from pathlib import Path
 
     from orchestrator.core.models import IngestAction
     from orchestrator.journal import ApplianceRecord, JournalEvent, RunRecord
 
-__all__ = ["INCOMPLETE_EXIT_CODE", "build_report", "run_origin", "with_steps"]
+__all__ = ["INCOMPLETE_EXIT_CODE", "build_report", "run_origin", "started_by", "with_steps"]
 
 INCOMPLETE_EXIT_CODE = 3  # what a report says for a run that never finished
 
@@ -81,6 +82,29 @@ def run_origin(run: RunRecord, started_by: Mapping[str, str | None] | None = Non
         rolls_back=plan.rolls_back if plan else None,
         **(started_by or {}),
     )
+
+
+# What the first `run.started` of a run's log says about who started it (`RunOrigin`).
+_STARTED_BY = ("host", "user", "tool_version", "plan_file", "plan_file_sha256")
+
+
+def started_by(path: Path) -> dict[str, str | None]:
+    """Who started the run and with what, from its log's `run.started`; empty if not found."""
+    try:
+        with path.open("rb") as handle:
+            for line in handle:
+                if b'"run.started"' not in line:
+                    continue
+                event = json.loads(line)
+                if isinstance(event, dict) and event.get("event") == "run.started":
+                    return {key: _text(event.get(key)) for key in _STARTED_BY}
+    except (OSError, ValueError):
+        pass
+    return {}
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _window_end(settings_json: str) -> dt.datetime | None:

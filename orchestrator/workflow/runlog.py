@@ -34,30 +34,9 @@ if TYPE_CHECKING:
 
     from orchestrator.engine.ports import RunEvent, RunObserver
 
-__all__ = ["RunLogReader", "started_by"]
+__all__ = ["RunLogReader"]
 
 _LIFECYCLE = frozenset({"run.started", "run.resumed", "run.finished"})
-# What the first `run.started` of a run's log says about who started it (`RunOrigin`).
-_STARTED_BY = ("host", "user", "tool_version", "plan_file", "plan_file_sha256")
-
-
-def started_by(path: Path) -> dict[str, str | None]:
-    """Who started the run and with what, from its log's `run.started`; empty if not found."""
-    try:
-        with path.open("rb") as handle:
-            for line in handle:
-                if b'"run.started"' not in line:
-                    continue
-                event = json.loads(line)
-                if isinstance(event, dict) and event.get("event") == "run.started":
-                    return {key: _text(event.get(key)) for key in _STARTED_BY}
-    except (OSError, ValueError):
-        pass
-    return {}
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
 
 
 @dataclass

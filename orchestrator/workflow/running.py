@@ -29,12 +29,11 @@ from orchestrator.engine.runner import run_plan
 from orchestrator.engine.runstate import Prior, priors
 from orchestrator.journal.aio import AsyncJournal
 from orchestrator.journal.runs import refuse_new_run, require_state_db
-from orchestrator.journal.view import run_origin, with_steps
+from orchestrator.journal.view import run_origin, started_by, with_steps
 from orchestrator.plan.file import plan_sha256, plan_text
 from orchestrator.report.document import started_payload
 from orchestrator.report.notify import notify, redact_url
 from orchestrator.workflow.planning import clients_for, hash_images
-from orchestrator.workflow.runlog import started_by
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping

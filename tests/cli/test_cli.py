@@ -29,14 +29,6 @@ def sim(tmp_path: Path) -> Iterator[Sim]:
     fleet.stop()
 
 
-@pytest.fixture
-def failing_sim(tmp_path: Path) -> Iterator[Sim]:
-    """A small fleet whose Discover job fails."""
-    fleet = Sim(tmp_path, lab({"eda1": {"job_result": "FAILED"}}, small=True))
-    yield fleet
-    fleet.stop()
-
-
 pytestmark = pytest.mark.slow  # every test here runs the command line as a process
 
 

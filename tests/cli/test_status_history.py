@@ -65,14 +65,6 @@ def long_sim(tmp_path: Path) -> Iterator[Sim]:
     fleet.stop()
 
 
-@pytest.fixture
-def failing_sim(tmp_path: Path) -> Iterator[Sim]:
-    """A small fleet whose Discover job fails."""
-    fleet = Sim(tmp_path, lab({"eda1": {"job_result": "FAILED"}}, small=True))
-    yield fleet
-    fleet.stop()
-
-
 def status_json(sim: Sim, *args: str) -> tuple[int, dict[str, Any]]:
     result = orchestrator("status", *args, "--format", "json", cwd=sim.dir)
     assert "Traceback" not in result.stderr
