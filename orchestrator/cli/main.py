@@ -114,8 +114,6 @@ class App(StateCommands):
     # -------------------------------------------------------------------- apply
     def apply(self) -> int:
         """Plan (or load and re-check a saved plan), confirm, execute, report."""
-        from orchestrator import workflow  # noqa: PLC0415 - loaded by the commands that use it
-
         run_id = self.args.run_id or new_run_id()
         structlog.contextvars.bind_contextvars(run_id=run_id)  # every event, planning too
         inventory, plan = self._plan_for_apply()
@@ -145,6 +143,8 @@ class App(StateCommands):
         plan_file: Path | None = None,
     ) -> int:
         """Run the confirmed `plan` as a new run, supervised here; report it, its exit code."""
+        from orchestrator import workflow  # noqa: PLC0415 - loaded by the commands that use it
+
         result = self.with_signals(
             lambda stop: workflow.execute(
                 plan,
