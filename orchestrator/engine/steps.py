@@ -149,9 +149,24 @@ async def start_job(client: AppliancePort, planned: PlannedAppliance) -> str | N
     if planned.action is Action.CLOUD and firmware.kind == "cloud":
         return await client.download_version(firmware.cloud_version, upgrade=True)
     if planned.action is Action.ROLLBACK:
-        await client.rollback_firmware()
+        await roll_back(client, planned)
         return None  # no job: the restart and the version it comes back on tell
     raise PreconditionFailed(client.name, f"nothing to start for action {planned.action}")
+
+
+async def roll_back(client: AppliancePort, planned: PlannedAppliance) -> None:
+    """Restart into the previous firmware, once it is still the version planned to return to.
+
+    Read again right before the request: the appliance may have changed since the plan.
+    """
+    previous = (await client.get_previous()).version
+    if not same_version(previous, planned.target_version):
+        raise PreconditionFailed(
+            client.name,
+            f"its previous firmware is now {previous}, not {planned.target_version}: "
+            "not rolled back",
+        )
+    await client.rollback_firmware()
 
 
 async def await_job(

@@ -217,3 +217,18 @@ async def test_a_rollback_cannot_be_rolled_back(upgraded: Lab) -> None:
         changed_by(source, ["nope"])
     with pytest.raises(StateError, match="no run 0000"):
         find_source(upgraded.settings, "0000")
+
+
+async def test_a_previous_firmware_changed_since_the_plan_is_not_rolled_back(
+    upgraded: Lab,
+) -> None:
+    """Read again right before the request: changed since the plan, it fails unchanged."""
+    plan = await upgraded.plan()
+    upgraded.fleet.appliance("eda1").previous = "9.7.0.100"
+    report = await upgraded.roll_back(plan)
+    result = next(r for r in report.results if r.name == "eda1")
+    assert result.outcome.value == "failed"
+    assert "previous firmware is now 9.7.0.100" in (result.error or "")
+    assert "eda1" not in {e.appliance for e in upgraded.since_upgrade("rollback.started")}
+    assert upgraded.fleet.version("eda1") == TARGET
+    assert outcomes(report)["eca1"] == "blocked"
