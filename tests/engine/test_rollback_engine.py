@@ -6,23 +6,26 @@ order, each Explore node inside its cluster's ingest bracket (the simulator's ev
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
-import itertools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from fleetrun import OLD, TARGET, lab
-from memrun import MemoryJournal, MemoryRun, fast
+from memrun import (
+    MemoryJournal,
+    MemoryRun,
+    assert_each_once_in_order,
+    assert_while_ingest_off,
+    cut_at,
+    fast,
+)
 
 from orchestrator.core.models import Outcome
 from orchestrator.plan.rollback import Observed, build_rollback_plan
 
 if TYPE_CHECKING:
-    import asyncio
     from pathlib import Path
 
-    from orchestrator.engine.ports import StateChanged
 
 EXPLORE = ("exa-m1", "exa-d1")
 STAGES = [["eta1"], ["exa-d1"], ["exa-m1"], ["eda1"], ["eca1"]]
@@ -59,30 +62,13 @@ def rollback_of(run: MemoryRun) -> MemoryRun:
 
 def assert_rolled_back_once_in_order(run: MemoryRun) -> None:
     """Every appliance on its old version, each rollback sent once, stages one after another."""
-    fleet = run.fleet
-    assert {n: a.version for n, a in fleet.appliances.items()} == dict.fromkeys(
-        fleet.appliances, OLD
-    )
-    sent = collections.Counter(run.kinds("rollback.started"))
-    assert set(sent.values()) == {1}, f"a rollback was sent twice: {sent}"
-    assert set(sent) == set(fleet.appliances)
-    begun = {e.appliance: e.t for e in fleet.events if e.kind == "rollback.started"}
-    back = {e.appliance: e.t for e in fleet.events if e.kind == "restart.finished"}
-    for earlier, later in itertools.pairwise(STAGES):
-        assert max(back[n] for n in earlier) < min(begun[n] for n in later)
-    cluster = fleet.appliances["exa-m1"].cluster
-    assert cluster is not None
-    assert cluster.ingest_enabled
+    assert_each_once_in_order(run, version=OLD, kind="rollback.started", stages=STAGES)
+    assert set(run.kinds("rollback.started")) == set(run.fleet.appliances)
 
 
 def assert_explore_rolled_back_with_ingest_off(run: MemoryRun) -> None:
     """Every Explore rollback was sent while its cluster's ingest was off."""
-    enabled = True
-    for event in run.fleet.events:
-        if event.kind == "ingest.changed":
-            enabled = bool(event.data["enabled"])
-        if event.kind == "rollback.started" and event.appliance in EXPLORE:
-            assert not enabled, f"{event.appliance} rolled back with ingest on"
+    assert_while_ingest_off(run, "rollback.started", EXPLORE)
 
 
 async def test_a_rollback_runs_through_the_same_engine(tmp_path: Path) -> None:
@@ -104,15 +90,8 @@ async def test_a_rollback_stopped_at_any_step_resumes_without_sending_it_twice(
     tmp_path: Path, name: str, state: Outcome, how: str
 ) -> None:
     """Stopped (Ctrl-C) or cut (a second one) as an appliance enters a state, then resumed."""
-
-    def cut(event: StateChanged, stop: asyncio.Event, task: asyncio.Task[Any]) -> None:
-        if event.appliance == name and event.state is state and not stop.is_set():
-            stop.set()
-            if how == "cancel":
-                task.cancel()
-
     run = rollback_of(await upgraded(tmp_path))
-    first = await run.run(trigger=cut)
+    first = await run.run(trigger=cut_at(name, state, how=how))
     assert first.exit_code == 3
     assert run.fleet.appliances["eca1"].version == TARGET  # Command goes last: not yet
     second = await run.run()
