@@ -32,6 +32,7 @@ from orchestrator.appliance.transport import (
     map_aiohttp_errors,
     unprocessed_retry,
 )
+from orchestrator.core.consolelist import ConsoleJob, ListedAppliance
 from orchestrator.core.errors import (
     ApiError,
     ApplianceError,
@@ -243,15 +244,37 @@ class ApplianceClient:
         """
         await self._call("unprocessed", "POST", "/extrahop/firmware/previous/rollback")
 
+    async def list_appliances(self) -> list[ListedAppliance]:
+        """The appliance itself and, on a console, those connected to it (GET /appliances)."""
+        path = "/appliances"
+        data = await self._get_json(path)
+        if not isinstance(data, list):
+            raise self._unexpected(path, "expected a list of appliances")
+        return [self._model(path, ListedAppliance, item) for item in data]
+
+    async def console_firmware_next(self, ids: list[int] | None = None) -> list[dict[str, Any]]:
+        """Console: the versions connected appliances can go to (GET appliances/firmware/next)."""
+        query = f"?ids={','.join(str(i) for i in ids)}" if ids else ""
+        path = f"/appliances/firmware/next{query}"
+        data = await self._get_json(path)
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise self._unexpected(path, "expected a list of releases")
+        return data
+
+    async def console_upgrade(self, system_ids: list[int], version: str) -> str | None:
+        """Console: upgrade connected appliances through Cloud Services; the console job's id."""
+        body = {"system_ids": system_ids, "version": version}
+        return await self._start_job("/appliances/firmware/upgrade", body)
+
+    async def get_console_job(self, job_id: str, *, retry: bool = True) -> ConsoleJob:
+        """One poll of a console job, with each appliance's remote job."""
+        return await self._poll(job_id, ConsoleJob, retry=retry)
+
     # --- jobs -----------------------------------------------------------------------------
 
     async def get_job(self, job_id: str, *, retry: bool = True) -> JobState:
         """One poll of GET /jobs/{id}; `retry=False` when the caller's poll loop retries."""
-        path = f"/jobs/{job_id}"
-        data = await self._get_json(path, policy="idempotent" if retry else "once")
-        if isinstance(data, dict):
-            data.setdefault("id", job_id)
-        return self._model(path, JobState, data)
+        return await self._poll(job_id, JobState, retry=retry)
 
     async def list_jobs(self) -> list[JobState]:
         """Every job the appliance knows, from GET /jobs."""
@@ -261,6 +284,13 @@ class ApplianceClient:
         return [self._model("/jobs", JobState, item) for item in data]
 
     # --- plumbing -------------------------------------------------------------------------
+
+    async def _poll(self, job_id: str, model: type[M], *, retry: bool) -> M:
+        path = f"/jobs/{job_id}"
+        data = await self._get_json(path, policy="idempotent" if retry else "once")
+        if isinstance(data, dict):
+            data.setdefault("id", job_id)
+        return self._model(path, model, data)
 
     async def _start_job(self, path: str, body: dict[str, Any]) -> str | None:
         answer = await self._call("unprocessed", "POST", path, json_body=body)

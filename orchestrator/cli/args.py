@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.cli.discover import add_discover
 from orchestrator.cli.grammar import (
     GLOBAL_SETTINGS,
     Parser,
@@ -269,7 +270,8 @@ def _state_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subp
 
 
 def _tool_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
-    """simulate, demo, trust."""
+    """simulate, demo, trust, discover."""
+    add_discover(sub, _command)
     p = _command(sub, "simulate", "serve a simulated fleet on 127.0.0.1 until Ctrl-C")
     p.add_argument(
         "scenario",

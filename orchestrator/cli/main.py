@@ -65,7 +65,7 @@ class App(StateCommands):
         settings = settings_from(args)
         verbosity = getattr(args, "verbose", 0) - getattr(args, "quiet", 0)
         super().__init__(settings, verbosity=verbosity)
-        uses_state = args.command not in {"validate", "simulate", "demo", "trust"}
+        uses_state = args.command not in {"validate", "simulate", "demo", "trust", "discover"}
         notice = legacy_notice(settings, explicit=args.state_db_given) if uses_state else None
         if notice is not None:
             self.say(f"note: {notice}", event="state_db.legacy_found", style="yellow")
@@ -252,6 +252,12 @@ class App(StateCommands):
 
         return trust(self, self.args.inventory)
 
+    def discover(self) -> int:
+        """Write an inventory of the fleet a Command appliance knows."""
+        from orchestrator.cli.discover import discover  # noqa: PLC0415 - only for `discover`
+
+        return discover(self)
+
     def simulate(self) -> int:
         """Serve a simulated fleet until interrupted."""
         from orchestrator.simulator.serve import serve_forever  # noqa: PLC0415 - heavy import
@@ -307,6 +313,7 @@ _COMMANDS: dict[str, Callable[[App], int]] = {
     "simulate": App.simulate,
     "demo": App.demo,
     "trust": App.trust,
+    "discover": App.discover,
 }
 
 

@@ -150,10 +150,9 @@ class PreviousFirmware(Frozen):
     backup_time: int | None = None  # when it was replaced, ms since the epoch
 
 
-class JobState(Frozen):
-    """One poll of GET /api/v1/jobs/{id}."""
+class JobProgress(Frozen):
+    """Where a job is: its status and step (a job, or one appliance's part of a console job)."""
 
-    id: str
     status: str
     step_number: int | None = None
     total_steps: int | None = None
@@ -164,6 +163,12 @@ class JobState(Frozen):
     def terminal(self) -> bool:
         """Whether the job has ended (DONE, FAILED or TIMEOUT)."""
         return self.status in TERMINAL_JOB_STATUSES
+
+
+class JobState(JobProgress):
+    """One poll of GET /api/v1/jobs/{id}."""
+
+    id: str
 
 
 class Facts(Frozen):

@@ -10,14 +10,24 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import stat
 from typing import TYPE_CHECKING, BinaryIO
+
+from orchestrator.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["NotRegularFileError", "TooLargeError", "check_readable", "open_regular", "read_regular"]
+__all__ = [
+    "NotRegularFileError",
+    "TooLargeError",
+    "check_readable",
+    "open_regular",
+    "read_regular",
+    "write_atomically",
+]
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -87,3 +97,25 @@ def _refuse_irregular(path: Path, mode: int) -> None:
         return
     kind = next((name for test, name in _KINDS if test(mode)), "an unusual file")
     raise NotRegularFileError(path, kind)
+
+
+def write_atomically(path: Path, text: str, what: str = "the report") -> None:
+    """Write `text` to a temporary file beside `path`, fsync it, then rename it over `path`.
+
+    Readable by its owner only (0600), like everything else a run writes; a folder it
+    creates is private too (0700). ConfigError naming `what` when it cannot.
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"cannot write {what} {path}: {reason}") from exc

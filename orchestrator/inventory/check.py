@@ -229,6 +229,10 @@ class Checker:
                         (*where, key), f"cluster and node apply only to explore; {fix}"
                     )
             return None, None
+        if "console_id" in raw and ("cluster" not in raw or "node" not in raw):
+            fix = "complete the `# cluster:` and `# node:` lines discover wrote under it"
+            message = f"explore appliance {name} has no cluster or node (the console cannot tell)"
+            raise self.doc.error(where, f"{message}; {fix}")
         if "cluster" not in raw:
             fix = "add cluster: NAME, the same for every node of one recordstore cluster"
             raise self.doc.error(

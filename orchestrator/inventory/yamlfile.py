@@ -41,7 +41,7 @@ Where: TypeAlias = tuple[str | int, ...]
 
 KEY_SOURCES = ("api_key_env", "api_key_file", "api_key")
 DEFAULT_KEYS = (*KEY_SOURCES, "verify_tls", "ca_bundle")
-APPLIANCE_KEYS = ("name", "url", "role", "cluster", "node", "firmware", *DEFAULT_KEYS)
+APPLIANCE_KEYS = ("name", "url", "role", "cluster", "node", "console_id", "firmware", *DEFAULT_KEYS)
 FIRMWARE_KEYS = ("file", "url", "version", "cloud_version")
 TOP_KEYS = ("defaults", "firmware", "appliances")
 ROLES = tuple(role.value for role in Role)
@@ -198,6 +198,11 @@ def _value(value: object, where: Where, file: str) -> object:
     row = dotted(where)
     if key == "firmware":
         return _fields(value, where, FIRMWARE_KEYS, file)
+    if key == "console_id":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            fix = "write the appliance's id on its console (GET /api/v1/appliances), e.g. 3"
+            raise InventoryError(f"console_id must be a whole number; {fix}", file=file, row=row)
+        return value
     if key == "verify_tls":
         if not isinstance(value, bool):
             message = f"{key} must be true or false; write {key}: false"

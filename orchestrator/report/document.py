@@ -7,16 +7,13 @@ JSON, Markdown and HTML files atomically. The words the forms share are
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
-import secrets
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.core.errors import ConfigError
 from orchestrator.core.models import FINAL_OUTCOMES, Outcome
 from orchestrator.core.text import format_duration
+from orchestrator.core.userfile import write_atomically
 from orchestrator.report.markdown import to_markdown
 from orchestrator.report.words import (
     FOUND_OFF_WORDS,
@@ -236,39 +233,18 @@ def report_paths(path: Path) -> tuple[Path, Path, Path]:
     return path, path.with_suffix(".md"), path.with_suffix(".html")
 
 
-def _write_atomically(path: Path, text: str, what: str = "the report") -> None:
-    """Write `text` to a temporary file beside `path`, fsync it, then rename it over `path`.
-
-    Readable by its owner only (0600), like everything else a run writes.
-    """
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        reason = exc.strerror or type(exc).__name__
-        raise ConfigError(f"cannot write {what} {path}: {reason}") from exc
-
-
 def write_reports(report: RunReport, path: Path) -> list[Path]:
     """Write the JSON, Markdown and HTML reports atomically; the paths written, JSON first."""
     from orchestrator.report.html import run_page  # noqa: PLC0415 - Jinja2, at the run's end
 
     json_path, markdown_path, html_path = report_paths(path)
-    _write_atomically(json_path, to_json(report))
-    _write_atomically(markdown_path, to_markdown(report))
-    _write_atomically(html_path, run_page(report))
+    write_atomically(json_path, to_json(report))
+    write_atomically(markdown_path, to_markdown(report))
+    write_atomically(html_path, run_page(report))
     return [json_path, markdown_path, html_path]
 
 
 def write_page(path: Path, text: str, what: str) -> Path:
     """Write one more page (`what`: a plan's picture) atomically, readable by its owner only."""
-    _write_atomically(path, text, what)
+    write_atomically(path, text, what)
     return path

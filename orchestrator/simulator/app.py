@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from orchestrator.core.models import FIRMWARE_MEDIA_TYPE, Role
+from orchestrator.core.models import FIRMWARE_MEDIA_TYPE
 from orchestrator.simulator.bodies import (
     ClusterBody,
+    ConsoleUpgradeBody,
     DownloadUrlBody,
     DownloadVersionBody,
     UpgradeBody,
     json_body,
 )
+from orchestrator.simulator.console import appliance_list, firmware_next, start_upgrade
 from orchestrator.simulator.host import Refused
 from orchestrator.simulator.images import HEADER_LIMIT, parse_image_header
 
@@ -35,6 +37,7 @@ class Registry:
     by_name: dict[str, SimAppliance]
     by_port: dict[int, SimAppliance]
     available_versions: tuple[str, ...]
+    ports: dict[str, int] = field(default_factory=dict)  # by name, kept while it restarts
 
 
 REGISTRY = web.AppKey("registry", Registry)
@@ -119,34 +122,13 @@ async def get_edition(request: web.Request) -> web.Response:
     return web.json_response({"edition": "Reveal(x) Enterprise"})
 
 
-def _appliance_json(appliance: SimAppliance, ident: int, *, local: bool) -> dict[str, Any]:
-    return {
-        "id": ident,
-        "uuid": f"00000000-0000-4000-8000-{ident:012d}",
-        "hostname": appliance.name,
-        "display_name": appliance.name,
-        "nickname": "",
-        "platform": appliance.role.value,
-        "firmware_version": appliance.version,
-        "connection_type": "local" if local else "direct",
-        "status_message": "Online" if appliance.up else "Unable to connect",
-        "managed_by_local": not local,
-        "manages_local": False,
-        "data_access": True,
-    }
-
-
 def _appliance_list(request: web.Request) -> list[dict[str, Any]]:
-    local = _appliance(request)
-    result = [_appliance_json(local, 0, local=True)]
-    if local.role is Role.COMMAND:
-        others = [a for a in request.app[REGISTRY].by_name.values() if a is not local]
-        result += [_appliance_json(a, i, local=False) for i, a in enumerate(others, start=1)]
-    return result
+    registry = request.app[REGISTRY]
+    return appliance_list(_appliance(request), registry.by_name.values(), registry.ports)
 
 
 async def get_appliances(request: web.Request) -> web.Response:
-    """GET /appliances: this appliance as id 0, plus the fleet on a Command appliance."""
+    """GET /appliances: this appliance as id 0, plus its connected ones on a console."""
     return web.json_response(_appliance_list(request))
 
 
@@ -157,6 +139,34 @@ async def get_appliance(request: web.Request) -> web.Response:
         if str(item["id"]) == wanted:
             return web.json_response(item)
     raise Refused(404, f"no appliance with id {wanted}")
+
+
+def _ids(request: web.Request) -> list[int] | None:
+    text = request.query.get("ids")
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise Refused(400, "ids must be appliance ids separated by commas, e.g. ids=1,2") from None
+
+
+async def get_console_next(request: web.Request) -> web.Response:
+    """GET /appliances/firmware/next?ids=...: versions connected appliances can go to."""
+    registry = request.app[REGISTRY]
+    console, fleet = _appliance(request), registry.by_name.values()
+    return web.json_response(
+        firmware_next(console, fleet, registry.available_versions, _ids(request))
+    )
+
+
+async def post_console_upgrade(request: web.Request) -> web.Response:
+    """POST /appliances/firmware/upgrade: the console upgrades connected appliances (202)."""
+    body = await json_body(request, ConsoleUpgradeBody, required=True)
+    registry = request.app[REGISTRY]
+    console, fleet = _appliance(request), registry.by_name.values()
+    versions = registry.available_versions
+    return _accepted(start_upgrade(console, fleet, versions, body.system_ids, body.version))
 
 
 # -- firmware -----------------------------------------------------------------------------
@@ -344,4 +354,6 @@ def create_app(registry: Registry) -> web.Application:
     app.router.add_get(f"{api}/jobs/{{id}}", get_job)
     app.router.add_get(f"{api}/appliances", get_appliances)
     app.router.add_get(f"{api}/appliances/{{id}}", get_appliance)
+    app.router.add_get(f"{api}/appliances/firmware/next", get_console_next)
+    app.router.add_post(f"{api}/appliances/firmware/upgrade", post_console_upgrade)
     return app

@@ -42,6 +42,13 @@ class DownloadVersionBody(_Body):
     upgrade: bool = False
 
 
+class ConsoleUpgradeBody(_Body):
+    """POST /appliances/firmware/upgrade (on a Command appliance)."""
+
+    system_ids: list[int]
+    version: str
+
+
 class ClusterBody(_Body):
     """PATCH /extrahop/cluster."""
 

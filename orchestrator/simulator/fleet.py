@@ -155,7 +155,7 @@ class SimAppliance:
         """
         if not well_formed_url(url):
             raise Refused(400, "firmware_url must be an http, https or ftp URL with a host")
-        self._check_can_start()
+        self.check_can_start()
         steps = self._download_steps(upgrade=upgrade)
         job = self._new_job("download_url", None, steps, install=upgrade, restart=True)
         join = DownloadJoin(lambda fetched: self._fetched(job, fetched, force=force))
@@ -195,7 +195,7 @@ class SimAppliance:
 
     def start_upgrade(self, *, restart_after: bool) -> Job:
         """Install the staged image (POST firmware/latest/upgrade)."""
-        self._check_can_start()
+        self.check_can_start()
         if self.staged is None:
             raise Refused(400, "no firmware image has been uploaded or downloaded")
         staged, self.staged = self.staged, None
@@ -206,7 +206,7 @@ class SimAppliance:
 
     def start_download(self, kind: str, version: str, *, upgrade: bool) -> Job:
         """Download `version` from Cloud Services, then install it when `upgrade`."""
-        self._check_can_start()
+        self.check_can_start()
         steps = self._download_steps(upgrade=upgrade)
         job = self._new_job(kind, version, steps, install=upgrade, restart=True)
         self.host.call_later(self.wall(self.timing.download_duration), lambda: self._next(job))
@@ -215,7 +215,8 @@ class SimAppliance:
     def _download_steps(self, *, upgrade: bool) -> tuple[str, ...]:
         return (DOWNLOAD_STEP,) + (install_steps(self.timing.job_steps) if upgrade else ())
 
-    def _check_can_start(self) -> None:
+    def check_can_start(self) -> None:
+        """Refuse (409) while a job runs, or while the `busy` fault lasts."""
         if self.left.busy > 0:
             self.left.busy -= 1
             self.emit("fault.injected", fault="busy")

@@ -74,6 +74,7 @@ class Faults(_Strict):
     halt_refused: bool = False  # every PATCH halting ingest through this node answers 400
     rollback_fails: bool = False  # POST firmware/previous/rollback answers 500; nothing changes
     rollback_version: str | None = None  # a rollback restarts into this version, not the previous
+    disconnected: bool = False  # its console lists it "Unable to connect", at its first version
 
 
 class ApplianceSpec(_Strict):
@@ -88,6 +89,7 @@ class ApplianceSpec(_Strict):
     port: int = Field(default=0, ge=0, le=65535)  # 0: any free port
     previous_version: str | None = None  # what GET /extrahop/firmware/previous reports
     certificate: CertificateKind = "fleet"  # served with --tls: signed by the fleet's CA
+    connected: tuple[str, ...] | None = None  # a console's appliances (None: every other)
     upload_throughput: int | None = Field(default=None, ge=0)
     job_steps: int | None = Field(default=None, ge=1, le=100)
     job_duration: float | None = Field(default=None, ge=0)
@@ -105,6 +107,8 @@ class ApplianceSpec(_Strict):
             raise ValueError("an explore appliance needs `cluster` and `node` (manager|data)")
         if self.role is not Role.EXPLORE and (self.cluster is not None or self.node is not None):
             raise ValueError("only explore appliances have `cluster` and `node`")
+        if self.connected is not None and self.role is not Role.COMMAND:
+            raise ValueError("only a command appliance (a console) has `connected`")
         return self
 
 
@@ -136,6 +140,8 @@ class Scenario(_Strict):
             if spec.port and spec.port in ports:
                 raise ValueError(f"port {spec.port} is used twice")
             ports.add(spec.port)
+        for spec in self.appliances:
+            _check_connected(spec, seen)
         for version in (self.target_version, *self.available_versions):
             if version is not None and parse_version(version) is None:
                 raise ValueError(f"version {version!r} is not a dotted version like 9.9.1.100")
@@ -151,6 +157,15 @@ class Scenario(_Strict):
         names = dict.fromkeys(self.clusters)
         names.update(dict.fromkeys(s.cluster for s in self.appliances if s.cluster))
         return tuple(names)
+
+
+def _check_connected(spec: ApplianceSpec, names: set[str]) -> None:
+    for name in spec.connected or ():
+        if name not in names or name == spec.name:
+            known = ", ".join(sorted(names - {spec.name}))
+            raise ValueError(
+                f"{spec.name}.connected: no other appliance is named {name!r}; use one of {known}"
+            )
 
 
 def _yaml_path(loc: tuple[int | str, ...]) -> str:

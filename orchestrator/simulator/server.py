@@ -65,7 +65,7 @@ class SimulatedFleet:
         self._downloads: aiohttp.ClientSession | None = None
         self._sites: dict[str, web.TCPSite] = {}
         self._repository_port = 0
-        self._ports: dict[str, int] = {}
+        self._ports = self._registry.ports
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 

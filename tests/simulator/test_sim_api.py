@@ -107,14 +107,14 @@ async def test_command_appliance_lists_the_fleet(start: Start) -> None:
     """GET /appliances on a Command appliance lists itself as id 0 and every other appliance."""
     api = await start(COMMAND, DISCOVER, EXPLORE)
     listed = (await api.call("eca1", "GET", "/api/v1/appliances")).json()
-    assert [(a["id"], a["hostname"], a["platform"]) for a in listed] == [
+    assert [(a["id"], a["display_name"], a["platform"]) for a in listed] == [
         (0, "eca1", "command"),
         (1, "eda1", "discover"),
         (2, "exa-m1", "explore"),
     ]
     assert listed[1]["firmware_version"] == "9.8.0.100"
     one = (await api.call("eca1", "GET", "/api/v1/appliances/2")).json()
-    assert one["hostname"] == "exa-m1"
+    assert one["display_name"] == "exa-m1"
     assert (await api.call("eca1", "GET", "/api/v1/appliances/9")).status == 404
 
 
@@ -122,7 +122,7 @@ async def test_sensor_lists_only_itself(start: Start) -> None:
     """GET /appliances on a Discover appliance lists only itself."""
     api = await start(COMMAND, DISCOVER)
     listed = (await api.call("eda1", "GET", "/api/v1/appliances")).json()
-    assert [a["hostname"] for a in listed] == ["eda1"]
+    assert [a["display_name"] for a in listed] == ["eda1"]
 
 
 async def test_firmware_next_offers_newer_versions_newest_first(start: Start) -> None:
