@@ -8,8 +8,10 @@ a state, and resume from what the journal kept, as `orchestrator resume` does.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import datetime as dt
+import itertools
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from fleetrun import TARGET
@@ -285,3 +287,46 @@ class MemoryRun:
     def kinds(self, kind: str) -> list[str]:
         """The appliances of every event of `kind`, in order."""
         return [e.appliance for e in self.fleet.events if e.kind == kind]
+
+
+def assert_while_ingest_off(run: MemoryRun, kind: str, names: tuple[str, ...]) -> None:
+    """Every event of `kind` on one of `names` (Explore nodes) came while ingest was off."""
+    enabled = True
+    for event in run.fleet.events:
+        if event.kind == "ingest.changed":
+            enabled = bool(event.data["enabled"])
+        if event.kind == kind and event.appliance in names:
+            assert not enabled, f"{event.appliance}: {kind} with ingest on"
+
+
+def assert_each_once_in_order(
+    run: MemoryRun, *, version: str, kind: str, stages: list[list[str]]
+) -> None:
+    """Every appliance on `version`, each `kind` event once, stages one after another.
+
+    A stage's first `kind` event comes after the last restart of the stage before; every
+    cluster's ingest is back on at the end.
+    """
+    fleet = run.fleet
+    assert {n: a.version for n, a in fleet.appliances.items()} == dict.fromkeys(
+        fleet.appliances, version
+    )
+    counts = collections.Counter(run.kinds(kind))
+    assert set(counts.values()) == {1}, f"{kind} more than once: {counts}"
+    starts = {e.appliance: e.t for e in fleet.events if e.kind == kind}
+    ends = {e.appliance: e.t for e in fleet.events if e.kind == "restart.finished"}
+    for earlier, later in itertools.pairwise(stages):
+        assert max(ends[n] for n in earlier) < min(starts[n] for n in later)
+    assert all(a.cluster.ingest_enabled for a in fleet.appliances.values() if a.cluster)
+
+
+def cut_at(name: str, state: Outcome, *, how: str) -> Trigger:
+    """A trigger: as `name` enters `state`, stop the run (a Ctrl-C); `how="cancel"`: cut it."""
+
+    def cut(event: StateChanged, stop: asyncio.Event, task: asyncio.Task[Any]) -> None:
+        if event.appliance == name and event.state is state and not stop.is_set():
+            stop.set()
+            if how == "cancel":
+                task.cancel()
+
+    return cut

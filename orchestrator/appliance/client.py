@@ -44,6 +44,7 @@ from orchestrator.core.models import (
     ApplianceInfo,
     ClusterInfo,
     JobState,
+    PreviousFirmware,
     ProcessState,
 )
 from orchestrator.core.tls import TlsCheck
@@ -233,6 +234,18 @@ class ApplianceClient:
         if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
             raise self._unexpected(path, "expected a list of releases")
         return data
+
+    async def get_previous(self) -> PreviousFirmware:
+        """The firmware a rollback would restore, from GET /extrahop/firmware/previous."""
+        return await self._get_model("/extrahop/firmware/previous", PreviousFirmware)
+
+    async def rollback_firmware(self) -> None:
+        """Restart into the previous firmware (POST firmware/previous/rollback, 202, no job).
+
+        Never retried once the appliance may have taken it: a second rollback could undo the
+        first (the previous firmware is then the one just left).
+        """
+        await self._call("unprocessed", "POST", "/extrahop/firmware/previous/rollback")
 
     async def list_appliances(self) -> list[ListedAppliance]:
         """The appliance itself and, on a console, those connected to it (GET /appliances)."""

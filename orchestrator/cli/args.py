@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["UsageError", "build_parser", "parse_command_line", "reviewed", "settings_from"]
 
-_RUNS = frozenset({"plan", "apply", "resume"})  # the commands a window applies to
+_RUNS = frozenset({"plan", "apply", "resume", "rollback"})  # the commands a window applies to
 _DESCRIPTION = "Upgrade the firmware of an ExtraHop deployment, in the vendor's order."
 _EPILOG = (
     "`orchestrator help COMMAND` (or `orchestrator COMMAND --help`) describes a command. "
@@ -223,6 +223,42 @@ def _run_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subpar
         type=Path,
         metavar="PATH",
         help="the inventory [default: the one the run was started with]",
+    )
+    _report_flags(p)
+    _rollback_command(sub)
+
+
+def _rollback_command(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
+    """rollback: undo a finished run on the appliances it changed."""
+    p = _command(sub, "rollback", "undo a run: restart what it upgraded into the previous firmware")
+    p.add_argument("run", metavar="RUN", help="the run to undo: its id or its first digits")
+    p.add_argument(
+        "--appliance",
+        action="append",
+        metavar="NAME",
+        help="only this appliance (repeat for more) [default: every one the run changed]",
+    )
+    p.add_argument(
+        "--inventory",
+        type=Path,
+        metavar="PATH",
+        help="the inventory, for URLs and keys [default: the one the run used]",
+    )
+    _yes(p)
+    setting(
+        p, "--concurrency", "appliances rolled back at once within a wave", type=int, metavar="N"
+    )
+    setting(
+        p,
+        "--max-failures",
+        "stop starting new appliances once more than N (or P% of them) have failed",
+        metavar="N|P%",
+    )
+    setting(
+        p,
+        "--window-end",
+        "end of the maintenance window: ISO 8601, or HH:MM for the next such local time",
+        metavar="TIME",
     )
     _report_flags(p)
 

@@ -155,6 +155,13 @@ class ProcessState(Frozen):
         return self.status.strip().lower() == "running"
 
 
+class PreviousFirmware(Frozen):
+    """What GET /api/v1/extrahop/firmware/previous says: the version a rollback restores."""
+
+    version: str
+    backup_time: int | None = None  # when it was replaced, ms since the epoch
+
+
 class JobProgress(Frozen):
     """Where a job is: its status and step (a job, or one appliance's part of a console job)."""
 
@@ -351,6 +358,7 @@ class RunOrigin(Frozen):
     plan_sha256: str | None = None  # of the plan executed: the run folder's plan.json
     plan_file: str | None = None  # the reviewed plan given to `apply --plan`, if any
     plan_file_sha256: str | None = None  # that file's bytes, when the run started
+    rolls_back: str | None = None  # a rollback (`orchestrator rollback`): the run it undoes
 
 
 class GateRecord(Frozen):

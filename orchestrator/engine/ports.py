@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         IngestVerb,
         JobState,
         Outcome,
+        PreviousFirmware,
         ProcessState,
     )
     from orchestrator.plan import ImageInfo, WaveKind
@@ -146,6 +147,13 @@ class AppliancePort(FactsPort, HealthPort, Protocol):
     async def get_job(self, job_id: str, *, retry: bool = True) -> JobState:
         """One poll of a job."""
         ...
+
+    async def get_previous(self) -> PreviousFirmware:
+        """The firmware a rollback would restore (GET /extrahop/firmware/previous)."""
+        ...
+
+    async def rollback_firmware(self) -> None:
+        """Restart into the previous firmware (POST /extrahop/firmware/previous/rollback)."""
 
 
 # --- where a run keeps files ------------------------------------------------------------------

@@ -398,6 +398,10 @@ class Runner:
                 raise
             # Resumed after a crash mid-request: the job we asked for is already running.
             track.job_id = await steps.find_running_job(client)
+        if track.planned.action is Action.ROLLBACK:
+            # No job: `rebooting`, journalled next, records the answer; a resumed run then
+            # waits for the restart and never sends the rollback again.
+            return Phase.REBOOT
         await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
         return Phase.AWAIT_JOB
 

@@ -47,6 +47,7 @@ __all__ = [
     "Wave",
     "WaveKind",
     "build_plan",
+    "build_wave",
     "choose_found_off",
     "ingest_warnings",
     "with_found_off_choice",
@@ -113,8 +114,8 @@ def build_plan(
         planned.append(line)
         warnings.extend(notes)
     refusals, rule_warnings = check_version_rules(planned)
-    brackets = _brackets(planned, facts, frozenset(halted_by_tool), settings.ingest_found_off)
-    waves = [_wave(kind, planned, settings) for kind in WAVE_ORDER]
+    brackets = ingest_brackets(planned, facts, frozenset(halted_by_tool), settings.ingest_found_off)
+    waves = [build_wave(kind, planned, settings) for kind in WAVE_ORDER]
     if settings.window_end is not None:
         waves, window_warning = _fit_window(waves, now, settings.window_end, settings.concurrency)
         warnings.extend(window_warning)
@@ -250,7 +251,7 @@ def _with_estimate(line: PlannedAppliance, settings: Settings) -> PlannedApplian
 # --- ingest brackets -------------------------------------------------------------------------
 
 
-def _brackets(
+def ingest_brackets(
     planned: Sequence[PlannedAppliance],
     facts: Mapping[str, Facts] | None,
     halted_by_tool: frozenset[str],
@@ -331,7 +332,8 @@ def bracket_waves(plan: Plan, bracket: IngestBracket) -> tuple[WaveKind, WaveKin
 # --- estimates and the window ----------------------------------------------------------------
 
 
-def _wave(kind: WaveKind, planned: Sequence[PlannedAppliance], settings: Settings) -> Wave:
+def build_wave(kind: WaveKind, planned: Sequence[PlannedAppliance], settings: Settings) -> Wave:
+    """The wave of `kind`: its members in plan order, their batches, its estimate."""
     members = tuple(line for line in planned if line.wave is kind)
     wave = Wave(kind=kind, appliances=members, batches=_batches(members, settings.batches))
     estimate = batch_schedule(wave.batch_jobs(), settings.concurrency).makespan

@@ -27,6 +27,7 @@ class Action(enum.StrEnum):
     UPLOAD = "upload"  # upload a local image, then upgrade with restart_after
     URL = "url"  # the appliance downloads the image from a URL and upgrades
     CLOUD = "cloud"  # the appliance downloads from ExtraHop Cloud Services, then upgrades
+    ROLLBACK = "rollback"  # restart into the previous firmware (`orchestrator rollback`)
     SKIP = "skip"  # already at the target version
     REFUSED = "refused"  # the plan will not touch it; `reason` says why
 
@@ -52,6 +53,9 @@ WAVE_OF_ROLE: dict[tuple[Role | None, NodeKind | None], WaveKind] = {
 }
 
 
+# A rollback undoes the vendor's order: Trace first, Command last (docs/runbook.md).
+ROLLBACK_ORDER: tuple[WaveKind, ...] = tuple(reversed(WAVE_ORDER))
+PlanKind = Literal["upgrade", "rollback"]
 FoundOffChoice = Literal["keep", "enable"]
 PauseAfter = Literal["stage", "batch"]
 _Seconds = Field(default=0.0, ge=0, allow_inf_nan=False)
@@ -102,7 +106,7 @@ class PlannedAppliance(PlanModel):
     @property
     def actionable(self) -> bool:
         """Whether apply will change this appliance."""
-        return self.action in {Action.UPLOAD, Action.URL, Action.CLOUD}
+        return self.action in {Action.UPLOAD, Action.URL, Action.CLOUD, Action.ROLLBACK}
 
     @property
     def downgrade(self) -> bool:
@@ -154,6 +158,8 @@ class Plan(PlanModel):
     """The whole reviewed plan, savable as JSON and re-checked before apply."""
 
     schema_version: int = 1
+    kind: PlanKind = "upgrade"
+    rolls_back: str | None = None  # a rollback: the id of the run it undoes
     created_at: dt.datetime
     inventory_source: str
     inventory_sha256: str
@@ -194,8 +200,13 @@ class Plan(PlanModel):
 
     @property
     def refused(self) -> bool:
-        """Whether apply must refuse this plan."""
-        return bool(self.refusals) or any(a.action is Action.REFUSED for a in self.appliances())
+        """Whether apply must refuse this plan.
+
+        A rollback goes on without the appliances it refuses (they end blocked, saying why).
+        """
+        if self.refusals or self.kind == "rollback":
+            return bool(self.refusals)
+        return any(a.action is Action.REFUSED for a in self.appliances())
 
     def undecided_found_off(self) -> list[str]:
         """Clusters found with ingest off whose fate the operator has not chosen yet."""
@@ -210,7 +221,8 @@ def structure_problems(plan: Plan) -> list[str]:
     """
     problems: list[str] = []
     kinds = [wave.kind for wave in plan.waves]
-    if kinds != sorted(set(kinds), key=WAVE_ORDER.index):
+    order = ROLLBACK_ORDER if plan.kind == "rollback" else WAVE_ORDER
+    if kinds != sorted(set(kinds), key=order.index):
         problems.append(f"waves out of the vendor's order: {', '.join(kinds)}")
     seen: set[str] = set()
     for line in plan.appliances():

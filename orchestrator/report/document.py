@@ -161,6 +161,7 @@ def origin_document(origin: RunOrigin | None) -> dict[str, Any]:
         "plan_sha256",
         "plan_file",
         "plan_file_sha256",
+        "rolls_back",
     )
     return {name: getattr(origin, name) if origin else None for name in fields}
 

@@ -140,6 +140,8 @@ def _origin_facts(origin: RunOrigin | None) -> list[tuple[str, str]]:
     if origin is None:
         return []
     facts = []
+    if origin.rolls_back:
+        facts.append(("Rollback of run", origin.rolls_back))
     if origin.inventory:
         facts.append(("Inventory", f"{origin.inventory} (sha256 {origin.inventory_sha256})"))
     if origin.plan_sha256:

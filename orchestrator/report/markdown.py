@@ -56,6 +56,8 @@ def _origin_lines(origin: RunOrigin | None) -> list[str]:
     if origin is None:
         return []
     lines = []
+    if origin.rolls_back:
+        lines.append(f"- **Rollback of run:** `{origin.rolls_back}`")
     if origin.inventory:
         lines.append(
             f"- **Inventory:** {_md(origin.inventory)} (sha256 `{origin.inventory_sha256}`)"

@@ -33,6 +33,7 @@ MARKS = {
     Action.UPLOAD: "+",
     Action.URL: "+",
     Action.CLOUD: "+",
+    Action.ROLLBACK: "<",
     Action.SKIP: "=",
     Action.REFUSED: "!",
 }
@@ -50,6 +51,8 @@ def action_text(line: PlannedAppliance, *, digits: int = _DIGITS) -> str:
         return f"cloud {firmware.cloud_version}"
     if line.action is Action.REFUSED:
         return f"refused: {line.reason}"
+    if line.action is Action.ROLLBACK:
+        return "rollback"
     return str(line.action)
 
 
@@ -121,7 +124,8 @@ def summary_line(plan: Plan) -> str:
     upgrade = sum(1 for line in lines if line.actionable)
     current = sum(1 for line in lines if line.action is Action.SKIP)
     refused = sum(1 for line in lines if line.action is Action.REFUSED)
-    text = f"{len(lines)} appliances: {upgrade} to upgrade (+), {current} already current (=)"
+    change, same = ("roll back (<)", "already back (=)") if _undoes(plan) else _UPGRADE_WORDS
+    text = f"{len(lines)} appliances: {upgrade} to {change}, {current} {same}"
     text += f", {refused} refused (!)" if refused else ""
     if plan.refusals:
         rules = len(plan.refusals)
@@ -132,6 +136,18 @@ def summary_line(plan: Plan) -> str:
         text += f"; window ends {plan.window_end.isoformat(timespec='minutes')}"
         text += f", {late} deferred" if late else ", everything fits"
     return text
+
+
+_UPGRADE_WORDS = ("upgrade (+)", "already current (=)")
+
+
+def _undoes(plan: Plan) -> bool:
+    return plan.kind == "rollback"
+
+
+def plan_title(plan: Plan) -> str:
+    """`Upgrade plan`, or `Rollback plan` for a rollback (`orchestrator rollback`)."""
+    return "Rollback plan" if _undoes(plan) else "Upgrade plan"
 
 
 def refusal_lines(plan: Plan) -> list[str]:
@@ -147,7 +163,7 @@ def refusal_lines(plan: Plan) -> list[str]:
 def status_line(plan: Plan) -> str:
     """Whether apply will accept the plan; if not, how many refusals stand in the way."""
     if not plan.refused:
-        return "ready to apply"
+        return "ready to roll back" if _undoes(plan) else "ready to apply"
     count = len(refusal_lines(plan))
     noun = "refusal" if count == 1 else "refusals"
     return f"REFUSED: {count} {noun}; apply will not run this plan until they are resolved"
@@ -209,7 +225,9 @@ def render_table(plan: Plan, *, width: int = 100) -> RenderableType:
     """The plan as a rich renderable for a terminal `width` columns wide: summary first."""
     layout = _layout([line for line in plan.appliances() if line.action is not Action.SKIP], width)
     parts: list[RenderableType] = [
-        _line(f"Upgrade plan: {status_line(plan)}", style="bold red" if plan.refused else "bold"),
+        _line(
+            f"{plan_title(plan)}: {status_line(plan)}", style="bold red" if plan.refused else "bold"
+        ),
         _line(summary_line(plan), style="bold"),
         _line(source_line(plan), style="dim"),
     ]
@@ -225,7 +243,7 @@ def render_table(plan: Plan, *, width: int = 100) -> RenderableType:
             parts.extend([_line(f"\n{title}", style="bold"), _bullets(lines)])
     parts.append(_line(f"\nTotal: {summary_line(plan)}", style="bold"))
     if plan.refused:  # the last word of a refused plan is that it is refused, and why
-        parts.append(_line(f"Upgrade plan: {status_line(plan)}", style="bold red"))
+        parts.append(_line(f"{plan_title(plan)}: {status_line(plan)}", style="bold red"))
     return Group(*parts)
 
 

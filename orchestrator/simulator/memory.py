@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from orchestrator.core.errors import ApiError, AuthError, TransportError
-from orchestrator.core.models import ApplianceInfo, ClusterInfo, JobState, ProcessState
+from orchestrator.core.models import (
+    ApplianceInfo,
+    ClusterInfo,
+    JobState,
+    PreviousFirmware,
+    ProcessState,
+)
 from orchestrator.simulator import snapshots
 from orchestrator.simulator.fleet import build_appliances
 from orchestrator.simulator.host import Event, Refused
@@ -218,6 +224,22 @@ class MemoryAppliance:
 
         job: Job = await self._call(start)
         return job.public_id
+
+    async def get_previous(self) -> PreviousFirmware:
+        """GET /extrahop/firmware/previous."""
+
+        def answer() -> PreviousFirmware:
+            a = self.appliance
+            if a.previous is None:
+                raise Refused(404, "there is no previous firmware on this appliance")
+            return PreviousFirmware(version=a.previous, backup_time=a.previous_time_ms)
+
+        previous: PreviousFirmware = await self._call(answer)
+        return previous
+
+    async def rollback_firmware(self) -> None:
+        """POST /extrahop/firmware/previous/rollback."""
+        await self._call(self.appliance.rollback)
 
     # -- jobs ------------------------------------------------------------------------------
 

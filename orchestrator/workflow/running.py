@@ -130,6 +130,7 @@ def _origin(plan: Plan, inventory: Inventory, plan_file: Path | None) -> RunOrig
         plan_sha256=plan_sha256(plan),
         plan_file=str(plan_file.absolute()) if plan_file else None,
         plan_file_sha256=_file_sha256(plan_file) if plan_file else None,
+        rolls_back=plan.rolls_back,
     )
 
 

@@ -139,7 +139,7 @@ def test_every_command_takes_the_global_options_given_first(command: str) -> Non
     """`orchestrator --config x COMMAND` parses for every command (it used to fail)."""
     needs = {"validate": ["f.yaml"], "plan": ["f.yaml"], "restore-ingest": ["f.yaml"]}
     needs |= {"trust": ["f.yaml"], "discover": ["https://eca1.example.net"]}
-    needs |= {"completion": ["bash"]}
+    needs |= {"completion": ["bash"], "rollback": ["3e919097"]}
     args = parse_command_line(["--config", "x.yaml", command, *needs.get(command, [])])
     assert args.config == Path("x.yaml")
     assert args.state_db is None

@@ -45,6 +45,7 @@ HISTORY_RUN_KEYS = {
     "duration_seconds",
     "inventory",
     "inventory_sha256",
+    "rolls_back",
     "state",
     "exit_code",
     "counts",
