@@ -9,6 +9,8 @@ from fleetcheck import slow_lab
 from fleetrun import lab
 from simproc import Sim
 
+from orchestrator.journal.store import Journal
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
@@ -48,3 +50,18 @@ def long_sim(tmp_path: Path) -> Iterator[Sim]:
     fleet = Sim(tmp_path, scenario)
     yield fleet
     fleet.stop()
+
+
+@pytest.fixture
+def run_db(tmp_path: Path) -> Path:
+    """A state database holding one run, `run-1`."""
+    path = tmp_path / "state.db"
+    with Journal.open(path) as journal:
+        journal.start_run(
+            plan_json="{}",
+            inventory_source="fleet.yaml",
+            inventory_sha256="0" * 64,
+            settings_json="{}",
+            run_id="run-1",
+        )
+    return path

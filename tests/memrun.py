@@ -8,8 +8,10 @@ a state, and resume from what the journal kept, as `orchestrator resume` does.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import datetime as dt
+import itertools
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from fleetrun import TARGET
@@ -24,6 +26,7 @@ from orchestrator.core.models import (
     ConsoleFirmware,
     FileFirmware,
     Firmware,
+    GateRecord,
     IngestVerb,
     Inventory,
     NodeKind,
@@ -33,7 +36,7 @@ from orchestrator.core.models import (
 from orchestrator.engine.consolefacts import console_facts
 from orchestrator.engine.context import RunContext
 from orchestrator.engine.facts import gather_facts
-from orchestrator.engine.ports import RunEvent, StateChanged
+from orchestrator.engine.ports import GateRequest, RunEvent, StateChanged
 from orchestrator.engine.runner import run_plan
 from orchestrator.engine.runstate import priors
 from orchestrator.plan import ImageInfo, Plan, build_plan
@@ -111,6 +114,66 @@ class MemoryJournal:
         """Clusters whose last ingest action leaves them (maybe) halted."""
         last = {c: verb for c, _, verb, _ in self.ingest if verb is not IngestVerb.LEFT_OFF}
         return {c: v for c, v in last.items() if v in MAY_BE_HALTED}
+
+
+@dataclasses.dataclass
+class MemoryGate:
+    """The engine's gate port in memory: answers from a script, released gates remembered.
+
+    `answers` are taken in order ("continue", "stop" or "window"); `during` is called with
+    each request before it is answered (a test looks at the fleet while the run waits).
+    """
+
+    answers: list[str] = dataclasses.field(default_factory=list)
+    requests: list[GateRequest] = dataclasses.field(default_factory=list)
+    released: set[str] = dataclasses.field(default_factory=set)
+    during: Callable[[GateRequest], None] | None = None
+    hold: set[str] = dataclasses.field(default_factory=set)  # gates never answered
+
+    async def wait(self, request: GateRequest, *, deadline: dt.datetime | None) -> GateRecord:
+        """The next scripted answer (a gate released before, as on resume: continue at once)."""
+        del deadline
+        now = dt.datetime.now(dt.UTC)
+        if request.gate in self.released:
+            return GateRecord(
+                gate=request.gate,
+                opened_at=now,
+                answer="continue",
+                by="ops@earlier",
+                answered_at=now,
+            )
+        self.requests.append(request)
+        if self.during is not None:
+            self.during(request)
+        if request.gate in self.hold:
+            await asyncio.Event().wait()  # no one comes: the run must stop waiting itself
+        answer = self.answers.pop(0)
+        if answer == "continue":
+            self.released.add(request.gate)
+        by = None if answer == "window" else "ops@memory"
+        return GateRecord(
+            gate=request.gate,
+            opened_at=now,
+            answer=answer,
+            by=by,
+            answered_at=now,
+        )
+
+
+@dataclasses.dataclass
+class MemoryBackups:
+    """The engine's backup store, in memory: what was saved, by appliance and kind."""
+
+    files: dict[tuple[str, str], bytes] = dataclasses.field(default_factory=dict)
+
+    def saved(self, appliance: str, kind: str) -> bytes | None:
+        """What was saved, if anything."""
+        return self.files.get((appliance, kind))
+
+    async def save(self, appliance: str, kind: str, data: bytes) -> None:
+        """Keep the file."""
+        await asyncio.sleep(0)  # a write yields to the loop, as a thread would
+        self.files[appliance, kind] = data
 
 
 @dataclasses.dataclass
@@ -194,8 +257,10 @@ class MemoryRun:
     plan: Plan
     settings: Settings
     journal: MemoryJournal = dataclasses.field(default_factory=MemoryJournal)
+    backups: MemoryBackups = dataclasses.field(default_factory=MemoryBackups)
+    observers: list[Observer] = dataclasses.field(default_factory=list)  # one per run, in order
     reports: list[RunReport] = dataclasses.field(default_factory=list)
-    observed: list[RunEvent] = dataclasses.field(default_factory=list)  # what every run told
+    gate: MemoryGate = dataclasses.field(default_factory=MemoryGate)
 
     @classmethod
     async def planned(
@@ -223,16 +288,19 @@ class MemoryRun:
                 trigger(event, stop, holder[0])
 
         resumed = bool(self.journal.states)
+        self.observers.append(Observer(fire))
         context = RunContext(
             plan=self.plan,
             settings=self.settings,
             client_for=self.fleet.client,
             journal=self.journal,
             run_id="memory-run",
-            observer=Observer(fire, self.observed),
+            observer=self.observers[-1],
             stop=stop,
             prior=self.journal.priors() if resumed else {},
             halted_before=self.journal.halted() if resumed else {},
+            gate=self.gate,
+            backups=self.backups if self.settings.backup else None,
         )
         task = asyncio.ensure_future(run_plan(context))
         holder.append(task)
@@ -240,6 +308,54 @@ class MemoryRun:
         self.reports.append(report)
         return report
 
+    @property
+    def observed(self) -> list[RunEvent]:
+        """Every run's events, in order."""
+        return [event for observer in self.observers for event in observer.events]
+
     def kinds(self, kind: str) -> list[str]:
         """The appliances of every event of `kind`, in order."""
         return [e.appliance for e in self.fleet.events if e.kind == kind]
+
+
+def assert_while_ingest_off(run: MemoryRun, kind: str, names: tuple[str, ...]) -> None:
+    """Every event of `kind` on one of `names` (Explore nodes) came while ingest was off."""
+    enabled = True
+    for event in run.fleet.events:
+        if event.kind == "ingest.changed":
+            enabled = bool(event.data["enabled"])
+        if event.kind == kind and event.appliance in names:
+            assert not enabled, f"{event.appliance}: {kind} with ingest on"
+
+
+def assert_each_once_in_order(
+    run: MemoryRun, *, version: str, kind: str, stages: list[list[str]]
+) -> None:
+    """Every appliance on `version`, each `kind` event once, stages one after another.
+
+    A stage's first `kind` event comes after the last restart of the stage before; every
+    cluster's ingest is back on at the end.
+    """
+    fleet = run.fleet
+    assert {n: a.version for n, a in fleet.appliances.items()} == dict.fromkeys(
+        fleet.appliances, version
+    )
+    counts = collections.Counter(run.kinds(kind))
+    assert set(counts.values()) == {1}, f"{kind} more than once: {counts}"
+    starts = {e.appliance: e.t for e in fleet.events if e.kind == kind}
+    ends = {e.appliance: e.t for e in fleet.events if e.kind == "restart.finished"}
+    for earlier, later in itertools.pairwise(stages):
+        assert max(ends[n] for n in earlier) < min(starts[n] for n in later)
+    assert all(a.cluster.ingest_enabled for a in fleet.appliances.values() if a.cluster)
+
+
+def cut_at(name: str, state: Outcome, *, how: str) -> Trigger:
+    """A trigger: as `name` enters `state`, stop the run (a Ctrl-C); `how="cancel"`: cut it."""
+
+    def cut(event: StateChanged, stop: asyncio.Event, task: asyncio.Task[Any]) -> None:
+        if event.appliance == name and event.state is state and not stop.is_set():
+            stop.set()
+            if how == "cancel":
+                task.cancel()
+
+    return cut

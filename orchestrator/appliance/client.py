@@ -39,7 +39,14 @@ from orchestrator.core.errors import (
     PreconditionFailed,
     TransportError,
 )
-from orchestrator.core.models import FIRMWARE_MEDIA_TYPE, ApplianceInfo, ClusterInfo, JobState
+from orchestrator.core.models import (
+    FIRMWARE_MEDIA_TYPE,
+    ApplianceInfo,
+    ClusterInfo,
+    JobState,
+    PreviousFirmware,
+    ProcessState,
+)
 from orchestrator.core.tls import TlsCheck
 
 if TYPE_CHECKING:
@@ -55,6 +62,8 @@ __all__ = ["CHUNK_SIZE", "ApplianceClient", "map_aiohttp_errors", "open_session"
 _API = "/api/v1"
 _JSON = "application/json"
 _JOB_PATH = re.compile(r"/jobs/([^/]+)/?$")
+_BACKUP_PATH = re.compile(r"/customizations/([^/]+)/?$")
+_EXBK = "application/exbk"
 _WAIT_INITIAL = 0.5  # seconds before the first retry (plus jitter)
 _WAIT_MAX = 30.0  # longest backoff between two retries, Retry-After aside
 _SERVER_ERROR = 500
@@ -226,13 +235,21 @@ class ApplianceClient:
             raise self._unexpected(path, "expected a list of releases")
         return data
 
+    async def get_previous(self) -> PreviousFirmware:
+        """The firmware a rollback would restore, from GET /extrahop/firmware/previous."""
+        return await self._get_model("/extrahop/firmware/previous", PreviousFirmware)
+
+    async def rollback_firmware(self) -> None:
+        """Restart into the previous firmware (POST firmware/previous/rollback, 202, no job).
+
+        Never retried once the appliance may have taken it: a second rollback could undo the
+        first (the previous firmware is then the one just left).
+        """
+        await self._call("unprocessed", "POST", "/extrahop/firmware/previous/rollback")
+
     async def list_appliances(self) -> list[ListedAppliance]:
         """The appliance itself and, on a console, those connected to it (GET /appliances)."""
-        path = "/appliances"
-        data = await self._get_json(path)
-        if not isinstance(data, list):
-            raise self._unexpected(path, "expected a list of appliances")
-        return [self._model(path, ListedAppliance, item) for item in data]
+        return await self._get_models("/appliances", ListedAppliance, "appliances")
 
     async def console_firmware_next(self, ids: list[int] | None = None) -> list[dict[str, Any]]:
         """Console: the versions connected appliances can go to (GET appliances/firmware/next)."""
@@ -260,10 +277,44 @@ class ApplianceClient:
 
     async def list_jobs(self) -> list[JobState]:
         """Every job the appliance knows, from GET /jobs."""
-        data = await self._get_json("/jobs")
-        if not isinstance(data, list):
-            raise self._unexpected("/jobs", "expected a list of jobs")
-        return [self._model("/jobs", JobState, item) for item in data]
+        return await self._get_models("/jobs", JobState, "jobs")
+
+    # --- backup and health (reference/extrahop-api.md §1.6; answer shapes partly unverified) --
+
+    async def create_backup(self, name: str) -> str:
+        """POST /customizations `{"name"}`: the new backup's id, from its `Location` (201)."""
+        path = "/customizations"
+        answer = await self._call("unprocessed", "POST", path, json_body={"name": name})
+        location = (answer.location or "").split("?", 1)[0]
+        match = _BACKUP_PATH.search(location)
+        if match is None:
+            what = f"no backup id in Location {answer.location!r}"
+            raise TransportError(self.name, f"unexpected answer to POST {_API}{path}: {what}")
+        return match.group(1)
+
+    async def download_backup(self, backup_id: str) -> bytes:
+        """POST /customizations/{id}/download with `Accept: application/exbk`: the file."""
+        path = f"/customizations/{backup_id}/download"
+        answer = await self._call("idempotent", "POST", path, headers={"Accept": _EXBK})
+        return answer.body
+
+    async def get_running_config(self) -> bytes:
+        """GET /runningconfig: the running configuration, as the appliance sent it (JSON)."""
+        answer = await self._call("idempotent", "GET", "/runningconfig")
+        with map_aiohttp_errors(self.name, request=f"GET {_API}/runningconfig"):
+            json.loads(answer.body)  # a truncated or non-JSON answer is not a backup
+        return answer.body
+
+    async def get_processes(self) -> list[ProcessState]:
+        """GET /extrahop/processes: each process and whether it runs."""
+        return await self._get_models("/extrahop/processes", ProcessState, "processes")
+
+    async def get_license(self) -> dict[str, Any]:
+        """GET /license: the license applied to the appliance, as a JSON object."""
+        data = await self._get_json("/license")
+        if not isinstance(data, dict):
+            raise self._unexpected("/license", "expected a JSON object")
+        return data
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -290,6 +341,13 @@ class ApplianceClient:
         if not isinstance(value, str):
             raise self._unexpected(path, f'expected an object with a "{field}" string')
         return value
+
+    async def _get_models(self, path: str, model: type[M], what: str) -> list[M]:
+        """GET a JSON list of objects, each validated as `model`."""
+        data = await self._get_json(path)
+        if not isinstance(data, list):
+            raise self._unexpected(path, f"expected a list of {what}")
+        return [self._model(path, model, item) for item in data]
 
     async def _get_model(self, path: str, model: type[M], *, policy: Policy = "idempotent") -> M:
         return self._model(path, model, await self._get_json(path, policy=policy))

@@ -24,6 +24,7 @@ from orchestrator.cli.grammar import (
     suggest_flag,
 )
 from orchestrator.core.about import tool_version
+from orchestrator.core.batchsizes import BatchSizes
 from orchestrator.core.config import parse_window_end, resolve_settings, window_still_open
 from orchestrator.core.errors import ConfigError
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["UsageError", "build_parser", "parse_command_line", "reviewed", "settings_from"]
 
-_RUNS = frozenset({"plan", "apply", "resume"})  # the commands a window applies to
+_RUNS = frozenset({"plan", "apply", "resume", "rollback"})  # the commands a window applies to
 _DESCRIPTION = "Upgrade the firmware of an ExtraHop deployment, in the vendor's order."
 _EPILOG = (
     "`orchestrator help COMMAND` (or `orchestrator COMMAND --help`) describes a command. "
@@ -63,6 +64,18 @@ def _run_flags(parser: argparse.ArgumentParser) -> None:
     )
     setting(
         parser,
+        "--batches",
+        "within each stage, upgrade in batches of these sizes (the last repeats), e.g. 1,5,25%",
+        metavar="SIZES",
+    )
+    setting(
+        parser,
+        "--pause-after",
+        "wait at a gate after each stage or batch until `orchestrator continue RUN`",
+        choices=["stage", "batch"],
+    )
+    setting(
+        parser,
         "--ingest-found-off",
         "an Explore cluster found with ingest disabled: keep it off, or enable it after",
         choices=["keep", "enable"],
@@ -82,6 +95,13 @@ def _apply_flags(parser: argparse.ArgumentParser) -> None:
         "--max-failures",
         "stop starting new appliances once more than N (or P% of them) have failed",
         metavar="N|P%",
+    )
+    parser.add_argument(
+        "--no-backup",
+        action="store_true",
+        default=None,
+        help="do not save each appliance's customizations and running config into the run's "
+        "folder before changing it [default: save them] (the setting `backup`: docs/cli.md)",
     )
     _report_flags(parser)
     parser.add_argument(
@@ -205,6 +225,42 @@ def _run_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subpar
         help="the inventory [default: the one the run was started with]",
     )
     _report_flags(p)
+    _rollback_command(sub)
+
+
+def _rollback_command(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
+    """rollback: undo a finished run on the appliances it changed."""
+    p = _command(sub, "rollback", "undo a run: restart what it upgraded into the previous firmware")
+    p.add_argument("run", metavar="RUN", help="the run to undo: its id or its first digits")
+    p.add_argument(
+        "--appliance",
+        action="append",
+        metavar="NAME",
+        help="only this appliance (repeat for more) [default: every one the run changed]",
+    )
+    p.add_argument(
+        "--inventory",
+        type=Path,
+        metavar="PATH",
+        help="the inventory, for URLs and keys [default: the one the run used]",
+    )
+    _yes(p)
+    setting(
+        p, "--concurrency", "appliances rolled back at once within a wave", type=int, metavar="N"
+    )
+    setting(
+        p,
+        "--max-failures",
+        "stop starting new appliances once more than N (or P% of them) have failed",
+        metavar="N|P%",
+    )
+    setting(
+        p,
+        "--window-end",
+        "end of the maintenance window: ISO 8601, or HH:MM for the next such local time",
+        metavar="TIME",
+    )
+    _report_flags(p)
 
 
 def _state_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subparsers action
@@ -218,6 +274,10 @@ def _state_commands(sub: Any) -> None:  # noqa: ANN401 - argparse's private subp
     )
     _format(p)
     p = _command(sub, "watch", "show a run going on elsewhere, live, until it ends")
+    p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
+    p = _command(sub, "continue", "release the gate a run waits at (--pause-after)")
+    p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
+    p = _command(sub, "stop", "stop a run at the gate it waits at: nothing behind it starts")
     p.add_argument("run", nargs="?", metavar="RUN", help=_RUN)
     p = _command(sub, "restore-ingest", "re-enable ingest the tool halted (after a crash)")
     p.add_argument("inventory", type=Path, metavar="INVENTORY", help=_INVENTORY)
@@ -324,10 +384,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """The run's settings: these flags over ORCHESTRATOR_* over --config over defaults."""
     cli: dict[str, Any] = {}
     names = ("concurrency", "max_failures", "state_db", "report", "notify_url", "log_format")
-    for name in (*names, "ingest_found_off"):
+    for name in (*names, "ingest_found_off", "batches", "pause_after"):
         cli[name] = getattr(args, name, None)
     cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
     cli["notify_start"] = getattr(args, "notify_start", None)
+    cli["backup"] = False if getattr(args, "no_backup", False) else None
     window = getattr(args, "window_end", None)
     now = dt.datetime.now(dt.UTC)
     if window is not None:  # an empty --window-end is refused, not taken as no window
@@ -359,10 +420,17 @@ def _check_report_path(path: Path) -> None:
 
 
 def reviewed(settings: Settings, plan: Plan, args: argparse.Namespace) -> Settings:
-    """A saved plan runs with the concurrency and window it was reviewed with, unless overridden."""
+    """A saved plan runs with the concurrency, window, batches and gates it was reviewed with.
+
+    A flag overrides each; batches that differ from the plan's then refuse the plan.
+    """
     update: dict[str, Any] = {"allow_downgrade": plan.allow_downgrade or settings.allow_downgrade}
     if args.concurrency is None:
         update["concurrency"] = plan.concurrency
     if args.window_end is None:
         update["window_end"] = window_still_open(plan.window_end, "the plan was reviewed with")
+    if getattr(args, "batches", None) is None:
+        update["batches"] = BatchSizes.parse(plan.batch_sizes) if plan.batch_sizes else None
+    if getattr(args, "pause_after", None) is None:
+        update["pause_after"] = plan.pause_after
     return settings.model_copy(update=update)

@@ -2,7 +2,7 @@
 
 Before asking, `apply` says what it will do: the plan's summary (how many to upgrade, already
 current or refused, the estimate, the window), the clusters whose ingest it halts, anything
-found already disabled. With
+found already disabled, the batches and the gates. With
 `--yes` it still says it (the scrollback keeps what was approved). A fleet of more than
 `TYPED_ABOVE` appliances is confirmed by typing how many; a smaller one by `y`. Nothing to
 do is said, and nothing is asked.
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.plan import ingest_warnings
 from orchestrator.report import planview
+from orchestrator.report.batchwords import batch_lines
 
 if TYPE_CHECKING:
     from orchestrator.cli.screen import Screen
@@ -42,6 +43,7 @@ def summary_lines(plan: Plan) -> list[str]:
         clusters = ", ".join(f"{b.cluster} ({len(b.members)} nodes)" for b in halted)
         summary.append(f"Explore ingest halted while upgrading: {clusters}")
     summary += [f"note: {warning}" for warning in ingest_warnings(plan.ingest)]
+    summary += batch_lines(plan)[:1]  # the sizes and the gates; the plan above lists the batches
     return summary
 
 

@@ -33,6 +33,8 @@ GLOBAL_SETTINGS = ("log_format", "state_db")  # settings every command takes, wi
 # What a setting without a value of its own means, in words.
 _UNSET = {
     "window_end": "none",
+    "batches": "each stage is one batch",
+    "pause_after": "no gates",
     "ingest_found_off": "ask on a terminal, refuse without one",
     "report": "none",
     "notify_url": "none",

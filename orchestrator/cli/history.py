@@ -145,10 +145,17 @@ def _row(run: RunSummary, now: dt.datetime) -> tuple[list[Text], list[Text], lis
     first = [
         Text(run.record.run_id[:8]),
         Text(started),
-        Text(PurePath(run.record.inventory_source).name),
+        Text(_what(run)),
         Text(run.lifecycle, style=STATUS_STYLES.get(run.lifecycle, "")),
     ]
     return first, counts, [Text(duration), Text(left, style=ingest_style if left else "")]
+
+
+def _what(run: RunSummary) -> str:
+    """The inventory's file name; a rollback also says which run it undoes."""
+    name = PurePath(run.record.inventory_source).name
+    undone = run.record.rolls_back
+    return f"{name}, rollback of {undone[:8]}" if undone else name
 
 
 def _run_document(run: RunSummary, now: dt.datetime) -> dict[str, Any]:
@@ -160,6 +167,7 @@ def _run_document(run: RunSummary, now: dt.datetime) -> dict[str, Any]:
         "duration_seconds": seconds(_duration(run, now)),
         "inventory": run.record.inventory_source,
         "inventory_sha256": run.record.inventory_sha256,
+        "rolls_back": run.record.rolls_back,
         "state": run.lifecycle,
         "exit_code": run.record.exit_code,
         "counts": {

@@ -18,9 +18,12 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.cli.gateprompt import gate_lines
 from orchestrator.core.models import FINAL_OUTCOMES, Outcome
 from orchestrator.core.text import format_duration
 from orchestrator.engine.ports import (
+    GateAnswered,
+    GateOpened,
     IngestChanged,
     JobProgressed,
     StateChanged,
@@ -104,6 +107,8 @@ class LiveView:
         self.wave = "-"
         self.ingest: dict[str, str] = {}
         self.stopping = False  # Ctrl-C: nothing new starts
+        self.waiting: list[str] = []  # at a gate: where, what just finished, how to answer
+        self.can_ask = False  # the gate's answer may be typed here
 
     def notify(self, event: RunEvent) -> None:
         """Take one event of the run into the view."""
@@ -122,6 +127,10 @@ class LiveView:
                 self._row(event.appliance).job_progress(event.job)
             case StepNoted():
                 self._row(event.appliance).note(event.detail)
+            case GateOpened():
+                self.waiting = gate_lines(event.request, can_ask=self.can_ask)
+            case GateAnswered():
+                self.waiting = []
 
     def _row(self, name: str) -> _Row:
         return self.rows.get(name) or _Row(name, "-")
@@ -220,6 +229,7 @@ class LiveView:
             lines.append(
                 _one_line("stopping: nothing new starts; running upgrades finish", "yellow")
             )
+        lines += [_one_line(text, "bold yellow") for text in self.waiting]
         return lines
 
     def _counts(self) -> str:

@@ -114,8 +114,6 @@ class App(StateCommands):
     # -------------------------------------------------------------------- apply
     def apply(self) -> int:
         """Plan (or load and re-check a saved plan), confirm, execute, report."""
-        from orchestrator import workflow  # noqa: PLC0415 - loaded by the commands that use it
-
         run_id = self.args.run_id or new_run_id()
         structlog.contextvars.bind_contextvars(run_id=run_id)  # every event, planning too
         inventory, plan = self._plan_for_apply()
@@ -133,6 +131,20 @@ class App(StateCommands):
             from orchestrator.cli.detach import detach  # noqa: PLC0415 - only for --detach
 
             return detach(self, self._child_argv(plan))
+        return self.execute(plan, inventory, run_id=run_id, plan_file=self.args.plan_file)
+
+    def execute(
+        self,
+        plan: Plan,
+        inventory: Inventory,
+        *,
+        run_id: str,
+        command: str = "apply",
+        plan_file: Path | None = None,
+    ) -> int:
+        """Run the confirmed `plan` as a new run, supervised here; report it, its exit code."""
+        from orchestrator import workflow  # noqa: PLC0415 - loaded by the commands that use it
+
         result = self.with_signals(
             lambda stop: workflow.execute(
                 plan,
@@ -140,8 +152,10 @@ class App(StateCommands):
                 self.settings,
                 observer=self.observer(plan),
                 stop=stop,
+                command=command,
                 run_id=run_id,
-                plan_file=self.args.plan_file,
+                prompt=self.gate_prompt(),
+                plan_file=plan_file,
             )
         )
         return self.finish(result)
@@ -216,10 +230,20 @@ class App(StateCommands):
 
         result = self.with_signals(
             lambda stop: workflow.resume(
-                inventory_for, self.settings, observer_for=self.observer, stop=stop
+                inventory_for,
+                self.settings,
+                observer_for=self.observer,
+                stop=stop,
+                prompt=self.gate_prompt(),
             )
         )
         return self.finish(result)
+
+    def rollback(self) -> int:
+        """Undo a finished run on the appliances it changed (asks first)."""
+        from orchestrator.cli.rollback import rollback  # noqa: PLC0415 - only for `rollback`
+
+        return rollback(self)
 
     def watch(self) -> int:
         """Draw a run going on elsewhere until it ends; exit with its exit code."""
@@ -285,9 +309,12 @@ _COMMANDS: dict[str, Callable[[App], int]] = {
     "plan": App.plan,
     "apply": App.apply,
     "resume": App.resume,
+    "rollback": App.rollback,
     "status": App.status,
     "history": App.history,
     "watch": App.watch,
+    "continue": App.continue_run,
+    "stop": App.stop_run,
     "restore-ingest": App.restore_ingest,
     "unlock": App.unlock,
     "simulate": App.simulate,

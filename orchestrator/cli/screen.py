@@ -30,6 +30,7 @@ from rich.progress import (
 from rich.text import Text
 
 from orchestrator.cli import terminal
+from orchestrator.cli.gateprompt import ask_at_terminal
 from orchestrator.cli.live import LiveView
 from orchestrator.cli.voice import LogFormat, Voice, console
 from orchestrator.core.errors import ConfigError, one_line
@@ -43,13 +44,14 @@ from orchestrator.report import table as reporttable
 from orchestrator.report.notify import check_url, notify
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Iterator
+    from collections.abc import Awaitable, Callable, Coroutine, Iterator
 
     from rich.console import Console, RenderableType
 
     from orchestrator.core.config import Settings
     from orchestrator.core.models import Inventory, RunReport
-    from orchestrator.engine.ports import RunObserver
+    from orchestrator.engine.ports import GateRequest, RunObserver
+    from orchestrator.journal.gates import Answer
     from orchestrator.plan import Plan
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -178,7 +180,12 @@ class Screen:
         if not self.live_view_on():
             return LogObserver()
         self.view = LiveView(plan)
+        self.view.can_ask = self.gate_prompt() is not None
         return FanOut(self.view, LogObserver())
+
+    def gate_prompt(self) -> Callable[[GateRequest], Awaitable[Answer | None]] | None:
+        """How a gate asks the person at this terminal (None: no one can answer here)."""
+        return ask_at_terminal if self.can_ask else None
 
     def live_view_on(self) -> bool:
         """Whether the run is drawn live (standard error is a terminal, console logging)."""

@@ -1,4 +1,6 @@
-"""The commands that look after runs in the state database: status, history, restore-ingest, unlock.
+"""The commands that look after runs in the state database.
+
+status, history, continue, stop, restore-ingest and unlock.
 
 `status` and `history` are in their own modules (`cli.status`, `cli.history`).
 """
@@ -8,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from orchestrator.cli.gatecmds import answer_gate
 from orchestrator.cli.screen import EXIT_BAD_INPUT, EXIT_DECLINED, EXIT_FAILED, EXIT_OK, Screen
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import runs, unlock
@@ -34,6 +37,14 @@ class StateCommands(Screen):
         from orchestrator.cli.history import history  # noqa: PLC0415 - one command's module
 
         return history(self)
+
+    def continue_run(self) -> int:
+        """Release the gate a run waits at."""
+        return answer_gate(self, "continue")
+
+    def stop_run(self) -> int:
+        """Stop a run at the gate it waits at: nothing behind the gate starts."""
+        return answer_gate(self, "stop")
 
     def restore_ingest(self) -> int:
         """Re-enable ingest on every cluster the journal says the tool halted."""

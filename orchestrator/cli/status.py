@@ -47,6 +47,8 @@ class Verdict:
 def verdict(state: runs.RunState, halted_anywhere: list[str], db: str) -> Verdict:
     """The exit code of `status` for `state` (see the module docstring)."""
     report, short = state.report, state.record.run_id[:8]
+    if state.going and state.waiting_at is not None:
+        return Verdict(EXIT_GOING, (), f"orchestrator continue {short}{db}")
     if state.going:
         return Verdict(EXIT_GOING, (), f"orchestrator watch {short}{db}")
     reasons = _problems(report)
@@ -103,7 +105,13 @@ def _print(app: App, state: runs.RunState, judged: Verdict, page: Path | None, d
     now = dt.datetime.now(dt.UTC) if state.going else None
     app.out.print(f"state database: {app.settings.state_db}", markup=False)
     app.out.print(render_status(state.report, lifecycle=state.lifecycle, now=now, page=page))
-    if state.going:
+    if state.waiting_at is not None:
+        app.out.print(
+            f"the run waits at the gate before {state.waiting_at}: `{judged.next}` releases "
+            f"it (`orchestrator stop {state.record.run_id[:8]}{db}` stops it there)",
+            markup=False,
+        )
+    elif state.going:
         app.out.print(
             f"a run holds the state database: {state.holder}; it is going on now: "
             f"`{judged.next}` shows it",
@@ -141,6 +149,7 @@ def _json(state_db: Path, state: runs.RunState | None, judged: Verdict, page: Pa
         "reasons": list(judged.reasons),
         "next": judged.next,
         "lock_holder": state.holder if state else None,
+        "waiting_at": state.waiting_at if state else None,
         "report_html": str(page) if page else None,
         "run": None,
     }

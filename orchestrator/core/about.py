@@ -31,3 +31,8 @@ def user_name() -> str:
         return getpass.getuser()
     except (OSError, KeyError):  # a container's uid without a passwd entry
         return str(os.getuid())
+
+
+def operator() -> str:
+    """Who is at the keyboard, as a gate's answer records it: `user@host`."""
+    return f"{user_name()}@{host_name()}"

@@ -9,8 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
+from orchestrator.core.batchsizes import BatchSizes
 from orchestrator.core.errors import ConfigError
 from orchestrator.core.models import ZonedTime, local_if_naive
 from orchestrator.core.statehome import default_state_db
@@ -81,7 +89,10 @@ class Settings(BaseModel):
     max_failures: FailureBudget = FailureBudget()
     window_end: ZonedTime | None = None
     allow_downgrade: bool = False
+    backup: bool = True  # back each appliance up into the run's folder before changing it
     ingest_found_off: Literal["keep", "enable"] | None = None  # a cluster found disabled
+    batches: BatchSizes | None = None  # within each stage; None: the stage is one batch
+    pause_after: Literal["stage", "batch"] | None = None  # gates: wait for a person there
     state_db: Path = Field(default_factory=default_state_db)  # the per-user state home
     report: Path | None = None
     notify_url: str | None = None
@@ -98,17 +109,20 @@ class Settings(BaseModel):
     poll_interval_max: float = Field(default=60.0, ge=0.01, le=_HOUR)
     job_deadline: float = Field(default=3600.0, ge=0.1, le=_WEEK)
     reboot_deadline: float = Field(default=1800.0, ge=0.1, le=_WEEK)
+    postcheck_grace: float = Field(default=300.0, ge=0, le=_DAY)  # processes may still start
     # estimates for the plan
     upload_throughput: float = Field(default=20e6, ge=1e3, le=1e11)  # bytes per second
     download_duration: float = Field(default=300.0, ge=0, le=_WEEK)  # URL/cloud modes, seconds
     upgrade_duration: float = Field(default=900.0, ge=0, le=_WEEK)  # firmware job, seconds
     reboot_duration: float = Field(default=300.0, ge=0, le=_WEEK)  # restart downtime, seconds
 
-    @field_validator("max_failures", mode="before")
+    @field_validator("max_failures", "batches", mode="before")
     @classmethod
-    def _budget(cls, value: object) -> object:
+    def _from_text(cls, value: object, info: ValidationInfo) -> object:
+        """`3`, `10%`, `1,5,25%`: a flag's, a variable's or a file's text, parsed."""
         if isinstance(value, str | int):
-            return FailureBudget.parse(str(value))
+            parse = FailureBudget.parse if info.field_name == "max_failures" else BatchSizes.parse
+            return parse(str(value))
         return value
 
 

@@ -158,6 +158,25 @@ class ClusterInfo(Frozen):
     ingest_enabled: bool
 
 
+class ProcessState(Frozen):
+    """One process of GET /api/v1/extrahop/processes (fields [UNVERIFIED]: name, status)."""
+
+    name: str
+    status: str
+
+    @property
+    def running(self) -> bool:
+        """Whether the appliance says the process runs."""
+        return self.status.strip().lower() == "running"
+
+
+class PreviousFirmware(Frozen):
+    """What GET /api/v1/extrahop/firmware/previous says: the version a rollback restores."""
+
+    version: str
+    backup_time: int | None = None  # when it was replaced, ms since the epoch
+
+
 class JobProgress(Frozen):
     """Where a job is: its status and step (a job, or one appliance's part of a console job)."""
 
@@ -206,11 +225,13 @@ class Outcome(enum.StrEnum):
 
     PENDING = "pending"  # not started yet
     PRECHECKED = "prechecked"  # reachable, version and role confirmed
+    BACKING_UP = "backing_up"  # customizations and running config being saved, nothing changed
     UPLOADING = "uploading"  # image upload in progress
     UPLOADED = "uploaded"  # image accepted by the appliance
     UPGRADING = "upgrading"  # firmware job running
     REBOOTING = "rebooting"  # waiting for the appliance to come back
     VERIFYING = "verifying"  # checking the running version
+    POSTCHECKING = "postchecking"  # new version verified: processes and license being checked
     DONE = "done"  # upgraded and verified
     SKIPPED = "skipped"  # already at the target
     BLOCKED = "blocked"  # an earlier wave failed, or the plan refused it
@@ -352,6 +373,27 @@ class RunOrigin(Frozen):
     plan_sha256: str | None = None  # of the plan executed: the run folder's plan.json
     plan_file: str | None = None  # the reviewed plan given to `apply --plan`, if any
     plan_file_sha256: str | None = None  # that file's bytes, when the run started
+    rolls_back: str | None = None  # a rollback (`orchestrator rollback`): the run it undoes
+
+
+class GateRecord(Frozen):
+    """A gate the run waited at: what it waited for, and who answered how and when."""
+
+    gate: str  # what waits behind it, e.g. "discover batch 2"
+    opened_at: dt.datetime
+    answer: Literal["continue", "stop", "window"]  # window: the window closed while waiting
+    by: str | None = None  # user@host of whoever answered; None when the window closed
+    answered_at: dt.datetime
+
+
+class BackupFile(Frozen):
+    """One file a run saved from an appliance before changing it (runs/<id>/backups/)."""
+
+    appliance: str
+    kind: str  # customizations (.exbk), runningconfig, license
+    path: str
+    size: int
+    sha256: str
 
 
 class RunReport(Frozen):
@@ -368,6 +410,8 @@ class RunReport(Frozen):
     ingest_found_off: dict[str, str] = {}  # cluster -> keep | enable, as the operator chose
     window_end: dt.datetime | None = None  # the window the run was given, if any
     origin: RunOrigin | None = None
+    gates: tuple[GateRecord, ...] = ()  # the gates the run waited at, in order
+    backups: tuple[BackupFile, ...] = ()  # what the run saved before changing each appliance
 
     def count(self, outcome: Outcome) -> int:
         """How many appliances ended with `outcome`."""

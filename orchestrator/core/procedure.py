@@ -1,13 +1,13 @@
 """The per-appliance procedure as one table: every state, its phase, and what it promises.
 
-An appliance goes PENDING → PRECHECKED → (UPLOADING → UPLOADED) → UPGRADING → REBOOTING →
-VERIFYING → DONE, or ends early (skipped, failed, blocked, deferred, cancelled). Each state the
-journal can hold is one row of `PROCEDURE`: the phase a resumed run takes the appliance up
-at when that state is the furthest it reached, and whether the state announces a change to the
-appliance (it is journalled, and synced to disk, before the request it announces), and the
-step of the run's timeline it begins (upload, job, reboot, verify: the report's per-step times).
-Everything else — `PHASE_OF`, `ANNOUNCING`, `KEPT_ON_RESUME`, `STEP_OF` — is derived here, so
-a new state is one row.
+An appliance goes PENDING → PRECHECKED → (BACKING_UP →) (UPLOADING → UPLOADED) → UPGRADING →
+REBOOTING → VERIFYING → POSTCHECKING → DONE, or ends early (skipped, failed, blocked, deferred,
+cancelled). Each state the journal can hold is one row of `PROCEDURE`: the phase a resumed run
+takes the appliance up at when that state is the furthest it reached, and whether the state
+announces a change to the appliance (it is journalled, and synced to disk, before the request
+it announces), and the step of the run's timeline it begins (upload, job, reboot, verify: the
+report's per-step times). Everything else — `PHASE_OF`, `ANNOUNCING`, `KEPT_ON_RESUME`,
+`STEP_OF` — is derived here, so a new state is one row.
 """
 
 from __future__ import annotations
@@ -53,11 +53,15 @@ class StepSpec:
 PROCEDURE: tuple[StepSpec, ...] = (
     StepSpec(Outcome.PENDING, Phase.PRECHECK),
     StepSpec(Outcome.PRECHECKED, Phase.PRECHECK),
+    # Nothing changed yet: a resumed run prechecks again; a backup already saved is kept.
+    StepSpec(Outcome.BACKING_UP, Phase.PRECHECK),
     StepSpec(Outcome.UPLOADING, Phase.UPLOAD, announces=True, begins="upload"),
     StepSpec(Outcome.UPLOADED, Phase.START_JOB),
     StepSpec(Outcome.UPGRADING, Phase.AWAIT_JOB, announces=True, begins="job"),
     StepSpec(Outcome.REBOOTING, Phase.REBOOT, begins="reboot"),
     StepSpec(Outcome.VERIFYING, Phase.REBOOT, begins="verify"),
+    # A resumed run verifies the version again, then checks processes and license.
+    StepSpec(Outcome.POSTCHECKING, Phase.REBOOT),
     StepSpec(Outcome.DONE, None, kept_on_resume=True),
     StepSpec(Outcome.SKIPPED, None, kept_on_resume=True),
     StepSpec(Outcome.FAILED, None, kept_on_resume=True),

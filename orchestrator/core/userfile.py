@@ -27,6 +27,7 @@ __all__ = [
     "open_regular",
     "read_regular",
     "write_atomically",
+    "write_bytes_atomically",
 ]
 
 _KINDS = (
@@ -100,7 +101,12 @@ def _refuse_irregular(path: Path, mode: int) -> None:
 
 
 def write_atomically(path: Path, text: str, what: str = "the report") -> None:
-    """Write `text` to a temporary file beside `path`, fsync it, then rename it over `path`.
+    """Write `text` (UTF-8) as `write_bytes_atomically` does."""
+    write_bytes_atomically(path, text.encode("utf-8"), what)
+
+
+def write_bytes_atomically(path: Path, data: bytes, what: str = "the report") -> None:
+    """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`.
 
     Readable by its owner only (0600), like everything else a run writes; a folder it
     creates is private too (0700). ConfigError naming `what` when it cannot.
@@ -109,8 +115,8 @@ def write_atomically(path: Path, text: str, what: str = "the report") -> None:
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(path)

@@ -11,7 +11,13 @@ if TYPE_CHECKING:
 
     from orchestrator.core.config import Settings
     from orchestrator.core.models import IngestVerb
-    from orchestrator.engine.ports import AppliancePort, JournalPort, RunObserver
+    from orchestrator.engine.ports import (
+        AppliancePort,
+        BackupStore,
+        GatePort,
+        JournalPort,
+        RunObserver,
+    )
     from orchestrator.engine.runstate import Prior
     from orchestrator.plan import Plan
 
@@ -32,3 +38,5 @@ class RunContext:
     # A resumed run: what the journal says of each appliance, and of each cluster's ingest.
     prior: Mapping[str, Prior] = field(default_factory=dict)
     halted_before: Mapping[str, IngestVerb] = field(default_factory=dict)
+    gate: GatePort | None = None  # where a gate's answer comes from (plans with --pause-after)
+    backups: BackupStore | None = None  # where each appliance is backed up (None: no backup)

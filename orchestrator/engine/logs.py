@@ -19,6 +19,8 @@ import structlog
 
 from orchestrator.core.models import Outcome
 from orchestrator.engine.ports import (
+    GateAnswered,
+    GateOpened,
     IngestChanged,
     JobProgressed,
     StateChanged,
@@ -230,6 +232,17 @@ class LogObserver:
                 self._step(event.appliance).job_progress(event.job)
             case StepNoted():
                 self._step(event.appliance).note(event.detail)
+            case GateOpened():
+                request = event.request
+                self.log.warning(
+                    "gate.opened",
+                    gate=request.gate,
+                    finished={name: state.value for name, state in request.finished},
+                    release=f"orchestrator continue {request.run_id[:8]}",
+                )
+            case GateAnswered():
+                record = event.record
+                self.log.info("gate.answered", gate=record.gate, answer=record.answer, by=record.by)
 
     def _step(self, name: str) -> _StepLog:
         if name not in self.steps:

@@ -15,22 +15,32 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable
     from pathlib import Path
+    from typing import Any
 
     from orchestrator.core.consolelist import ConsoleJob, ListedAppliance
     from orchestrator.core.models import (
         ApplianceInfo,
         ClusterInfo,
+        GateRecord,
         IngestVerb,
         JobState,
         Outcome,
+        PreviousFirmware,
+        ProcessState,
     )
     from orchestrator.plan import ImageInfo, WaveKind
 
 __all__ = [
     "AppliancePort",
+    "BackupStore",
     "ConsolePort",
     "ConsoleReader",
     "FactsPort",
+    "GateAnswered",
+    "GateOpened",
+    "GatePort",
+    "GateRequest",
+    "HealthPort",
     "IngestChanged",
     "IngestJournal",
     "JobLister",
@@ -96,7 +106,33 @@ class ConsolePort(ConsoleReader, JobLister, Protocol):
         ...
 
 
-class AppliancePort(FactsPort, ConsolePort, Protocol):
+class HealthPort(Protocol):
+    """What a backup before the change and the post-checks after it read from an appliance."""
+
+    name: str
+
+    async def create_backup(self, name: str) -> str:
+        """Create a customizations backup called `name` (POST /customizations); its id."""
+        ...
+
+    async def download_backup(self, backup_id: str) -> bytes:
+        """The backup as an `.exbk` file (POST /customizations/{id}/download)."""
+        ...
+
+    async def get_running_config(self) -> bytes:
+        """The running configuration, as sent (GET /runningconfig)."""
+        ...
+
+    async def get_processes(self) -> list[ProcessState]:
+        """Each process and whether it runs (GET /extrahop/processes)."""
+        ...
+
+    async def get_license(self) -> dict[str, Any]:
+        """The license applied (GET /license)."""
+        ...
+
+
+class AppliancePort(FactsPort, ConsolePort, HealthPort, Protocol):
     """One appliance's API as the engine uses it (orchestrator.appliance.ApplianceClient)."""
 
     async def get_info(self, *, retry: bool = True) -> ApplianceInfo:
@@ -136,6 +172,27 @@ class AppliancePort(FactsPort, ConsolePort, Protocol):
     async def get_job(self, job_id: str, *, retry: bool = True) -> JobState:
         """One poll of a job."""
         ...
+
+    async def get_previous(self) -> PreviousFirmware:
+        """The firmware a rollback would restore (GET /extrahop/firmware/previous)."""
+        ...
+
+    async def rollback_firmware(self) -> None:
+        """Restart into the previous firmware (POST /extrahop/firmware/previous/rollback)."""
+
+
+# --- where a run keeps files ------------------------------------------------------------------
+
+
+class BackupStore(Protocol):
+    """Where a run keeps what it saved of each appliance (the run folder's `backups/`)."""
+
+    def saved(self, appliance: str, kind: str) -> bytes | None:
+        """What was saved of `appliance` as `kind`, if a (resumed) run saved it already."""
+        ...
+
+    async def save(self, appliance: str, kind: str, data: bytes) -> None:
+        """Keep `data` as `appliance`'s `kind` (written whole or not at all; private)."""
 
 
 # --- the journal -----------------------------------------------------------------------------
@@ -218,6 +275,25 @@ class JournalledState(Protocol):
         ...
 
 
+# --- gates -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GateRequest:
+    """The run waits before `gate` (e.g. "discover batch 2"); `finished` just ended."""
+
+    run_id: str
+    gate: str
+    finished: tuple[tuple[str, Outcome], ...]  # each appliance of what just ended, its outcome
+
+
+class GatePort(Protocol):
+    """Where a gate's answer comes from: the state database, a prompt, or a test."""
+
+    async def wait(self, request: GateRequest, *, deadline: dt.datetime | None) -> GateRecord:
+        """Wait for `continue` or `stop`; answer `window` once `deadline` passes."""
+
+
 # --- what a run tells its observers ----------------------------------------------------------
 
 
@@ -274,7 +350,30 @@ class StepNoted:
     detail: str
 
 
-RunEvent = WaveStarted | StateChanged | IngestChanged | UploadProgressed | JobProgressed | StepNoted
+@dataclass(frozen=True, slots=True)
+class GateOpened:
+    """The run waits at a gate for a person (`request` says what just finished)."""
+
+    request: GateRequest
+
+
+@dataclass(frozen=True, slots=True)
+class GateAnswered:
+    """A gate was answered: the run goes on, stops, or defers the rest (window)."""
+
+    record: GateRecord
+
+
+RunEvent = (
+    WaveStarted
+    | StateChanged
+    | IngestChanged
+    | UploadProgressed
+    | JobProgressed
+    | StepNoted
+    | GateOpened
+    | GateAnswered
+)
 
 
 class RunObserver(Protocol):

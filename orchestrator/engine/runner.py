@@ -23,11 +23,14 @@ from orchestrator.core.errors import (
 )
 from orchestrator.core.models import FINAL_OUTCOMES, Outcome, RunReport, same_version
 from orchestrator.core.procedure import Phase
-from orchestrator.engine import console, steps
+from orchestrator.engine import backup, console, steps
+from orchestrator.engine.gates import Gates
 from orchestrator.engine.ingest import IngestGuard
 from orchestrator.engine.ports import StateChanged, StepReporter, WaveStarted
+from orchestrator.engine.postcheck import postcheck
 from orchestrator.engine.runstate import (
     Track,
+    blocker_of,
     cancel_unfinished,
     exit_code_for,
     wave_blocker,
@@ -35,6 +38,9 @@ from orchestrator.engine.runstate import (
 from orchestrator.plan import Action, WaveKind
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from orchestrator.core.models import ApplianceInfo
     from orchestrator.engine.context import RunContext
     from orchestrator.engine.ports import AppliancePort, StepObserver
     from orchestrator.plan import IngestBracket, Wave
@@ -68,6 +74,7 @@ class Runner:
         self.members = {bracket.cluster: bracket.members for bracket in plan.ingest}
         self.wave_index = {a.name: i for i, wave in enumerate(plan.waves) for a in wave.appliances}
         self.ingest = IngestGuard(context)
+        self.gates = Gates(context)
         self.started_at = _now()
         self.fatal: str | None = None  # why the whole run had to stop (the journal failed)
         self.actionable = sum(1 for t in self.tracks.values() if t.planned.actionable)
@@ -104,6 +111,7 @@ class Runner:
             results=results,
             ingest=tuple(self.ingest.actions),
             error=self.fatal,
+            gates=tuple(self.gates.records),
         )
 
     async def _restore_on_the_way_out(self) -> None:
@@ -139,10 +147,13 @@ class Runner:
     async def _run_waves(self) -> None:
         blocker: tuple[Outcome, str] | None = None
         for wave in self.plan.waves:
+            if blocker is None:  # a stage's gate stands before its ingest is halted
+                blocker = await self.gates.before(wave, 0, self.tracks)
             if blocker is not None:
                 await self._mark_wave(wave, *blocker)
                 continue
             if not self.stop.is_set():
+                await self._back_up_before_halt(wave)
                 await self.ingest.halt_before(wave.kind, first_wave=self._first_wave)
             await self._run_wave(wave)
             blocker = wave_blocker(wave, self.tracks)
@@ -174,6 +185,22 @@ class Runner:
             await self._settle_unactionable(track)
         pending = [t for t in todo if t.outcome not in FINAL_OUTCOMES]
         self.observer.notify(WaveStarted(wave.kind, len(pending)))
+        blocker: tuple[Outcome, str] | None = None
+        for index, names in enumerate(wave.batch_names()):
+            batch = [self.tracks[name] for name in names]
+            if blocker is None and index > 0:
+                blocker = await self.gates.before(wave, index, self.tracks)
+            if blocker is not None:
+                for track in batch:
+                    if track.outcome not in FINAL_OUTCOMES:
+                        await self._final(track, *blocker)
+                continue
+            await self._run_batch([t for t in batch if t.outcome not in FINAL_OUTCOMES])
+            what = f"batch {index + 1} of wave {wave.kind.value}"
+            blocker = blocker_of(names, self.tracks, what, "this batch")
+
+    async def _run_batch(self, pending: list[Track]) -> None:
+        """Run one batch: every appliance in it ends before the next batch starts."""
         gate = asyncio.Semaphore(self.settings.concurrency)
         async with asyncio.TaskGroup() as group:
             for track in pending:
@@ -195,13 +222,57 @@ class Runner:
             if reason is not None:
                 await self._final(track, *reason)
                 return
-            try:
-                await self._drive(track)
-            except StateError:
-                self.stop.set()  # nothing may go on unjournalled; run() reports it
-                raise
-            except OrchestratorError as exc:
-                await self._final(track, Outcome.FAILED, one_line(exc))
+            await self._failing_on_error(track, self._drive(track))
+
+    async def _failing_on_error(self, track: Track, work: Awaitable[object]) -> None:
+        """Await one appliance's work; its error fails it (a journal failure stops the run)."""
+        try:
+            await work
+        except StateError:
+            self.stop.set()  # nothing may go on unjournalled; run() reports it
+            raise
+        except OrchestratorError as exc:
+            await self._final(track, Outcome.FAILED, one_line(exc))
+
+    # ------------------------------------------------ backups before an ingest halt
+    async def _back_up_before_halt(self, wave: Wave) -> None:
+        """Back up each node of a cluster about to be halted: the halt changes them all."""
+        if self.context.backups is None:
+            return
+        for bracket in self.plan.ingest:
+            if bracket.halt and self._first_wave(bracket) is wave.kind:
+                await self._back_up_cluster(bracket)
+
+    async def _back_up_cluster(self, bracket: IngestBracket) -> None:
+        """Precheck and back up its nodes; if one fails, no node of it is halted or changed."""
+        todo = [
+            track
+            for track in (self.tracks[name] for name in bracket.members if name in self.tracks)
+            if track.outcome not in FINAL_OUTCOMES
+            and track.phase <= Phase.PRECHECK
+            and self._why_not_start(track) is None
+        ]
+        gate = asyncio.Semaphore(self.settings.concurrency)
+        async with asyncio.TaskGroup() as group:
+            for track in todo:
+                group.create_task(self._back_up_early(track, gate))
+        failed = [t.planned.name for t in todo if t.outcome is Outcome.FAILED]
+        reason = f"backup of {', '.join(failed)} failed; ingest on {bracket.cluster} not halted"
+        for track in todo:
+            if failed and track.outcome not in FINAL_OUTCOMES:
+                await self._final(track, Outcome.BLOCKED, reason)
+
+    async def _back_up_early(self, track: Track, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            client = self.client_for(track.planned.name)
+            obs = StepReporter(self.observer, track.planned.name)
+            await self._failing_on_error(track, self._precheck_and_back_up(track, client, obs))
+
+    async def _precheck_and_back_up(
+        self, track: Track, client: AppliancePort, obs: StepObserver
+    ) -> None:
+        if await self._precheck(track, client) and await self._backup(track, client, obs):
+            await self._state(track, Outcome.PRECHECKED)  # backed up; waits for its wave
 
     def _why_not_start(self, track: Track) -> tuple[Outcome, str] | None:
         if track.resumed and track.phase >= Phase.AWAIT_JOB:
@@ -228,7 +299,9 @@ class Runner:
         if planned.action is Action.CONSOLE:
             await self._drive_console(track, obs)
             return
-        if track.phase <= Phase.PRECHECK and not await self._precheck(track, client):
+        if track.phase <= Phase.PRECHECK and not (
+            await self._precheck(track, client) and await self._backup(track, client, obs)
+        ):
             return
         if planned.action is Action.UPLOAD and track.phase <= Phase.UPLOAD:
             if not await self._safe_point(track):
@@ -241,15 +314,19 @@ class Runner:
 
     async def _precheck(self, track: Track, client: AppliancePort) -> bool:
         info = await steps.precheck(client, track.planned)
-        return await self._prechecked(track, info.version)
+        return await self._prechecked(track, info.version, client)
 
-    async def _prechecked(self, track: Track, version: str) -> bool:
+    async def _prechecked(
+        self, track: Track, version: str, client: AppliancePort | None = None
+    ) -> bool:
         """Skip it if it already runs the target; else journal the version it runs."""
         track.version_before = track.version_before or version
         if same_version(version, track.planned.target_version):
             track.version_after = version
             await self._final(track, Outcome.SKIPPED, "already at the target version")
             return False
+        if client is not None:  # asked directly, not through its console
+            track.license_before = await client.get_license()  # what the post-check compares
         await self._state(track, Outcome.PRECHECKED, version=version)
         return True
 
@@ -285,6 +362,23 @@ class Runner:
             track.version_after = version
             await self._final(track, Outcome.DONE, None)
 
+    async def _backup(self, track: Track, client: AppliancePort, obs: StepObserver) -> bool:
+        """Back the appliance up before its first change (unless --no-backup)."""
+        store = self.context.backups
+        if store is None:
+            return True
+        if not await self._safe_point(track):
+            return False
+        await self._state(track, Outcome.BACKING_UP)
+        await backup.take(
+            client,
+            store,
+            run_id=self.run_id,
+            license_before=track.license_before or {},
+            observer=obs,
+        )
+        return True
+
     async def _safe_point(self, track: Track) -> bool:
         """Before anything that changes the appliance: stop here if the run is stopping."""
         if self.stop.is_set():
@@ -319,9 +413,20 @@ class Runner:
             watch=watch,
             deadline=self.settings.reboot_deadline + extra,
         )
+        await self._verified(track, client, obs, info)
+
+    async def _verified(
+        self, track: Track, client: AppliancePort, obs: StepObserver, info: ApplianceInfo
+    ) -> None:
+        """It runs the target: check its role, then its processes and license."""
         await self._state(track, Outcome.VERIFYING)
-        steps.verify(planned, info)
+        steps.verify(track.planned, info)
         track.version_after = info.version
+        await self._state(track, Outcome.POSTCHECKING)
+        before = track.license_before or backup.saved_license(
+            self.context.backups, track.planned.name
+        )
+        await postcheck(client, self.settings, license_before=before, observer=obs)
         await self._final(track, Outcome.DONE, None)
 
     async def _start(self, track: Track, client: AppliancePort) -> Phase:
@@ -335,6 +440,10 @@ class Runner:
                 raise
             # Resumed after a crash mid-request: the job we asked for is already running.
             track.job_id = await steps.find_running_job(client)
+        if track.planned.action is Action.ROLLBACK:
+            # No job: `rebooting`, journalled next, records the answer; a resumed run then
+            # waits for the restart and never sends the rollback again.
+            return Phase.REBOOT
         await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
         return Phase.AWAIT_JOB
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.core.models import FINAL_OUTCOMES, ApplianceResult, Outcome
 from orchestrator.core.procedure import KEPT_ON_RESUME, PHASE_OF, Phase
@@ -45,6 +45,7 @@ class Track:
     resumed: bool = False  # the journal of an interrupted run says where it was
     reattached: bool = False  # its job start was journalled but its answer was not
     job_started: dt.datetime | None = None  # a re-attached job's start, from the journal
+    license_before: dict[str, Any] | None = None  # read at the precheck, for the post-check
 
     def resume_from(self, prior: Prior) -> None:
         """Take the appliance up where the journal of an interrupted run left it."""
@@ -113,17 +114,22 @@ def exit_code_for(results: tuple[ApplianceResult, ...]) -> int:
 
 def wave_blocker(wave: Wave, tracks: Mapping[str, Track]) -> tuple[Outcome, str] | None:
     """Why later waves may not start, if this wave did not end all done or skipped."""
-    left = [tracks[a.name] for a in wave.appliances]
+    names = [a.name for a in wave.appliances]
+    return blocker_of(names, tracks, f"wave {wave.kind.value}", "this wave")
+
+
+def blocker_of(
+    names: Iterable[str], tracks: Mapping[str, Track], what: str, next_part: str
+) -> tuple[Outcome, str] | None:
+    """Why what follows `what` (a wave, a batch) may not start, if it did not end well."""
+    left = [tracks[name] for name in names]
     failed = [t.planned.name for t in left if t.outcome in {Outcome.FAILED, Outcome.BLOCKED}]
     if failed:
-        return Outcome.BLOCKED, f"wave {wave.kind.value} did not finish: {', '.join(failed)}"
+        return Outcome.BLOCKED, f"{what} did not finish: {', '.join(failed)}"
     if any(t.outcome is Outcome.DEFERRED for t in left):
-        return (
-            Outcome.DEFERRED,
-            f"wave {wave.kind.value} would not finish before the window closes",
-        )
+        return Outcome.DEFERRED, f"{what} would not finish before the window closes"
     if any(t.outcome is Outcome.CANCELLED for t in left):
-        return Outcome.CANCELLED, "run interrupted before this wave"
+        return Outcome.CANCELLED, f"run interrupted before {next_part}"
     return None
 
 

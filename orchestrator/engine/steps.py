@@ -148,7 +148,25 @@ async def start_job(client: AppliancePort, planned: PlannedAppliance) -> str | N
         return await client.download_url(firmware.url, upgrade=True, force=planned.downgrade)
     if planned.action is Action.CLOUD and firmware.kind == "cloud":
         return await client.download_version(firmware.cloud_version, upgrade=True)
+    if planned.action is Action.ROLLBACK:
+        await roll_back(client, planned)
+        return None  # no job: the restart and the version it comes back on tell
     raise PreconditionFailed(client.name, f"nothing to start for action {planned.action}")
+
+
+async def roll_back(client: AppliancePort, planned: PlannedAppliance) -> None:
+    """Restart into the previous firmware, once it is still the version planned to return to.
+
+    Read again right before the request: the appliance may have changed since the plan.
+    """
+    previous = (await client.get_previous()).version
+    if not same_version(previous, planned.target_version):
+        raise PreconditionFailed(
+            client.name,
+            f"its previous firmware is now {previous}, not {planned.target_version}: "
+            "not rolled back",
+        )
+    await client.rollback_firmware()
 
 
 async def await_job(
@@ -271,8 +289,14 @@ async def await_reboot(
         raise RequestTimeout(
             client.name, f"did not come back within {limit:.0f}s after the upgrade"
         )
-    message = f"version unchanged: still {info.version} after the upgrade"
-    raise PreconditionFailed(client.name, message)
+    raise PreconditionFailed(client.name, _not_arrived(info.version, target, version_before))
+
+
+def _not_arrived(version: str, target: str | None, version_before: str | None) -> str:
+    """Why the version it came back on is wrong: unchanged, or another than the target."""
+    if target is None or version_before is None or same_version(version, version_before):
+        return f"version unchanged: still {version} after the upgrade"
+    return f"came back on {version}, not {target}"
 
 
 def _arrived(version: str, target: str | None, version_before: str | None) -> bool:

@@ -6,6 +6,7 @@ Timestamps are ISO 8601 UTC text; only strings are ever stored, never an object'
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -64,6 +65,16 @@ class RunRecord(Frozen):
     inventory_sha256: str
     settings_json: str
     pid: int  # the process that started the run
+
+    @property
+    def rolls_back(self) -> str | None:
+        """The run this one undoes (`orchestrator rollback`); None for an upgrade."""
+        try:
+            plan = json.loads(self.plan_json)
+        except ValueError:
+            return None
+        undone = plan.get("rolls_back") if isinstance(plan, dict) else None
+        return undone if isinstance(undone, str) else None
 
 
 class ApplianceRecord(Frozen):

@@ -59,6 +59,7 @@ class RunState:
     resumable: bool  # the newest unfinished run: `resume` continues it
     holder: str | None  # who holds the lock right now, if a live process does
     going: bool  # the process that started (or resumed) this run holds the lock now
+    waiting_at: str | None = None  # going, and waiting at the gate before this
 
     @property
     def lifecycle(self) -> str:
@@ -116,13 +117,18 @@ def read_run(state_db: Path, run: str | None = None) -> RunState | None:
         unfinished = journal.unfinished_run()
         resumable = unfinished is not None and unfinished.run_id == record.run_id
         live = lock_view(journal)
+        gates = journal.gates(record.run_id)
+        answered = tuple(gate for row in gates if (gate := row.record()) is not None)
+        # The newest unfinished run, and an apply or resume holds the lock: it runs now.
+        going = resumable and live.running
+        waiting = [row.gate for row in gates if row.answer is None]
         return RunState(
             record=record,
-            report=journal.report(record.run_id),
+            report=journal.report(record.run_id).model_copy(update={"gates": answered}),
             resumable=resumable,
             holder=live.holder,
-            # The newest unfinished run, and an apply or resume holds the lock: it runs now.
-            going=resumable and live.running,
+            going=going,
+            waiting_at=waiting[-1] if going and waiting else None,
         )
 
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from types import TracebackType
 
+from orchestrator.journal.gates import GateRow, read_gates
 from orchestrator.journal.records import (
     _ANNOUNCING_VALUES,
     _APPLIANCE_COLUMNS,
@@ -328,6 +329,11 @@ class Journal:
         return tuple(
             IngestAction.model_validate(dict(zip(names, row, strict=True))) for row in rows
         )
+
+    def gates(self, run_id: str) -> list[GateRow]:
+        """Every gate the run opened, answered or still waiting (none without gates)."""
+        with self._use("DEFERRED") as conn:
+            return read_gates(conn, run_id)
 
     def report(self, run_id: str) -> RunReport:
         """The run as a RunReport: one ApplianceResult per recorded appliance, in plan order."""

@@ -79,6 +79,7 @@ def run_origin(run: RunRecord, started_by: Mapping[str, str | None] | None = Non
         inventory=run.inventory_source,
         inventory_sha256=run.inventory_sha256,
         plan_sha256=plan_sha256(plan) if plan else None,
+        rolls_back=plan.rolls_back if plan else None,
         **(started_by or {}),
     )
 

@@ -19,7 +19,7 @@ from orchestrator.core.models import (
     UrlFirmware,
     version_order,
 )
-from orchestrator.plan.console import console_name, ingest_via, no_ingest_key
+from orchestrator.plan.console import console_name, ingest_via, keyless_refusals
 from orchestrator.plan.model import (
     WAVE_OF_ROLE,
     WAVE_ORDER,
@@ -35,7 +35,7 @@ from orchestrator.plan.model import (
     WaveKind,
 )
 from orchestrator.plan.rules import check_version_rules
-from orchestrator.plan.schedule import list_schedule, makespan
+from orchestrator.plan.schedule import batch_schedule
 
 __all__ = [
     "WAVE_ORDER",
@@ -49,6 +49,7 @@ __all__ = [
     "Wave",
     "WaveKind",
     "build_plan",
+    "build_wave",
     "choose_found_off",
     "ingest_warnings",
     "with_found_off_choice",
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Collection, Iterable, Mapping, Sequence
 
+    from orchestrator.core.batchsizes import BatchSizes
     from orchestrator.core.config import Settings
     from orchestrator.core.models import Appliance, Inventory
 
@@ -116,11 +118,11 @@ def build_plan(
         warnings.extend(notes)
     refusals, rule_warnings = check_version_rules(planned)
     keyless = frozenset(a.name for a in inventory.appliances if a.api_key is None)
-    brackets, keyless_clusters = _brackets(
+    brackets = ingest_brackets(
         planned, facts, frozenset(halted_by_tool), settings.ingest_found_off, keyless
     )
-    refusals += keyless_clusters
-    waves = [_wave(kind, planned, settings.concurrency) for kind in WAVE_ORDER]
+    refusals += keyless_refusals(brackets, keyless)
+    waves = [build_wave(kind, planned, settings) for kind in WAVE_ORDER]
     if settings.window_end is not None:
         waves, window_warning = _fit_window(waves, now, settings.window_end, settings.concurrency)
         warnings.extend(window_warning)
@@ -132,6 +134,8 @@ def build_plan(
         concurrency=settings.concurrency,
         allow_downgrade=settings.allow_downgrade,
         window_end=settings.window_end,
+        batch_sizes=str(settings.batches) if settings.batches else None,
+        pause_after=settings.pause_after,
         waves=tuple(waves),
         unplaced=tuple(p for p in planned if p.wave is None),
         ingest=brackets,
@@ -263,16 +267,15 @@ def _with_estimate(line: PlannedAppliance, settings: Settings) -> PlannedApplian
 # --- ingest brackets -------------------------------------------------------------------------
 
 
-def _brackets(
+def ingest_brackets(
     planned: Sequence[PlannedAppliance],
     facts: Mapping[str, Facts] | None,
     halted_by_tool: frozenset[str],
     choice: FoundOffChoice | None,
     keyless: frozenset[str] = frozenset(),
-) -> tuple[tuple[IngestBracket, ...], list[str]]:
-    """One bracket per cluster with a node to upgrade; a refusal per cluster with no key."""
+) -> tuple[IngestBracket, ...]:
+    """One bracket per cluster with a node to upgrade, through a node with a key if any."""
     clusters: dict[str, list[PlannedAppliance]] = {}
-    refusals = []
     for line in planned:
         if line.role is Role.EXPLORE and line.cluster:
             clusters.setdefault(line.cluster, []).append(line)
@@ -281,13 +284,10 @@ def _brackets(
         acting = [n for n in nodes if n.actionable]
         if not acting:
             continue
-        via = ingest_via(nodes, keyless)
-        if via is None:
-            refusals.append(no_ingest_key(cluster, nodes))
         was_enabled = _ingest_state([n.name for n in nodes], facts)
         bracket = IngestBracket(
             cluster=cluster,
-            via=via or acting[0].name,
+            via=ingest_via(nodes, keyless) or acting[0].name,
             members=tuple(n.name for n in nodes),
             was_enabled=was_enabled,
             halt=was_enabled is not False,
@@ -295,7 +295,7 @@ def _brackets(
             found_off=was_enabled is False and cluster not in halted_by_tool,
         )
         brackets.append(choose_found_off(bracket, choice))
-    return tuple(brackets), refusals
+    return tuple(brackets)
 
 
 def choose_found_off(bracket: IngestBracket, choice: FoundOffChoice | None) -> IngestBracket:
@@ -349,10 +349,26 @@ def bracket_waves(plan: Plan, bracket: IngestBracket) -> tuple[WaveKind, WaveKin
 # --- estimates and the window ----------------------------------------------------------------
 
 
-def _wave(kind: WaveKind, planned: Sequence[PlannedAppliance], workers: int) -> Wave:
+def build_wave(kind: WaveKind, planned: Sequence[PlannedAppliance], settings: Settings) -> Wave:
+    """The wave of `kind`: its members in plan order, their batches, its estimate."""
     members = tuple(line for line in planned if line.wave is kind)
-    durations = [line.estimate.total for line in members if line.actionable]
-    return Wave(kind=kind, appliances=members, estimate=makespan(durations, workers))
+    wave = Wave(kind=kind, appliances=members, batches=_batches(members, settings.batches))
+    estimate = batch_schedule(wave.batch_jobs(), settings.concurrency).makespan
+    return wave.model_copy(update={"estimate": estimate})
+
+
+def _batches(
+    members: Sequence[PlannedAppliance], sizes: BatchSizes | None
+) -> tuple[tuple[str, ...], ...]:
+    """The wave's appliances to upgrade cut into batches of `sizes`, in inventory order."""
+    names = [line.name for line in members if line.actionable]
+    if sizes is None:
+        return ()
+    batches: list[tuple[str, ...]] = []
+    for size in sizes.split(len(names)):
+        batches.append(tuple(names[:size]))
+        names = names[size:]
+    return tuple(batches)
 
 
 def _fit_window(
@@ -385,5 +401,4 @@ def _fit_window(
 
 def _late(wave: Wave, budget: float, workers: int) -> frozenset[str]:
     """Names that would end after `budget` seconds, in the plan's schedule order."""
-    jobs = [(line.name, line.estimate.total) for line in wave.appliances if line.actionable]
-    return list_schedule(jobs, workers, budget=budget).late
+    return batch_schedule(wave.batch_jobs(), workers, budget=budget).late

@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from orchestrator.core.models import Inventory
-    from orchestrator.plan.model import Plan, PlannedAppliance
+    from orchestrator.plan.model import IngestBracket, Plan, PlannedAppliance
 
-__all__ = ["console_name", "ingest_via", "key_lines", "no_ingest_key"]
+__all__ = ["console_name", "ingest_via", "key_lines", "keyless_refusals"]
 
 
 def console_name(inventory: Inventory) -> str | None:
@@ -35,13 +35,14 @@ def ingest_via(nodes: Sequence[PlannedAppliance], keyless: frozenset[str]) -> st
     return next((n.name for n in ordered if n.name not in keyless), None)
 
 
-def no_ingest_key(cluster: str, nodes: Sequence[PlannedAppliance]) -> str:
-    """The refusal for a cluster none of whose nodes has a key to halt ingest with."""
-    example = nodes[0].name if nodes else "one node"
-    return (
-        f"no node of Explore cluster {cluster} has an API key to halt and restore ingest: "
-        f"give one (e.g. {example}) api_key_env or api_key_file"
-    )
+def keyless_refusals(brackets: Sequence[IngestBracket], keyless: frozenset[str]) -> list[str]:
+    """A refusal for each cluster none of whose nodes has a key to halt ingest with."""
+    return [
+        f"no node of Explore cluster {b.cluster} has an API key to halt and restore ingest: "
+        f"give one (e.g. {b.via}) api_key_env or api_key_file"
+        for b in brackets
+        if b.via in keyless
+    ]
 
 
 def key_lines(plan: Plan) -> list[str]:

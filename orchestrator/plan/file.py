@@ -257,6 +257,7 @@ def plan_differences(saved: Plan, fresh: Plan) -> list[str]:
     missing = now.keys() - {line.name for line in saved.appliances()}
     differences += [f"it leaves out {name}" for name in sorted(missing)]
     differences += _bracket_differences(saved, fresh)
+    differences += _batch_differences(saved, fresh)
     if set(saved.refusals) != set(fresh.refusals):
         differences.append("its refusals differ from the vendor rules' verdict")
     return differences
@@ -294,6 +295,19 @@ def _bracket_differences(saved: Plan, fresh: Plan) -> list[str]:
             differences.append(f"its ingest bracket of cluster {bracket.cluster} differs")
     differences += [f"it brackets unknown cluster {name}" for name in sorted(mine)]
     return differences
+
+
+def _batch_differences(saved: Plan, fresh: Plan) -> list[str]:
+    """The batches must be the reviewed ones: their sizes and who is in each."""
+    if saved.batch_sizes != fresh.batch_sizes:
+        sizes = (_text(saved.batch_sizes), _text(fresh.batch_sizes))
+        return ["its batch sizes are {} in the file, {} now".format(*sizes)]
+    now = {wave.kind: wave.batch_names() for wave in fresh.waves}
+    return [
+        f"its batches of wave {wave.kind} differ"
+        for wave in saved.waves
+        if wave.kind in now and wave.batch_names() != now[wave.kind]
+    ]
 
 
 def _bracket_key(bracket: IngestBracket) -> tuple[object, ...]:

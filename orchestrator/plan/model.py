@@ -12,7 +12,7 @@ from orchestrator.core.models import Firmware, NodeKind, Role, ZonedTime, versio
 from orchestrator.core.tls import TlsCheck
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Collection, Iterator
 
 
 class PlanModel(BaseModel):
@@ -28,6 +28,7 @@ class Action(enum.StrEnum):
     URL = "url"  # the appliance downloads the image from a URL and upgrades
     CLOUD = "cloud"  # the appliance downloads from ExtraHop Cloud Services, then upgrades
     CONSOLE = "console"  # the console (Command appliance) upgrades it through Cloud Services
+    ROLLBACK = "rollback"  # restart into the previous firmware (`orchestrator rollback`)
     SKIP = "skip"  # already at the target version
     REFUSED = "refused"  # the plan will not touch it; `reason` says why
 
@@ -53,7 +54,11 @@ WAVE_OF_ROLE: dict[tuple[Role | None, NodeKind | None], WaveKind] = {
 }
 
 
+# A rollback undoes the vendor's order: Trace first, Command last (docs/runbook.md).
+ROLLBACK_ORDER: tuple[WaveKind, ...] = tuple(reversed(WAVE_ORDER))
+PlanKind = Literal["upgrade", "rollback"]
 FoundOffChoice = Literal["keep", "enable"]
+PauseAfter = Literal["stage", "batch"]
 _Seconds = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
@@ -104,7 +109,13 @@ class PlannedAppliance(PlanModel):
     @property
     def actionable(self) -> bool:
         """Whether apply will change this appliance."""
-        return self.action in {Action.UPLOAD, Action.URL, Action.CLOUD, Action.CONSOLE}
+        return self.action in {
+            Action.UPLOAD,
+            Action.URL,
+            Action.CLOUD,
+            Action.CONSOLE,
+            Action.ROLLBACK,
+        }
 
     @property
     def downgrade(self) -> bool:
@@ -133,12 +144,31 @@ class Wave(PlanModel):
     kind: WaveKind
     appliances: tuple[PlannedAppliance, ...]
     estimate: float = _Seconds  # seconds at the planned concurrency
+    # The appliances to upgrade, batch by batch; empty (a plan without batches): one batch.
+    batches: tuple[tuple[str, ...], ...] = ()
+
+    def batch_names(self) -> tuple[tuple[str, ...], ...]:
+        """The names of the appliances to upgrade in each batch, in the order they run."""
+        if self.batches:
+            return self.batches
+        names = tuple(line.name for line in self.appliances if line.actionable)
+        return (names,) if names else ()
+
+    def batch_jobs(self, names: Collection[str] | None = None) -> list[list[tuple[str, float]]]:
+        """Each batch as (name, estimated seconds) jobs for the scheduler; only `names` if given."""
+        seconds = {line.name: line.estimate.total for line in self.appliances}
+        return [
+            [(name, seconds[name]) for name in batch if names is None or name in names]
+            for batch in self.batch_names()
+        ]
 
 
 class Plan(PlanModel):
     """The whole reviewed plan, savable as JSON and re-checked before apply."""
 
     schema_version: int = 1
+    kind: PlanKind = "upgrade"
+    rolls_back: str | None = None  # a rollback: the id of the run it undoes
     created_at: dt.datetime
     inventory_source: str
     inventory_sha256: str
@@ -146,6 +176,8 @@ class Plan(PlanModel):
     concurrency: int = Field(ge=1, le=1000)  # as Settings.concurrency; 0 would never start
     allow_downgrade: bool = False
     window_end: ZonedTime | None = None
+    batch_sizes: str | None = None  # as --batches gave them; None: each stage is one batch
+    pause_after: PauseAfter | None = None  # gates: wait for a release after each stage or batch
 
     waves: tuple[Wave, ...]
     ingest: tuple[IngestBracket, ...] = ()
@@ -177,8 +209,13 @@ class Plan(PlanModel):
 
     @property
     def refused(self) -> bool:
-        """Whether apply must refuse this plan."""
-        return bool(self.refusals) or any(a.action is Action.REFUSED for a in self.appliances())
+        """Whether apply must refuse this plan.
+
+        A rollback goes on without the appliances it refuses (they end blocked, saying why).
+        """
+        if self.refusals or self.kind == "rollback":
+            return bool(self.refusals)
+        return any(a.action is Action.REFUSED for a in self.appliances())
 
     def undecided_found_off(self) -> list[str]:
         """Clusters found with ingest off whose fate the operator has not chosen yet."""
@@ -193,7 +230,8 @@ def structure_problems(plan: Plan) -> list[str]:
     """
     problems: list[str] = []
     kinds = [wave.kind for wave in plan.waves]
-    if kinds != sorted(set(kinds), key=WAVE_ORDER.index):
+    order = ROLLBACK_ORDER if plan.kind == "rollback" else WAVE_ORDER
+    if kinds != sorted(set(kinds), key=order.index):
         problems.append(f"waves out of the vendor's order: {', '.join(kinds)}")
     seen: set[str] = set()
     for line in plan.appliances():
@@ -211,6 +249,7 @@ def structure_problems(plan: Plan) -> list[str]:
         for line in plan.unplaced
         if line.action is not Action.REFUSED
     ]
+    problems += [problem for wave in plan.waves for problem in _batch_problems(wave)]
     bracketed = {name: b.cluster for b in plan.ingest for name in b.members}
     problems += [
         f"Explore node {line.name} is upgraded outside an ingest bracket of its cluster"
@@ -220,6 +259,19 @@ def structure_problems(plan: Plan) -> list[str]:
         and bracketed.get(line.name) != line.cluster
     ]
     return problems
+
+
+def _batch_problems(wave: Wave) -> list[str]:
+    """Batches hold every appliance of the wave to upgrade, once each, and nothing else."""
+    if not wave.batches:
+        return []
+    names = [name for batch in wave.batches for name in batch]
+    acting = [line.name for line in wave.appliances if line.actionable]
+    if any(not batch for batch in wave.batches):
+        return [f"wave {wave.kind} has an empty batch"]
+    if sorted(names) != sorted(acting):
+        return [f"the batches of wave {wave.kind} do not hold each appliance to upgrade once"]
+    return []
 
 
 # --- building a plan -------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Estimates (how long a wave takes at the planned concurrency), window fitting (what would
 end after the window closes) and the plan's projected timeline (when each appliance would
-start) all come from `list_schedule`, so they can never disagree.
+start) all come from `list_schedule`, so they can never disagree. A wave in batches is
+`batch_schedule`: its batches one after another, each a list schedule.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["Schedule", "list_schedule", "makespan"]
+__all__ = ["Schedule", "batch_schedule", "list_schedule", "makespan"]
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,25 @@ def list_schedule(
 def makespan(durations: Sequence[float], workers: int) -> float:
     """Length of a longest-first list schedule of `durations` on `workers` parallel workers."""
     return list_schedule([(str(i), d) for i, d in enumerate(durations)], workers).makespan
+
+
+def batch_schedule(
+    batches: Sequence[Sequence[tuple[str, float]]], workers: int, *, budget: float = math.inf
+) -> Schedule:
+    """Schedule batches one after another, each starting when the one before ends.
+
+    Once a batch has a late job, every later batch is late too: the run defers the rest of a
+    stage whose batch would not finish before the window closes.
+    """
+    elapsed = 0.0
+    late: set[str] = set()
+    starts: dict[str, float] = {}
+    for batch in batches:
+        if late:
+            late.update(name for name, _ in batch)
+            continue
+        one = list_schedule(batch, workers, budget=budget - elapsed)
+        starts.update({name: elapsed + start for name, start in one.starts.items()})
+        late.update(one.late)
+        elapsed += one.makespan
+    return Schedule(makespan=elapsed, late=frozenset(late), starts=starts)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from orchestrator.core.models import (
         ApplianceResult,
+        GateRecord,
         IngestAction,
         RunOrigin,
         RunReport,
@@ -160,6 +161,7 @@ def origin_document(origin: RunOrigin | None) -> dict[str, Any]:
         "plan_sha256",
         "plan_file",
         "plan_file_sha256",
+        "rolls_back",
     )
     return {name: getattr(origin, name) if origin else None for name in fields}
 
@@ -183,6 +185,19 @@ def summary_payload(report: RunReport, *, going: bool = False) -> dict[str, Any]
         "ingest": [_ingest_document(action) for action in report.ingest],
         "ingest_state": _ingest_state_documents(report),
         "ingest_found_off": dict(report.ingest_found_off),
+        "gates": [_gate_document(gate) for gate in report.gates],
+        "backups": [backup.model_dump() for backup in report.backups],
+    }
+
+
+def _gate_document(gate: GateRecord) -> dict[str, Any]:
+    """One gate the run waited at, and its answer (schema in docs/report.md)."""
+    return {
+        "gate": gate.gate,
+        "opened_at": iso(gate.opened_at),
+        "answer": gate.answer,
+        "by": gate.by,
+        "answered_at": iso(gate.answered_at),
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -21,6 +22,7 @@ from orchestrator.plan import Action
 from orchestrator.plan.console import key_lines
 from orchestrator.plan.file import plan_sha256
 from orchestrator.report import planview
+from orchestrator.report.batchwords import batch_lines
 from orchestrator.report.plantimeline import plan_timeline, projected
 from orchestrator.report.runtimeline import run_timeline
 from orchestrator.report.words import (
@@ -104,6 +106,8 @@ def run_page(report: RunReport) -> str:
         ingest=_ingest_lines(report, report.finished_at),
         steps=TIMELINE_STEPS,
         appliances=[_appliance_row(r) for r in report.results],
+        backups=[{**b.model_dump(), "file": PurePath(b.path).name} for b in report.backups],
+        backups_folder=str(PurePath(report.backups[0].path).parent) if report.backups else "",
     )
 
 
@@ -137,6 +141,8 @@ def _origin_facts(origin: RunOrigin | None) -> list[tuple[str, str]]:
     if origin is None:
         return []
     facts = []
+    if origin.rolls_back:
+        facts.append(("Rollback of run", origin.rolls_back))
     if origin.inventory:
         facts.append(("Inventory", f"{origin.inventory} (sha256 {origin.inventory_sha256})"))
     if origin.plan_sha256:
@@ -213,6 +219,7 @@ def plan_page(plan: Plan) -> str:
         concurrency=plan.concurrency,
         created=local_time(plan.created_at),
         ingest=planview.ingest_lines(plan),
+        batches=batch_lines(plan),
         waves=_waves(plan, lines),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from orchestrator.core.text import format_duration
@@ -22,6 +23,13 @@ if TYPE_CHECKING:
     from orchestrator.core.models import RunOrigin, RunReport
 
 __all__ = ["to_markdown"]
+
+
+GATE_ANSWERS = {
+    "continue": "released",
+    "stop": "stopped",
+    "window": "the window closed while it waited",
+}
 
 
 def _markdown_header(report: RunReport) -> list[str]:
@@ -48,6 +56,8 @@ def _origin_lines(origin: RunOrigin | None) -> list[str]:
     if origin is None:
         return []
     lines = []
+    if origin.rolls_back:
+        lines.append(f"- **Rollback of run:** `{origin.rolls_back}`")
     if origin.inventory:
         lines.append(
             f"- **Inventory:** {_md(origin.inventory)} (sha256 `{origin.inventory_sha256}`)"
@@ -122,6 +132,21 @@ def _markdown_tls(report: RunReport) -> list[str]:
     return ["## TLS", "", *lines, ""]
 
 
+def _markdown_gates(report: RunReport) -> list[str]:
+    """Each gate the run waited at: who answered how, and when (left out for a run without)."""
+    if not report.gates:
+        return []
+    lines = ["## Gates", ""]
+    for gate in report.gates:
+        who = f" by {_md(gate.by)}" if gate.by else ""
+        what = GATE_ANSWERS[gate.answer]
+        lines.append(
+            f"- before {_md(gate.gate)}: {what}{who} at {gate.answered_at.isoformat()} "
+            f"(waiting since {gate.opened_at.isoformat()})"
+        )
+    return [*lines, ""]
+
+
 def _markdown_problems(report: RunReport) -> list[str]:
     """Every failed, blocked, deferred or cancelled appliance with its full error."""
     problems = [r for r in report.results if r.outcome in PROBLEM_OUTCOMES]
@@ -134,6 +159,20 @@ def _markdown_problems(report: RunReport) -> list[str]:
     return [*lines, ""]
 
 
+def _markdown_backups(report: RunReport) -> list[str]:
+    """Each file the run saved before changing an appliance, with its size and sha256."""
+    if not report.backups:
+        return []
+    folder = str(PurePath(report.backups[0].path).parent)
+    lines = ["## Backups", "", f"Saved in `{folder}` before each appliance was changed.", ""]
+    lines += ["| appliance | file | bytes | sha256 |", "|---|---|---:|---|"]
+    lines += [
+        f"| {_md(b.appliance)} | {_md(PurePath(b.path).name)} | {b.size} | `{b.sha256}` |"
+        for b in report.backups
+    ]
+    return [*lines, ""]
+
+
 def to_markdown(report: RunReport) -> str:
     """The report as Markdown for a change ticket: status, counts, table, ingest, problems."""
     sections = (
@@ -141,6 +180,8 @@ def to_markdown(report: RunReport) -> str:
         _markdown_table(report),
         _markdown_ingest(report),
         _markdown_tls(report),
+        _markdown_gates(report),
+        _markdown_backups(report),
         _markdown_problems(report),
     )
     return "\n".join(line for section in sections for line in section).rstrip("\n") + "\n"

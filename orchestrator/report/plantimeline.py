@@ -1,10 +1,10 @@
 """A plan's projected timeline: the run as the estimates say it would go, drawn like a run.
 
 Each wave starts when the one before is estimated to end (the plan's own wave estimates);
-within a wave appliances fall on the planned concurrency as the plan's one scheduler
-(`plan.schedule.list_schedule`) places them, so the picture agrees with the plan's total and
-with what it defers at the window's end. Time runs from the moment the plan was made, as the
-plan's window fitting assumes.
+within a wave appliances fall on the planned concurrency, batch after batch, as the plan's
+one scheduler (`plan.schedule.batch_schedule`) places them, so the picture agrees with the
+plan's total and with what it defers at the window's end. Time runs from the moment the plan
+was made, as the plan's window fitting assumes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.core.text import format_duration
 from orchestrator.plan import Action
-from orchestrator.plan.schedule import list_schedule
+from orchestrator.plan.schedule import batch_schedule
 from orchestrator.report.planview import action_text
 from orchestrator.report.timeline import Lane, Mark, Span, layout
 
@@ -72,8 +72,8 @@ def projected(plan: Plan) -> list[ProjectedLine]:
 
 def _wave_starts(wave: Wave, workers: int) -> dict[str, float]:
     """When each appliance that fits the window starts, from its wave's start."""
-    jobs = [(a.name, a.estimate.total) for a in wave.appliances if a.actionable and a.fits_window]
-    return dict(list_schedule(jobs, workers).starts)
+    fitting = {a.name for a in wave.appliances if a.fits_window}
+    return dict(batch_schedule(wave.batch_jobs(fitting), workers).starts)
 
 
 def plan_timeline(plan: Plan) -> Picture:

@@ -18,6 +18,7 @@ from orchestrator.core.text import markdown as _md
 from orchestrator.core.tls import TlsCheck, group_by_check, tls_check_text
 from orchestrator.plan import Action, Plan, PlannedAppliance, bracket_waves
 from orchestrator.plan.console import key_lines
+from orchestrator.report.batchwords import batch_lines
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -34,13 +35,17 @@ MARKS = {
     Action.URL: "+",
     Action.CLOUD: "+",
     Action.CONSOLE: "+",
+    Action.ROLLBACK: "<",
     Action.SKIP: "=",
     Action.REFUSED: "!",
 }
 
 
 def action_text(line: PlannedAppliance, *, digits: int = _DIGITS) -> str:
-    """What apply will do: `upload FILE sha256 …`, `url URL`, `cloud V`, `skip`, `refused: why`."""
+    """What apply will do: `upload F sha256 …`, `url U`, `cloud V`, `console V via C (id N)`...
+
+    Else the action's name (`skip`, `rollback`), or `refused: why`.
+    """
     firmware = line.firmware
     if line.action is Action.UPLOAD and isinstance(firmware, FileFirmware):
         digest = f" sha256 {line.image.sha256[:digits]}" if line.image else ""
@@ -53,7 +58,7 @@ def action_text(line: PlannedAppliance, *, digits: int = _DIGITS) -> str:
         return f"console {line.target_version} via {line.console} (id {line.console_id})"
     if line.action is Action.REFUSED:
         return f"refused: {line.reason}"
-    return str(line.action)
+    return str(line.action)  # skip, rollback
 
 
 def role_text(line: PlannedAppliance) -> str:
@@ -124,7 +129,8 @@ def summary_line(plan: Plan) -> str:
     upgrade = sum(1 for line in lines if line.actionable)
     current = sum(1 for line in lines if line.action is Action.SKIP)
     refused = sum(1 for line in lines if line.action is Action.REFUSED)
-    text = f"{len(lines)} appliances: {upgrade} to upgrade (+), {current} already current (=)"
+    change, same = ("roll back (<)", "already back (=)") if _undoes(plan) else _UPGRADE_WORDS
+    text = f"{len(lines)} appliances: {upgrade} to {change}, {current} {same}"
     text += f", {refused} refused (!)" if refused else ""
     if plan.refusals:
         rules = len(plan.refusals)
@@ -135,6 +141,18 @@ def summary_line(plan: Plan) -> str:
         text += f"; window ends {plan.window_end.isoformat(timespec='minutes')}"
         text += f", {late} deferred" if late else ", everything fits"
     return text
+
+
+_UPGRADE_WORDS = ("upgrade (+)", "already current (=)")
+
+
+def _undoes(plan: Plan) -> bool:
+    return plan.kind == "rollback"
+
+
+def plan_title(plan: Plan) -> str:
+    """`Upgrade plan`, or `Rollback plan` for a rollback (`orchestrator rollback`)."""
+    return "Rollback plan" if _undoes(plan) else "Upgrade plan"
 
 
 def refusal_lines(plan: Plan) -> list[str]:
@@ -150,7 +168,7 @@ def refusal_lines(plan: Plan) -> list[str]:
 def status_line(plan: Plan) -> str:
     """Whether apply will accept the plan; if not, how many refusals stand in the way."""
     if not plan.refused:
-        return "ready to apply"
+        return "ready to roll back" if _undoes(plan) else "ready to apply"
     count = len(refusal_lines(plan))
     noun = "refusal" if count == 1 else "refusals"
     return f"REFUSED: {count} {noun}; apply will not run this plan until they are resolved"
@@ -191,6 +209,7 @@ def _sections(plan: Plan) -> list[tuple[str, list[str]]]:
         ("Ingest", ingest_lines(plan)),
         ("API keys", key_lines(plan)),
         ("TLS", tls_lines(plan)),
+        ("Batches and gates", batch_lines(plan)),
         ("Warnings", list(plan.warnings)),
         ("Refusals", refusal_lines(plan)),
     ]
@@ -212,7 +231,9 @@ def render_table(plan: Plan, *, width: int = 100) -> RenderableType:
     """The plan as a rich renderable for a terminal `width` columns wide: summary first."""
     layout = _layout([line for line in plan.appliances() if line.action is not Action.SKIP], width)
     parts: list[RenderableType] = [
-        _line(f"Upgrade plan: {status_line(plan)}", style="bold red" if plan.refused else "bold"),
+        _line(
+            f"{plan_title(plan)}: {status_line(plan)}", style="bold red" if plan.refused else "bold"
+        ),
         _line(summary_line(plan), style="bold"),
         _line(source_line(plan), style="dim"),
     ]
@@ -228,7 +249,7 @@ def render_table(plan: Plan, *, width: int = 100) -> RenderableType:
             parts.extend([_line(f"\n{title}", style="bold"), _bullets(lines)])
     parts.append(_line(f"\nTotal: {summary_line(plan)}", style="bold"))
     if plan.refused:  # the last word of a refused plan is that it is refused, and why
-        parts.append(_line(f"Upgrade plan: {status_line(plan)}", style="bold red"))
+        parts.append(_line(f"{plan_title(plan)}: {status_line(plan)}", style="bold red"))
     return Group(*parts)
 
 

@@ -98,6 +98,8 @@ def _origin(origin: RunOrigin | None) -> list[Text]:
     if origin is None:
         return []
     lines = []
+    if origin.rolls_back:
+        lines.append(_field("rollback", f"of run {origin.rolls_back}"))
     if origin.inventory:
         digest = (origin.inventory_sha256 or "")[:12]
         lines.append(_field("inventory", f"{origin.inventory} (sha256 {digest}…)"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from rich import box
@@ -162,4 +163,8 @@ def render_table(report: RunReport, *, brief_above: int | None = None) -> Render
         warn = ingest_left_disabled(actions)
         sentence = ingest_sentence(cluster, actions, report.ingest_found_off.get(cluster))
         lines.append(Text(sentence, style="bold red" if warn else ""))
+    if report.backups:
+        folder = PurePath(report.backups[0].path).parent
+        appliances = len({backup.appliance for backup in report.backups})
+        lines.append(Text(f"backups of {appliances} appliances in {folder}"))
     return Group(*lines)

@@ -20,6 +20,7 @@ from orchestrator.simulator.bodies import (
 from orchestrator.simulator.console import appliance_list, firmware_next, start_upgrade
 from orchestrator.simulator.host import Refused
 from orchestrator.simulator.images import HEADER_LIMIT, parse_image_header
+from orchestrator.simulator.snapapi import add_snapshot_routes
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -356,4 +357,5 @@ def create_app(registry: Registry) -> web.Application:
     app.router.add_get(f"{api}/appliances/{{id}}", get_appliance)
     app.router.add_get(f"{api}/appliances/firmware/next", get_console_next)
     app.router.add_post(f"{api}/appliances/firmware/upgrade", post_console_upgrade)
+    add_snapshot_routes(app, _appliance)
     return app

@@ -76,3 +76,9 @@ async def json_body(request: web.Request, model: type[_M], *, required: bool) ->
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
         raise Refused(400, f"{field}: {first['msg']}") from None
+
+
+class CustomizationBody(_Body):
+    """POST /customizations: a backup of the appliance's customizations, named."""
+
+    name: str

@@ -83,6 +83,7 @@ class SimAppliance:
     jobs: dict[str, Job] = field(default_factory=dict)
     active: Job | None = None
     left: FaultCounters = field(default_factory=lambda: FaultCounters(0, 0, 0, drop_upload=False))
+    customizations: dict[str, str] = field(default_factory=dict)  # backup id -> its name
 
     @property
     def name(self) -> str:
@@ -335,12 +336,24 @@ class SimAppliance:
         self.host.call_later(_API_RESTART_DELAY, lambda: self.restart(pending))
 
     def rollback(self) -> None:
-        """POST /extrahop/firmware/previous/rollback: restart into the previous version."""
+        """POST /extrahop/firmware/previous/rollback: restart into the previous version.
+
+        Faults: `rollback_fails` refuses it (500, nothing changes); `rollback_version` makes
+        the appliance come back on that version instead of the previous one.
+        """
         self._check_idle()
         if self.previous is None:
             raise Refused(400, "there is no previous firmware to roll back to")
-        previous = self.previous
-        self.host.call_later(_API_RESTART_DELAY, lambda: self.restart(previous, faults=False))
+        faults = self.spec.faults
+        if faults.rollback_fails:
+            self.emit("fault.injected", fault="rollback_fails")
+            raise Refused(500, "the rollback could not be started (simulated fault)")
+        version = self.previous
+        if faults.rollback_version is not None:
+            self.emit("fault.injected", fault="rollback_version")
+            version = faults.rollback_version
+        self.emit("rollback.started", from_version=self.version, to_version=self.previous)
+        self.host.call_later(_API_RESTART_DELAY, lambda: self.restart(version, faults=False))
 
     def _check_idle(self) -> None:
         if self.active is not None:

@@ -11,13 +11,21 @@ a refused request is an `ApiError`, an appliance that is restarting refuses conn
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from orchestrator.core.consolelist import ConsoleJob, ListedAppliance
 from orchestrator.core.errors import ApiError, AuthError, TransportError
-from orchestrator.core.models import ApplianceInfo, ClusterInfo, JobState
+from orchestrator.core.models import (
+    ApplianceInfo,
+    ClusterInfo,
+    JobState,
+    PreviousFirmware,
+    ProcessState,
+)
+from orchestrator.simulator import snapshots
 from orchestrator.simulator.console import appliance_list, start_upgrade
 from orchestrator.simulator.fleet import build_appliances
 from orchestrator.simulator.host import Event, Refused
@@ -251,6 +259,22 @@ class MemoryAppliance:
         polled: ConsoleJob = await self._call(answer)
         return polled
 
+    async def get_previous(self) -> PreviousFirmware:
+        """GET /extrahop/firmware/previous."""
+
+        def answer() -> PreviousFirmware:
+            a = self.appliance
+            if a.previous is None:
+                raise Refused(404, "there is no previous firmware on this appliance")
+            return PreviousFirmware(version=a.previous, backup_time=a.previous_time_ms)
+
+        previous: PreviousFirmware = await self._call(answer)
+        return previous
+
+    async def rollback_firmware(self) -> None:
+        """POST /extrahop/firmware/previous/rollback."""
+        await self._call(self.appliance.rollback)
+
     # -- jobs ------------------------------------------------------------------------------
 
     def _jobs(self) -> dict[str, Job]:
@@ -280,6 +304,37 @@ class MemoryAppliance:
             lambda: [JobState.model_validate(_known(j.as_json())) for j in self._jobs().values()]
         )
         return jobs
+
+    # -- backup and health -----------------------------------------------------------------
+
+    async def create_backup(self, name: str) -> str:
+        """POST /customizations."""
+        ident: str = await self._call(lambda: snapshots.create_backup(self.appliance, name))
+        return ident
+
+    async def download_backup(self, backup_id: str) -> bytes:
+        """POST /customizations/{id}/download."""
+        data: bytes = await self._call(lambda: snapshots.exbk_file(self.appliance, backup_id))
+        return data
+
+    async def get_running_config(self) -> bytes:
+        """GET /runningconfig."""
+        data: bytes = await self._call(
+            lambda: json.dumps(snapshots.running_config(self.appliance)).encode()
+        )
+        return data
+
+    async def get_processes(self) -> list[ProcessState]:
+        """GET /extrahop/processes."""
+        found: list[ProcessState] = await self._call(
+            lambda: [ProcessState.model_validate(p) for p in snapshots.processes_of(self.appliance)]
+        )
+        return found
+
+    async def get_license(self) -> dict[str, Any]:
+        """GET /license."""
+        found: dict[str, Any] = await self._call(lambda: snapshots.license_of(self.appliance))
+        return found
 
 
 _CONSOLE_JOB_FIELDS = ("id", "status", "details", "remote_jobs")

@@ -72,7 +72,12 @@ class Faults(_Strict):
     ingest_stuck: bool = False  # PATCH re-enabling ingest through this node answers 500
     halt_unavailable: RateLimit | None = None  # next N halting PATCHes: 503 + Retry-After
     halt_refused: bool = False  # every PATCH halting ingest through this node answers 400
+    rollback_fails: bool = False  # POST firmware/previous/rollback answers 500; nothing changes
+    rollback_version: str | None = None  # a rollback restarts into this version, not the previous
     disconnected: bool = False  # its console lists it "Unable to connect", at its first version
+    backup_fails: bool = False  # POST /customizations answers 500: no backup can be made
+    process_down: str | None = None  # this process stays down after an upgrade (processes)
+    license_changes: bool = False  # GET /license answers another license after an upgrade
 
 
 class ApplianceSpec(_Strict):

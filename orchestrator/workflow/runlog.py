@@ -16,8 +16,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.core.models import JobState, Outcome
+from orchestrator.core.models import GateRecord, JobState, Outcome
 from orchestrator.engine.ports import (
+    GateAnswered,
+    GateOpened,
+    GateRequest,
     IngestChanged,
     JobProgressed,
     StateChanged,
@@ -138,4 +141,28 @@ _BUILDERS: dict[str, Callable[[str, dict[str, Any]], RunEvent]] = {
     "upload.progressed": lambda name, e: UploadProgressed(name, int(e["sent"]), int(e["total"])),
     "job.progressed": _job,
     "step.waiting": lambda name, e: StepNoted(name, str(e["detail"])),
+    "gate.opened": lambda _, e: GateOpened(
+        GateRequest(
+            run_id=str(e.get("run_id", "")),
+            gate=str(e["gate"]),
+            finished=tuple((str(n), Outcome(s)) for n, s in dict(e["finished"]).items()),
+        )
+    ),
+    "gate.answered": lambda _, e: GateAnswered(
+        GateRecord(
+            gate=str(e["gate"]),
+            opened_at=_when(e),
+            answer=e["answer"],
+            by=e.get("by"),
+            answered_at=_when(e),
+        )
+    ),
 }
+
+
+def _when(event: dict[str, Any]) -> dt.datetime:
+    """When a logged event happened (now, if its line has no readable timestamp)."""
+    try:
+        return dt.datetime.fromisoformat(str(event["timestamp"]))
+    except (KeyError, ValueError):
+        return dt.datetime.now(dt.UTC)

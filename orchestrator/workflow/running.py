@@ -33,14 +33,19 @@ from orchestrator.journal.view import run_origin, started_by, with_steps
 from orchestrator.plan.file import plan_sha256, plan_text
 from orchestrator.report.document import started_payload
 from orchestrator.report.notify import notify, redact_url
+from orchestrator.workflow.backups import FolderBackups, backup_files
+from orchestrator.workflow.gatekeeper import JournalGate, gate_records
 from orchestrator.workflow.planning import clients_for, hash_images
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
-    from orchestrator.core.models import IngestVerb, Inventory, RunReport
-    from orchestrator.engine.ports import RunObserver
+    from orchestrator.core.models import GateRecord, IngestVerb, Inventory, RunReport
+    from orchestrator.engine.ports import GateRequest, RunObserver
+    from orchestrator.journal.gates import Answer
     from orchestrator.plan import Plan
+
+    GatePromptFn = Callable[[GateRequest], Awaitable[Answer | None]]  # asks the terminal
 
 _log = structlog.get_logger("orchestrator")
 
@@ -55,6 +60,7 @@ async def execute(
     command: str = "apply",
     run_id: str | None = None,
     plan_file: Path | None = None,
+    prompt: GatePromptFn | None = None,
 ) -> RunReport:
     """Lock the state database, journal a new run (`run_id` if given), and run the plan.
 
@@ -94,7 +100,17 @@ async def execute(
         )
         _notify_start(stack, settings, run_id, plan, origin, resumed=False)
         return await _run(
-            stack, plan, inventory, settings, journal, run_id, observer, stop, origin=origin
+            stack,
+            plan,
+            inventory,
+            settings,
+            journal,
+            run_id,
+            observer,
+            stop,
+            origin=origin,
+            gate=JournalGate(settings.state_db, prompt=prompt),
+            folder=folder,
         )
 
 
@@ -114,6 +130,7 @@ def _origin(plan: Plan, inventory: Inventory, plan_file: Path | None) -> RunOrig
         plan_sha256=plan_sha256(plan),
         plan_file=str(plan_file.absolute()) if plan_file else None,
         plan_file_sha256=_file_sha256(plan_file) if plan_file else None,
+        rolls_back=plan.rolls_back,
     )
 
 
@@ -175,6 +192,7 @@ async def resume(
     *,
     observer_for: Callable[[Plan], RunObserver],
     stop: asyncio.Event,
+    prompt: GatePromptFn | None = None,
 ) -> RunReport:
     """Continue the newest unfinished run from its journal: nothing is done twice."""
     require_state_db(settings)
@@ -218,6 +236,8 @@ async def resume(
             prior=prior,
             halted_before=halted,
             origin=origin,
+            gate=JournalGate(settings.state_db, prompt=prompt),
+            folder=folder,
         )
 
 
@@ -284,6 +304,8 @@ async def _run(  # noqa: PLR0917 - the run's parts, positional in one private ca
     prior: Mapping[str, Prior] | None = None,
     halted_before: Mapping[str, IngestVerb] | None = None,
     origin: RunOrigin,
+    gate: JournalGate,
+    folder: RunFolder,
 ) -> RunReport:
     session = await stack.enter_async_context(open_session(settings))
     context = RunContext(
@@ -296,6 +318,8 @@ async def _run(  # noqa: PLR0917 - the run's parts, positional in one private ca
         stop=stop,
         prior=prior or {},
         halted_before=halted_before or {},
+        gate=gate,
+        backups=FolderBackups(folder) if settings.backup else None,
     )
     report = await run_plan(context)
     if report.exit_code != 3:  # noqa: PLR2004 - an incomplete run stays open for `resume`
@@ -313,8 +337,18 @@ async def _run(  # noqa: PLR0917 - the run's parts, positional in one private ca
             "ingest_found_off": _choices(plan),
             "window_end": settings.window_end,
             "origin": origin,
+            "gates": await _gates(settings, run_id, report),
+            "backups": await asyncio.to_thread(backup_files, folder),
         }
     )
+
+
+async def _gates(settings: Settings, run_id: str, report: RunReport) -> tuple[GateRecord, ...]:
+    """The run's gates as the state database keeps them (a resumed run: from its start)."""
+    try:
+        return await asyncio.to_thread(gate_records, settings.state_db, run_id)
+    except StateError:
+        return report.gates
 
 
 def _choices(plan: Plan) -> dict[str, str]:

@@ -139,7 +139,7 @@ def test_every_command_takes_the_global_options_given_first(command: str) -> Non
     """`orchestrator --config x COMMAND` parses for every command (it used to fail)."""
     needs = {"validate": ["f.yaml"], "plan": ["f.yaml"], "restore-ingest": ["f.yaml"]}
     needs |= {"trust": ["f.yaml"], "discover": ["https://eca1.example.net"]}
-    needs |= {"completion": ["bash"]}
+    needs |= {"completion": ["bash"], "rollback": ["3e919097"]}
     args = parse_command_line(["--config", "x.yaml", command, *needs.get(command, [])])
     assert args.config == Path("x.yaml")
     assert args.state_db is None
@@ -252,7 +252,7 @@ complete_line() {{
 }}
 complete_line "orchestrator ap"
 complete_line "orchestrator plan --con"
-complete_line "orchestrator --state-db x.db st"
+complete_line "orchestrator --state-db x.db sta"
 complete_line "orchestrator plan fleet.yaml --format "
 complete_line "orchestrator unlock -"
 """

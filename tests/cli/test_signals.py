@@ -40,7 +40,7 @@ def test_an_interrupt_while_the_program_loads_is_answered_not_a_traceback(
     sim: Sim, sig: signal.Signals, library: str
 ) -> None:
     """Ctrl-C or SIGTERM while the command line loads its libraries: one line, exit 3."""
-    proc = start_orchestrator("validate", str(sim.inventory), cwd=sim.dir)
+    proc = start_orchestrator("plan", str(sim.inventory), cwd=sim.dir)  # loads aiohttp too
     wait_until_loaded(proc.pid, library)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=30)

@@ -33,6 +33,7 @@ STATUS_KEYS = {
     "reasons",
     "next",
     "lock_holder",
+    "waiting_at",
     "report_html",
     "run",
 }
@@ -44,6 +45,7 @@ HISTORY_RUN_KEYS = {
     "duration_seconds",
     "inventory",
     "inventory_sha256",
+    "rolls_back",
     "state",
     "exit_code",
     "counts",

@@ -166,6 +166,7 @@ BOUNDS = {
     "poll_interval_max": (0.01, 3600),
     "job_deadline": (0.1, 604_800),
     "reboot_deadline": (0.1, 604_800),
+    "postcheck_grace": (0, 86_400),
     "upload_throughput": (1e3, 1e11),
     "download_duration": (0, 604_800),
     "upgrade_duration": (0, 604_800),

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import asyncio
     from pathlib import Path
 
-    from orchestrator.engine.ports import StateChanged
+    from orchestrator.engine.ports import RunEvent, StateChanged
 
 THROUGH = ("eda1", "exa-m1", "exa-d1", "eta1")
 STEPS = [Outcome.PRECHECKED, Outcome.UPGRADING, Outcome.REBOOTING, Outcome.VERIFYING]
@@ -34,6 +34,11 @@ async def console_run(tmp_path: Path, faults: dict[str, dict[str, Any]] | None =
     scenario = lab(faults, small=True)
     scenario["time_scale"] = 0.00005
     return await MemoryRun.planned(scenario, tmp_path, fast(), console=True)
+
+
+def observed(run: MemoryRun) -> list[RunEvent]:
+    """What every run told its observer, in order."""
+    return [event for observer in run.observers for event in observer.events]
 
 
 def upgrade_requests(run: MemoryRun) -> collections.Counter[int]:
@@ -61,7 +66,7 @@ async def test_the_live_view_sees_each_remote_job_progress(tmp_path: Path) -> No
     """Each appliance's remote job is reported as its job, step by step, until DONE."""
     run = await console_run(tmp_path)
     await run.run()
-    seen = [e for e in run.observed if isinstance(e, JobProgressed)]
+    seen = [e for e in observed(run) if isinstance(e, JobProgressed)]
     assert {e.appliance for e in seen} == {"eca1", *THROUGH}  # the console: its own job
     assert {e.job.status for e in seen if e.appliance == "eda1"} >= {"DONE"}
 
@@ -143,6 +148,6 @@ async def test_a_console_that_forgets_the_job_leaves_the_version_to_decide(
     report = await run.run(trigger=forget)
     assert report.exit_code == 0, [(r.name, r.outcome, r.error) for r in report.results]
     assert run.fleet.appliances["eda1"].version == TARGET
-    notes = [e for e in run.observed if isinstance(e, StepNoted) and "is gone" in e.detail]
+    notes = [e for e in observed(run) if isinstance(e, StepNoted) and "is gone" in e.detail]
     assert [e.appliance for e in notes] == ["eda1"]
     assert upgrade_requests(run) == dict.fromkeys([1, 2, 3, 4], 1)

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import itertools
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from fleetrun import TARGET, lab
-from memrun import MemoryRun, fast
+from memrun import MemoryRun, assert_each_once_in_order, assert_while_ingest_off, cut_at, fast
 
 from orchestrator.core.models import Outcome
 from orchestrator.core.procedure import PHASE_OF
 
 if TYPE_CHECKING:
-    import asyncio
     from pathlib import Path
 
-    from orchestrator.engine.ports import StateChanged
 
 EXPLORE = ("exa-m1", "exa-d1")
 WAVES = [["eca1"], ["eda1"], ["exa-m1"], ["exa-d1"], ["eta1"]]
@@ -41,29 +38,13 @@ async def planned(tmp_path: Path, scenario: dict[str, Any], **settings: Any) -> 
 
 def assert_clean(run: MemoryRun) -> None:
     """Every appliance on the target, each job started once, waves in order, ingest back on."""
-    fleet = run.fleet
-    assert {n: a.version for n, a in fleet.appliances.items()} == dict.fromkeys(
-        fleet.appliances, TARGET
-    )
-    jobs = collections.Counter(run.kinds("job.created"))
-    assert set(jobs.values()) == {1}, f"a job started twice: {jobs}"
-    starts = {e.appliance: e.t for e in fleet.events if e.kind == "job.created"}
-    ends = {e.appliance: e.t for e in fleet.events if e.kind == "restart.finished"}
-    for earlier, later in itertools.pairwise(WAVES):
-        assert max(ends[n] for n in earlier) < min(starts[n] for n in later)
-    assert fleet.appliances["exa-m1"].cluster is not None
-    assert fleet.appliances["exa-m1"].cluster.ingest_enabled
+    assert_each_once_in_order(run, version=TARGET, kind="job.created", stages=WAVES)
     assert_explore_inside_the_bracket(run)
 
 
 def assert_explore_inside_the_bracket(run: MemoryRun) -> None:
     """Every Explore job started while its cluster's ingest was off."""
-    enabled = True
-    for event in run.fleet.events:
-        if event.kind == "ingest.changed":
-            enabled = bool(event.data["enabled"])
-        if event.kind == "job.created" and event.appliance in EXPLORE:
-            assert not enabled, f"{event.appliance} upgraded with ingest on"
+    assert_while_ingest_off(run, "job.created", EXPLORE)
 
 
 async def test_a_fleet_upgrades_through_the_ports_alone(tmp_path: Path) -> None:
@@ -119,15 +100,8 @@ async def test_a_run_stopped_at_any_step_resumes_without_doing_anything_twice(
     Stopped: a Ctrl-C; cut: a second one. Nothing is done twice, and ingest is never on
     under an Explore job.
     """
-
-    def cut(event: StateChanged, stop: asyncio.Event, task: asyncio.Task[Any]) -> None:
-        if event.appliance == name and event.state is state and not stop.is_set():
-            stop.set()
-            if how == "cancel":
-                task.cancel()
-
     run = await planned(tmp_path, quick_lab())
-    first = await run.run(trigger=cut)
+    first = await run.run(trigger=cut_at(name, state, how=how))
     assert first.exit_code == 3
     second = await run.run()
     assert second.exit_code == 0, [(r.name, r.outcome, r.error) for r in second.results]

@@ -9,11 +9,15 @@ import structlog
 from rich.console import Console
 
 from orchestrator.cli.live import LiveView
-from orchestrator.core.models import FileFirmware, JobState, Outcome, Role
+from orchestrator.core.models import FileFirmware, GateRecord, JobState, Outcome, Role
 from orchestrator.engine.logs import LogObserver
 from orchestrator.engine.ports import (
+    GateAnswered,
+    GateOpened,
+    GateRequest,
     IngestChanged,
     JobProgressed,
+    RunEvent,
     StateChanged,
     StepNoted,
     StepReporter,
@@ -175,3 +179,46 @@ def test_live_view_folds_a_long_name_keeping_states_and_times_whole() -> None:
     row = next(text for text in lines if text.startswith("eca1"))
     assert "uploading" in row
     assert row.rstrip().endswith("0m 00s")
+
+
+GATE = GateRequest(
+    run_id="3e919097" + "0" * 24,
+    gate="discover batch 2",
+    finished=(("eda1", Outcome.DONE),),
+)
+
+
+def test_live_view_says_where_the_run_waits_and_how_to_answer_in_80_columns() -> None:
+    """At a gate the footer names it, what just finished, and the command that releases it."""
+    view = LiveView(small_plan())
+    view.can_ask = True
+    view.notify(GateOpened(GATE))
+    console = Console(record=True, width=80, soft_wrap=True)
+    console.print(view)
+    shown = console.export_text()
+    assert "waiting at the gate before discover batch 2; just finished: eda1 done" in shown
+    assert "continue: type c and Enter, or run `orchestrator continue 3e919097` anywhere" in shown
+    assert "stop: type s and Enter, or run `orchestrator stop 3e919097`" in shown
+    assert all(len(row) <= 80 for row in shown.splitlines())
+    now = dt.datetime.now(dt.UTC)
+    record = GateRecord(gate=GATE.gate, opened_at=now, answer="continue", answered_at=now)
+    view.notify(GateAnswered(record))
+    assert "waiting at the gate" not in render(view)
+
+
+def test_a_watching_terminal_sees_the_gate_from_the_runs_log() -> None:
+    """`watch` rebuilds the gate from the run's log line, as the run's own view showed it."""
+    with structlog.testing.capture_logs() as logs:
+        LogObserver().notify(GateOpened(GATE))
+    (event,) = logs
+    assert event["event"] == "gate.opened"
+    assert event["finished"] == {"eda1": "done"}
+    assert event["release"] == "orchestrator continue 3e919097"
+    rebuilt = replayed("gate.opened", {**event, "run_id": GATE.run_id})
+    assert rebuilt == [GateOpened(GATE)]
+
+
+def replayed(kind: str, event: dict[str, object]) -> list[RunEvent]:
+    from orchestrator.workflow.runlog import _events  # noqa: PLC0415 - the replay itself
+
+    return _events(kind, dict(event))

@@ -381,6 +381,7 @@ def test_json_says_where_the_run_came_from_and_sums_it_up_in_one_line() -> None:
         "plan_sha256": None,
         "plan_file": None,
         "plan_file_sha256": None,
+        "rolls_back": None,
     }
     assert document["window_end"] is None
     assert document["ingest_state"] == [
@@ -436,6 +437,19 @@ def test_markdown_heading_and_summary() -> None:
     markdown = to_markdown(make_report())
     assert markdown.startswith("# Firmware upgrade run run-42: failed\n")
     assert "1 done, 1 skipped, 1 failed, 1 blocked, 1 deferred, 1 cancelled" in markdown
+
+
+def test_a_rollback_names_the_run_it_undoes_in_every_form() -> None:
+    """JSON, Markdown and the HTML page each say which run a rollback undoes."""
+    from orchestrator.report.html import run_page  # noqa: PLC0415 - Jinja2, for this test
+
+    undone = "3e919097" + "0" * 24
+    report = make_report().model_copy(update={"origin": RunOrigin(rolls_back=undone)})
+    assert json.loads(to_json(report))["origin"]["rolls_back"] == undone
+    assert f"- **Rollback of run:** `{undone}`" in to_markdown(report)
+    page = run_page(report)
+    assert "Rollback of run" in page
+    assert undone in page
 
 
 def test_markdown_has_one_table_row_per_appliance() -> None:

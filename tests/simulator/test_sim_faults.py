@@ -132,3 +132,29 @@ async def test_slow_restart_fault_multiplies_the_downtime(
     ended = api.fleet.events_of("restart.finished")[0].t
     assert ended - began >= 0.38
     assert fired(api, "slow_restart")
+
+
+ROLLBACK = "/api/v1/extrahop/firmware/previous/rollback"
+
+
+async def test_rollback_fails_fault_answers_500_and_changes_nothing(start: Start) -> None:
+    """rollback_fails: the rollback is refused with an error message; no restart, same version."""
+    api = await start({**eda1(rollback_fails=True), "previous_version": "9.7.0.100"})
+    answer = await api.call("eda1", "POST", ROLLBACK)
+    assert answer.status == 500
+    assert "rollback" in answer.json()["error_message"]
+    assert api.fleet.events_of("restart.started") == []
+    assert api.fleet.version("eda1") == "9.8.0.100"
+    assert fired(api, "rollback_fails")
+
+
+async def test_rollback_version_fault_comes_back_on_another_version(start: Start) -> None:
+    """rollback_version: the appliance restarts, but into that version, not the previous one."""
+    scripted = eda1(rollback_version="9.6.0.100")
+    api = await start({**scripted, "previous_version": "9.7.0.100"})
+    assert (await api.call("eda1", "POST", ROLLBACK)).status == 202
+    await api.wait_for(lambda: api.fleet.events_of("restart.finished") != [])
+    assert api.fleet.version("eda1") == "9.6.0.100"
+    assert fired(api, "rollback_version")
+    (started,) = api.fleet.events_of("rollback.started")
+    assert started.data == {"from_version": "9.8.0.100", "to_version": "9.7.0.100"}
