@@ -250,6 +250,7 @@ class Runner:
             for track in (self.tracks[name] for name in bracket.members if name in self.tracks)
             if track.outcome not in FINAL_OUTCOMES
             and track.phase <= Phase.PRECHECK
+            and track.planned.action is not Action.CONSOLE  # no key of its own: no backup
             and self._why_not_start(track) is None
         ]
         gate = asyncio.Semaphore(self.settings.concurrency)
