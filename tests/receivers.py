@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -16,6 +16,19 @@ class Quiet(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         """Stay quiet."""
+
+
+class Recorder(Quiet):
+    """Answers 204 and keeps each body; subclass it with a `bodies` list of its own."""
+
+    bodies: ClassVar[list[bytes]]
+
+    def do_POST(self) -> None:
+        """Keep the body, answer 204."""
+        length = int(self.headers["Content-Length"])
+        type(self).bodies.append(self.rfile.read(length))
+        self.send_response(204)
+        self.end_headers()
 
 
 @contextlib.contextmanager

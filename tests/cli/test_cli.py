@@ -8,11 +8,11 @@ import re
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import pytest
 from fleetrun import OLD, TARGET, lab
-from receivers import Quiet, webhook
+from receivers import Quiet, Recorder, webhook
 from simproc import Sim, in_terminal, orchestrator, start_orchestrator
 
 if TYPE_CHECKING:
@@ -170,14 +170,8 @@ def test_saved_plan_applies_when_nothing_drifted(sim: Sim) -> None:
     assert len(sim.events("restart.finished")) == 5
 
 
-class _Receiver(Quiet):
-    bodies: list[bytes] = []  # noqa: RUF012 - shared with the test on purpose
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server calls it so
-        length = int(self.headers["Content-Length"])
-        _Receiver.bodies.append(self.rfile.read(length))
-        self.send_response(204)
-        self.end_headers()
+class _Receiver(Recorder):
+    bodies: ClassVar[list[bytes]] = []
 
 
 def test_notify_url_receives_the_summary(failing_sim: Sim) -> None:

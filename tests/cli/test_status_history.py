@@ -9,13 +9,13 @@ import getpass
 import hashlib
 import json
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 from fleetcheck import has, kill, wait_for
 from fleetrun import lab
 from htmlcheck import assert_self_contained, read_page
-from receivers import Quiet, webhook
+from receivers import Recorder, webhook
 from simproc import Sim, orchestrator, start_orchestrator
 
 if TYPE_CHECKING:
@@ -222,14 +222,8 @@ def test_bad_input_to_status_and_history_is_one_line_and_exit_2(
     assert needle in errors[0]
 
 
-class _Receiver(Quiet):
-    bodies: list[bytes] = []  # noqa: RUF012 - shared with the test on purpose
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server calls it so
-        length = int(self.headers["Content-Length"])
-        _Receiver.bodies.append(self.rfile.read(length))
-        self.send_response(204)
-        self.end_headers()
+class _Receiver(Recorder):
+    bodies: ClassVar[list[bytes]] = []
 
 
 def test_a_reviewed_plan_is_traced_from_its_picture_to_the_run_s_report(
