@@ -22,7 +22,10 @@ from orchestrator.core.config import Settings
 from orchestrator.core.models import (
     MAY_BE_HALTED,
     Appliance,
+    CloudFirmware,
+    ConsoleFirmware,
     FileFirmware,
+    Firmware,
     GateRecord,
     IngestVerb,
     Inventory,
@@ -30,6 +33,7 @@ from orchestrator.core.models import (
     Outcome,
     Role,
 )
+from orchestrator.engine.consolefacts import console_facts
 from orchestrator.engine.context import RunContext
 from orchestrator.engine.facts import gather_facts
 from orchestrator.engine.ports import GateRequest, RunEvent, StateChanged
@@ -201,9 +205,23 @@ def fast(**overrides: Any) -> Settings:  # noqa: ANN401 - any setting
     return Settings.model_validate(values | overrides)
 
 
-def inventory_of(scenario: dict[str, Any], folder: Path) -> tuple[Inventory, dict[str, ImageInfo]]:
+# In console mode, the appliances that keep a key: the console, and one Explore node.
+CONSOLE_KEYED = frozenset({"eca1", "exa-m1"})
+
+
+def _console_firmware(spec: dict[str, Any]) -> Firmware:
+    """Console mode: the console takes the target from the cloud, the others from it."""
+    if spec["role"] == "command":
+        return CloudFirmware(cloud_version=TARGET)
+    return ConsoleFirmware(console_version=TARGET)
+
+
+def inventory_of(
+    scenario: dict[str, Any], folder: Path, *, console: bool = False
+) -> tuple[Inventory, dict[str, ImageInfo]]:
+    """The scenario as an inventory: images uploaded, or (`console`) upgraded by the console."""
     appliances, images = [], {}
-    for spec in scenario["appliances"]:
+    for system_id, spec in enumerate(scenario["appliances"]):
         path = folder / f"{spec['role']}-{TARGET}.tar"
         if str(path) not in images:
             make_image(path, spec["role"], TARGET, scenario.get("image_size", 64 * 1024))
@@ -216,8 +234,13 @@ def inventory_of(scenario: dict[str, Any], folder: Path) -> tuple[Inventory, dic
                 role=Role(spec["role"]),
                 cluster=spec.get("cluster"),
                 node=NodeKind(spec["node"]) if spec.get("node") else None,
-                firmware=FileFirmware(file=path, version=TARGET),
-                api_key=SecretStr(spec["api_key"]),
+                firmware=_console_firmware(spec)
+                if console
+                else FileFirmware(file=path, version=TARGET),
+                api_key=SecretStr(spec["api_key"])
+                if not console or spec["name"] in CONSOLE_KEYED
+                else None,
+                console_id=system_id if console else None,
             )
         )
     return Inventory(source="memory.yaml", sha256="0" * 64, appliances=tuple(appliances)), images
@@ -240,12 +263,18 @@ class MemoryRun:
     gate: MemoryGate = dataclasses.field(default_factory=MemoryGate)
 
     @classmethod
-    async def planned(cls, scenario: dict[str, Any], folder: Path, settings: Settings) -> MemoryRun:
-        """Read the fleet through the appliance port and plan it."""
+    async def planned(
+        cls, scenario: dict[str, Any], folder: Path, settings: Settings, *, console: bool = False
+    ) -> MemoryRun:
+        """Read the fleet through the appliance port and plan it (`console`: console mode)."""
         fleet = MemoryFleet(Scenario.model_validate(scenario))
-        inventory, images = inventory_of(scenario, folder)
-        clients = [fleet.client(a.name) for a in inventory.appliances]
-        facts = await gather_facts(clients, list(inventory.appliances), concurrency=8)
+        inventory, images = inventory_of(scenario, folder, console=console)
+        direct = [a for a in inventory.appliances if a.firmware.kind != "console"]
+        clients = [fleet.client(a.name) for a in direct]
+        facts = await gather_facts(clients, direct, concurrency=8)
+        through = [a for a in inventory.appliances if a.firmware.kind == "console"]
+        if through:
+            facts |= await console_facts(fleet.client("eca1"), through, fleet.client)
         now = dt.datetime.now(dt.UTC)
         return cls(fleet, build_plan(inventory, facts, images, settings, now=now), settings)
 

@@ -51,7 +51,7 @@ def orchestrator(
 class Sim:
     """`orchestrator simulate` running in its own process, with its inventory and event log."""
 
-    def __init__(self, tmp_path: Path, scenario: dict[str, Any]) -> None:
+    def __init__(self, tmp_path: Path, scenario: dict[str, Any], *, tls: bool = False) -> None:
         self.dir = tmp_path
         self.scenario = tmp_path / "scenario.yaml"
         self.scenario.write_text(yaml.safe_dump(scenario))
@@ -69,6 +69,7 @@ class Sim:
                 str(self.inventory),
                 "--event-log",
                 str(self.event_log),
+                *(["--tls"] if tls else []),
             ],
             cwd=tmp_path,
             stdout=subprocess.PIPE,

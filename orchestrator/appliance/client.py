@@ -380,6 +380,9 @@ class ApplianceClient:
         headers: dict[str, str] | None = None,
     ) -> Answer:
         """Send one request, retried as `policy` allows; the answer is a 2xx."""
+        if self._appliance.api_key is None:  # console mode: it is never asked without a key
+            fix = "give it api_key_env or api_key_file in the inventory"
+            raise ApplianceError(self.name, f"no API key (console mode): {method} {path}; {fix}")
         request = _Request(method, path, json_body, body_factory, headers or {})
         started = time.monotonic()
         try:
@@ -438,8 +441,7 @@ class ApplianceClient:
         await self._throttler.acquire()  # type: ignore[no-untyped-call]  # untyped library
         answer = await self._exchange(request)
         if not 200 <= answer.status < 300:  # noqa: PLR2004
-            secret = self._appliance.api_key.get_secret_value()
-            raise http_error(self.name, answer, secret=secret)
+            raise http_error(self.name, answer, secret=self._key())
         return answer
 
     async def _exchange(self, request: _Request) -> Answer:
@@ -466,9 +468,13 @@ class ApplianceClient:
 
     def _headers(self, extra: dict[str, str]) -> dict[str, str]:
         if self._base_headers is None:  # built once: most requests (every poll) add nothing
-            key = self._appliance.api_key.get_secret_value()
-            self._base_headers = {"Authorization": f"ExtraHop apikey={key}", "Accept": _JSON}
+            self._base_headers = {"Accept": _JSON}
+            self._base_headers["Authorization"] = f"ExtraHop apikey={self._key()}"
         return self._base_headers | extra if extra else self._base_headers
+
+    def _key(self) -> str:
+        key = self._appliance.api_key
+        return key.get_secret_value() if key is not None else ""
 
     def _ssl_setting(self) -> TlsSetting:
         """Per-request TLS, built on first use (a bad ca_bundle fails the first request)."""

@@ -78,6 +78,18 @@ class CloudFirmware(Frozen):
         return self.cloud_version
 
 
+class ConsoleFirmware(Frozen):
+    """A version the Command appliance (the console) installs on a connected appliance."""
+
+    kind: Literal["console"] = "console"
+    console_version: str
+
+    @property
+    def version(self) -> str:
+        """The target version is the console version."""
+        return self.console_version
+
+
 def local_if_naive(moment: dt.datetime) -> dt.datetime:
     """A time without a zone is this host's local time (as `--window-end 05:30` reads it)."""
     return moment if moment.tzinfo else moment.astimezone()
@@ -86,7 +98,9 @@ def local_if_naive(moment: dt.datetime) -> dt.datetime:
 # A point in time that always carries a zone: one written without is local time.
 ZonedTime = Annotated[dt.datetime, AfterValidator(local_if_naive)]
 
-Firmware = Annotated[FileFirmware | UrlFirmware | CloudFirmware, Field(discriminator="kind")]
+Firmware = Annotated[
+    FileFirmware | UrlFirmware | CloudFirmware | ConsoleFirmware, Field(discriminator="kind")
+]
 
 
 class Appliance(Frozen):
@@ -98,7 +112,8 @@ class Appliance(Frozen):
     cluster: str | None = None  # Explore cluster name
     node: NodeKind | None = None  # Explore node kind
     firmware: Firmware
-    api_key: SecretStr
+    api_key: SecretStr | None  # None only in console mode: the console answers for it
+    console_id: int | None = None  # its id on the Command appliance (GET /appliances)
     verify_tls: bool = True
     ca_bundle: Path | None = None
     pin: str | None = None  # `sha256:HEX` of its certificate, from the pins file (trust)

@@ -73,7 +73,7 @@ async def _facts(client: FactsPort, appliance: Appliance) -> Facts:
     info = await client.get_info()
     observed = {"name": appliance.name, "version": info.version, "platform": info.platform}
     platform_role = role_for_platform(info.platform)
-    problem = _role_problem(info.platform, platform_role, appliance.role)
+    problem = role_problem(info.platform, platform_role, appliance.role)
     if problem is not None:
         return Facts(**observed, role=platform_role, error=problem)
     role = platform_role or appliance.role
@@ -85,7 +85,7 @@ async def _facts(client: FactsPort, appliance: Appliance) -> Facts:
     return Facts(**observed, role=role, ingest_enabled=ingest, running_job=job)
 
 
-def _role_problem(platform: str, observed: Role | None, declared: Role | None) -> str | None:
+def role_problem(platform: str, observed: Role | None, declared: Role | None) -> str | None:
     """Why the platform and the inventory's role cannot both be right, if they cannot."""
     if observed is None and declared is None:
         return f"platform {platform!r} is not a known role; set role in the inventory"

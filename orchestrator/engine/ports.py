@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+    from orchestrator.core.consolelist import ConsoleJob, ListedAppliance
     from orchestrator.core.models import (
         ApplianceInfo,
         ClusterInfo,
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = [
     "AppliancePort",
     "BackupStore",
+    "ConsolePort",
+    "ConsoleReader",
     "FactsPort",
     "GateAnswered",
     "GateOpened",
@@ -81,6 +84,28 @@ class FactsPort(JobLister, Protocol):
         ...
 
 
+class ConsoleReader(Protocol):
+    """What reading a console's connected appliances needs (GET /appliances)."""
+
+    name: str
+
+    async def list_appliances(self) -> list[ListedAppliance]:
+        """The console (id 0) and the appliances connected to it."""
+        ...
+
+
+class ConsolePort(ConsoleReader, JobLister, Protocol):
+    """A Command appliance upgrading its connected appliances (console mode)."""
+
+    async def console_upgrade(self, system_ids: list[int], version: str) -> str | None:
+        """Start a console job upgrading `system_ids` to `version`; its id."""
+        ...
+
+    async def get_console_job(self, job_id: str, *, retry: bool = True) -> ConsoleJob:
+        """One poll of a console job, with each appliance's remote job."""
+        ...
+
+
 class HealthPort(Protocol):
     """What a backup before the change and the post-checks after it read from an appliance."""
 
@@ -107,7 +132,7 @@ class HealthPort(Protocol):
         ...
 
 
-class AppliancePort(FactsPort, HealthPort, Protocol):
+class AppliancePort(FactsPort, ConsolePort, HealthPort, Protocol):
     """One appliance's API as the engine uses it (orchestrator.appliance.ApplianceClient)."""
 
     async def get_info(self, *, retry: bool = True) -> ApplianceInfo:

@@ -23,7 +23,7 @@ from orchestrator.core.errors import (
 )
 from orchestrator.core.models import FINAL_OUTCOMES, Outcome, RunReport, same_version
 from orchestrator.core.procedure import Phase
-from orchestrator.engine import backup, steps
+from orchestrator.engine import backup, console, steps
 from orchestrator.engine.gates import Gates
 from orchestrator.engine.ingest import IngestGuard
 from orchestrator.engine.ports import StateChanged, StepReporter, WaveStarted
@@ -250,6 +250,7 @@ class Runner:
             for track in (self.tracks[name] for name in bracket.members if name in self.tracks)
             if track.outcome not in FINAL_OUTCOMES
             and track.phase <= Phase.PRECHECK
+            and track.planned.action is not Action.CONSOLE  # no key of its own: no backup
             and self._why_not_start(track) is None
         ]
         gate = asyncio.Semaphore(self.settings.concurrency)
@@ -296,6 +297,9 @@ class Runner:
         client = self.client_for(planned.name)
         obs = StepReporter(self.observer, planned.name)
         track.started_at = track.started_at or _now()
+        if planned.action is Action.CONSOLE:
+            await self._drive_console(track, obs)
+            return
         if track.phase <= Phase.PRECHECK and not (
             await self._precheck(track, client) and await self._backup(track, client, obs)
         ):
@@ -311,14 +315,53 @@ class Runner:
 
     async def _precheck(self, track: Track, client: AppliancePort) -> bool:
         info = await steps.precheck(client, track.planned)
-        track.version_before = track.version_before or info.version
-        if same_version(info.version, track.planned.target_version):
-            track.version_after = info.version
+        return await self._prechecked(track, info.version, client)
+
+    async def _prechecked(
+        self, track: Track, version: str, client: AppliancePort | None = None
+    ) -> bool:
+        """Skip it if it already runs the target; else journal the version it runs."""
+        track.version_before = track.version_before or version
+        if same_version(version, track.planned.target_version):
+            track.version_after = version
             await self._final(track, Outcome.SKIPPED, "already at the target version")
             return False
-        track.license_before = await client.get_license()  # what the post-check compares
-        await self._state(track, Outcome.PRECHECKED, version=info.version)
+        if client is not None:  # asked directly, not through its console
+            track.license_before = await client.get_license()  # what the post-check compares
+        await self._state(track, Outcome.PRECHECKED, version=version)
         return True
+
+    async def _drive_console(self, track: Track, obs: StepObserver) -> None:
+        """Console mode: the console upgrades the appliance; it reports its version."""
+        planned = track.planned
+        via = self.client_for(planned.console or "")
+        if track.phase <= Phase.PRECHECK:
+            version = await console.version_on(via, planned)
+            if not await self._prechecked(track, version):
+                return
+        with self.ingest.upgrading(planned.cluster, planned.name):
+            phase = max(track.phase, Phase.START_JOB)
+            if track.resumed and phase == Phase.AWAIT_JOB and track.job_id is None:
+                track.reattached = True  # its start was journalled, not its answer: find it
+                track.job_id, phase = await console.reattach(via, planned)
+                if track.job_id is not None:
+                    await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
+            if phase <= Phase.START_JOB:
+                if not await self._safe_point(track):
+                    return
+                await self._state(track, Outcome.UPGRADING)  # synced before the request
+                track.job_id = await console.start(via, planned)
+                await self._state(track, Outcome.UPGRADING, job_id=track.job_id)
+            if phase <= Phase.AWAIT_JOB and track.job_id is not None:
+                expected = steps.job_estimate(planned, elapsed=_seconds_since(track.job_started))
+                await console.await_remote_job(
+                    via, track.job_id, planned, self.settings, obs, expected=expected
+                )
+            await self._state(track, Outcome.REBOOTING)
+            version = await console.await_version(via, planned, self.settings, obs)
+            await self._state(track, Outcome.VERIFYING)
+            track.version_after = version
+            await self._final(track, Outcome.DONE, None)
 
     async def _backup(self, track: Track, client: AppliancePort, obs: StepObserver) -> bool:
         """Back the appliance up before its first change (unless --no-backup)."""

@@ -16,6 +16,7 @@ from orchestrator.core.errors import InventoryError
 from orchestrator.core.models import (
     Appliance,
     CloudFirmware,
+    ConsoleFirmware,
     FileFirmware,
     Firmware,
     NodeKind,
@@ -25,6 +26,7 @@ from orchestrator.core.models import (
     role_for_platform,
 )
 from orchestrator.core.userfile import NotRegularFileError, check_readable
+from orchestrator.inventory.consolemode import check_console, through_console
 from orchestrator.inventory.csvfile import version_in_name
 from orchestrator.inventory.document import Document
 from orchestrator.inventory.keys import KeyReader
@@ -44,6 +46,7 @@ _ROLES = ", ".join(role.value for role in Role)
 _NAME = re.compile(r"(?:[A-Za-z0-9]|::)[A-Za-z0-9._:-]{0,252}")  # `::` starts IPv6 hosts
 _VERSION = re.compile(r"\d+(\.\d+)+")
 _FIRMWARE_SCHEMES = ("http", "https", "ftp")
+_SOURCES = ("file", "url", "cloud_version", "console_version")
 
 
 @dataclass
@@ -93,6 +96,8 @@ class Checker:
                 self.check_unique, appliance, index, appliances
             ):
                 appliances[index] = appliance
+        if not self.problems.found:  # a console in error is not missing
+            check_console(self.doc, tuple(appliances.values()))
         if self.doc.vendor:
             hint = "prefer a YAML inventory with api_key_env or api_key_file"
             self.warnings.insert(0, f"keys are inline in {self.doc.file}; {hint}")
@@ -129,12 +134,18 @@ class Checker:
         if len(self.problems.found) == known:  # what depends on the role can be checked
             place = self.problems.attempt(self.explore, raw, where, label, role)
             firmware = self.appliance_firmware(raw, where, label, role, table)
-        api_key = self.problems.attempt(self.keys.api_key, raw, self.defaults, where, label)
+        optional = isinstance(firmware, ConsoleFirmware) and role is not Role.COMMAND  # no key
+        firmware = self.problems.attempt(
+            through_console, self.doc, raw, where, label, role=role, firmware=firmware
+        )
+        api_key = self.problems.attempt(
+            self.keys.api_key, raw, self.defaults, where, label, required=not optional
+        )
         verify_tls = bool(self.pick(raw, where, "verify_tls", default=True)[0])
         ca_bundle = self.problems.attempt(self.ca_bundle, raw, where)
         if len(self.problems.found) > errors or url is None or name is None or place is None:
             return None
-        if firmware is None or api_key is None:  # an error met before, in defaults or firmware
+        if firmware is None or (api_key is None and not optional):  # an error met before
             return None
         pin = self.pins.get(name.casefold())
         self.check_transport(name, url, verify_tls=verify_tls, pinned=pin is not None)
@@ -146,6 +157,7 @@ class Checker:
             node=place[1],
             firmware=firmware,
             api_key=api_key,
+            console_id=raw.get("console_id"),
             verify_tls=verify_tls,
             ca_bundle=ca_bundle,
             pin=pin.fingerprint if pin is not None else None,
@@ -273,32 +285,31 @@ class Checker:
 
     def firmware(self, spec: dict[str, str], where: Where) -> Firmware:
         """A firmware spec: exactly one of file, url and cloud_version."""
-        sources = [key for key in ("file", "url", "cloud_version") if key in spec]
+        sources = [key for key in _SOURCES if key in spec]
         if not sources:
             example = "{file: images/eda-9.9.1.100.tar, version: 9.9.1.100}"
-            raise self.doc.error(
-                where, f"firmware needs one of file, url or cloud_version, e.g. {example}"
-            )
+            needs = f"firmware needs one of {', '.join(_SOURCES)}, e.g. {example}"
+            raise self.doc.error(where, needs)
         if len(sources) > 1:
             raise self.doc.error(
                 where, f"firmware has both {sources[0]} and {sources[1]}; keep one"
             )
         if "cloud_version" in spec:
-            return self.cloud_firmware(spec, where)
+            return CloudFirmware(cloud_version=self.named_version(spec, where, "cloud_version"))
+        if "console_version" in spec:  # console mode: the console upgrades it
+            return ConsoleFirmware(console_version=self.named_version(spec, where, sources[0]))
         version = self.target_version(spec, where, spec[sources[0]])
         if "url" in spec:
             return UrlFirmware(url=self.firmware_url(spec["url"], (*where, "url")), version=version)
         image = self.existing(spec["file"], (*where, "file"), "firmware file")
         return FileFirmware(file=image, version=version)
 
-    def cloud_firmware(self, spec: dict[str, str], where: Where) -> CloudFirmware:
-        """A version downloaded from ExtraHop Cloud Services."""
-        version = self.dotted_version(spec["cloud_version"], (*where, "cloud_version"))
+    def named_version(self, spec: dict[str, str], where: Where, key: str) -> str:
+        """The version `key` names; a `version:` written beside it must be the same."""
+        version = self.dotted_version(spec[key], (*where, key))
         if spec.get("version", version) != version:
-            raise self.doc.error(
-                (*where, "version"), "version and cloud_version differ; keep cloud_version"
-            )
-        return CloudFirmware(cloud_version=version)
+            raise self.doc.error((*where, "version"), f"version and {key} differ; keep {key}")
+        return version
 
     def target_version(self, spec: dict[str, str], where: Where, image: str) -> str | None:
         """The target version of a file or URL image (optional only in the vendor CSV)."""

@@ -36,21 +36,35 @@ class KeyReader:
     files: dict[Path, SecretStr] = field(default_factory=dict)  # each key file read once
 
     def api_key(
-        self, raw: dict[str, Any], defaults: dict[str, Any], where: Where, name: str
-    ) -> SecretStr:
-        """The key from the appliance's source, else from the defaults' source."""
+        self,
+        raw: dict[str, Any],
+        defaults: dict[str, Any],
+        where: Where,
+        name: str,
+        *,
+        required: bool = True,
+    ) -> SecretStr | None:
+        """The key from the appliance's source, else the defaults' (None: none, not required)."""
         for level, at in ((raw, where), (defaults, ("defaults",))):
             sources = [key for key in KEY_SOURCES if key in level]
             if len(sources) > 1:
                 whose = name if level is raw else "defaults"
                 message = f"{whose} sets both {sources[0]} and {sources[1]}; keep one"
                 raise self.doc.error(at, message)
+            if sources and not required and self.unset(sources[0], level[sources[0]]):
+                return None  # console mode: a variable discover named, left unexported
             if sources:
                 return self.read_key(sources[0], level[sources[0]], (*at, sources[0]), name)
+        if not required:
+            return None
         fix = "add api_key_env: VARIABLE or api_key_file: PATH to the appliance or to defaults"
         if self.doc.lines is not None:
             fix = "fill the api_key_env or api_key_file column"
         raise self.doc.error(where, f"no API key for {name}; {fix}")
+
+    def unset(self, source: str, value: str) -> bool:
+        """Whether `source` is a variable that is not set (or empty)."""
+        return source == "api_key_env" and not self.env.get(value, "").strip()
 
     def read_key(self, source: str, value: str, where: Where, name: str) -> SecretStr:
         """The key named by one source: a variable, a file or the inline value."""

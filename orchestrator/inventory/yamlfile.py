@@ -42,7 +42,8 @@ Where: TypeAlias = tuple[str | int, ...]
 KEY_SOURCES = ("api_key_env", "api_key_file", "api_key")
 DEFAULT_KEYS = (*KEY_SOURCES, "verify_tls", "ca_bundle")
 APPLIANCE_KEYS = ("name", "url", "role", "cluster", "node", "console_id", "firmware", *DEFAULT_KEYS)
-FIRMWARE_KEYS = ("file", "url", "version", "cloud_version")
+FIRMWARE_KEYS = ("file", "url", "version", "cloud_version", "console_version")
+FLEET_FIRMWARE = "console_version"  # `firmware: {console_version: X}`: every role, console mode
 TOP_KEYS = ("defaults", "firmware", "appliances")
 ROLES = tuple(role.value for role in Role)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -152,11 +153,7 @@ def _document(data: object, file: str) -> dict[str, Any]:
     if "defaults" in top:
         document["defaults"] = _fields(top["defaults"], ("defaults",), DEFAULT_KEYS, file)
     if "firmware" in top:
-        table = _mapping(top["firmware"], ("firmware",), ROLES, file, "one entry per role")
-        document["firmware"] = {
-            role: _fields(spec, ("firmware", role), FIRMWARE_KEYS, file)
-            for role, spec in table.items()
-        }
+        document["firmware"] = _firmware_table(top["firmware"], file)
     appliances = top.get("appliances")
     if appliances is None:
         return document
@@ -168,6 +165,21 @@ def _document(data: object, file: str) -> dict[str, Any]:
         for index, item in enumerate(appliances)
     ]
     return document
+
+
+def _firmware_table(value: object, file: str) -> dict[str, Any]:
+    """One spec per role; `console_version:` beside them gives it to every role not written."""
+    known = (*ROLES, FLEET_FIRMWARE)
+    table = _mapping(value, ("firmware",), known, file, "one entry per role")
+    specs = {
+        role: _fields(spec, ("firmware", role), FIRMWARE_KEYS, file)
+        for role, spec in table.items()
+        if role != FLEET_FIRMWARE
+    }
+    if FLEET_FIRMWARE in table:
+        version = _value(table[FLEET_FIRMWARE], ("firmware", FLEET_FIRMWARE), file)
+        specs = {role: {FLEET_FIRMWARE: version} for role in ROLES} | specs
+    return specs
 
 
 def _mapping(

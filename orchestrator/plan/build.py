@@ -10,6 +10,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from orchestrator.core.models import (
+    ConsoleFirmware,
     Facts,
     FileFirmware,
     Firmware,
@@ -18,6 +19,7 @@ from orchestrator.core.models import (
     UrlFirmware,
     version_order,
 )
+from orchestrator.plan.console import console_name, ingest_via, keyless_refusals
 from orchestrator.plan.model import (
     WAVE_OF_ROLE,
     WAVE_ORDER,
@@ -89,6 +91,7 @@ class _Inputs:
     facts: Mapping[str, Facts] | None
     images: Mapping[str, ImageInfo]
     settings: Settings
+    console: str | None = None  # console mode: the Command appliance that upgrades the others
 
 
 def build_plan(
@@ -104,7 +107,7 @@ def build_plan(
 
     `halted_by_tool` names the clusters the state database says an unfinished run disabled.
     """
-    inputs = _Inputs(facts, images, settings)
+    inputs = _Inputs(facts, images, settings, console_name(inventory))
     warnings: list[str] = []
     if facts is None:
         warnings.append("planned offline: current versions and ingest state were not observed")
@@ -114,7 +117,11 @@ def build_plan(
         planned.append(line)
         warnings.extend(notes)
     refusals, rule_warnings = check_version_rules(planned)
-    brackets = ingest_brackets(planned, facts, frozenset(halted_by_tool), settings.ingest_found_off)
+    keyless = frozenset(a.name for a in inventory.appliances if a.api_key is None)
+    brackets = ingest_brackets(
+        planned, facts, frozenset(halted_by_tool), settings.ingest_found_off, keyless
+    )
+    refusals += keyless_refusals(brackets, keyless)
     waves = [build_wave(kind, planned, settings) for kind in WAVE_ORDER]
     if settings.window_end is not None:
         waves, window_warning = _fit_window(waves, now, settings.window_end, settings.concurrency)
@@ -164,6 +171,7 @@ def _plan_appliance(
         image=_image(appliance.firmware, inputs.images),
         tls=appliance.tls_check,
         pin=appliance.pin,
+        **_console_fields(appliance, inputs.console),
     )
     refusal = _refusal(line, observed)
     if refusal is not None:
@@ -179,9 +187,17 @@ def _observed(appliance: Appliance, facts: Mapping[str, Facts] | None) -> Facts 
     )
 
 
+def _console_fields(appliance: Appliance, console: str | None) -> dict[str, object]:
+    if not isinstance(appliance.firmware, ConsoleFirmware):
+        return {}
+    return {"console": console, "console_id": appliance.console_id}
+
+
 def _action(firmware: Firmware) -> Action:
     if isinstance(firmware, FileFirmware):
         return Action.UPLOAD
+    if isinstance(firmware, ConsoleFirmware):
+        return Action.CONSOLE
     return Action.URL if isinstance(firmware, UrlFirmware) else Action.CLOUD
 
 
@@ -256,7 +272,9 @@ def ingest_brackets(
     facts: Mapping[str, Facts] | None,
     halted_by_tool: frozenset[str],
     choice: FoundOffChoice | None,
+    keyless: frozenset[str] = frozenset(),
 ) -> tuple[IngestBracket, ...]:
+    """One bracket per cluster with a node to upgrade, through a node with a key if any."""
     clusters: dict[str, list[PlannedAppliance]] = {}
     for line in planned:
         if line.role is Role.EXPLORE and line.cluster:
@@ -266,11 +284,10 @@ def ingest_brackets(
         acting = [n for n in nodes if n.actionable]
         if not acting:
             continue
-        managers = [n for n in acting if n.node is NodeKind.MANAGER]
         was_enabled = _ingest_state([n.name for n in nodes], facts)
         bracket = IngestBracket(
             cluster=cluster,
-            via=(managers or acting)[0].name,
+            via=ingest_via(nodes, keyless) or acting[0].name,
             members=tuple(n.name for n in nodes),
             was_enabled=was_enabled,
             halt=was_enabled is not False,

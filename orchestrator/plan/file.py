@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from orchestrator.core.errors import DriftError, PlanError
-from orchestrator.core.models import CloudFirmware, FileFirmware, same_version
+from orchestrator.core.models import CloudFirmware, ConsoleFirmware, FileFirmware, same_version
 from orchestrator.core.userfile import read_regular
 from orchestrator.plan import Plan, PlannedAppliance
 
@@ -209,6 +209,8 @@ def _ingest_drift(plan: Plan, facts: Mapping[str, Facts]) -> Iterator[str]:
 def _describe(firmware: Firmware) -> str:
     if isinstance(firmware, CloudFirmware):
         return f"cloud {firmware.cloud_version}"
+    if isinstance(firmware, ConsoleFirmware):
+        return f"console {firmware.console_version}"
     text = f"file {firmware.file}" if isinstance(firmware, FileFirmware) else f"url {firmware.url}"
     return f"{text} {firmware.version}" if firmware.version else text
 
@@ -274,6 +276,7 @@ def _compared(line: PlannedAppliance, other: PlannedAppliance) -> list[tuple[str
         ("firmware", line.firmware, other.firmware),
         ("image", line.image, other.image),
         ("Explore place", (line.cluster, line.node), (other.cluster, other.node)),
+        ("console", (line.console, line.console_id), (other.console, other.console_id)),
     ]
 
 

@@ -27,6 +27,7 @@ class Action(enum.StrEnum):
     UPLOAD = "upload"  # upload a local image, then upgrade with restart_after
     URL = "url"  # the appliance downloads the image from a URL and upgrades
     CLOUD = "cloud"  # the appliance downloads from ExtraHop Cloud Services, then upgrades
+    CONSOLE = "console"  # the console (Command appliance) upgrades it through Cloud Services
     ROLLBACK = "rollback"  # restart into the previous firmware (`orchestrator rollback`)
     SKIP = "skip"  # already at the target version
     REFUSED = "refused"  # the plan will not touch it; `reason` says why
@@ -102,11 +103,19 @@ class PlannedAppliance(PlanModel):
     fits_window: bool = True
     tls: TlsCheck | None = None  # how its certificate is verified; None in older plan files
     pin: str | None = None  # the pinned fingerprint, when tls is "pin"
+    console: str | None = None  # console mode: the Command appliance that upgrades it
+    console_id: int | None = None  # console mode: its id on that console
 
     @property
     def actionable(self) -> bool:
         """Whether apply will change this appliance."""
-        return self.action in {Action.UPLOAD, Action.URL, Action.CLOUD, Action.ROLLBACK}
+        return self.action in {
+            Action.UPLOAD,
+            Action.URL,
+            Action.CLOUD,
+            Action.CONSOLE,
+            Action.ROLLBACK,
+        }
 
     @property
     def downgrade(self) -> bool:

@@ -19,6 +19,7 @@ from orchestrator.core.about import tool_version
 from orchestrator.core.procedure import TIMELINE_STEPS
 from orchestrator.core.text import ARROW, format_duration, local_time
 from orchestrator.plan import Action
+from orchestrator.plan.console import key_lines
 from orchestrator.plan.file import plan_sha256
 from orchestrator.report import planview
 from orchestrator.report.batchwords import batch_lines
@@ -230,6 +231,7 @@ def _plan_facts(plan: Plan) -> list[tuple[str, str]]:
         ("Plan sha256", f"{plan_sha256(plan)} (of the plan JSON saved with --out)"),
         ("Estimate", f"{format_duration(plan.estimate)} at concurrency {plan.concurrency}"),
         ("Downgrades", "allowed" if plan.allow_downgrade else "refused"),
+        *(("API key", line) for line in key_lines(plan)),
     ]
     if plan.window_end is not None:
         margin = (plan.window_end - plan.created_at).total_seconds() - plan.estimate

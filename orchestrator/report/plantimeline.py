@@ -44,7 +44,7 @@ def _project(line: PlannedAppliance, start: float | None) -> ProjectedLine:
         return ProjectedLine(line, ())
     estimate = line.estimate
     transfer = ("upload", estimate.upload) if line.action is Action.UPLOAD else ("", 0.0)
-    if line.action in {Action.URL, Action.CLOUD}:
+    if line.action in {Action.URL, Action.CLOUD, Action.CONSOLE}:
         transfer = ("download", estimate.download)
     steps: list[tuple[str, float, float]] = []
     moment = start

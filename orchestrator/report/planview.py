@@ -17,6 +17,7 @@ from orchestrator.core.text import ARROW, format_duration
 from orchestrator.core.text import markdown as _md
 from orchestrator.core.tls import TlsCheck, group_by_check, tls_check_text
 from orchestrator.plan import Action, Plan, PlannedAppliance, bracket_waves
+from orchestrator.plan.console import key_lines
 from orchestrator.report.batchwords import batch_lines
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ MARKS = {
     Action.UPLOAD: "+",
     Action.URL: "+",
     Action.CLOUD: "+",
+    Action.CONSOLE: "+",
     Action.ROLLBACK: "<",
     Action.SKIP: "=",
     Action.REFUSED: "!",
@@ -40,7 +42,10 @@ MARKS = {
 
 
 def action_text(line: PlannedAppliance, *, digits: int = _DIGITS) -> str:
-    """What apply will do: `upload FILE sha256 …`, `url URL`, `cloud V`, `skip`, `refused: why`."""
+    """What apply will do: `upload F sha256 …`, `url U`, `cloud V`, `console V via C (id N)`...
+
+    Else the action's name (`skip`, `rollback`), or `refused: why`.
+    """
     firmware = line.firmware
     if line.action is Action.UPLOAD and isinstance(firmware, FileFirmware):
         digest = f" sha256 {line.image.sha256[:digits]}" if line.image else ""
@@ -49,11 +54,11 @@ def action_text(line: PlannedAppliance, *, digits: int = _DIGITS) -> str:
         return f"url {firmware.url}"
     if line.action is Action.CLOUD and isinstance(firmware, CloudFirmware):
         return f"cloud {firmware.cloud_version}"
+    if line.action is Action.CONSOLE:
+        return f"console {line.target_version} via {line.console} (id {line.console_id})"
     if line.action is Action.REFUSED:
         return f"refused: {line.reason}"
-    if line.action is Action.ROLLBACK:
-        return "rollback"
-    return str(line.action)
+    return str(line.action)  # skip, rollback
 
 
 def role_text(line: PlannedAppliance) -> str:
@@ -202,6 +207,7 @@ def source_line(plan: Plan) -> str:
 def _sections(plan: Plan) -> list[tuple[str, list[str]]]:
     return [
         ("Ingest", ingest_lines(plan)),
+        ("API keys", key_lines(plan)),
         ("TLS", tls_lines(plan)),
         ("Batches and gates", batch_lines(plan)),
         ("Warnings", list(plan.warnings)),

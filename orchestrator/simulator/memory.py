@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from orchestrator.core.consolelist import ConsoleJob, ListedAppliance
 from orchestrator.core.errors import ApiError, AuthError, TransportError
 from orchestrator.core.models import (
     ApplianceInfo,
@@ -25,6 +26,7 @@ from orchestrator.core.models import (
     ProcessState,
 )
 from orchestrator.simulator import snapshots
+from orchestrator.simulator.console import appliance_list, start_upgrade
 from orchestrator.simulator.fleet import build_appliances
 from orchestrator.simulator.host import Event, Refused
 from orchestrator.simulator.images import (
@@ -225,6 +227,38 @@ class MemoryAppliance:
         job: Job = await self._call(start)
         return job.public_id
 
+    # -- the console (a Command appliance upgrading its connected appliances) -------------
+
+    async def list_appliances(self) -> list[ListedAppliance]:
+        """GET /appliances: itself as id 0, and on a console its connected appliances."""
+
+        def answer() -> list[ListedAppliance]:
+            listed = appliance_list(self.appliance, self.fleet.appliances.values(), {})
+            return [ListedAppliance.model_validate(_listed(item)) for item in listed]
+
+        items: list[ListedAppliance] = await self._call(answer)
+        return items
+
+    async def console_upgrade(self, system_ids: list[int], version: str) -> str | None:
+        """POST /appliances/firmware/upgrade: the console job's id."""
+        fleet = self.fleet.appliances.values()
+        available = self.fleet.available
+        job: Job = await self._call(
+            lambda: start_upgrade(self.appliance, fleet, available, system_ids, version)
+        )
+        return job.public_id
+
+    async def get_console_job(self, job_id: str, *, retry: bool = True) -> ConsoleJob:
+        """GET /jobs/{id} of a console job, with its remote_jobs."""
+        del retry
+
+        def answer() -> ConsoleJob:
+            data = self._job(job_id).as_json()
+            return ConsoleJob.model_validate({k: data.get(k) for k in _CONSOLE_JOB_FIELDS})
+
+        polled: ConsoleJob = await self._call(answer)
+        return polled
+
     async def get_previous(self) -> PreviousFirmware:
         """GET /extrahop/firmware/previous."""
 
@@ -248,15 +282,18 @@ class MemoryAppliance:
             raise Refused(404, "GET /api/v1/jobs: Not Found")
         return self.appliance.jobs
 
+    def _job(self, job_id: str) -> Job:
+        job = self._jobs().get(job_id)
+        if job is None:
+            raise Refused(404, f"no job with id {job_id}")
+        return job
+
     async def get_job(self, job_id: str, *, retry: bool = True) -> JobState:
         """GET /jobs/{id}."""
         del retry
 
         def answer() -> JobState:
-            job = self._jobs().get(job_id)
-            if job is None:
-                raise Refused(404, f"no job with id {job_id}")
-            return JobState.model_validate(_known(job.as_json()))
+            return JobState.model_validate(_known(self._job(job_id).as_json()))
 
         state: JobState = await self._call(answer)
         return state
@@ -298,6 +335,14 @@ class MemoryAppliance:
         """GET /license."""
         found: dict[str, Any] = await self._call(lambda: snapshots.license_of(self.appliance))
         return found
+
+
+_CONSOLE_JOB_FIELDS = ("id", "status", "details", "remote_jobs")
+
+
+def _listed(item: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a console's list entry that ListedAppliance reads."""
+    return {k: v for k, v in item.items() if k in ListedAppliance.model_fields}
 
 
 def _known(data: dict[str, Any]) -> dict[str, Any]:

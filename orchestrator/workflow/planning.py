@@ -15,8 +15,10 @@ from orchestrator.appliance.client import ApplianceClient, open_session
 from orchestrator.appliance.imageread import hash_image
 from orchestrator.core.errors import PlanError
 from orchestrator.engine import facts as facts_mod
+from orchestrator.engine.consolefacts import console_facts
 from orchestrator.journal.runs import halted_clusters
 from orchestrator.plan import ImageInfo, build_plan, choose_found_off
+from orchestrator.plan.console import console_name
 from orchestrator.plan.file import check_drift, check_same_plan
 
 if TYPE_CHECKING:
@@ -83,10 +85,15 @@ async def observe(
 ) -> dict[str, Facts]:
     """Read every appliance's version, platform and ingest state, concurrently and read-only."""
     client_for = clients_for(session, inventory, settings)
-    clients = [client_for(a.name) for a in inventory.appliances]
-    return await facts_mod.gather_facts(
-        clients, list(inventory.appliances), concurrency=max(settings.concurrency, 16)
+    console = console_name(inventory)
+    through = [a for a in inventory.appliances if a.firmware.kind == "console"]
+    direct = [a for a in inventory.appliances if a.firmware.kind != "console"]
+    facts = await facts_mod.gather_facts(
+        [client_for(a.name) for a in direct], direct, concurrency=max(settings.concurrency, 16)
     )
+    if console is not None and through:  # the console answers for them (console mode)
+        facts |= await console_facts(client_for(console), through, client_for)
+    return facts
 
 
 async def _observe_fleet(

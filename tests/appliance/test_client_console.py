@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from orchestrator.appliance.client import ApplianceClient, open_session
 from orchestrator.core import errors
 from orchestrator.core.config import Settings
-from orchestrator.core.models import Appliance, CloudFirmware, Role
+from orchestrator.core.models import Appliance, CloudFirmware, ConsoleFirmware, Role
 from orchestrator.simulator import Scenario, SimulatedFleet
 
 if TYPE_CHECKING:
@@ -119,3 +119,27 @@ async def _until_ended(client: ApplianceClient, job_id: str) -> ConsoleJob:
 async def _until_version(fleet: SimulatedFleet, name: str) -> None:
     while fleet.version(name) != TARGET:  # noqa: ASYNC110 - the fleet's state, not a socket
         await asyncio.sleep(0.02)
+
+
+async def test_an_appliance_without_a_key_is_never_sent_a_request(
+    console: tuple[ApplianceClient, SimulatedFleet],
+) -> None:
+    """Console mode: asking a keyless appliance fails at once, naming the fix; nothing is sent."""
+    client, fleet = console
+    keyless = Appliance(
+        name="eda1",
+        url=fleet.url("eda1"),
+        role=Role.DISCOVER,
+        firmware=ConsoleFirmware(console_version=TARGET),
+        api_key=None,
+        console_id=1,
+    )
+    async with open_session(FAST) as session:
+        with pytest.raises(errors.ApplianceError) as caught:
+            await ApplianceClient(session, keyless, FAST).get_version()
+    assert str(caught.value) == (
+        "eda1: no API key (console mode): GET /extrahop/version; "
+        "give it api_key_env or api_key_file in the inventory"
+    )
+    assert fleet.request_count("eda1") == 0
+    del client

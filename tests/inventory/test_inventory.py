@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from orchestrator.core.config import Settings
 from orchestrator.core.errors import InventoryError
@@ -95,7 +96,7 @@ def test_yaml_loads_every_role(tree: Path) -> None:
     assert (manager.cluster, manager.node) == ("exa", NodeKind.MANAGER)
     assert (data.cluster, data.node) == ("exa", NodeKind.DATA)
     assert eta.firmware == CloudFirmware(cloud_version="9.9.1.100")
-    assert eca.api_key.get_secret_value() == "default-key"
+    assert eca.api_key == SecretStr("default-key")
     assert inventory.warnings == ()
 
 
@@ -115,7 +116,7 @@ def test_appliance_settings_override_defaults(tree: Path) -> None:
         " firmware: {file: images/eta-hotfix.tar, version: 9.9.1.101}}"
     )
     (eta,) = load(tree, text).appliances
-    assert eta.api_key.get_secret_value() == "eda1-key"
+    assert eta.api_key == SecretStr("eda1-key")
     assert eta.verify_tls is False
     assert eta.ca_bundle == tree / "certs" / "ca.pem"
     assert eta.firmware == FileFirmware(
@@ -135,8 +136,8 @@ def test_key_from_environment_beats_default_file(tree: Path) -> None:
     """api_key_env on the appliance wins over api_key_file in defaults."""
     text = fleet(ECA, "{name: eda1, url: https://eda1.example.net, role: discover, api_key_env: K}")
     eca, eda = load(tree, text, env={"K": " env-key\n"}).appliances
-    assert eca.api_key.get_secret_value() == "default-key"
-    assert eda.api_key.get_secret_value() == "env-key"
+    assert eca.api_key == SecretStr("default-key")
+    assert eda.api_key == SecretStr("env-key")
 
 
 def test_default_key_from_environment(tree: Path) -> None:
@@ -147,7 +148,9 @@ def test_default_key_from_environment(tree: Path) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("EH_KEY", "from-os-environ")
         inventory = load_inventory(path)
-    assert {a.api_key.get_secret_value() for a in inventory.appliances} == {"from-os-environ"}
+    assert [a.api_key for a in inventory.appliances] == [SecretStr("from-os-environ")] * len(
+        inventory.appliances
+    )
 
 
 def test_paths_are_relative_to_the_inventory(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,7 +164,7 @@ def test_paths_are_relative_to_the_inventory(tree: Path, monkeypatch: pytest.Mon
     assert inventory.by_name("eca1").firmware == FileFirmware(
         file=tree / "images" / "eca-9.9.1.100.tar", version="9.9.1.100"
     )
-    assert inventory.by_name("eca1").api_key.get_secret_value() == "default-key"
+    assert inventory.by_name("eca1").api_key == SecretStr("default-key")
 
 
 def test_simulator_inventory_loads_without_warnings(tree: Path) -> None:
@@ -236,7 +239,7 @@ def test_inline_default_key_warns_once(tree: Path) -> None:
     inventory = load(tree, text)
     assert len(inventory.warnings) == 1
     assert "in defaults is inline" in inventory.warnings[0]
-    assert inventory.by_name("eta1").api_key.get_secret_value() == KEY
+    assert inventory.by_name("eta1").api_key == SecretStr(KEY)
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -435,7 +438,7 @@ BAD_YAML = [
     pytest.param(
         HEAD.replace("{cloud_version: 9.9.1.100}", "{version: 9.9.1.100}") + FLEET,
         "firmware.trace",
-        ["needs one of file, url or cloud_version"],
+        ["needs one of file, url, cloud_version, console_version"],
         id="firmware-no-source",
     ),
     pytest.param(
@@ -720,4 +723,4 @@ def test_a_set_variable_with_a_key_like_name_is_still_read(tree: Path) -> None:
     variable = "EXTRAHOPAPIKEY2026PRODUCTION"
     text = HEAD.replace("api_key_file: keys/default.key", f"api_key_env: {variable}") + FLEET
     inventory = load(tree, text, env={variable: "the-key"})
-    assert inventory.by_name("eca1").api_key.get_secret_value() == "the-key"
+    assert inventory.by_name("eca1").api_key == SecretStr("the-key")

@@ -6,6 +6,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 import pytest
+from pydantic import SecretStr
 
 from orchestrator.core.errors import InventoryError
 from orchestrator.core.models import (
@@ -66,7 +67,7 @@ def test_vendor_rows_load(tree: Path) -> None:
     assert eda1.firmware == FileFirmware(
         file=tree / "images" / "eda-9.9.1.100.tar", version="9.9.1.100"
     )
-    assert eda1.api_key.get_secret_value() == KEY
+    assert eda1.api_key == SecretStr(KEY)
     assert (eda2.name, eda2.url) == ("eda2.example.net", "https://eda2.example.net")
     assert eda2.firmware == FileFirmware(file=tree / "images" / "eda-complete.tar", version=None)
     assert (eda3.name, eda3.url) == ("10.0.0.7:8443", "https://10.0.0.7:8443")
@@ -134,7 +135,7 @@ def test_headered_rows_load(tree: Path) -> None:
     )
     eda1, exa1, eta1 = inventory.appliances
     assert eda1.role is Role.DISCOVER
-    assert eda1.api_key.get_secret_value() == "file-key"
+    assert eda1.api_key == SecretStr("file-key")
     assert (exa1.cluster, exa1.node) == ("exa", NodeKind.DATA)
     assert exa1.firmware == UrlFirmware(url="https://r.example.net/x.tar", version="9.9.1.100")
     assert eta1.firmware == CloudFirmware(cloud_version="9.9.1.100")

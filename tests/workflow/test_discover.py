@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from discovering import ca, complete, console_env
 from fleetrun import TARGET, fast_settings, lab
 
 from orchestrator import workflow
 from orchestrator.core.errors import ConfigError, InventoryError, TransportError
 from orchestrator.inventory import load_inventory
-from orchestrator.inventory.discovered import key_variable
 from orchestrator.inventory.pins import pins_path, read_pins
 from orchestrator.simulator import Scenario, SimulatedFleet
 from orchestrator.workflow.discover import Request, Result, discover
@@ -24,31 +24,6 @@ if TYPE_CHECKING:
 def serve(scenario: dict[str, Any] | None = None) -> SimulatedFleet:
     """The small lab fleet (or `scenario`) over TLS."""
     return SimulatedFleet(Scenario.model_validate(scenario or lab(small=True)), tls=True)
-
-
-def console_env(fleet: SimulatedFleet) -> dict[str, str]:
-    """The console's key where discover looks by default, and each appliance's variable."""
-    env = {key_variable(name): fleet.api_key(name) for name in fleet.names}
-    return env | {"EXTRAHOP_API_KEY": fleet.api_key("eca1")}
-
-
-def ca(fleet: SimulatedFleet, folder: Path) -> Path:
-    """The fleet's CA, as an operator would save it."""
-    path = folder / "corp-ca.pem"
-    path.write_bytes(fleet.ca_pem or b"")
-    return path
-
-
-def complete(path: Path) -> None:
-    """Do what the FILL IN comments ask: each Explore node's cluster and kind."""
-    lines, name = [], ""
-    for written in path.read_text().splitlines():
-        if match := re.match(r"\s*- name: (\S+)", written):
-            name = match.group(1)
-        line = written.replace("# cluster: NAME", "cluster: exa")
-        line = line.replace("# node: manager", f"node: {'manager' if '-m' in name else 'data'}")
-        lines.append(line)
-    path.write_text("\n".join(lines) + "\n")
 
 
 async def run(fleet: SimulatedFleet, tmp_path: Path, settings: Settings, **fields: Any) -> Result:  # noqa: ANN401
