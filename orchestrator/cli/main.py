@@ -301,7 +301,15 @@ class App(StateCommands):
                     plan, inventory, settings, observer=self.observer(plan), stop=stop
                 )
 
-        return self.finish(self.with_signals(run))
+        code = self.finish(self.with_signals(run))
+        self.out.print(
+            "demo: the simulated fleet and the demo's folder (its run, report and backups) are "
+            "gone now; to keep a run, plan and apply against `orchestrator simulate "
+            "--write-inventory fleet.yaml` (docs/simulator.md)",
+            markup=False,
+            style="dim",
+        )
+        return code
 
 
 _COMMANDS: dict[str, Callable[[App], int]] = {
