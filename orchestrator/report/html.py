@@ -26,6 +26,7 @@ from orchestrator.report.batchwords import batch_lines
 from orchestrator.report.plantimeline import plan_timeline, projected
 from orchestrator.report.runtimeline import run_timeline
 from orchestrator.report.words import (
+    GATE_ANSWERS,
     PROBLEM_OUTCOMES,
     cluster_ingest,
     ingest_by_cluster,
@@ -38,7 +39,7 @@ from orchestrator.report.words import (
 )
 
 if TYPE_CHECKING:
-    from orchestrator.core.models import ApplianceResult, RunOrigin, RunReport
+    from orchestrator.core.models import ApplianceResult, GateRecord, RunOrigin, RunReport
     from orchestrator.plan import Plan, Wave
     from orchestrator.report.plantimeline import ProjectedLine
 
@@ -106,9 +107,22 @@ def run_page(report: RunReport) -> str:
         ingest=_ingest_lines(report, report.finished_at),
         steps=TIMELINE_STEPS,
         appliances=[_appliance_row(r) for r in report.results],
+        gates=[_gate_row(gate) for gate in report.gates],
         backups=[{**b.model_dump(), "file": PurePath(b.path).name} for b in report.backups],
         backups_folder=str(PurePath(report.backups[0].path).parent) if report.backups else "",
     )
+
+
+def _gate_row(gate: GateRecord) -> dict[str, str]:
+    """One gate the run waited at: what, how it was answered, by whom, when, how long."""
+    return {
+        "gate": gate.gate,
+        "answer": GATE_ANSWERS[gate.answer],
+        "by": gate.by or "",
+        "opened": local_time(gate.opened_at),
+        "answered": local_time(gate.answered_at),
+        "waited": format_duration((gate.answered_at - gate.opened_at).total_seconds()),
+    }
 
 
 def _left_disabled(report: RunReport) -> list[str]:

@@ -10,6 +10,7 @@ from orchestrator.core.text import markdown as _md
 from orchestrator.core.tls import group_by_check
 from orchestrator.report.words import (
     FOUND_OFF_WORDS,
+    GATE_ANSWERS,
     PROBLEM_OUTCOMES,
     ingest_by_cluster,
     ingest_left_disabled,
@@ -23,13 +24,6 @@ if TYPE_CHECKING:
     from orchestrator.core.models import RunOrigin, RunReport
 
 __all__ = ["to_markdown"]
-
-
-GATE_ANSWERS = {
-    "continue": "released",
-    "stop": "stopped",
-    "window": "the window closed while it waited",
-}
 
 
 def _markdown_header(report: RunReport) -> list[str]:

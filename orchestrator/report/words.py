@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FOUND_OFF_WORDS",
+    "GATE_ANSWERS",
     "OUTCOME_STYLES",
     "PROBLEM_OUTCOMES",
     "STATUS_STYLES",
@@ -102,6 +103,13 @@ _INGEST_WORDS = {
     IngestVerb.LEFT_OFF: "left off (it was already disabled)",
     IngestVerb.RESTORE_FAILED: "restore FAILED",
 }
+# How each gate was answered, in words (`GateRecord.answer`).
+GATE_ANSWERS = {
+    "continue": "released",
+    "stop": "stopped",
+    "window": "the window closed while it waited",
+}
+
 FOUND_OFF_WORDS = {
     "keep": "found disabled; kept off as chosen (--ingest-found-off keep)",
     "enable": "found disabled; enabled after the upgrade as chosen (--ingest-found-off enable)",

@@ -6,6 +6,7 @@ import datetime as dt
 
 from orchestrator.core.models import GateRecord, RunReport
 from orchestrator.report.document import summary_payload
+from orchestrator.report.html import run_page
 from orchestrator.report.markdown import to_markdown
 
 T0 = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
@@ -53,8 +54,19 @@ def test_markdown_has_a_gates_section_for_the_change_record() -> None:
     assert "- before trace: the window closed while it waited at" in text
 
 
+def test_the_html_report_has_a_row_per_gate_with_who_answered() -> None:
+    """The HTML report's Gates table: the gate, the answer in words, who, and how long it waited."""
+    page = run_page(run_with_gates())
+    assert "<h2>Gates</h2>" in page
+    row = page[page.index("<td>discover</td>") :].split("</tr>")[0]
+    assert "<td>released</td><td>ops@jump1</td>" in row
+    assert '<td class="num">6m 00s</td>' in row
+    assert "<td>the window closed while it waited</td><td></td>" in page
+
+
 def test_a_run_without_gates_has_no_gates_section() -> None:
     """No --pause-after: the Markdown report reads as before."""
     report = run_with_gates().model_copy(update={"gates": ()})
     assert "## Gates" not in to_markdown(report)
+    assert "<h2>Gates</h2>" not in run_page(report)
     assert summary_payload(report)["gates"] == []
