@@ -26,6 +26,7 @@ __all__ = [
     "check_readable",
     "open_regular",
     "read_regular",
+    "replace_atomically",
     "write_atomically",
     "write_bytes_atomically",
 ]
@@ -106,22 +107,35 @@ def write_atomically(path: Path, text: str, what: str = "the report") -> None:
 
 
 def write_bytes_atomically(path: Path, data: bytes, what: str = "the report") -> None:
+    """Write `data` as `replace_atomically` does, private (0600) in a private folder (0700).
+
+    Readable by its owner only, like everything else a run writes. ConfigError naming `what`
+    when it cannot.
+    """
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        replace_atomically(path, data)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"cannot write {what} {path}: {reason}") from exc
+
+
+def replace_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`.
 
-    Readable by its owner only (0600), like everything else a run writes; a folder it
-    creates is private too (0700). ConfigError naming `what` when it cannot.
+    A reader sees the old file or the new, never half; the temporary file is removed if
+    anything fails. OSError as it came.
     """
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        temporary.chmod(mode)  # exactly `mode`, whatever the umask
         temporary.replace(path)
-    except OSError as exc:
+    except BaseException:
         with contextlib.suppress(OSError):
             temporary.unlink()
-        reason = exc.strerror or type(exc).__name__
-        raise ConfigError(f"cannot write {what} {path}: {reason}") from exc
+        raise

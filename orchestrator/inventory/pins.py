@@ -8,22 +8,20 @@ named there is verified by its pin, whoever signed its certificate (docs/invento
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
 
 from orchestrator.core.errors import InventoryError
 from orchestrator.core.tls import normalise_fingerprint
-from orchestrator.core.userfile import read_regular
+from orchestrator.core.userfile import read_regular, replace_atomically
 from orchestrator.inventory.yamlfile import show
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from pathlib import Path
 
 __all__ = ["Pin", "pins_path", "read_pins", "unused_pin_warnings", "write_pins"]
 
@@ -130,22 +128,8 @@ def write_pins(path: Path, pins: Iterable[Pin], *, inventory: str) -> None:
         entry = yaml.safe_dump({pin.name: pin.fingerprint}, default_flow_style=False).strip()
         blocks.append("\n".join([*lines, entry]) + "\n")
     try:
-        _replace(path, "\n".join(blocks))
+        # fingerprints are public: whoever reviews the inventory may read them
+        replace_atomically(path, "\n".join(blocks).encode("utf-8"), mode=0o644)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise InventoryError(f"cannot write the pins file ({reason})", file=str(path)) from None
-
-
-def _replace(path: Path, text: str) -> None:
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.chmod(0o644)  # fingerprints are public: whoever reviews the inventory may read them
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from orchestrator.core.errors import DriftError, PlanError
 from orchestrator.core.models import CloudFirmware, ConsoleFirmware, FileFirmware, same_version
-from orchestrator.core.userfile import read_regular
+from orchestrator.core.userfile import read_regular, replace_atomically
 from orchestrator.plan import Plan, PlannedAppliance
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
+    from pathlib import Path
 
     from orchestrator.core.models import Appliance, Facts, Firmware, Inventory
     from orchestrator.plan import ImageInfo, IngestBracket
@@ -41,20 +39,9 @@ def plan_sha256(plan: Plan) -> str:
 
 def save_plan(plan: Plan, path: Path) -> None:
     """Write the plan as JSON, atomically: a reader sees the old file or the new, never half."""
-    text = plan_text(plan)
     try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        replace_atomically(path, plan_text(plan).encode("utf-8"))
     except OSError as exc:
-        raise PlanError(f"{path}: cannot write the plan ({_os_reason(exc)})") from None
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise PlanError(f"{path}: cannot write the plan ({_os_reason(exc)})") from None
 
 

@@ -134,3 +134,13 @@ def test_no_pins_file_means_no_pins(tmp_path: Path) -> None:
     loaded = load_inventory(inventory(tmp_path), env=ENV)
     assert all(a.pin is None for a in loaded.appliances)
     assert not any("pinned" in warning or "pins" in warning for warning in loaded.warnings)
+
+
+def test_a_pins_file_that_cannot_be_replaced_is_an_error_not_silence(tmp_path: Path) -> None:
+    """`trust` must not say it pinned when the file was not written (here: a folder in the way)."""
+    target = tmp_path / "fleet.pins.yaml"
+    target.mkdir()
+    pin = Pin(name="eca1", fingerprint="sha256:" + "ab" * 32)
+    with pytest.raises(InventoryError, match="cannot write the pins file"):
+        write_pins(target, [pin], inventory="fleet.yaml")
+    assert [p.name for p in tmp_path.iterdir()] == ["fleet.pins.yaml"]  # no temporary left
