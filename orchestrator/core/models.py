@@ -207,6 +207,10 @@ class Facts(Frozen):
     role: Role | None = None
     ingest_enabled: bool | None = None  # Explore only
     running_job: str | None = None  # a job it runs now (GET /jobs); only read below its target
+    # A Discover appliance: the inventory names of the Explore and Trace appliances it lists
+    # as connected (GET /api/v1/appliances); None when not known (the planner then assumes
+    # every Explore and Trace appliance waits for it).
+    connected: tuple[str, ...] | None = None
     error: str | None = None
 
     @property
