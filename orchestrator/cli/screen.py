@@ -30,6 +30,9 @@ from rich.progress import (
 from rich.text import Text
 
 from orchestrator.cli import terminal
+from orchestrator.cli.exitcodes import (
+    EXIT_INCOMPLETE,
+)
 from orchestrator.cli.gateprompt import ask_at_terminal
 from orchestrator.cli.live import LiveView
 from orchestrator.cli.voice import LogFormat, Voice, console
@@ -54,8 +57,6 @@ if TYPE_CHECKING:
     from orchestrator.journal.gates import Answer
     from orchestrator.plan import Plan
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
-EXIT_DECLINED = 4  # the operator said no at a prompt: nothing was changed
 _HASH_BAR_ABOVE = 64 * 1024 * 1024  # bytes of images: hashing less is too quick for a bar
 # Above this many appliances, the table printed at the end of a run lists only the problems.
 BRIEF_TABLE_ABOVE = 50
