@@ -4,12 +4,12 @@
 
 Upgrades simulated appliances whose job takes 15 minutes and restart 5 (20 minutes in all)
 with the default settings (poll after 5 s, then waits of half the time left to the 20-minute
-estimate, at least 60 s, then from 5 s, x1.5, at most every 60 s; 5 requests/s per appliance), everything scaled by
---time-scale so it runs in seconds, in-process with the real client, steps and runner. The
-simulator counts the requests each appliance received; the same policy is also computed from
-its definition, for this and longer upgrades, to show the count is bounded: with a right
-estimate it grows with the logarithm of the upgrade's length; past the estimate by one request
-per poll_interval_max of overrun, never faster.
+estimate, at least 60 s, then from 5 s, x1.5, at most every 60 s; 5 requests/s per
+appliance), everything scaled by --time-scale so it runs in seconds, in-process with the
+real client, steps and runner. The simulator counts the requests each appliance received;
+the same policy is also computed from its definition, for this and longer upgrades, to show
+the count is bounded: with a right estimate it grows with the logarithm of the upgrade's
+length; past the estimate by one request per poll_interval_max of overrun, never faster.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def poll_times(job: float, restart: float, settings: Settings = DEFAULTS) -> lis
     """When the job is polled, from the policy's definition (steps.job_polls), until DONE.
 
     One poll after poll_interval, then waits of half the time left to the estimate
-    (upgrade_duration + reboot_duration; at least poll_interval_max) until it is reached, one then, and from there backoff
+    (upgrade_duration + reboot_duration; at least poll_interval_max) until it is reached, one
+    then, and from there backoff
     (poll_interval, x1.5, at most poll_interval_max) until the job and restart are over.
     """
     end = job + restart
