@@ -48,6 +48,7 @@ from orchestrator.report.notify import check_url, notify
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Iterator
+    from pathlib import Path
 
     from rich.console import Console, RenderableType
 
@@ -279,9 +280,14 @@ class Screen:
     def _write_reports(self, result: RunReport, folder: RunFolder) -> None:
         targets = [folder.report] if folder.path.is_dir() else []
         targets += [self.settings.report] if self.settings.report else []
+        written: list[Path] | None = None  # rendered once; a second target gets a copy
         for target in targets:
             try:
-                for path in report.write_reports(result, target):
+                if written is None:
+                    paths = written = report.write_reports(result, target)
+                else:
+                    paths = report.copy_reports(written, target)
+                for path in paths:
                     if target == self.settings.report:
                         self.say(f"report written to {path}", event="report.written")
                     else:

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.core.errors import ConfigError
 from orchestrator.core.models import FINAL_OUTCOMES, Outcome
 from orchestrator.core.text import format_duration
 from orchestrator.core.userfile import write_atomically
@@ -49,6 +50,7 @@ __all__ = [
     "OUTCOME_STYLES",
     "SCHEMA_VERSION",
     "STATUS_STYLES",
+    "copy_reports",
     "format_duration",
     "ingest_by_cluster",
     "ingest_left_disabled",
@@ -256,6 +258,22 @@ def write_reports(report: RunReport, path: Path) -> list[Path]:
     write_atomically(markdown_path, to_markdown(report))
     write_atomically(html_path, run_page(report))
     return [json_path, markdown_path, html_path]
+
+
+def copy_reports(written: list[Path], path: Path) -> list[Path]:
+    """The reports `write_reports` wrote, copied to `path` (its JSON, Markdown, HTML paths).
+
+    Rendering a large run's reports costs more than the run's own requests did: a second
+    place (the run's folder and `--report`) gets a copy, one file in memory at a time.
+    """
+    copies = list(report_paths(path))
+    for source, copy in zip(written, copies, strict=True):
+        try:
+            text = source.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read report {source}: {exc.strerror or exc}") from exc
+        write_atomically(copy, text)
+    return copies
 
 
 def write_page(path: Path, text: str, what: str) -> Path:
