@@ -236,9 +236,10 @@ class Runner:
                 return
             self._opened.add(cluster)
             bracket = next(b for b in self.plan.ingest if b.cluster == cluster)
+            backed_up = True
             if self.context.backups is not None and bracket.halt and not self.stop.is_set():
-                await self._back_up_cluster(bracket, slots=1)  # within its first node's slot
-            if not self.stop.is_set():
+                backed_up = await self._back_up_cluster(bracket, slots=1)  # in its first slot
+            if backed_up and not self.stop.is_set():
                 await self.ingest.halt(cluster)
 
     async def _ended(self, dispatcher: Dispatcher, track: Track) -> None:
@@ -360,8 +361,11 @@ class Runner:
             if bracket.halt and self._first_wave(bracket) is wave.kind:
                 await self._back_up_cluster(bracket)
 
-    async def _back_up_cluster(self, bracket: IngestBracket, *, slots: int = 0) -> None:
-        """Precheck and back up its nodes; if one fails, no node of it is halted or changed."""
+    async def _back_up_cluster(self, bracket: IngestBracket, *, slots: int = 0) -> bool:
+        """Precheck and back up its nodes; if one fails, no node of it is halted or changed.
+
+        False: one failed (the others are blocked). `slots`: at most this many at once.
+        """
         todo = [
             track
             for track in (self.tracks[name] for name in bracket.members if name in self.tracks)
@@ -379,6 +383,7 @@ class Runner:
         for track in todo:
             if failed and track.outcome not in FINAL_OUTCOMES:
                 await self._final(track, Outcome.BLOCKED, reason)
+        return not failed
 
     async def _back_up_early(self, track: Track, gate: asyncio.Semaphore) -> None:
         async with gate:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from orchestrator.plan.graph import Graph, simulate
@@ -25,10 +26,13 @@ def fit_graph(
 ) -> tuple[list[Wave], tuple[IngestBracket, ...], float, tuple[str, ...]]:
     """The graph's schedule on the waves, brackets and window.
 
-    The waves with what would miss the window marked, each cluster's ingest-off estimate, the
-    plan's total, and the window's warning (if anything is deferred).
+    The waves with what would miss the window marked, each cluster's ingest-off estimate (as
+    the run would go within the window), the plan's total (all of it, window or not, so the
+    plan can say how short the window is), and the window's warning (if anything is deferred).
     """
-    schedule = simulate(Graph.build(stages, waves), settings.concurrency, budget=budget)
+    graph = Graph.build(stages, waves)
+    schedule = simulate(graph, settings.concurrency, budget=budget)
+    whole = schedule if budget == math.inf else simulate(graph, settings.concurrency)
     fitted = [
         wave.model_copy(
             update={
@@ -50,7 +54,7 @@ def fit_graph(
     total = sum(1 for wave in waves for line in wave.appliances if line.actionable)
     late = sum(1 for wave in fitted for line in wave.appliances if not line.fits_window)
     note = deferral_note(late, total, settings.window_end)
-    return fitted, tuple(timed), schedule.makespan, note
+    return fitted, tuple(timed), whole.makespan, note
 
 
 def deferral_note(deferred: int, total: int, window_end: dt.datetime | None) -> tuple[str, ...]:

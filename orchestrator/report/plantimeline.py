@@ -10,6 +10,7 @@ was made, as the plan's window fitting assumes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -84,12 +85,12 @@ def _wave_starts(wave: Wave, workers: int) -> dict[str, float]:
 def _graph_starts(plan: Plan) -> dict[str, float]:
     """When each appliance that fits the window starts, by the plan's own dispatcher."""
     graph = Graph.build(plan.stages, plan.waves)
+    budget = math.inf
+    if plan.window_end is not None:
+        budget = (plan.window_end - plan.created_at).total_seconds()
     fitting = {a.name for a in plan.appliances() if a.fits_window}
-    return {
-        name: start
-        for name, start in simulate(graph, plan.concurrency).starts.items()
-        if name in fitting
-    }
+    schedule = simulate(graph, plan.concurrency, budget=budget)
+    return {name: start for name, start in schedule.starts.items() if name in fitting}
 
 
 def plan_timeline(plan: Plan) -> Picture:
