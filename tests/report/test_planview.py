@@ -26,7 +26,6 @@ from orchestrator.core.models import (
 )
 from orchestrator.core.text import format_duration
 from orchestrator.plan import Action, ImageInfo, Plan, build_plan, with_found_off_choice
-from orchestrator.report.schedulewords import schedule_lines
 from orchestrator.report.planview import (
     action_text,
     ingest_lines,
@@ -34,6 +33,7 @@ from orchestrator.report.planview import (
     to_json,
     to_markdown,
 )
+from orchestrator.report.schedulewords import schedule_lines
 
 if TYPE_CHECKING:
     from orchestrator.plan.model import FoundOffChoice
@@ -170,8 +170,10 @@ def test_a_graph_plan_says_how_long_each_cluster_s_ingest_is_off() -> None:
     (bracket,) = plan.ingest
     assert bracket.off_estimate == 3000.0  # its manager stage then its data stage, 1500 s each
     assert ingest_lines(plan) == [
-        "halt ingest on cluster exa via exa-m1 right before its first node; restore right after "
-        "its last (off ~50m 00s by the estimates)"
+        (
+            "halt ingest on cluster exa via exa-m1 right before its first node; restore right after "
+            "its last (off ~50m 00s by the estimates)"
+        )
     ]
 
 
@@ -228,12 +230,18 @@ EXPECTED_IN_BOTH = [
     "cloud 9.9.1.100",
     "url https://repo.example.net/eda.tar",
     "refused: connection refused",
-    "halt ingest on cluster exa via exa-m1 right before its first node; restore right after "
-    "its last (off ~50m 00s by the estimates)",
-    "explore exa data: 1 appliance (exa-d1); waits for command (eca1), discover (eda1, eda2, "
-    "eda3), explore exa managers (exa-m1)",
-    "trace: 1 appliance (eta1); waits for command (eca1), discover (eda1, eda2, eda3) "
-    "(connections not known: every Discover appliance)",
+    (
+        "halt ingest on cluster exa via exa-m1 right before its first node; restore right after "
+        "its last (off ~50m 00s by the estimates)"
+    ),
+    (
+        "explore exa data: 1 appliance (exa-d1); waits for command (eca1), discover (eda1, eda2, "
+        "eda3), explore exa managers (exa-m1)"
+    ),
+    (
+        "trace: 1 appliance (eta1); waits for command (eca1), discover (eda1, eda2, eda3) "
+        "(connections not known: every Discover appliance)"
+    ),
     "REFUSED",
 ]
 
