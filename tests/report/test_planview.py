@@ -169,12 +169,11 @@ def test_a_graph_plan_says_how_long_each_cluster_s_ingest_is_off() -> None:
     plan = make_plan()
     (bracket,) = plan.ingest
     assert bracket.off_estimate == 3000.0  # its manager stage then its data stage, 1500 s each
-    assert ingest_lines(plan) == [
-        (
-            "halt ingest on cluster exa via exa-m1 right before its first node; restore right after "
-            "its last (off ~50m 00s by the estimates)"
-        )
-    ]
+    expected = (
+        "halt ingest on cluster exa via exa-m1 right before its first node; restore right "
+        "after its last (off ~50m 00s by the estimates)"
+    )
+    assert ingest_lines(plan) == [expected]
 
 
 @pytest.mark.parametrize(
