@@ -6,8 +6,8 @@ import datetime as dt
 import json
 
 import pytest
+from planbuild import NOW, box, exa, observe, plan
 from pydantic import ValidationError
-from test_plan import NOW, box, exa, observe, plan
 
 from orchestrator.core.config import Settings
 from orchestrator.core.models import Appliance, NodeKind, Role
@@ -99,8 +99,9 @@ def test_each_cluster_s_ingest_is_off_for_its_own_two_stages_only() -> None:
 
 
 def test_with_few_slots_a_cluster_already_off_gets_its_next_node_first() -> None:
-    """Two slots, three clusters of 1 + 2: a halted cluster's data nodes go before the next
-    cluster's manager, so no cluster is off for long (waves keep every one off 5 jobs).
+    """Two slots, three clusters of 1 + 2: a halted cluster's data nodes go first.
+
+    So no cluster's ingest is off much longer than its own nodes take (waves: 5 jobs each).
     """
     job = 1200.0  # no download
     result = plan(clusters_fleet(3, data=2), concurrency=2, download_duration=0)
@@ -150,8 +151,8 @@ def test_a_failure_takes_down_only_what_waits_for_it() -> None:
     lost = dispatcher.finish("x0-m", ok=False)
     assert sorted(lost) == [("x0-d0", "x0-m"), ("x0-d1", "x0-m")]
     started = []
-    while (name := dispatcher.pop()) is not None:
-        started.append(name)
+    while (ready := dispatcher.pop()) is not None:
+        started.append(ready)
     assert set(started) == {"x1-m", "eta1"}
 
 
