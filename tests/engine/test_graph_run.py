@@ -6,17 +6,18 @@ ingest is off only while its own nodes are upgraded; a failure blocks only what 
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from fleetrun import TARGET, lab
 from memrun import MemoryRun, assert_each_once_in_order, assert_prerequisites_first, fast
 
 from orchestrator.core.models import Outcome
-from orchestrator.engine.ports import StateChanged
 
 if TYPE_CHECKING:
+    import asyncio
     from pathlib import Path
+
+    from orchestrator.engine.ports import StateChanged
 
 
 def quick(faults: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
