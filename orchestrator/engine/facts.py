@@ -72,6 +72,7 @@ async def _bounded(
         appliance=appliance.name,
         version=facts.version,
         platform=facts.platform,
+        connected=facts.connected,
         error=facts.error,
     )
     return facts
