@@ -38,15 +38,24 @@ _log = structlog.get_logger(__name__)
 
 
 async def gather_facts(
-    clients: Sequence[FactsPort], appliances: Sequence[Appliance], *, concurrency: int
+    clients: Sequence[FactsPort],
+    appliances: Sequence[Appliance],
+    *,
+    concurrency: int,
+    inventory: Sequence[Appliance] | None = None,
 ) -> dict[str, Facts]:
-    """Facts for every appliance (same order as `clients`), at most `concurrency` at a time."""
+    """Facts for every appliance (same order as `clients`), at most `concurrency` at a time.
+
+    `inventory`: every appliance a Discover appliance's connections may name (default:
+    `appliances`).
+    """
     if len(clients) != len(appliances):
         raise ValueError("gather_facts needs one client per appliance")
     limit = asyncio.Semaphore(concurrency)
+    known = appliances if inventory is None else inventory
     async with asyncio.TaskGroup() as group:
         tasks = [
-            group.create_task(_bounded(limit, client, appliance, appliances))
+            group.create_task(_bounded(limit, client, appliance, known))
             for client, appliance in zip(clients, appliances, strict=True)
         ]
     return {

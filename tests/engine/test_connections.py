@@ -185,6 +185,18 @@ async def test_a_listed_appliance_missing_from_the_inventory_leaves_them_unknown
     assert "matches no appliance of the inventory" in warning["reason"]
 
 
+async def test_names_come_from_the_whole_inventory_not_only_those_read() -> None:
+    """Appliances read elsewhere (console mode) are still matched: `inventory` names them all."""
+    async with SimulatedFleet(topology()) as fleet:
+        everyone = inventory(fleet)
+        direct = [a for a in everyone if a.name != "exb-d1"]
+        async with open_session(SETTINGS) as session:
+            clients = [ApplianceClient(session, a, SETTINGS) for a in direct]
+            facts = await gather_facts(clients, direct, concurrency=4, inventory=everyone)
+    assert "exb-d1" not in facts
+    assert facts["eda2"].connected == ("exb-m1", "exb-d1")
+
+
 async def test_only_discover_appliances_are_asked_for_the_list() -> None:
     """One GET /appliances per Discover appliance at plan time; none for any other role."""
     async with SimulatedFleet(topology()) as fleet:
