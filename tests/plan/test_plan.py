@@ -612,7 +612,7 @@ def test_makespan(durations: list[float], workers: int, expected: float) -> None
 
 def test_plan_estimate_is_sum_of_waves() -> None:
     """Waves run one after another, so the plan's estimate is the sum of theirs."""
-    result = plan(fleet(), concurrency=2)
+    result = plan(fleet(), concurrency=2, schedule="waves")
     assert [w.estimate for w in result.waves] == [1500.0, 1500.0, 1500.0, 1500.0, 1500.0]
     assert result.estimate == 7500.0
 
