@@ -29,10 +29,11 @@ from orchestrator.engine.logs import LogObserver, configure_logging
 from orchestrator.inventory import load_inventory
 from orchestrator.simulator import Scenario, SimulatedFleet
 
-# Requests besides polling: facts (GET /extrahop, and GET /jobs for a job already running),
-# precheck, upload, start the job, and the GET /extrahop after the restart that shows the new
-# version (and is verified).
-FIXED_REQUESTS = 6
+# Requests besides polling: facts (GET /extrahop, GET /appliances for the Explore and Trace
+# appliances a Discover appliance, as every one here is, lists as connected, and GET /jobs for
+# a job already running), precheck, upload, start the job, and the GET /extrahop after the
+# restart that shows the new version (and is verified).
+FIXED_REQUESTS = 7
 DEFAULTS = Settings()
 
 

@@ -59,6 +59,8 @@ ROLLBACK_ORDER: tuple[WaveKind, ...] = tuple(reversed(WAVE_ORDER))
 PlanKind = Literal["upgrade", "rollback"]
 FoundOffChoice = Literal["keep", "enable"]
 PauseAfter = Literal["stage", "batch"]
+# graph: each appliance starts once what it depends on is done; waves: stage after stage.
+ScheduleKind = Literal["graph", "waves"]
 _Seconds = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
@@ -136,6 +138,18 @@ class IngestBracket(PlanModel):
     found_off: bool = False
     choice: FoundOffChoice | None = None
     halted_by_tool: bool = False  # an unfinished run of this tool disabled it (state database)
+    off_estimate: float | None = None  # seconds from its halt to its restore, per the schedule
+
+
+class Stage(PlanModel):
+    """Appliances that wait for the same appliances (a plan with `schedule: graph`)."""
+
+    name: str  # "command", "discover", "explore east managers", "explore east data", "trace"
+    kind: WaveKind
+    cluster: str | None = None
+    members: tuple[str, ...]
+    after: tuple[str, ...] = ()  # the appliances that must end done or skipped first
+    connections_known: bool = True  # False: waits for every Discover appliance (not known)
 
 
 class Wave(PlanModel):
@@ -178,12 +192,15 @@ class Plan(PlanModel):
     window_end: ZonedTime | None = None
     batch_sizes: str | None = None  # as --batches gave them; None: each stage is one batch
     pause_after: PauseAfter | None = None  # gates: wait for a release after each stage or batch
+    # A plan file without it was made for strict waves (the only schedule before graphs).
+    schedule: ScheduleKind = "waves"
+    stages: tuple[Stage, ...] = ()  # schedule graph: the dependency graph, in a topological order
 
     waves: tuple[Wave, ...]
     ingest: tuple[IngestBracket, ...] = ()
     warnings: tuple[str, ...] = ()
     refusals: tuple[str, ...] = ()  # why the plan as a whole cannot be applied
-    estimate: float = _Seconds  # total seconds, waves one after another
+    estimate: float = _Seconds  # total seconds, as the plan's schedule places the work
     unplaced: tuple[PlannedAppliance, ...] = ()  # refused before a wave was known
 
     @model_validator(mode="after")
@@ -250,6 +267,7 @@ def structure_problems(plan: Plan) -> list[str]:
         if line.action is not Action.REFUSED
     ]
     problems += [problem for wave in plan.waves for problem in _batch_problems(wave)]
+    problems += _stage_problems(plan)
     bracketed = {name: b.cluster for b in plan.ingest for name in b.members}
     problems += [
         f"Explore node {line.name} is upgraded outside an ingest bracket of its cluster"
@@ -258,6 +276,56 @@ def structure_problems(plan: Plan) -> list[str]:
         and line.actionable
         and bracketed.get(line.name) != line.cluster
     ]
+    return problems
+
+
+def _stage_problems(plan: Plan) -> list[str]:
+    """A graph plan's stages hold every placed appliance once and keep the vendor's order.
+
+    A stage waits only for appliances of earlier stages in the vendor's order (or, for an
+    Explore cluster's data nodes, its managers), so the graph has no circle; and it waits for
+    at least what the rules require: every Command appliance; every Discover appliance when
+    its connections are not known; a cluster's data nodes for all of its managers.
+    """
+    if plan.schedule == "waves":
+        return ["a plan with schedule waves has no stages"] if plan.stages else []
+    if plan.pause_after is not None:
+        return ["gates (pause_after) need schedule waves: stages run one at a time"]
+    lines = {line.name: line for wave in plan.waves for line in wave.appliances}
+    staged = [name for stage in plan.stages for name in stage.members]
+    if sorted(staged) != sorted(lines):
+        return ["the stages do not hold each planned appliance once"]
+    return [problem for stage in plan.stages for problem in _stage_order(stage, lines)]
+
+
+def _stage_order(stage: Stage, lines: dict[str, PlannedAppliance]) -> list[str]:
+    def of(kind: WaveKind) -> set[str]:
+        return {n for n, line in lines.items() if line.wave is kind}
+
+    problems = [
+        f"stage {stage.name}: {name} is not in wave {stage.kind}"
+        for name in stage.members
+        if lines[name].wave is not stage.kind or lines[name].cluster != stage.cluster
+    ]
+    after = set(stage.after)
+    if not after <= set(lines):
+        return [*problems, f"stage {stage.name} waits for appliances the plan does not hold"]
+    order = WAVE_ORDER.index(stage.kind)
+    managers = {n for n in of(WaveKind.EXPLORE_MANAGERS) if lines[n].cluster == stage.cluster}
+    required = set() if stage.kind is WaveKind.COMMAND else of(WaveKind.COMMAND)
+    if stage.kind is WaveKind.EXPLORE_DATA:
+        required |= managers
+    elif stage.kind is not WaveKind.DISCOVER and not stage.connections_known:
+        required |= of(WaveKind.DISCOVER)
+    if not required <= after:
+        missing = ", ".join(sorted(required - after))
+        problems.append(f"stage {stage.name} must wait for {missing} (the vendor's order)")
+    allowed = {n for n in lines if WAVE_ORDER.index(lines[n].wave or stage.kind) < order}
+    if stage.kind is WaveKind.EXPLORE_DATA:
+        allowed = (allowed - of(WaveKind.EXPLORE_MANAGERS)) | managers
+    if not after <= allowed:
+        wrong = ", ".join(sorted(after - allowed))
+        problems.append(f"stage {stage.name} waits for {wrong}, which come after it")
     return problems
 
 
