@@ -30,9 +30,10 @@ from orchestrator.inventory import load_inventory
 from orchestrator.simulator import Scenario, SimulatedFleet
 
 # Requests besides polling: facts (GET /extrahop, and GET /jobs for a job already running),
-# precheck, upload, start the job, and the GET /extrahop after the restart that shows the new
-# version (and is verified).
-FIXED_REQUESTS = 6
+# precheck, the backup (create, download, running config), upload, start the job, the GET
+# /extrahop after the restart that shows the new version (and is verified), and the
+# post-checks (processes, license): 12, as the simulator counts them (6 before backups).
+FIXED_REQUESTS = 12
 DEFAULTS = Settings()
 
 
