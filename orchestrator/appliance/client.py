@@ -99,9 +99,9 @@ def open_session(settings: Settings, *, keep_alive: bool = True) -> aiohttp.Clie
     Without `keep_alive` every connection closes after its answer: reading each appliance
     once (the plan's facts) then holds one socket per request in flight, not one per appliance.
     At most `concurrency` appliances are worked on at once, one request each, so that many
-    connections (and a few for ingest) are all a run uses; an idle one is kept for a burst of
-    requests (precheck, upload, job start; a restart's first polls), not across a job's long
-    waits nor after its appliance is done. Over TLS each open connection holds ~285 KiB.
+    connections (and a few for ingest) are all a run uses; an idle one is kept for the gap
+    between an appliance's polls (`poll_interval_max`, at most 15 s), not much longer after
+    its appliance is done. Over TLS each open connection holds ~285 KiB.
     """
     kept = {"keepalive_timeout": idle_timeout(settings)} if keep_alive else {"force_close": True}
     connector = aiohttp.TCPConnector(limit=pool_limit(settings), limit_per_host=0, **kept)
@@ -120,8 +120,8 @@ def pool_limit(settings: Settings) -> int:
 
 
 def idle_timeout(settings: Settings) -> float:
-    """Seconds an idle connection is kept: two poll intervals, at most aiohttp's 15 s."""
-    return min(_KEEPALIVE_MAX, 2 * settings.poll_interval)
+    """Seconds an idle connection is kept: `poll_interval_max`, at most aiohttp's 15 s."""
+    return min(_KEEPALIVE_MAX, settings.poll_interval_max)
 
 
 def _throttler(requests_per_second: float) -> Throttler:

@@ -62,9 +62,9 @@ def test_a_ca_bundle_replaced_on_disk_gets_a_context_of_its_own(tmp_path: Path) 
 
 async def test_the_pool_holds_a_connection_per_appliance_worked_on_and_a_few_spare() -> None:
     """Not 4 x concurrency: each open TLS connection holds ~285 KiB (docs/benchmarks.md)."""
-    settings = Settings(concurrency=50, poll_interval=5)
+    settings = Settings(concurrency=50)
     async with open_session(settings) as session:
         assert session.connector is not None
         assert session.connector.limit == 50 + 16
-    assert idle_timeout(settings) == 10  # a burst of requests, not a job's long waits
-    assert idle_timeout(Settings(poll_interval=30)) == 15  # never longer than aiohttp's default
+    assert idle_timeout(Settings(poll_interval=0.05, poll_interval_max=0.6)) == 0.6
+    assert idle_timeout(settings) == 15  # never longer than aiohttp's default
