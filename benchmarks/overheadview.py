@@ -30,6 +30,7 @@ _ROWS = (
     ("plan's estimate", "plan_estimate_seconds", "s", 2),
     ("ingest-off mean", "ingest_off_mean_seconds", "s", 2),
     ("ingest-off max", "ingest_off_max_seconds", "s", 2),
+    ("plan's ingest-off (mean)", "off_estimate_mean_seconds", "s", 2),
     ("cluster bound (mean)", "cluster_bound_mean_seconds", "s", 2),
     ("cluster off / bound, mean", "cluster_ratio_mean", "", 3),
     ("cluster off / bound, max", "cluster_ratio_max", "", 3),
