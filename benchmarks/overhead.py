@@ -135,11 +135,12 @@ def run(args: argparse.Namespace, variant: Variant, estimate: str, workdir: Path
         )
     finally:
         seen = sim.stop()
-    if measured.returncode != 0:
+    if measured.returncode not in {0, 1}:  # 1: some appliance failed, which is reported
         tail = (workdir / "apply.log").read_text(errors="replace")[-2000:]
         raise SystemExit(f"apply exited {measured.returncode}; see {workdir}:\n{tail}")
     report = json.loads((workdir / "report.json").read_text(encoding="utf-8"))
     done = [a for a in report["appliances"] if a["outcome"] == "done"]
+    failed = {a["name"]: a.get("error") for a in report["appliances"] if a["outcome"] == "failed"}
     waves = Counter(a["wave"] for a in done)
     makespan = _seconds_between(report["started_at"], report["finished_at"])
     schedule = schedule_measures(
@@ -156,6 +157,8 @@ def run(args: argparse.Namespace, variant: Variant, estimate: str, workdir: Path
     n = len(fleet["appliances"])
     return {
         "upgraded": len(done),
+        "failed": len(failed),
+        "failures": dict(list(failed.items())[:5]),  # what went wrong, for the first few
         "waves": dict(waves),
         **schedule,
         "simulator_span_seconds": round(sim_span, 3),

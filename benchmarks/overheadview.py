@@ -17,6 +17,7 @@ def _shown(measure: dict[str, float], unit: str, digits: int = 2) -> str:
 # (label, measure, unit, digits): shown when the variant's runs have the measure.
 _ROWS = (
     ("upgraded", "upgraded", "", 0),
+    ("failed", "failed", "", 0),
     ("lower bound", "lower_bound_seconds", "s", 2),
     ("  longest chain", "chain_seconds", "s", 2),
     ("  work / slots", "work_over_slots_seconds", "s", 2),
