@@ -222,6 +222,8 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             key = _key(variant, est)
             folder = workdir / f"{key.replace('/', '-')}-{index}"
             runs[key].append(run(args, variant, est, folder))
+            # What is measured so far, for a series stopped before its end (--workdir keeps it).
+            (workdir / "runs-so-far.json").write_text(json.dumps(runs), encoding="utf-8")
     variants = {name: summarize(found) for name, found in runs.items()}
     shape = fleets.shape_of(args.fleet, args.appliances)
     return {
