@@ -317,6 +317,8 @@ def _stage_order(stage: Stage, lines: dict[str, PlannedAppliance]) -> list[str]:
         required |= managers
     elif stage.kind is not WaveKind.DISCOVER and not stage.connections_known:
         required |= of(WaveKind.DISCOVER)
+    if stage.kind is WaveKind.EXPLORE_DATA and not managers and not stage.connections_known:
+        required |= of(WaveKind.DISCOVER)  # no manager to wait for them first
     if not required <= after:
         missing = ", ".join(sorted(required - after))
         problems.append(f"stage {stage.name} must wait for {missing} (the vendor's order)")

@@ -51,10 +51,9 @@ def build_stages(
             stages.append(
                 _stage(f"explore {cluster} managers", cluster, managers, waits, known=known)
             )
-        if data:
-            stages.append(
-                _stage(f"explore {cluster} data", cluster, data, waits + managers, known=known)
-            )
+        if data:  # its managers waited for the Discover appliances already
+            first = (*commands, *managers) if managers else waits
+            stages.append(_stage(f"explore {cluster} data", cluster, data, first, known=known))
     stages += _trace_stages(_lines(placed, WaveKind.TRACE), after, links)
     return tuple(stages)
 
