@@ -132,7 +132,7 @@ async def test_connections_learned_from_discover_narrow_what_a_failure_blocks(
     )
     scenario["time_scale"] = 0.00005
     run = await MemoryRun.planned(scenario, tmp_path, fast(concurrency=6))
-    waits = {stage.name: set(stage.after) for stage in run.plan.stages}
+    waits = {stage.name: set(run.plan.waits_for(stage)) for stage in run.plan.stages}
     assert waits["explore exa managers"] == {"eca1", "eda1"}
     assert waits["trace 2"] == {"eca1", "eda3"}
     report = await run.run()
@@ -148,4 +148,5 @@ async def test_connections_learned_from_discover_narrow_what_a_failure_blocks(
 
 def waits_of(run: MemoryRun) -> dict[str, set[str]]:
     """Each appliance's prerequisites as the plan's stages say (connections known)."""
-    return {name: set(stage.after) for stage in run.plan.stages for name in stage.members}
+    plan = run.plan
+    return {name: set(plan.waits_for(stage)) for stage in plan.stages for name in stage.members}
