@@ -29,11 +29,12 @@ from orchestrator.engine.logs import LogObserver, configure_logging
 from orchestrator.inventory import load_inventory
 from orchestrator.simulator import Scenario, SimulatedFleet
 
-# Requests besides polling: facts (GET /extrahop, and GET /jobs for a job already running),
-# precheck, the backup (create, download, running config), upload, start the job, the GET
-# /extrahop after the restart that shows the new version (and is verified), and the
-# post-checks (processes, license): 12, as the simulator counts them (6 before backups).
-FIXED_REQUESTS = 12
+# Requests besides polling: facts (GET /extrahop, GET /appliances for the Explore and Trace
+# appliances a Discover appliance, as every one here is, lists as connected, and GET /jobs for
+# a job already running), precheck, the backup (create, download, running config), upload,
+# start the job, the GET /extrahop after the restart that shows the new version (and is
+# verified), and the post-checks (processes, license): 13, as the simulator counts them.
+FIXED_REQUESTS = 13
 DEFAULTS = Settings()
 
 

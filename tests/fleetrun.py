@@ -34,8 +34,13 @@ def lab(
     versions: dict[str, str] | None = None,
     ingest_enabled: bool = True,
     small: bool = False,
+    connected: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """The lab-sim fleet as a scenario dict (1 ECA, 3 EDA, 3+3 EXA, 2 ETA), with faults."""
+    """The lab-sim fleet as a scenario dict (1 ECA, 3 EDA, 3+3 EXA, 2 ETA), with faults.
+
+    `connected`: what a console or Discover appliance lists as connected to it, by its name
+    (default: a Discover appliance every Explore and Trace appliance).
+    """
     names: list[dict[str, Any]] = [{"name": "eca1", "role": "command"}]
     names += [{"name": f"eda{i}", "role": "discover"} for i in (1, 2, 3)]
     for node, prefix in (("manager", "exa-m"), ("data", "exa-d")):
@@ -51,6 +56,8 @@ def lab(
         spec["api_key"] = f"secret-key-{spec['name']}-0123456789"
         if faults and spec["name"] in faults:
             spec["faults"] = faults[spec["name"]]
+        if connected and spec["name"] in connected:
+            spec["connected"] = connected[spec["name"]]
     return {
         "time_scale": TIME_SCALE,
         "target_version": TARGET,

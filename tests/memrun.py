@@ -329,11 +329,17 @@ def assert_while_ingest_off(run: MemoryRun, kind: str, names: tuple[str, ...]) -
 
 
 def assert_each_once_in_order(
-    run: MemoryRun, *, version: str, kind: str, stages: list[list[str]]
+    run: MemoryRun,
+    *,
+    version: str,
+    kind: str,
+    stages: list[list[str]] | None = None,
 ) -> None:
-    """Every appliance on `version`, each `kind` event once, stages one after another.
+    """Every appliance on `version`, each `kind` event once, and nothing before its turn.
 
-    A stage's first `kind` event comes after the last restart of the stage before; every
+    With `stages`, a stage's first `kind` event comes after the last restart of the stage
+    before (strict waves); without, each appliance's `kind` event comes after the restart of
+    every appliance the vendor's rules put before it (`vendor_prerequisites`). Every
     cluster's ingest is back on at the end.
     """
     fleet = run.fleet
@@ -342,11 +348,59 @@ def assert_each_once_in_order(
     )
     counts = collections.Counter(run.kinds(kind))
     assert set(counts.values()) == {1}, f"{kind} more than once: {counts}"
-    starts = {e.appliance: e.t for e in fleet.events if e.kind == kind}
-    ends = {e.appliance: e.t for e in fleet.events if e.kind == "restart.finished"}
-    for earlier, later in itertools.pairwise(stages):
-        assert max(ends[n] for n in earlier) < min(starts[n] for n in later)
+    if stages is not None:
+        starts = {e.appliance: e.t for e in fleet.events if e.kind == kind}
+        ends = {e.appliance: e.t for e in fleet.events if e.kind == "restart.finished"}
+        for earlier, later in itertools.pairwise(stages):
+            assert max(ends[n] for n in earlier) < min(starts[n] for n in later)
+    else:
+        assert_prerequisites_first(run, kind)
     assert all(a.cluster.ingest_enabled for a in fleet.appliances.values() if a.cluster)
+
+
+def vendor_prerequisites(plan: Plan) -> dict[str, set[str]]:
+    """What each appliance waits for by the vendor's rules, connections not known.
+
+    Command before everything; every Discover before Explore and Trace; a cluster's managers
+    before its data nodes. Written from the roles, independently of the planner's graph.
+    """
+    lines = list(plan.appliances())
+
+    def of(role: Role, cluster: str | None = None, node: NodeKind | None = None) -> set[str]:
+        return {
+            line.name
+            for line in lines
+            if line.role is role
+            and (cluster is None or line.cluster == cluster)
+            and (node is None or line.node is node)
+        }
+
+    commands, discovers = of(Role.COMMAND), of(Role.DISCOVER)
+    result: dict[str, set[str]] = {}
+    for line in lines:
+        if line.role is Role.COMMAND:
+            result[line.name] = set()
+        elif line.role is Role.DISCOVER:
+            result[line.name] = set(commands)
+        elif line.role is Role.EXPLORE and line.node is NodeKind.DATA:
+            managers = of(Role.EXPLORE, line.cluster, NodeKind.MANAGER)
+            result[line.name] = commands | discovers | managers
+        else:
+            result[line.name] = commands | discovers
+    return result
+
+
+def assert_prerequisites_first(
+    run: MemoryRun, kind: str, after: dict[str, set[str]] | None = None
+) -> None:
+    """No appliance's `kind` event comes before each of its prerequisites restarted."""
+    after = vendor_prerequisites(run.plan) if after is None else after
+    starts = {e.appliance: e.t for e in run.fleet.events if e.kind == kind}
+    ends = {e.appliance: e.t for e in run.fleet.events if e.kind == "restart.finished"}
+    for name, start in starts.items():
+        for earlier in after.get(name, ()):
+            assert earlier in ends, f"{name} started, but {earlier} never restarted"
+            assert ends[earlier] < start, f"{name} started before {earlier} restarted"
 
 
 def cut_at(name: str, state: Outcome, *, how: str) -> Trigger:

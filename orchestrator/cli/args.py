@@ -70,6 +70,12 @@ def _run_flags(parser: argparse.ArgumentParser) -> None:
     )
     setting(
         parser,
+        "--schedule",
+        "graph: each appliance starts once what it depends on is done; waves: stage after stage",
+        choices=["graph", "waves"],
+    )
+    setting(
+        parser,
         "--pause-after",
         "wait at a gate after each stage or batch until `orchestrator continue RUN`",
         choices=["stage", "batch"],
@@ -384,7 +390,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """The run's settings: these flags over ORCHESTRATOR_* over --config over defaults."""
     cli: dict[str, Any] = {}
     names = ("concurrency", "max_failures", "state_db", "report", "notify_url", "log_format")
-    for name in (*names, "ingest_found_off", "batches", "pause_after"):
+    for name in (*names, "ingest_found_off", "batches", "pause_after", "schedule"):
         cli[name] = getattr(args, name, None)
     cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
     cli["notify_start"] = getattr(args, "notify_start", None)
@@ -433,4 +439,6 @@ def reviewed(settings: Settings, plan: Plan, args: argparse.Namespace) -> Settin
         update["batches"] = BatchSizes.parse(plan.batch_sizes) if plan.batch_sizes else None
     if getattr(args, "pause_after", None) is None:
         update["pause_after"] = plan.pause_after
+    if getattr(args, "schedule", None) is None:
+        update["schedule"] = plan.schedule
     return settings.model_copy(update=update)

@@ -35,6 +35,7 @@ _UNSET = {
     "window_end": "none",
     "batches": "each stage is one batch",
     "pause_after": "no gates",
+    "schedule": "graph; waves with --pause-after",
     "ingest_found_off": "ask on a terminal, refuse without one",
     "report": "none",
     "notify_url": "none",

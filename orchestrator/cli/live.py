@@ -105,6 +105,7 @@ class LiveView:
         }
         self.waves = [wave.kind.value for wave in plan.waves]
         self.wave = "-"
+        self.graph = plan.schedule == "graph"  # stages overlap: say what runs, by wave
         self.ingest: dict[str, str] = {}
         self.stopping = False  # Ctrl-C: nothing new starts
         self.waiting: list[str] = []  # at a gate: where, what just finished, how to answer
@@ -218,7 +219,9 @@ class LiveView:
         total = len(self.rows)
         final = sum(1 for r in self.rows.values() if r.state in FINAL_OUTCOMES)
         bar = Table.grid(padding=(0, 1))
-        caption = f"{final}/{total} finished, stage {self.wave}"
+        caption = f"{final}/{total} finished, " + (
+            f"running {self._running()}" if self.graph else f"stage {self.wave}"
+        )
         bar.add_row(
             ProgressBar(total=total or 1, completed=final, width=max(10, min(40, width // 3))),
             _one_line(caption),
@@ -231,6 +234,15 @@ class LiveView:
             )
         lines += [_one_line(text, "bold yellow") for text in self.waiting]
         return lines
+
+    def _running(self) -> str:
+        """`discover 2, trace 1`: what is being upgraded now, by wave (graph plans)."""
+        busy: dict[str, int] = {}
+        for row in self.rows.values():
+            if row.state not in FINAL_OUTCOMES and row.state is not Outcome.PENDING:
+                busy[row.wave] = busy.get(row.wave, 0) + 1
+        ordered = [wave for wave in self.waves if wave in busy]
+        return ", ".join(f"{wave} {busy[wave]}" for wave in ordered) or "nothing"
 
     def _counts(self) -> str:
         counts: dict[str, int] = {}

@@ -93,6 +93,9 @@ class Settings(BaseModel):
     ingest_found_off: Literal["keep", "enable"] | None = None  # a cluster found disabled
     batches: BatchSizes | None = None  # within each stage; None: the stage is one batch
     pause_after: Literal["stage", "batch"] | None = None  # gates: wait for a person there
+    # graph: start each appliance once what it depends on is done; waves: stage after stage.
+    # None: graph, or waves with gates (a gate stops the run between stages).
+    schedule: Literal["graph", "waves"] | None = None
     state_db: Path = Field(default_factory=default_state_db)  # the per-user state home
     report: Path | None = None
     notify_url: str | None = None
@@ -115,6 +118,23 @@ class Settings(BaseModel):
     download_duration: float = Field(default=300.0, ge=0, le=_WEEK)  # URL/cloud modes, seconds
     upgrade_duration: float = Field(default=900.0, ge=0, le=_WEEK)  # firmware job, seconds
     reboot_duration: float = Field(default=300.0, ge=0, le=_WEEK)  # restart downtime, seconds
+
+    @field_validator("schedule")
+    @classmethod
+    def _gates_need_waves(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value == "graph" and info.data.get("pause_after") is not None:
+            raise ValueError(
+                "gates (--pause-after) stop the run between stages, so stages run one at a "
+                "time: use --schedule waves, or leave --schedule out"
+            )
+        return value
+
+    @property
+    def schedule_kind(self) -> Literal["graph", "waves"]:
+        """The schedule a plan made with these settings follows."""
+        if self.schedule is not None:
+            return self.schedule
+        return "waves" if self.pause_after is not None else "graph"
 
     @field_validator("max_failures", "batches", mode="before")
     @classmethod

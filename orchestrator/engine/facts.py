@@ -1,7 +1,9 @@
 """Read-only fact gathering for `plan`: what each appliance runs, concurrently and safely.
 
-Per appliance: GET /extrahop, the cluster's ingest state for Explore nodes, and GET /jobs for
-an appliance below its target (a job it runs now would collide with the upgrade).
+Per appliance: GET /extrahop, the cluster's ingest state for Explore nodes, the Explore and
+Trace appliances connected to a Discover appliance (GET /appliances: `engine.connections`),
+and GET /jobs for an appliance below its target (a job it runs now would collide with the
+upgrade).
 
 One unreachable or misconfigured appliance never stops the gathering: its trouble becomes
 `Facts.error`, a single line the plan shows against its name.
@@ -22,6 +24,7 @@ from orchestrator.core.models import (
     role_for_platform,
     same_version,
 )
+from orchestrator.engine.connections import read_connections
 from orchestrator.engine.steps import find_running_job
 
 if TYPE_CHECKING:
@@ -35,15 +38,24 @@ _log = structlog.get_logger(__name__)
 
 
 async def gather_facts(
-    clients: Sequence[FactsPort], appliances: Sequence[Appliance], *, concurrency: int
+    clients: Sequence[FactsPort],
+    appliances: Sequence[Appliance],
+    *,
+    concurrency: int,
+    inventory: Sequence[Appliance] | None = None,
 ) -> dict[str, Facts]:
-    """Facts for every appliance (same order as `clients`), at most `concurrency` at a time."""
+    """Facts for every appliance (same order as `clients`), at most `concurrency` at a time.
+
+    `inventory`: every appliance a Discover appliance's connections may name (default:
+    `appliances`).
+    """
     if len(clients) != len(appliances):
         raise ValueError("gather_facts needs one client per appliance")
     limit = asyncio.Semaphore(concurrency)
+    known = appliances if inventory is None else inventory
     async with asyncio.TaskGroup() as group:
         tasks = [
-            group.create_task(_bounded(limit, client, appliance))
+            group.create_task(_bounded(limit, client, appliance, known))
             for client, appliance in zip(clients, appliances, strict=True)
         ]
     return {
@@ -51,10 +63,15 @@ async def gather_facts(
     }
 
 
-async def _bounded(limit: asyncio.Semaphore, client: FactsPort, appliance: Appliance) -> Facts:
+async def _bounded(
+    limit: asyncio.Semaphore,
+    client: FactsPort,
+    appliance: Appliance,
+    inventory: Sequence[Appliance],
+) -> Facts:
     async with limit:
         try:
-            facts = await _facts(client, appliance)
+            facts = await _facts(client, appliance, inventory)
         except ApplianceError as exc:
             error = " ".join(exc.message.split())
             _log.warning("facts.failed", appliance=appliance.name, error=error)
@@ -64,12 +81,13 @@ async def _bounded(limit: asyncio.Semaphore, client: FactsPort, appliance: Appli
         appliance=appliance.name,
         version=facts.version,
         platform=facts.platform,
+        connected=facts.connected,
         error=facts.error,
     )
     return facts
 
 
-async def _facts(client: FactsPort, appliance: Appliance) -> Facts:
+async def _facts(client: FactsPort, appliance: Appliance, inventory: Sequence[Appliance]) -> Facts:
     info = await client.get_info()
     observed = {"name": appliance.name, "version": info.version, "platform": info.platform}
     platform_role = role_for_platform(info.platform)
@@ -78,11 +96,14 @@ async def _facts(client: FactsPort, appliance: Appliance) -> Facts:
         return Facts(**observed, role=platform_role, error=problem)
     role = platform_role or appliance.role
     ingest = (await client.get_cluster()).ingest_enabled if role is Role.EXPLORE else None
+    connected = (
+        await read_connections(client, appliance, inventory) if role is Role.DISCOVER else None
+    )
     # A job running now (another run of this tool?) would collide with ours; an appliance
     # already at its target will not be touched, so it is not asked.
     at_target = same_version(info.version, appliance.firmware.version)
     job = None if at_target else await find_running_job(client)
-    return Facts(**observed, role=role, ingest_enabled=ingest, running_job=job)
+    return Facts(**observed, role=role, ingest_enabled=ingest, running_job=job, connected=connected)
 
 
 def role_problem(platform: str, observed: Role | None, declared: Role | None) -> str | None:

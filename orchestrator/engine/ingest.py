@@ -82,16 +82,22 @@ class IngestGuard:
     ) -> None:
         """Halt each cluster whose first node to upgrade is in `wave` (journalled first)."""
         for cluster in self.clusters.values():
-            bracket = cluster.bracket
-            if bracket.cluster in self._decided or first_wave(bracket) is not wave:
-                continue
-            self._decided.add(bracket.cluster)
-            if not bracket.halt and not cluster.resumed:
-                await self._leave_off(bracket, None)
-            elif cluster.resumed:
-                await self._confirm_resumed(cluster)
-            elif not await self._found_off(cluster):
-                await self._halt(cluster)
+            if first_wave(cluster.bracket) is wave:
+                await self.halt(cluster.bracket.cluster)
+
+    async def halt(self, name: str) -> None:
+        """Halt (or leave off) ingest on cluster `name` before its first node; once per run."""
+        cluster = self.clusters.get(name)
+        if cluster is None or name in self._decided:
+            return
+        self._decided.add(name)
+        bracket = cluster.bracket
+        if not bracket.halt and not cluster.resumed:
+            await self._leave_off(bracket, None)
+        elif cluster.resumed:
+            await self._confirm_resumed(cluster)
+        elif not await self._found_off(cluster):
+            await self._halt(cluster)
 
     async def _confirm_resumed(self, cluster: _Cluster) -> None:
         """A halt journalled by the interrupted run: read back if acknowledged, else re-sent."""

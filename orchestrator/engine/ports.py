@@ -70,7 +70,21 @@ class JobLister(Protocol):
         ...
 
 
-class FactsPort(JobLister, Protocol):
+class ConsoleReader(Protocol):
+    """What reading an appliance's list of connected appliances needs (GET /appliances).
+
+    A console lists every appliance connected to it; a Discover appliance, the Explore and
+    Trace appliances connected to it.
+    """
+
+    name: str
+
+    async def list_appliances(self) -> list[ListedAppliance]:
+        """The appliance itself (id 0) and the appliances connected to it."""
+        ...
+
+
+class FactsPort(ConsoleReader, JobLister, Protocol):
     """The read-only part of an appliance that planning reads."""
 
     name: str
@@ -81,16 +95,6 @@ class FactsPort(JobLister, Protocol):
 
     async def get_cluster(self) -> ClusterInfo:
         """The Explore cluster's ingest setting (GET /extrahop/cluster)."""
-        ...
-
-
-class ConsoleReader(Protocol):
-    """What reading a console's connected appliances needs (GET /appliances)."""
-
-    name: str
-
-    async def list_appliances(self) -> list[ListedAppliance]:
-        """The console (id 0) and the appliances connected to it."""
         ...
 
 

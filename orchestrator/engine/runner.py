@@ -36,6 +36,7 @@ from orchestrator.engine.runstate import (
     wave_blocker,
 )
 from orchestrator.plan import Action, WaveKind
+from orchestrator.plan.graph import Dispatcher, Graph
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -79,6 +80,9 @@ class Runner:
         self.fatal: str | None = None  # why the whole run had to stop (the journal failed)
         self.actionable = sum(1 for t in self.tracks.values() if t.planned.actionable)
         self.failures = 0  # appliances failed so far, for --max-failures
+        self._opening: dict[str, asyncio.Lock] = {}  # graph: one backup and halt per cluster
+        self._opened: set[str] = set()
+        self._announced: set[WaveKind] = set()
 
     # ------------------------------------------------------------------ the run
     async def run(self) -> RunReport:
@@ -88,7 +92,10 @@ class Runner:
             await self._journal_pending()
             # A resumed run first re-enables clusters whose nodes are all finished.
             await self.ingest.restore_idle(only=self._cluster_finished)
-            await self._run_waves()
+            if self.plan.schedule == "graph":
+                await self._run_graph()
+            else:
+                await self._run_waves()
         except asyncio.CancelledError:
             _uncancel()  # answered with a report: exit 3, and the journal says where we were
             cancel_unfinished(self.tracks.values(), self.observer)
@@ -143,6 +150,117 @@ class Runner:
 
     def _cluster_finished(self, cluster: str) -> bool:
         return all(self._finished(name) for name in self.members.get(cluster, ()))
+
+    # ------------------------------------------------------------ the graph
+    async def _run_graph(self) -> None:
+        """Start each appliance once what it waits for is done and a slot is free."""
+        dispatcher = Dispatcher(
+            Graph.build(self.plan.stages, self.plan.waves), opened=self.context.halted_before
+        )
+        running: dict[asyncio.Task[None], Track] = {}
+        try:
+            await self._settle_before(dispatcher, running)
+            while True:
+                await self._start_ready(dispatcher, running)
+                if not running:
+                    break
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    track = running.pop(task)
+                    task.result()  # a journal that cannot be written stops the run
+                    await self._ended(dispatcher, track)
+                await self.ingest.restore_idle(only=self._cluster_finished, retry_failed=False)
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.wait(running)
+
+    async def _settle_before(
+        self, dispatcher: Dispatcher, running: dict[asyncio.Task[None], Track]
+    ) -> None:
+        """Settle what ended before (resumed, skipped, refused); follow jobs already started."""
+        for name in dispatcher.graph.names:
+            track = self.tracks[name]
+            await self._settle_unactionable(track)
+            if track.outcome in FINAL_OUTCOMES:
+                await self._ended(dispatcher, track)
+            elif track.resumed and track.phase >= Phase.AWAIT_JOB:
+                dispatcher.take(name)
+                running[asyncio.create_task(self._graph_one(track))] = track
+
+    async def _start_ready(
+        self, dispatcher: Dispatcher, running: dict[asyncio.Task[None], Track]
+    ) -> None:
+        while len(running) < self.settings.concurrency:
+            name = dispatcher.pop()
+            if name is None:
+                return
+            track = self.tracks[name]
+            reason = None if track.outcome in FINAL_OUTCOMES else self._why_not_start(track)
+            if reason is not None:
+                await self._final(track, *reason)
+            if track.outcome in FINAL_OUTCOMES:  # blocked by its cluster's failed backup
+                await self._ended(dispatcher, track)
+                continue
+            self._announce_wave(track)
+            running[asyncio.create_task(self._graph_one(track))] = track
+
+    def _announce_wave(self, track: Track) -> None:
+        kind = track.planned.wave
+        if kind is None or kind in self._announced:
+            return
+        self._announced.add(kind)
+        left = [
+            t
+            for t in self.tracks.values()
+            if t.planned.wave is kind and t.outcome not in FINAL_OUTCOMES
+        ]
+        self.observer.notify(WaveStarted(kind, len(left)))
+
+    async def _graph_one(self, track: Track) -> None:
+        cluster = track.planned.cluster
+        if cluster is not None and cluster in self.members:
+            await self._open_cluster(cluster)
+            reason = None if track.outcome in FINAL_OUTCOMES else self._why_not_start(track)
+            if reason is not None:
+                await self._final(track, *reason)
+            if track.outcome in FINAL_OUTCOMES:
+                return
+        await self._failing_on_error(track, self._drive(track))
+
+    async def _open_cluster(self, cluster: str) -> None:
+        """Before a cluster's first node: back its nodes up, then halt its ingest (once)."""
+        async with self._opening.setdefault(cluster, asyncio.Lock()):
+            if cluster in self._opened:
+                return
+            self._opened.add(cluster)
+            bracket = next(b for b in self.plan.ingest if b.cluster == cluster)
+            backed_up = True
+            if self.context.backups is not None and bracket.halt and not self.stop.is_set():
+                backed_up = await self._back_up_cluster(bracket, slots=1)  # in its first slot
+            if backed_up and not self.stop.is_set():
+                await self.ingest.halt(cluster)
+
+    async def _ended(self, dispatcher: Dispatcher, track: Track) -> None:
+        """`track` is final: release what waits for it, or take it down with it."""
+        ok = track.outcome in {Outcome.DONE, Outcome.SKIPPED}
+        for name, cause in dispatcher.finish(track.planned.name, ok=ok):
+            lost = self.tracks[name]
+            if lost.outcome in FINAL_OUTCOMES:
+                continue
+            await self._final(lost, *self._why_lost(lost, self.tracks[cause]))
+
+    def _why_lost(self, lost: Track, cause: Track) -> tuple[Outcome, str]:
+        """What becomes of `lost`, which waits (directly or not) for `cause`, which ended."""
+        becomes, verb = _WHY_LOST.get(cause.outcome, (Outcome.BLOCKED, f"ended {cause.outcome}"))
+        name, kind = cause.planned.name, cause.planned.wave
+        if kind is None or lost.planned.wave is not kind:
+            return becomes, f"waits for {name}, which {verb}"
+        # Within a wave only a batch waits for another: say which batch did not finish.
+        wave = next(w for w in self.plan.waves if w.kind is kind)
+        index = next(i for i, batch in enumerate(wave.batch_names()) if name in batch)
+        return becomes, f"batch {index + 1} of wave {kind.value} did not finish: {name}"
 
     async def _run_waves(self) -> None:
         blocker: tuple[Outcome, str] | None = None
@@ -243,8 +361,11 @@ class Runner:
             if bracket.halt and self._first_wave(bracket) is wave.kind:
                 await self._back_up_cluster(bracket)
 
-    async def _back_up_cluster(self, bracket: IngestBracket) -> None:
-        """Precheck and back up its nodes; if one fails, no node of it is halted or changed."""
+    async def _back_up_cluster(self, bracket: IngestBracket, *, slots: int = 0) -> bool:
+        """Precheck and back up its nodes; if one fails, no node of it is halted or changed.
+
+        False: one failed (the others are blocked). `slots`: at most this many at once.
+        """
         todo = [
             track
             for track in (self.tracks[name] for name in bracket.members if name in self.tracks)
@@ -253,7 +374,7 @@ class Runner:
             and track.planned.action is not Action.CONSOLE  # no key of its own: no backup
             and self._why_not_start(track) is None
         ]
-        gate = asyncio.Semaphore(self.settings.concurrency)
+        gate = asyncio.Semaphore(slots or self.settings.concurrency)
         async with asyncio.TaskGroup() as group:
             for track in todo:
                 group.create_task(self._back_up_early(track, gate))
@@ -262,6 +383,7 @@ class Runner:
         for track in todo:
             if failed and track.outcome not in FINAL_OUTCOMES:
                 await self._final(track, Outcome.BLOCKED, reason)
+        return not failed
 
     async def _back_up_early(self, track: Track, gate: asyncio.Semaphore) -> None:
         async with gate:
@@ -489,6 +611,14 @@ class Runner:
             self.run_id, track.planned.name, outcome, error=track.error, version=track.version_after
         )
         self.observer.notify(StateChanged(track.planned.name, outcome, track.error))
+
+
+_WHY_LOST = {
+    Outcome.FAILED: (Outcome.BLOCKED, "failed"),
+    Outcome.BLOCKED: (Outcome.BLOCKED, "is blocked"),
+    Outcome.DEFERRED: (Outcome.DEFERRED, "is deferred"),
+    Outcome.CANCELLED: (Outcome.CANCELLED, "was not upgraded"),
+}
 
 
 def _uncancel() -> None:

@@ -7,6 +7,7 @@ The plan's models live in `orchestrator.plan.model` and are re-exported here.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import TYPE_CHECKING
 
 from orchestrator.core.models import (
@@ -20,6 +21,7 @@ from orchestrator.core.models import (
     version_order,
 )
 from orchestrator.plan.console import console_name, ingest_via, keyless_refusals
+from orchestrator.plan.fitting import deferral_note, fit_graph
 from orchestrator.plan.model import (
     WAVE_OF_ROLE,
     WAVE_ORDER,
@@ -36,6 +38,7 @@ from orchestrator.plan.model import (
 )
 from orchestrator.plan.rules import check_version_rules
 from orchestrator.plan.schedule import batch_schedule
+from orchestrator.plan.stages import build_stages
 
 __all__ = [
     "WAVE_ORDER",
@@ -123,9 +126,18 @@ def build_plan(
     )
     refusals += keyless_refusals(brackets, keyless)
     waves = [build_wave(kind, planned, settings) for kind in WAVE_ORDER]
-    if settings.window_end is not None:
+    schedule = settings.schedule_kind
+    stages = build_stages(planned, facts) if schedule == "graph" else ()
+    if schedule == "graph":
+        waves, brackets, estimate, window_warning = fit_graph(
+            waves, stages, brackets, settings, _budget(now, settings.window_end)
+        )
+        warnings.extend(window_warning)
+    elif settings.window_end is not None:
         waves, window_warning = _fit_window(waves, now, settings.window_end, settings.concurrency)
         warnings.extend(window_warning)
+    if schedule == "waves":
+        estimate = sum(wave.estimate for wave in waves)
     return Plan(
         created_at=now,
         inventory_source=inventory.source,
@@ -136,12 +148,14 @@ def build_plan(
         window_end=settings.window_end,
         batch_sizes=str(settings.batches) if settings.batches else None,
         pause_after=settings.pause_after,
+        schedule=schedule,
+        stages=stages,
         waves=tuple(waves),
         unplaced=tuple(p for p in planned if p.wave is None),
         ingest=brackets,
         warnings=(*warnings, *rule_warnings, *ingest_warnings(brackets)),
         refusals=tuple(refusals),
-        estimate=sum(wave.estimate for wave in waves),
+        estimate=estimate,
     )
 
 
@@ -375,9 +389,7 @@ def _fit_window(
     waves: Sequence[Wave], now: dt.datetime, window_end: dt.datetime, workers: int
 ) -> tuple[list[Wave], tuple[str, ...]]:
     """Mark what would not finish before `window_end`; a deferral also defers all later waves."""
-    if (now.tzinfo is None) != (window_end.tzinfo is None):
-        now = now.replace(tzinfo=window_end.tzinfo)
-    budget = (window_end - now).total_seconds()
+    budget = _budget(now, window_end)
     fitted: list[Wave] = []
     elapsed, deferred, total = 0.0, 0, 0
     for wave in waves:
@@ -390,13 +402,16 @@ def _fit_window(
             for line in wave.appliances
         )
         fitted.append(wave.model_copy(update={"appliances": lines}))
-    if not deferred:
-        return fitted, ()
-    note = (
-        f"{deferred} of {total} appliances to upgrade would not finish before the window ends "
-        f"at {window_end.isoformat(timespec='minutes')} and will be deferred"
-    )
-    return fitted, (note,)
+    return fitted, deferral_note(deferred, total, window_end)
+
+
+def _budget(now: dt.datetime, window_end: dt.datetime | None) -> float:
+    """Seconds from `now` to the window's end (infinite without a window)."""
+    if window_end is None:
+        return math.inf
+    if (now.tzinfo is None) != (window_end.tzinfo is None):
+        now = now.replace(tzinfo=window_end.tzinfo)
+    return (window_end - now).total_seconds()
 
 
 def _late(wave: Wave, budget: float, workers: int) -> frozenset[str]:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from orchestrator.core.models import Appliance, Facts, Firmware, Inventory
     from orchestrator.plan import ImageInfo, IngestBracket
+    from orchestrator.plan.model import Stage
 
 SCHEMA_VERSION = Plan.model_fields["schema_version"].default
 
@@ -245,6 +246,7 @@ def plan_differences(saved: Plan, fresh: Plan) -> list[str]:
     differences += [f"it leaves out {name}" for name in sorted(missing)]
     differences += _bracket_differences(saved, fresh)
     differences += _batch_differences(saved, fresh)
+    differences += _schedule_differences(saved, fresh)
     if set(saved.refusals) != set(fresh.refusals):
         differences.append("its refusals differ from the vendor rules' verdict")
     return differences
@@ -295,6 +297,24 @@ def _batch_differences(saved: Plan, fresh: Plan) -> list[str]:
         for wave in saved.waves
         if wave.kind in now and wave.batch_names() != now[wave.kind]
     ]
+
+
+def _schedule_differences(saved: Plan, fresh: Plan) -> list[str]:
+    """The schedule must be the reviewed one, and so must what each stage waits for."""
+    if saved.schedule != fresh.schedule:
+        return [f"its schedule is {saved.schedule} in the file, {fresh.schedule} now"]
+    now = {stage.name: stage for stage in fresh.stages}
+    differences = []
+    for stage in saved.stages:
+        other = now.pop(stage.name, None)
+        if other is None or _waits(other) != _waits(stage):
+            differences.append(f"its stage {stage.name} differs (what it holds or waits for)")
+    differences += [f"it has no stage {name}" for name in sorted(now)]
+    return differences
+
+
+def _waits(stage: Stage) -> tuple[object, ...]:
+    return (stage.members, set(stage.after), set(stage.after_stages))
 
 
 def _bracket_key(bracket: IngestBracket) -> tuple[object, ...]:

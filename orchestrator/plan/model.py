@@ -59,6 +59,8 @@ ROLLBACK_ORDER: tuple[WaveKind, ...] = tuple(reversed(WAVE_ORDER))
 PlanKind = Literal["upgrade", "rollback"]
 FoundOffChoice = Literal["keep", "enable"]
 PauseAfter = Literal["stage", "batch"]
+# graph: each appliance starts once what it depends on is done; waves: stage after stage.
+ScheduleKind = Literal["graph", "waves"]
 _Seconds = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
@@ -136,6 +138,20 @@ class IngestBracket(PlanModel):
     found_off: bool = False
     choice: FoundOffChoice | None = None
     halted_by_tool: bool = False  # an unfinished run of this tool disabled it (state database)
+    off_estimate: float | None = None  # seconds from its halt to its restore, per the schedule
+
+
+class Stage(PlanModel):
+    """Appliances that wait for the same appliances (a plan with `schedule: graph`)."""
+
+    name: str  # "command", "discover", "explore east managers", "explore east data", "trace"
+    kind: WaveKind
+    cluster: str | None = None
+    members: tuple[str, ...]
+    # What must end done or skipped first: whole stages, by name, and single appliances.
+    after_stages: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    connections_known: bool = True  # False: waits for every Discover appliance (not known)
 
 
 class Wave(PlanModel):
@@ -178,12 +194,15 @@ class Plan(PlanModel):
     window_end: ZonedTime | None = None
     batch_sizes: str | None = None  # as --batches gave them; None: each stage is one batch
     pause_after: PauseAfter | None = None  # gates: wait for a release after each stage or batch
+    # A plan file without it was made for strict waves (the only schedule before graphs).
+    schedule: ScheduleKind = "waves"
+    stages: tuple[Stage, ...] = ()  # schedule graph: the dependency graph, in a topological order
 
     waves: tuple[Wave, ...]
     ingest: tuple[IngestBracket, ...] = ()
     warnings: tuple[str, ...] = ()
     refusals: tuple[str, ...] = ()  # why the plan as a whole cannot be applied
-    estimate: float = _Seconds  # total seconds, waves one after another
+    estimate: float = _Seconds  # total seconds, as the plan's schedule places the work
     unplaced: tuple[PlannedAppliance, ...] = ()  # refused before a wave was known
 
     @model_validator(mode="after")
@@ -216,6 +235,11 @@ class Plan(PlanModel):
         if self.refusals or self.kind == "rollback":
             return bool(self.refusals)
         return any(a.action is Action.REFUSED for a in self.appliances())
+
+    def waits_for(self, stage: Stage) -> frozenset[str]:
+        """Every appliance `stage` waits for: its whole stages' members, and its appliances."""
+        members = {other.name: other.members for other in self.stages}
+        return frozenset(stage.after).union(*(members.get(name, ()) for name in stage.after_stages))
 
     def undecided_found_off(self) -> list[str]:
         """Clusters found with ingest off whose fate the operator has not chosen yet."""
@@ -250,6 +274,7 @@ def structure_problems(plan: Plan) -> list[str]:
         if line.action is not Action.REFUSED
     ]
     problems += [problem for wave in plan.waves for problem in _batch_problems(wave)]
+    problems += _stage_problems(plan)
     bracketed = {name: b.cluster for b in plan.ingest for name in b.members}
     problems += [
         f"Explore node {line.name} is upgraded outside an ingest bracket of its cluster"
@@ -259,6 +284,106 @@ def structure_problems(plan: Plan) -> list[str]:
         and bracketed.get(line.name) != line.cluster
     ]
     return problems
+
+
+def _stage_problems(plan: Plan) -> list[str]:
+    """A graph plan's stages hold every placed appliance once and keep the vendor's order.
+
+    A stage waits only for appliances of earlier stages in the vendor's order (or, for an
+    Explore cluster's data nodes, its managers), so the graph has no circle; and it waits for
+    at least what the rules require: every Command appliance; every Discover appliance when
+    its connections are not known; a cluster's data nodes for all of its managers.
+    """
+    if plan.schedule == "waves":
+        return ["a plan with schedule waves has no stages"] if plan.stages else []
+    if plan.pause_after is not None:
+        return ["gates (pause_after) need schedule waves: stages run one at a time"]
+    lines = {line.name: line for wave in plan.waves for line in wave.appliances}
+    staged = [name for stage in plan.stages for name in stage.members]
+    if sorted(staged) != sorted(lines):
+        return ["the stages do not hold each planned appliance once"]
+    kinds = _Kinds(lines, plan.stages)
+    return [problem for stage in plan.stages for problem in kinds.problems(stage)]
+
+
+class _Kinds:
+    """The plan's appliances by wave and its stages by name, to check what each stage waits for.
+
+    Checked stage by stage, never appliance by appliance: a stage may wait for thousands.
+    """
+
+    def __init__(self, lines: dict[str, PlannedAppliance], stages: tuple[Stage, ...]) -> None:
+        self.lines = lines
+        self.stages = {stage.name: stage for stage in stages}
+        self.of: dict[WaveKind, set[str]] = {kind: set() for kind in WAVE_ORDER}
+        self.managers: dict[str | None, set[str]] = {}
+        for name, line in lines.items():
+            if line.wave is not None:
+                self.of[line.wave].add(name)
+            if line.wave is WaveKind.EXPLORE_MANAGERS:
+                self.managers.setdefault(line.cluster, set()).add(name)
+        self.owner = {name: stage.name for stage in stages for name in stage.members}
+
+    def problems(self, stage: Stage) -> list[str]:
+        lines = self.lines
+        problems = [
+            f"stage {stage.name}: {name} is not in wave {stage.kind}"
+            for name in stage.members
+            if lines[name].wave is not stage.kind or lines[name].cluster != stage.cluster
+        ]
+        unknown = [n for n in stage.after if n not in lines]
+        unknown += [n for n in stage.after_stages if n not in self.stages]
+        if unknown:
+            return [
+                *problems,
+                f"stage {stage.name} waits for {', '.join(unknown)}: not in the plan",
+            ]
+        later = [
+            n for n in stage.after if not self._may_wait_for(stage, lines[n].wave, lines[n].cluster)
+        ]
+        later += [
+            n
+            for n in stage.after_stages
+            if not self._may_wait_for(stage, self.stages[n].kind, self.stages[n].cluster)
+        ]
+        if later:
+            problems.append(f"stage {stage.name} waits for {', '.join(later)}, which come after it")
+        missing = self._missing(stage)
+        if missing:
+            problems.append(f"stage {stage.name} must wait for {missing} (the vendor's order)")
+        return problems
+
+    def _may_wait_for(self, stage: Stage, kind: WaveKind | None, cluster: str | None) -> bool:
+        kind = kind or stage.kind
+        if stage.kind is WaveKind.EXPLORE_DATA and kind is WaveKind.EXPLORE_MANAGERS:
+            return cluster == stage.cluster
+        return WAVE_ORDER.index(kind) < WAVE_ORDER.index(stage.kind)
+
+    def _missing(self, stage: Stage) -> str:
+        """What the rules require that `stage` does not wait for, in words ('' if nothing)."""
+        if stage.kind is WaveKind.COMMAND:
+            return ""
+        kinds = [WaveKind.COMMAND]
+        managers = self.managers.get(stage.cluster, set())
+        if stage.kind is WaveKind.EXPLORE_DATA and managers:
+            names = managers
+        else:
+            names = set()
+            if stage.kind is not WaveKind.DISCOVER and not stage.connections_known:
+                kinds.append(WaveKind.DISCOVER)
+        whole, single = set(stage.after_stages), set(stage.after)
+        covered = [kind for kind in kinds if self._all_of(kind, whole, single)]
+        missing = [f"every {kind} appliance" for kind in kinds if kind not in covered]
+        missing += sorted(n for n in names if n not in single and self.owner[n] not in whole)
+        return ", ".join(missing)
+
+    def _all_of(self, kind: WaveKind, whole: set[str], single: set[str]) -> bool:
+        """Whether the stages `whole` and the appliances `single` cover every one of `kind`."""
+        count = sum(
+            len(self.stages[name].members) for name in whole if self.stages[name].kind is kind
+        )
+        count += sum(1 for n in single if self.lines[n].wave is kind and self.owner[n] not in whole)
+        return count >= len(self.of[kind])
 
 
 def _batch_problems(wave: Wave) -> list[str]:

@@ -14,6 +14,8 @@ _LISTED = 3  # a batch of up to this many appliances is listed whole
 
 def gate_text(plan: Plan) -> str:
     """Where the run waits for a person: `pause after each stage`, or no gates."""
+    if plan.pause_after is None and plan.schedule == "graph":
+        return "no gates: a stage's batch starts when the batch before it ends without failure"
     if plan.pause_after is None:
         return "no gates: each stage starts when the one before ends without failure"
     return (

@@ -1,19 +1,22 @@
 """A plan's projected timeline: the run as the estimates say it would go, drawn like a run.
 
-Each wave starts when the one before is estimated to end (the plan's own wave estimates);
-within a wave appliances fall on the planned concurrency, batch after batch, as the plan's
-one scheduler (`plan.schedule.batch_schedule`) places them, so the picture agrees with the
-plan's total and with what it defers at the window's end. Time runs from the moment the plan
+A graph plan: each appliance starts where the plan's own dispatcher (`plan.graph.simulate`)
+places it. A waves plan: each wave starts when the one before is estimated to end; within a
+wave appliances fall on the planned concurrency, batch after batch, as the plan's scheduler
+(`plan.schedule.batch_schedule`) places them. Either way the picture agrees with the plan's
+total and with what it defers at the window's end. Time runs from the moment the plan
 was made, as the plan's window fitting assumes.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from orchestrator.core.text import format_duration
 from orchestrator.plan import Action
+from orchestrator.plan.graph import Graph, simulate
 from orchestrator.plan.schedule import batch_schedule
 from orchestrator.report.planview import action_text
 from orchestrator.report.timeline import Lane, Mark, Span, layout
@@ -57,6 +60,9 @@ def _project(line: PlannedAppliance, start: float | None) -> ProjectedLine:
 
 def projected(plan: Plan) -> list[ProjectedLine]:
     """Every planned appliance, in plan order, with its projected steps."""
+    if plan.schedule == "graph":
+        starts = _graph_starts(plan)
+        return [_project(a, starts.get(a.name)) for a in plan.appliances()]
     lines: list[ProjectedLine] = []
     offset = 0.0
     for wave in plan.waves:
@@ -76,13 +82,24 @@ def _wave_starts(wave: Wave, workers: int) -> dict[str, float]:
     return dict(batch_schedule(wave.batch_jobs(fitting), workers).starts)
 
 
+def _graph_starts(plan: Plan) -> dict[str, float]:
+    """When each appliance that fits the window starts, by the plan's own dispatcher."""
+    graph = Graph.build(plan.stages, plan.waves)
+    budget = math.inf
+    if plan.window_end is not None:
+        budget = (plan.window_end - plan.created_at).total_seconds()
+    fitting = {a.name for a in plan.appliances() if a.fits_window}
+    schedule = simulate(graph, plan.concurrency, budget=budget)
+    return {name: start for name, start in schedule.starts.items() if name in fitting}
+
+
 def plan_timeline(plan: Plan) -> Picture:
     """The plan's projected timeline: stages, ingest off per cluster, the window, refusals."""
     lines = projected(plan)
     shades = {b.cluster: _bracket_span(b, lines, plan) for b in plan.ingest}
     lanes = [_lane(p, shades.get(p.line.cluster or "")) for p in lines]
     lanes += [_ingest_lane(b, shades[b.cluster]) for b in plan.ingest]
-    marks = _stage_marks(plan)
+    marks = _stage_marks(plan, lines)
     if plan.window_end is not None:
         budget = (plan.window_end - plan.created_at).total_seconds()
         clock = plan.window_end.astimezone().strftime("%H:%M")
@@ -176,8 +193,10 @@ def _ingest_lane(bracket: IngestBracket, span: Span | None) -> Lane:
     return Lane(f"ingest {bracket.cluster}", detail, "ingest", spans, note)
 
 
-def _stage_marks(plan: Plan) -> list[Mark]:
+def _stage_marks(plan: Plan, lines: list[ProjectedLine]) -> list[Mark]:
     """A line where each wave with work would begin."""
+    if plan.schedule == "graph":
+        return _graph_marks(lines)
     marks: list[Mark] = []
     offset = 0.0
     for wave in plan.waves:
@@ -187,3 +206,17 @@ def _stage_marks(plan: Plan) -> list[Mark]:
             marks.append(Mark(offset, str(wave.kind), "stage", title))
         offset += wave.estimate
     return marks
+
+
+def _graph_marks(lines: list[ProjectedLine]) -> list[Mark]:
+    """A line where each wave's first appliance would start (waves overlap in a graph plan)."""
+    first: dict[str, float] = {}
+    for projection in lines:
+        kind = projection.line.wave
+        if kind is not None and projection.steps:
+            start = projection.steps[0][1]
+            first[kind] = min(first.get(kind, start), start)
+    return [
+        Mark(start, str(kind), "stage", f"{kind} would begin at +{_elapsed(start)}")
+        for kind, start in sorted(first.items(), key=lambda item: item[1])
+    ]

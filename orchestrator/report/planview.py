@@ -20,11 +20,14 @@ from orchestrator.plan import Action, Plan, PlannedAppliance, bracket_waves
 from orchestrator.plan.console import key_lines
 from orchestrator.report.batchwords import batch_lines
 from orchestrator.report.fixedrows import fixed_rows
+from orchestrator.report.schedulewords import schedule_lines
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from rich.console import RenderableType
+
+    from orchestrator.plan import IngestBracket
 
 _COLUMNS = ("  Appliance", "Role", "Version", "Action", "Estimate")  # the mark, then the name
 _NAME, _ROLE, _VERSION, _ACTION = 0, 1, 2, 3
@@ -99,10 +102,8 @@ def ingest_lines(plan: Plan) -> list[str]:
         if not bracket.halt:
             lines.append(f"cluster {bracket.cluster}: left off: ingest was already disabled")
             continue
-        first, last = bracket_waves(plan, bracket) or ("explore-managers", "explore-data")
-        line = (
-            f"halt ingest on cluster {bracket.cluster} via {bracket.via} before {first}; "
-            f"restore after {last}"
+        line = f"halt ingest on cluster {bracket.cluster} via {bracket.via} " + _bracket_span(
+            plan, bracket
         )
         if bracket.found_off:
             line += " (found disabled: enabled after, as chosen)"
@@ -110,6 +111,16 @@ def ingest_lines(plan: Plan) -> list[str]:
             line += " (ingest state not observed)"
         lines.append(line)
     return lines
+
+
+def _bracket_span(plan: Plan, bracket: IngestBracket) -> str:
+    """When the halt and the restore come, and (graph plans) how long ingest is off."""
+    if plan.schedule == "graph":
+        off = bracket.off_estimate
+        estimate = f" (off ~{format_duration(off)} by the estimates)" if off is not None else ""
+        return f"right before its first node; restore right after its last{estimate}"
+    first, last = bracket_waves(plan, bracket) or ("explore-managers", "explore-data")
+    return f"before {first}; restore after {last}"
 
 
 def tls_lines(plan: Plan) -> list[str]:
@@ -207,6 +218,7 @@ def source_line(plan: Plan) -> str:
 
 def _sections(plan: Plan) -> list[tuple[str, list[str]]]:
     return [
+        ("Schedule", schedule_lines(plan)),
         ("Ingest", ingest_lines(plan)),
         ("API keys", key_lines(plan)),
         ("TLS", tls_lines(plan)),

@@ -129,7 +129,7 @@ def _appliance_list(request: web.Request) -> list[dict[str, Any]]:
 
 
 async def get_appliances(request: web.Request) -> web.Response:
-    """GET /appliances: this appliance as id 0, plus its connected ones on a console."""
+    """GET /appliances: this appliance as id 0, plus its connected ones (console, Discover)."""
     return web.json_response(_appliance_list(request))
 
 

@@ -4,6 +4,8 @@ A console lists itself as id 0, then each appliance connected to it (the scenari
 `connected:`, every other appliance by default) with a stable id: its position among the
 console's others, so an id never changes when another appliance is disconnected. The
 `hostname` is the address the console reaches it at: on the simulator, `127.0.0.1:PORT`.
+A Discover appliance lists the same way the Explore and Trace appliances connected to it
+(by default every Explore and Trace appliance); any other appliance lists only itself.
 
 `POST /appliances/firmware/upgrade` starts one console job whose `remote_jobs` follow a
 Cloud Services download-and-install job on each appliance named (`ConsoleJob`).
@@ -19,6 +21,7 @@ from orchestrator.core.consolelist import ONLINE
 from orchestrator.core.models import Role, parse_version
 from orchestrator.simulator.host import Refused
 from orchestrator.simulator.jobs import Job
+from orchestrator.simulator.scenario import CONNECTED_ROLES
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -34,23 +37,24 @@ DISCONNECTED = "Unable to connect to the appliance"
 def appliance_list(
     local: SimAppliance, fleet: Iterable[SimAppliance], ports: Mapping[str, int]
 ) -> list[dict[str, Any]]:
-    """What `local` answers to GET /appliances: itself, and on a console its connected ones."""
-    result = [_entry(local, 0, ports, local=True)]
-    if local.role is not Role.COMMAND:
-        return result
-    return result + [
+    """What `local` answers to GET /appliances: itself, and its connected appliances."""
+    if local.spec.faults.no_appliance_list:
+        local.emit("fault.injected", fault="no_appliance_list")
+        raise Refused(404, "GET /api/v1/appliances: Not Found")
+    return [_entry(local, 0, ports, local=True)] + [
         _entry(other, ident, ports, local=False) for ident, other in connected(local, fleet).items()
     ]
 
 
-def connected(console: SimAppliance, fleet: Iterable[SimAppliance]) -> dict[int, SimAppliance]:
-    """The appliances connected to `console`, by their id on it."""
-    wanted = console.spec.connected
-    others = [appliance for appliance in fleet if appliance is not console]
+def connected(local: SimAppliance, fleet: Iterable[SimAppliance]) -> dict[int, SimAppliance]:
+    """The appliances connected to `local` (a console or a Discover), by their id on it."""
+    wanted = local.spec.connected
+    listed = CONNECTED_ROLES.get(local.role, frozenset())
+    others = [appliance for appliance in fleet if appliance is not local]
     return {
         ident: other
         for ident, other in enumerate(others, start=1)
-        if wanted is None or other.name in wanted
+        if other.role in listed and (wanted is None or other.name in wanted)
     }
 
 

@@ -230,7 +230,7 @@ class MemoryAppliance:
     # -- the console (a Command appliance upgrading its connected appliances) -------------
 
     async def list_appliances(self) -> list[ListedAppliance]:
-        """GET /appliances: itself as id 0, and on a console its connected appliances."""
+        """GET /appliances: itself as id 0, and its connected ones (console, Discover)."""
 
         def answer() -> list[ListedAppliance]:
             listed = appliance_list(self.appliance, self.fleet.appliances.values(), {})

@@ -75,6 +75,7 @@ class Faults(_Strict):
     rollback_fails: bool = False  # POST firmware/previous/rollback answers 500; nothing changes
     rollback_version: str | None = None  # a rollback restarts into this version, not the previous
     disconnected: bool = False  # its console lists it "Unable to connect", at its first version
+    no_appliance_list: bool = False  # GET /appliances answers 404 (firmware without the list)
     backup_fails: bool = False  # POST /customizations answers 500: no backup can be made
     process_down: str | None = None  # this process stays down after an upgrade (processes)
     license_changes: bool = False  # GET /license answers another license after an upgrade
@@ -92,7 +93,9 @@ class ApplianceSpec(_Strict):
     port: int = Field(default=0, ge=0, le=65535)  # 0: any free port
     previous_version: str | None = None  # what GET /extrahop/firmware/previous reports
     certificate: CertificateKind = "fleet"  # served with --tls: signed by the fleet's CA
-    connected: tuple[str, ...] | None = None  # a console's appliances (None: every other)
+    # A console's appliances (None: every other), or a Discover appliance's Explore and Trace
+    # appliances (None: every Explore and Trace appliance).
+    connected: tuple[str, ...] | None = None
     upload_throughput: int | None = Field(default=None, ge=0)
     job_steps: int | None = Field(default=None, ge=1, le=100)
     job_duration: float | None = Field(default=None, ge=0)
@@ -110,9 +113,16 @@ class ApplianceSpec(_Strict):
             raise ValueError("an explore appliance needs `cluster` and `node` (manager|data)")
         if self.role is not Role.EXPLORE and (self.cluster is not None or self.node is not None):
             raise ValueError("only explore appliances have `cluster` and `node`")
-        if self.connected is not None and self.role is not Role.COMMAND:
-            raise ValueError("only a command appliance (a console) has `connected`")
+        if self.connected is not None and self.role not in CONNECTED_ROLES:
+            raise ValueError("only a command or discover appliance has `connected`")
         return self
+
+
+# The roles whose appliances list others as connected (GET /appliances), and whom they list.
+CONNECTED_ROLES = {
+    Role.COMMAND: frozenset(Role),
+    Role.DISCOVER: frozenset({Role.EXPLORE, Role.TRACE}),
+}
 
 
 class ClusterSpec(_Strict):
@@ -143,8 +153,9 @@ class Scenario(_Strict):
             if spec.port and spec.port in ports:
                 raise ValueError(f"port {spec.port} is used twice")
             ports.add(spec.port)
+        roles = {spec.name: spec.role for spec in self.appliances}
         for spec in self.appliances:
-            _check_connected(spec, seen)
+            _check_connected(spec, roles)
         for version in (self.target_version, *self.available_versions):
             if version is not None and parse_version(version) is None:
                 raise ValueError(f"version {version!r} is not a dotted version like 9.9.1.100")
@@ -162,12 +173,19 @@ class Scenario(_Strict):
         return tuple(names)
 
 
-def _check_connected(spec: ApplianceSpec, names: set[str]) -> None:
+def _check_connected(spec: ApplianceSpec, roles: dict[str, Role]) -> None:
+    allowed = CONNECTED_ROLES.get(spec.role, frozenset())
+    known = ", ".join(n for n, role in roles.items() if n != spec.name and role in allowed)
     for name in spec.connected or ():
-        if name not in names or name == spec.name:
-            known = ", ".join(sorted(names - {spec.name}))
+        if name not in roles or name == spec.name:
             raise ValueError(
                 f"{spec.name}.connected: no other appliance is named {name!r}; use one of {known}"
+            )
+        if roles[name] not in allowed:
+            choice = f"use one of {known}" if known else "this scenario has none"
+            raise ValueError(
+                f"{spec.name}.connected: {name} is a {roles[name].value} appliance; a discover "
+                f"appliance lists only explore and trace appliances ({choice})"
             )
 
 

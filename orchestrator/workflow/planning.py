@@ -89,7 +89,10 @@ async def observe(
     through = [a for a in inventory.appliances if a.firmware.kind == "console"]
     direct = [a for a in inventory.appliances if a.firmware.kind != "console"]
     facts = await facts_mod.gather_facts(
-        [client_for(a.name) for a in direct], direct, concurrency=max(settings.concurrency, 16)
+        [client_for(a.name) for a in direct],
+        direct,
+        concurrency=max(settings.concurrency, 16),
+        inventory=inventory.appliances,  # a Discover's connections may be upgraded by a console
     )
     if console is not None and through:  # the console answers for them (console mode)
         facts |= await console_facts(client_for(console), through, client_for)

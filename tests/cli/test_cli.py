@@ -279,7 +279,7 @@ def test_apply_on_a_terminal_upgrades_on_a_yes_with_the_live_view(sim: Sim) -> N
     code, shown = in_terminal("apply", str(sim.inventory), answer="y", cwd=sim.dir, columns=80)
     assert code == 0, shown
     after = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.split("[y/N]")[1])  # no colours
-    assert "finished, stage" in after  # the live view's progress line
+    assert "finished, running" in after  # the live view's progress line
     title = re.search(r"run [0-9a-f]{32} — succeeded", after)
     assert title is not None
     end = after[title.start() :]  # the report table, laid out for 80 columns

@@ -107,7 +107,9 @@ async def test_a_run_stopped_at_any_step_resumes_and_asks_the_console_once(
 
     run = await console_run(tmp_path)
     first = await run.run(trigger=cut)
-    assert first.exit_code == 3
+    # Stopped as the last appliance finishes, the first run may have finished the fleet.
+    finished = all(r.outcome in {Outcome.DONE, Outcome.SKIPPED} for r in first.results)
+    assert first.exit_code == (0 if finished else 3)
     second = await run.run()
     assert second.exit_code == 0, [(r.name, r.outcome, r.error) for r in second.results]
     appliances = run.fleet.appliances

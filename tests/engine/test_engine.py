@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 
 EXPLORE = ("exa-m1", "exa-d1")
-WAVES = [["eca1"], ["eda1"], ["exa-m1"], ["exa-d1"], ["eta1"]]
 
 
 def quick_lab(faults: dict[str, dict[str, Any]] | None = None, **kwargs: Any) -> dict[str, Any]:  # noqa: ANN401
@@ -37,8 +36,8 @@ async def planned(tmp_path: Path, scenario: dict[str, Any], **settings: Any) -> 
 
 
 def assert_clean(run: MemoryRun) -> None:
-    """Every appliance on the target, each job started once, waves in order, ingest back on."""
-    assert_each_once_in_order(run, version=TARGET, kind="job.created", stages=WAVES)
+    """Every appliance on the target, each job started once after its prerequisites, ingest on."""
+    assert_each_once_in_order(run, version=TARGET, kind="job.created")
     assert_explore_inside_the_bracket(run)
 
 
@@ -102,7 +101,9 @@ async def test_a_run_stopped_at_any_step_resumes_without_doing_anything_twice(
     """
     run = await planned(tmp_path, quick_lab())
     first = await run.run(trigger=cut_at(name, state, how=how))
-    assert first.exit_code == 3
+    # Stopped as the last appliance finishes, the first run may have finished the fleet.
+    finished = all(r.outcome in {Outcome.DONE, Outcome.SKIPPED} for r in first.results)
+    assert first.exit_code == (0 if finished else 3)
     second = await run.run()
     assert second.exit_code == 0, [(r.name, r.outcome, r.error) for r in second.results]
     assert_clean(run)

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from orchestrator import workflow
 from orchestrator.appliance.client import ApplianceClient, open_session
 from orchestrator.core.config import Settings
+from orchestrator.core.consolelist import ListedAppliance
 from orchestrator.core.errors import DriftError, TransportError
 from orchestrator.core.models import (
     Appliance,
@@ -162,6 +163,10 @@ class FakeSource:
         """No jobs."""
         return []
 
+    async def list_appliances(self) -> list[ListedAppliance]:
+        """Itself alone: nothing connected."""
+        return [ListedAppliance(id=0, platform=self.platform)]
+
 
 async def test_concurrency_is_bounded() -> None:
     """No more than `concurrency` appliances are asked at once."""
@@ -246,7 +251,8 @@ async def test_a_running_job_is_read_below_the_target_only() -> None:
         "eda2": (job, None),
         "eta1": (None, None),  # 404: firmware before 8.5 has no jobs to collide with
     }
-    assert asked == {"eca1": 1, "eda1": 2, "eda2": 2, "eta1": 2}
+    # A Discover appliance is also asked which Explore and Trace appliances it lists.
+    assert asked == {"eca1": 1, "eda1": 3, "eda2": 3, "eta1": 2}
 
 
 async def test_a_fleet_busy_with_another_run_is_refused_at_plan_time(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from plan.test_plan import NOW, OLD, box, plan
+from planbuild import NOW, OLD, box, plan
 from pydantic import ValidationError
 
 from orchestrator.core.batchsizes import BatchSizes

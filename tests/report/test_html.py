@@ -265,9 +265,24 @@ def test_the_plan_page_has_a_row_per_appliance_and_a_segment_per_estimated_step(
     assert "key-that-must-never-show" not in plan_page(plan)
 
 
+def test_a_graph_projection_keeps_the_vendor_order_and_ends_at_the_estimate() -> None:
+    """Nothing starts before what it waits for would end; the last end is the plan's estimate."""
+    plan = make_plan()
+    lines = {p.line.name: p for p in projected(plan)}
+    ends = [p.end for p in lines.values() if p.steps]
+    assert max(ends) == pytest.approx(plan.estimate)
+    for stage in plan.stages:
+        for name in stage.members:
+            if lines[name].steps:
+                start = lines[name].steps[0][1]
+                assert all(lines[before].end <= start for before in plan.waits_for(stage))
+    trace, data = lines["eta1"], lines["exa-d1"]
+    assert not trace.steps or trace.steps[0][1] < data.end  # Trace does not wait for Explore
+
+
 def test_the_projection_agrees_with_the_plan_s_estimate_and_waves() -> None:
     """Each wave starts when the one before is estimated to end; the last ends at the estimate."""
-    plan = make_plan()
+    plan = make_plan(schedule="waves")
     lines = {p.line.name: p for p in projected(plan)}
     offset = 0.0
     for wave in plan.waves:

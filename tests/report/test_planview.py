@@ -33,6 +33,7 @@ from orchestrator.report.planview import (
     to_json,
     to_markdown,
 )
+from orchestrator.report.schedulewords import schedule_lines
 
 if TYPE_CHECKING:
     from orchestrator.plan.model import FoundOffChoice
@@ -159,8 +160,20 @@ def test_action_text(name: str, text: str) -> None:
     ],
 )
 def test_ingest_lines(offline: bool, ingest: bool, line: str) -> None:
-    """Each cluster's ingest bracket reads as one sentence."""
-    assert ingest_lines(make_plan(offline=offline, ingest=ingest)) == [line]
+    """Each cluster's ingest bracket reads as one sentence (strict waves: which waves)."""
+    assert ingest_lines(make_plan(offline=offline, ingest=ingest, schedule="waves")) == [line]
+
+
+def test_a_graph_plan_says_how_long_each_cluster_s_ingest_is_off() -> None:
+    """A graph plan halts right before the cluster's first node and says for how long."""
+    plan = make_plan()
+    (bracket,) = plan.ingest
+    assert bracket.off_estimate == 3000.0  # its manager stage then its data stage, 1500 s each
+    expected = (
+        "halt ingest on cluster exa via exa-m1 right before its first node; restore right "
+        "after its last (off ~50m 00s by the estimates)"
+    )
+    assert ingest_lines(plan) == [expected]
 
 
 @pytest.mark.parametrize(
@@ -177,7 +190,7 @@ def test_ingest_lines(offline: bool, ingest: bool, line: str) -> None:
 )
 def test_ingest_found_off_reads_as_the_choice_made(choice: FoundOffChoice, line: str) -> None:
     """A cluster found disabled reads as kept off, or enabled after, as the operator chose."""
-    plan = with_found_off_choice(make_plan(ingest=False), choice)
+    plan = with_found_off_choice(make_plan(ingest=False, schedule="waves"), choice)
     assert ingest_lines(plan) == [line]
 
 
@@ -216,7 +229,18 @@ EXPECTED_IN_BOTH = [
     "cloud 9.9.1.100",
     "url https://repo.example.net/eda.tar",
     "refused: connection refused",
-    "halt ingest on cluster exa via exa-m1 before explore-managers; restore after explore-data",
+    (
+        "halt ingest on cluster exa via exa-m1 right before its first node; restore right after "
+        "its last (off ~50m 00s by the estimates)"
+    ),
+    (
+        "explore exa data: 1 appliance (exa-d1); waits for command (eca1), explore exa "
+        "managers (exa-m1)"
+    ),
+    (
+        "trace: 1 appliance (eta1); waits for command (eca1), discover (eda1, eda2, eda3) "
+        "(connections not known: every Discover appliance)"
+    ),
     "REFUSED",
 ]
 
@@ -411,7 +435,8 @@ def test_at_160_columns_every_appliance_is_one_line_with_its_whole_hash() -> Non
     assert len(rows) == 36
     assert all("sha256 8655c2710085" in line for line in rows)
     assert max(len(line.rstrip()) for line in text.splitlines()) <= 160
-    assert len(text.splitlines()) < 70  # 96 before: every hash wrapped at the 100-column cap
+    # 96 before (every hash wrapped at the 100-column cap), besides the schedule's lines
+    assert len(text.splitlines()) < 70 + len(schedule_lines(fleet40()))
 
 
 def test_a_hash_is_shortened_rather_than_wrapped() -> None:

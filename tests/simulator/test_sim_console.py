@@ -67,14 +67,20 @@ async def test_a_disconnected_appliance_is_listed_unreachable_at_its_old_version
             id="unknown-name",
         ),
         pytest.param(
-            [CONSOLE, {**EDA1, "connected": ["eca1"]}],
-            "only a command appliance (a console) has `connected`",
+            [CONSOLE, EDA1, {**ETA1, "connected": ["eda1"]}],
+            "appliances[2]: only a command or discover appliance has `connected`",
             id="not-a-console",
+        ),
+        pytest.param(
+            [CONSOLE, {**EDA1, "connected": ["eca1"]}, ETA1],
+            "eda1.connected: eca1 is a command appliance; a discover appliance lists only "
+            "explore and trace appliances (use one of eta1)",
+            id="discover-lists-a-console",
         ),
     ],
 )
 def test_connected_names_are_checked(appliances: list[dict[str, object]], words: str) -> None:
-    """A console connected to an unknown appliance, or a sensor with `connected`, is refused."""
+    """An unknown name, a Trace with `connected`, or a Discover listing a console is refused."""
     text = yaml.safe_dump({"appliances": appliances})
     with pytest.raises(ConfigError, match=r"^fleet\.yaml: ") as caught:
         parse_scenario(text, source="fleet.yaml")

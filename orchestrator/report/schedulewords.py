@@ -1,0 +1,77 @@
+"""The plan's schedule in words: graph or waves, and what each stage waits for."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.plan import Plan
+    from orchestrator.plan.model import Stage
+
+__all__ = ["schedule_lines", "waits_text"]
+
+_LISTED = 3  # up to this many appliances of a stage are named
+
+
+def schedule_lines(plan: Plan) -> list[str]:
+    """How the run orders the work, then each stage and what it waits for (graph plans)."""
+    slots = f"at most {plan.concurrency} at a time"
+    if plan.schedule == "waves":
+        why = " (gates stop the run between stages)" if plan.pause_after else ""
+        return [f"waves: each stage starts when the whole stage before it has ended{why}; {slots}"]
+    head = (
+        "graph: each appliance starts as soon as what it waits for has ended done or skipped "
+        f"and a slot is free ({slots}); a node of a cluster whose ingest is off goes first, "
+        "then the longest chain of work"
+    )
+    owner = {name: stage for stage in plan.stages for name in stage.members}
+    stages = {stage.name: stage for stage in plan.stages}
+    return [
+        head,
+        *(
+            f"{s.name}: {_members(s)}; waits for {waits_text(s, owner, stages)}"
+            for s in plan.stages
+        ),
+    ]
+
+
+def waits_text(stage: Stage, owner: dict[str, Stage], stages: dict[str, Stage]) -> str:
+    """`command (eca1), discover (eda1, eda2)`, `explore exa managers (all 5)`, or `nothing`.
+
+    `owner`: the stage of each appliance; `stages`: every stage by name.
+    """
+    if not stage.after and not stage.after_stages:
+        return "nothing"
+    parts = [_whole(stages[name]) for name in stage.after_stages if name in stages]
+    grouped: dict[str, list[str]] = {}
+    for name in stage.after:
+        whose = owner.get(name)
+        grouped.setdefault(whose.name if whose else "?", []).append(name)
+    parts += [f"{label} ({_listed(names)})" for label, names in grouped.items()]
+    text = ", ".join(parts)
+    if not stage.connections_known and stage.kind in _CONNECTED:
+        text += " (connections not known: every Discover appliance)"
+    return text
+
+
+def _whole(stage: Stage) -> str:
+    count = len(stage.members)
+    return (
+        f"{stage.name} ({_listed(stage.members)})"
+        if count <= _LISTED
+        else (f"{stage.name} (all {count})")
+    )
+
+
+_CONNECTED = {"explore-managers", "trace"}  # stages that wait for connected Discover appliances
+
+
+def _members(stage: Stage) -> str:
+    count = len(stage.members)
+    return f"{count} {'appliance' if count == 1 else 'appliances'} ({_listed(stage.members)})"
+
+
+def _listed(names: tuple[str, ...] | list[str]) -> str:
+    if len(names) <= _LISTED:
+        return ", ".join(names)
+    return f"{names[0]} … {names[-1]} ({len(names)})"

@@ -1,0 +1,247 @@
+"""The dependency graph: stages by the vendor's rules, the dispatcher, and its estimates (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from planbuild import NOW, box, exa, observe, plan
+from pydantic import ValidationError
+
+from orchestrator.core.config import Settings
+from orchestrator.core.models import Appliance, NodeKind, Role
+from orchestrator.plan import Plan
+from orchestrator.plan.graph import Dispatcher, Graph, simulate
+
+JOB = 1500.0  # download 300 + upgrade 900 + reboot 300, per appliance (test_plan.STEPS)
+
+
+def clusters_fleet(clusters: int, data: int = 4) -> list[Appliance]:
+    """One Command, two Discover, `clusters` Explore clusters of one manager and `data` nodes."""
+    fleet = [box("eca1", Role.COMMAND), box("eda1", Role.DISCOVER), box("eda2", Role.DISCOVER)]
+    for c in range(clusters):
+        fleet.append(exa(f"x{c}-m", NodeKind.MANAGER, cluster=f"x{c}"))
+        fleet += [exa(f"x{c}-d{i}", NodeKind.DATA, cluster=f"x{c}") for i in range(data)]
+    return fleet
+
+
+def stage_after(result: Plan) -> dict[str, set[str]]:
+    return {stage.name: set(result.waits_for(stage)) for stage in result.stages}
+
+
+# --- stages ----------------------------------------------------------------------------------
+
+
+def test_without_connections_every_explore_and_trace_stage_waits_for_every_discover() -> None:
+    """Not known: Explore clusters and Trace wait for Command and all Discover appliances."""
+    fleet = [*clusters_fleet(1, data=1), box("eta1", Role.TRACE)]
+    result = plan(fleet)
+    assert result.schedule == "graph"
+    assert stage_after(result) == {
+        "command": set(),
+        "discover": {"eca1"},
+        "explore x0 managers": {"eca1", "eda1", "eda2"},
+        "explore x0 data": {"eca1", "x0-m"},  # its manager waited for the Discover appliances
+        "trace": {"eca1", "eda1", "eda2"},
+    }
+    assert not any(stage.connections_known for stage in result.stages[2:])
+
+
+def test_known_connections_narrow_each_wait_to_the_discover_appliances_connected() -> None:
+    """eda1 serves cluster x0 and eta1, eda2 cluster x1 and eta2: each waits for its own."""
+    fleet = [*clusters_fleet(2, data=1), box("eta1", Role.TRACE), box("eta2", Role.TRACE)]
+    facts = observe(fleet)
+    facts["eda1"] = facts["eda1"].model_copy(update={"connected": ("x0-m", "x0-d0", "eta1")})
+    facts["eda2"] = facts["eda2"].model_copy(update={"connected": ("x1-d0", "eta2")})
+    result = plan(fleet, facts)
+    assert stage_after(result) == {
+        "command": set(),
+        "discover": {"eca1"},
+        "explore x0 managers": {"eca1", "eda1"},
+        "explore x0 data": {"eca1", "x0-m"},
+        "explore x1 managers": {"eca1", "eda2"},  # connected through its data node
+        "explore x1 data": {"eca1", "x1-m"},
+        "trace 1": {"eca1", "eda1"},
+        "trace 2": {"eca1", "eda2"},
+    }
+
+
+def test_one_discover_with_unknown_connections_makes_everything_wait_for_all() -> None:
+    """If one Discover appliance's list was not read, nobody can say what it serves."""
+    fleet = [*clusters_fleet(1, data=1), box("eta1", Role.TRACE)]
+    facts = observe(fleet)
+    facts["eda1"] = facts["eda1"].model_copy(update={"connected": ("eta1",)})
+    result = plan(fleet, facts)  # eda2's connections: None
+    assert stage_after(result)["explore x0 managers"] == {"eca1", "eda1", "eda2"}
+    assert stage_after(result)["trace"] == {"eca1", "eda1", "eda2"}
+
+
+def test_an_orphan_cluster_still_waits_for_command() -> None:
+    """A cluster no Discover appliance lists waits for Command only (Command before all)."""
+    fleet = clusters_fleet(1, data=1)
+    facts = observe(fleet)
+    for name in ("eda1", "eda2"):
+        facts[name] = facts[name].model_copy(update={"connected": ()})
+    assert stage_after(plan(fleet, facts))["explore x0 managers"] == {"eca1"}
+
+
+# --- the schedule ----------------------------------------------------------------------------
+
+
+def test_each_cluster_s_ingest_is_off_for_its_own_two_stages_only() -> None:
+    """40 clusters of 1 + 4 with room for all: every cluster is off manager + data, no more."""
+    result = plan(clusters_fleet(40), concurrency=200)
+    assert {b.off_estimate for b in result.ingest} == {2 * JOB}
+    assert result.estimate == 4 * JOB  # command, discover, managers, data
+    waves = plan(clusters_fleet(40), concurrency=200, schedule="waves")
+    assert waves.estimate == result.estimate  # nothing to gain here: every stage fits at once
+
+
+def test_with_few_slots_a_cluster_already_off_gets_its_next_node_first() -> None:
+    """Two slots, three clusters of 1 + 2: a halted cluster's data nodes go first.
+
+    So no cluster's ingest is off much longer than its own nodes take (waves: 5 jobs each).
+    """
+    job = 1200.0  # no download
+    result = plan(clusters_fleet(3, data=2), concurrency=2, download_duration=0)
+    # eca1; eda1+eda2; x0-m+x1-m (equal chains, plan order); x0's data; x1's data; x2-m; x2's
+    assert result.estimate == 7 * job
+    assert [b.off_estimate for b in result.ingest] == [2 * job, 3 * job, 2 * job]
+
+
+def test_trace_does_not_wait_for_explore() -> None:
+    """A graph plan runs Trace beside the Explore clusters; waves put it after them."""
+    fleet = [*clusters_fleet(1, data=1), box("eta1", Role.TRACE)]
+    graph = plan(fleet, concurrency=4)
+    waves = plan(fleet, concurrency=4, schedule="waves")
+    assert graph.estimate == 4 * JOB
+    assert waves.estimate == 5 * JOB
+
+
+def test_the_window_defers_what_would_not_finish_and_what_waits_for_it() -> None:
+    """A window of 2.5 jobs: Command and Discover fit, everything after them is deferred."""
+    fleet = [*clusters_fleet(1, data=1), box("eta1", Role.TRACE)]
+    end = NOW + dt.timedelta(seconds=2.5 * JOB)
+    result = plan(fleet, concurrency=4, window_end=end)
+    late = {a.name for a in result.appliances() if a.actionable and not a.fits_window}
+    assert late == {"x0-m", "x0-d0", "eta1"}
+    assert any("3 of 6 appliances" in w for w in result.warnings)
+    assert result.estimate == 4 * JOB  # the whole plan, so the page can say how short it is
+
+
+def test_batches_wait_for_the_batch_before_in_their_stage() -> None:
+    """Batches 1,2 of the Discover stage: batch 2 waits for batch 1, so the stage takes 2 jobs."""
+    fleet = [box("eca1", Role.COMMAND), *(box(f"eda{i}", Role.DISCOVER) for i in range(1, 4))]
+    result = plan(fleet, concurrency=4, batches="1,2")
+    assert result.estimate == 3 * JOB
+
+
+# --- the dispatcher --------------------------------------------------------------------------
+
+
+def test_a_failure_takes_down_only_what_waits_for_it() -> None:
+    """x0's manager fails: its data nodes are lost; x1 and Trace are not."""
+    fleet = [*clusters_fleet(2, data=2), box("eta1", Role.TRACE)]
+    result = plan(fleet)
+    dispatcher = Dispatcher(Graph.build(result.stages, result.waves))
+    for name in ("eca1", "eda1", "eda2"):
+        assert dispatcher.pop() == name or name in dispatcher.started
+        dispatcher.finish(name, ok=True)
+    lost = dispatcher.finish("x0-m", ok=False)
+    assert sorted(lost) == [("x0-d0", "x0-m"), ("x0-d1", "x0-m")]
+    started = []
+    while (ready := dispatcher.pop()) is not None:
+        started.append(ready)
+    assert set(started) == {"x1-m", "eta1"}
+
+
+def test_a_failed_discover_blocks_what_waits_for_it_transitively() -> None:
+    """Every Explore node and Trace waits (directly or through a manager) for eda2."""
+    fleet = [*clusters_fleet(1, data=1), box("eta1", Role.TRACE)]
+    result = plan(fleet)
+    dispatcher = Dispatcher(Graph.build(result.stages, result.waves))
+    dispatcher.finish("eca1", ok=True)
+    dispatcher.finish("eda1", ok=True)
+    lost = dispatcher.finish("eda2", ok=False)
+    assert sorted(lost) == [("eta1", "eda2"), ("x0-d0", "eda2"), ("x0-m", "eda2")]
+
+
+def test_the_longest_chain_goes_first() -> None:
+    """With one slot, the manager (whose data nodes wait for it) starts before Trace."""
+    fleet = [box("eta1", Role.TRACE), *clusters_fleet(1, data=3)]
+    result = plan(fleet, concurrency=1)
+    schedule = simulate(Graph.build(result.stages, result.waves), 1)
+    assert schedule.starts["x0-m"] < schedule.starts["eta1"]
+
+
+def test_a_second_finish_changes_nothing() -> None:
+    """Finishing an appliance twice (a resumed run settles it) never releases twice."""
+    fleet = [*clusters_fleet(1, data=1)]
+    result = plan(fleet)
+    dispatcher = Dispatcher(Graph.build(result.stages, result.waves))
+    dispatcher.finish("eca1", ok=True)
+    dispatcher.finish("eca1", ok=True)
+    assert dispatcher.pop() in {"eda1", "eda2"}
+    assert dispatcher.pop() in {"eda1", "eda2"}
+    assert dispatcher.pop() is None
+
+
+# --- the plan file ---------------------------------------------------------------------------
+
+
+def test_an_edited_plan_that_drops_a_prerequisite_is_refused() -> None:
+    """A stage that no longer waits for its cluster's manager breaks the vendor's order."""
+    result = plan(clusters_fleet(1, data=1))
+    data = json_with(result, "explore x0 data", after=[], after_stages=["command"])
+    with pytest.raises(ValidationError, match="must wait for x0-m"):
+        Plan.model_validate_json(data)
+
+
+def test_an_edited_plan_that_waits_for_a_later_stage_is_refused() -> None:
+    """Waiting for a later stage (a circle in the making) is refused."""
+    result = plan(clusters_fleet(1, data=1))
+    data = json_with(result, "discover", after=["x0-d0"])
+    with pytest.raises(ValidationError, match="x0-d0, which come after it"):
+        Plan.model_validate_json(data)
+
+
+def test_a_plan_file_without_a_schedule_runs_in_waves() -> None:
+    """A plan saved before graphs existed (no `schedule`) keeps the strict waves it was made for."""
+    result = plan(clusters_fleet(1, data=1), schedule="waves")
+    data = result.model_dump(mode="json")
+    del data["schedule"], data["stages"]
+    assert Plan.model_validate(data).schedule == "waves"
+
+
+def test_gates_and_the_graph_schedule_are_one_flag_too_many() -> None:
+    """--pause-after stops between stages: with --schedule graph it is refused; alone, waves."""
+    with pytest.raises(ValidationError, match="use --schedule waves"):
+        Settings.model_validate({"schedule": "graph", "pause_after": "stage"})
+    assert Settings.model_validate({"pause_after": "stage"}).schedule_kind == "waves"
+    assert Settings().schedule_kind == "graph"
+
+
+def json_with(
+    result: Plan, stage: str, *, after: list[str], after_stages: list[str] | None = None
+) -> str:
+    data = result.model_dump(mode="json")
+    for entry in data["stages"]:
+        if entry["name"] == stage:
+            entry["after"] = after
+            if after_stages is not None:
+                entry["after_stages"] = after_stages
+    return json.dumps(data)
+
+
+def test_a_large_fleet_s_plan_names_whole_stages_not_every_discover() -> None:
+    """400 clusters waiting for 300 Discover appliances (not known): the saved plan stays small."""
+    fleet = [box("eca1", Role.COMMAND), *(box(f"eda{i}", Role.DISCOVER) for i in range(300))]
+    for c in range(400):
+        fleet.append(exa(f"x{c}-m", NodeKind.MANAGER, cluster=f"x{c}"))
+        fleet.append(exa(f"x{c}-d", NodeKind.DATA, cluster=f"x{c}"))
+    result = plan(fleet)
+    managers = next(s for s in result.stages if s.name == "explore x0 managers")
+    assert (managers.after_stages, managers.after) == (("command", "discover"), ())
+    assert len(result.waits_for(managers)) == 301
+    assert sum(len(stage.after) for stage in result.stages) == 0
