@@ -81,6 +81,7 @@ class Simulator:
     workdir: Path
     scenario: dict[str, Any]
     mode: str = "file"
+    tls: bool = False  # HTTPS, the inventory's ca_bundle naming the fleet's CA
     inventory: Path = field(init=False)
     proc: subprocess.Popen[bytes] = field(init=False)
 
@@ -95,7 +96,7 @@ class Simulator:
         self._log = (self.workdir / "sim.log").open("wb")
         argv = [sys.executable, str(HERE / "sim_server.py"), str(path)]
         argv += ["--inventory", str(self.inventory), "--summary", str(self._summary)]
-        argv += ["--mode", self.mode]
+        argv += ["--mode", self.mode, *(["--tls"] if self.tls else [])]
         self.proc = subprocess.Popen(argv, cwd=self.workdir, stdout=self._log, stderr=self._log)
         deadline = time.monotonic() + _START_TIMEOUT
         while not ready.exists():

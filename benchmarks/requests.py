@@ -3,12 +3,13 @@
     python benchmarks/requests.py
 
 Upgrades simulated appliances whose job takes 15 minutes and restart 5 (20 minutes in all)
-with the default settings (poll after 5 s, then every 60 s until the 20-minute estimate,
-then from 5 s, x1.5, at most every 60 s; 5 requests/s per appliance), everything scaled by
---time-scale so it runs in seconds, in-process with the real client, steps and runner. The
-simulator counts the requests each appliance received; the same policy is also computed from
-its definition, for this and longer upgrades, to show the count is bounded: it grows by one
-request per poll_interval_max of upgrade, never faster (also when the estimate is wrong).
+with the default settings (poll after 5 s, then waits of half the time left to the 20-minute
+estimate, at least 60 s, then from 5 s, x1.5, at most every 60 s; 5 requests/s per
+appliance), everything scaled by --time-scale so it runs in seconds, in-process with the
+real client, steps and runner. The simulator counts the requests each appliance received;
+the same policy is also computed from its definition, for this and longer upgrades, to show
+the count is bounded: with a right estimate it grows with the logarithm of the upgrade's
+length; past the estimate by one request per poll_interval_max of overrun, never faster.
 """
 
 from __future__ import annotations
@@ -30,17 +31,19 @@ from orchestrator.simulator import Scenario, SimulatedFleet
 
 # Requests besides polling: facts (GET /extrahop, GET /appliances for the Explore and Trace
 # appliances a Discover appliance, as every one here is, lists as connected, and GET /jobs for
-# a job already running), precheck, upload, start the job, and the GET /extrahop after the
-# restart that shows the new version (and is verified).
-FIXED_REQUESTS = 7
+# a job already running), precheck, the backup (create, download, running config), upload,
+# start the job, the GET /extrahop after the restart that shows the new version (and is
+# verified), and the post-checks (processes, license): 13, as the simulator counts them.
+FIXED_REQUESTS = 13
 DEFAULTS = Settings()
 
 
 def poll_times(job: float, restart: float, settings: Settings = DEFAULTS) -> list[float]:
     """When the job is polled, from the policy's definition (steps.job_polls), until DONE.
 
-    One poll after poll_interval, then one every poll_interval_max until the estimate
-    (upgrade_duration + reboot_duration) is reached, one then, and from there backoff
+    One poll after poll_interval, then waits of half the time left to the estimate
+    (upgrade_duration + reboot_duration; at least poll_interval_max) until it is reached, one
+    then, and from there backoff
     (poll_interval, x1.5, at most poll_interval_max) until the job and restart are over.
     """
     end = job + restart
@@ -48,7 +51,7 @@ def poll_times(job: float, restart: float, settings: Settings = DEFAULTS) -> lis
     elapsed = settings.poll_interval
     times = [elapsed]
     while elapsed < end and (left := estimate - elapsed) > settings.poll_interval:
-        elapsed += min(left, settings.poll_interval_max)
+        elapsed += min(left, max(left / 2, settings.poll_interval_max))
         times.append(elapsed)
     interval = settings.poll_interval
     while elapsed < end:

@@ -7,9 +7,11 @@ stays cheap, and a Ctrl-C while the program starts is answered, not a traceback.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not `from typing import`: `--version` then loads no typing module
 if TYPE_CHECKING:
+    from typing import Any
+
     from orchestrator.appliance.client import ApplianceClient
     from orchestrator.core.config import Settings
     from orchestrator.core.errors import OrchestratorError

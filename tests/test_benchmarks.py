@@ -32,19 +32,26 @@ def bench(script: str, *args: str, cwd: Path) -> dict[str, Any]:
 
 
 def test_overhead_benchmark_reports_makespan_memory_cpu_and_requests(tmp_path: Path) -> None:
-    """A 20-appliance overhead run upgrades every appliance and reports each measure."""
+    """A 20-appliance run over HTTP and over TLS, twice each: medians, ranges and start-up."""
     results = bench(
         "overhead.py",
         *("--appliances", "20", "--concurrency", "10", "--job", "0.2", "--restart", "0.1"),
         *("--poll-interval", "0.02", "--poll-interval-max", "0.05"),
+        *("--variants", "http,tls", "--runs", "2", "--startup-runs", "2"),
         cwd=tmp_path,
     )
-    assert results["upgraded"] == 20
-    assert sum(results["waves"].values()) == 20
-    assert results["lower_bound_seconds"] > 0
-    for measure in ("makespan_ratio", "peak_rss_mib", "cpu_ms_per_appliance"):
-        assert results[measure] > 0
-    assert results["requests_per_appliance"] >= 6
+    assert set(results["variants"]) == {"http", "tls"}
+    for found in results["variants"].values():
+        assert len(found["runs"]) == 2
+        assert found["upgraded"]["median"] == 20
+        assert all(sum(run["waves"].values()) == 20 for run in found["runs"])
+        assert found["lower_bound_seconds"]["min"] > 0
+        for measure in ("makespan_ratio", "peak_rss_mib", "cpu_ms_per_appliance"):
+            low, median, high = (found[measure][k] for k in ("min", "median", "max"))
+            assert 0 < low <= median <= high
+        assert found["requests_per_appliance"]["median"] >= 6
+    for command in ("python_ms", "version_ms", "validate_ms"):
+        assert results["startup"][command]["median"] > 0
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl to compare with")

@@ -57,7 +57,14 @@ if TYPE_CHECKING:
     from orchestrator.core.models import Appliance
     from orchestrator.plan.model import ImageInfo
 
-__all__ = ["CHUNK_SIZE", "ApplianceClient", "map_aiohttp_errors", "open_session"]
+__all__ = [
+    "CHUNK_SIZE",
+    "ApplianceClient",
+    "idle_timeout",
+    "map_aiohttp_errors",
+    "open_session",
+    "pool_limit",
+]
 
 _API = "/api/v1"
 _JSON = "application/json"
@@ -68,6 +75,8 @@ _WAIT_INITIAL = 0.5  # seconds before the first retry (plus jitter)
 _WAIT_MAX = 30.0  # longest backoff between two retries, Retry-After aside
 _SERVER_ERROR = 500
 _TOO_MANY_REQUESTS = 429
+_SPARE_CONNECTIONS = 16  # besides one per appliance worked on: ingest halts and restores
+_KEEPALIVE_MAX = 15.0  # aiohttp's default keep-alive, the most an idle connection is kept
 
 Policy = Literal["idempotent", "unprocessed", "once"]
 M = TypeVar("M", bound=BaseModel)
@@ -89,10 +98,13 @@ def open_session(settings: Settings, *, keep_alive: bool = True) -> aiohttp.Clie
 
     Without `keep_alive` every connection closes after its answer: reading each appliance
     once (the plan's facts) then holds one socket per request in flight, not one per appliance.
+    At most `concurrency` appliances are worked on at once, one request each, so that many
+    connections (and a few for ingest) are all a run uses; an idle one is kept for the gap
+    between an appliance's polls (`poll_interval_max`, at most 15 s), not much longer after
+    its appliance is done. Over TLS each open connection holds ~285 KiB.
     """
-    connector = aiohttp.TCPConnector(
-        limit=max(100, 4 * settings.concurrency), limit_per_host=0, force_close=not keep_alive
-    )
+    kept = {"keepalive_timeout": idle_timeout(settings)} if keep_alive else {"force_close": True}
+    connector = aiohttp.TCPConnector(limit=pool_limit(settings), limit_per_host=0, **kept)
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout
     )
@@ -100,6 +112,16 @@ def open_session(settings: Settings, *, keep_alive: bool = True) -> aiohttp.Clie
     return aiohttp.ClientSession(
         connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
     )
+
+
+def pool_limit(settings: Settings) -> int:
+    """Connections open at once: one per appliance worked on, and spares for ingest."""
+    return settings.concurrency + _SPARE_CONNECTIONS
+
+
+def idle_timeout(settings: Settings) -> float:
+    """Seconds an idle connection is kept: `poll_interval_max`, at most aiohttp's 15 s."""
+    return min(_KEEPALIVE_MAX, settings.poll_interval_max)
 
 
 def _throttler(requests_per_second: float) -> Throttler:

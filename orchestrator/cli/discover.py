@@ -8,12 +8,11 @@ on what to complete go to standard error.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.cli.screen import EXIT_OK
+from orchestrator.cli.exitcodes import EXIT_OK
 from orchestrator.core.models import Role
 
 if TYPE_CHECKING:
@@ -81,6 +80,8 @@ def add_discover(sub: Any, command: Any) -> None:  # noqa: ANN401 - argparse's p
 
 def discover(app: App) -> int:
     """Read the console's appliances and write (or merge) the inventory."""
+    import asyncio  # noqa: PLC0415 - not loaded by the parser that imports this module
+
     from orchestrator.workflow.discover import Request  # noqa: PLC0415 - aiohttp, only here
     from orchestrator.workflow.discover import discover as run  # noqa: PLC0415
 

@@ -21,12 +21,12 @@ def main() -> int:
     """Load and run the command line; exit code."""
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     if sys.argv[1:] == ["--version"]:  # answered without loading the command line
-        from orchestrator.core.about import tool_version  # noqa: PLC0415 - the light path
+        from orchestrator.core.release import RELEASE  # noqa: PLC0415 - the light path
 
-        sys.stdout.write(f"orchestrator {tool_version()}\n")
+        sys.stdout.write(f"orchestrator {RELEASE}\n")
         return 0
     try:
-        from orchestrator.cli.main import main as run  # noqa: PLC0415 - loading is what is guarded
+        from orchestrator.cli.start import main as run  # noqa: PLC0415 - loading is what is guarded
     except KeyboardInterrupt:
         sys.stderr.write("interrupted before anything was changed\n")
         return EXIT_INCOMPLETE

@@ -1,40 +1,27 @@
-"""Command line: sub-commands, output, logging setup, and errors mapped to exit codes.
+"""The commands that plan, run and look after runs: one `App` per invocation.
 
-The only module (with `orchestrator.cli.screen`) that prints or exits. Exit codes: 0 everything
-upgraded or already current; 1 an appliance failed or was blocked; 2 bad input or
-configuration (nothing changed); 3 incomplete (interrupted, or the window closed with work
-left: `resume` continues). `watch` stopped with Ctrl-C: 130 (the run goes on).
+`orchestrator.cli.start` parses the command line, answers `validate`, `help` and
+`completion` itself, and loads this module for every other command; it maps errors to exit
+codes (0 done, 1 failed, 2 bad input, 3 incomplete, 4 declined).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import signal
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
-from orchestrator.cli import terminal
-from orchestrator.cli.args import UsageError, parse_command_line, reviewed, settings_from
+from orchestrator.cli.args import UsageError, reviewed, settings_from
 from orchestrator.cli.confirm import Verdict, confirm
-from orchestrator.cli.errortext import say_error
-from orchestrator.cli.helpcmd import SELF_COMMANDS
-from orchestrator.cli.runtime import prepare_process
-from orchestrator.cli.screen import (
+from orchestrator.cli.exitcodes import (
     EXIT_BAD_INPUT,
     EXIT_DECLINED,
-    EXIT_FAILED,
-    EXIT_INCOMPLETE,
     EXIT_OK,
 )
 from orchestrator.cli.statecmds import StateCommands
-from orchestrator.cli.voice import Voice, environment, log_format_for
-from orchestrator.core.errors import ConfigError, OrchestratorError
-from orchestrator.core.statehome import db_flag
-from orchestrator.engine.logs import configure_logging
+from orchestrator.core.errors import ConfigError
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import new_run_id, runs
 from orchestrator.journal.legacy import legacy_notice
@@ -69,21 +56,6 @@ class App(StateCommands):
         notice = legacy_notice(settings, explicit=args.state_db_given) if uses_state else None
         if notice is not None:
             self.say(f"note: {notice}", event="state_db.legacy_found", style="yellow")
-
-    # ----------------------------------------------------------------- validate
-    def validate(self) -> int:
-        """Parse and check the inventory; no network."""
-        inventory = load_inventory(self.args.inventory)
-        self.warn(inventory)
-        roles: dict[str, int] = {}
-        for appliance in inventory.appliances:
-            key = appliance.role.value if appliance.role else "role from platform"
-            roles[key] = roles.get(key, 0) + 1
-        detail = ", ".join(f"{n} {r}" for r, n in roles.items())
-        count = len(inventory.appliances)
-        noun = "appliance" if count == 1 else "appliances"
-        self.out.print(f"{inventory.source}: OK, {count} {noun} ({detail})", markup=False)
-        return EXIT_OK
 
     # --------------------------------------------------------------------- plan
     def plan(self) -> int:
@@ -313,7 +285,6 @@ class App(StateCommands):
 
 
 _COMMANDS: dict[str, Callable[[App], int]] = {
-    "validate": App.validate,
     "plan": App.plan,
     "apply": App.apply,
     "resume": App.resume,
@@ -332,77 +303,6 @@ _COMMANDS: dict[str, Callable[[App], int]] = {
 }
 
 
-def _interrupt(_signum: int, _frame: Any) -> None:  # noqa: ANN401 - the signal module's frame
-    """SIGTERM means what SIGINT means, for the whole life of the command.
-
-    A background job of a non-interactive shell starts with SIGINT ignored: SIGTERM is then
-    an interrupt of its own (`kill %1` stops `orchestrator simulate ... &`).
-    """
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        raise KeyboardInterrupt
-    signal.raise_signal(signal.SIGINT)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line and return the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    command, app = "", None
-    voice = Voice(log_format_for(argv, environment()))
-    try:
-        terminal.install()
-        voice = Voice(log_format_for(argv, environment()))  # on the streams that outlive it
-        configure_logging(voice.fmt)
-        signal.signal(signal.SIGTERM, _interrupt)
-        prepare_process()
-        args = parse_command_line(argv)
-        if args.command in SELF_COMMANDS:  # help, completion: no settings needed
-            return SELF_COMMANDS[args.command](args)
-        args.state_db_given = any(a == "--state-db" or a.startswith("--state-db=") for a in argv)
-        command, app = args.command, App(args, argv)
-        return _COMMANDS[command](app)
-    except UsageError as exc:
-        say_error(voice, exc, event="usage.refused")
-        return EXIT_BAD_INPUT
-    except OrchestratorError as exc:  # one line, or a heading and a line per problem
-        say_error(voice, exc, event=_error_event(exc))
-        return EXIT_FAILED if _is_runtime(exc) else EXIT_BAD_INPUT
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        return _interrupted(app.voice if app is not None else voice, command, app)
-
-
-def _error_event(exc: OrchestratorError) -> str:
-    """`error.config_error`, `error.drift_error`...: the kind of error, for machines."""
-    name = type(exc).__name__
-    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
-    return f"error.{snake}"
-
-
-def _interrupted(voice: Voice, command: str, app: App | None) -> int:
-    """Ctrl-C (or SIGTERM) outside a run: planning, a prompt, a read, the report, the webhook."""
-    if app is not None and app.finished is not None:
-        voice.say(
-            "interrupted after the run ended: its journal is complete (`status`)",
-            event="command.interrupted",
-        )
-        app.log_finished(app.finished)
-        return app.finished.exit_code
-    if command == "restore-ingest":
-        inventory = app.args.inventory if app is not None else "INVENTORY"
-        db = db_flag(app.settings.state_db) if app is not None else ""
-        voice.say(
-            f"interrupted: run `orchestrator restore-ingest {inventory}{db}` again to finish",
-            event="command.interrupted",
-        )
-    elif command == "watch":
-        voice.say("stopped watching; the run (if it is going) goes on", event="watch.stopped")
-        return 130
-    else:
-        voice.say("interrupted before anything was changed", event="command.interrupted")
-    logging.shutdown()
-    return EXIT_INCOMPLETE
-
-
-def _is_runtime(exc: OrchestratorError) -> bool:
-    from orchestrator.core.errors import ApplianceError  # noqa: PLC0415
-
-    return isinstance(exc, ApplianceError)
+def run_command(app: App) -> int:
+    """Run the command the app was made for; its exit code."""
+    return _COMMANDS[app.args.command](app)

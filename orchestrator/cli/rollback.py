@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from orchestrator.cli.screen import EXIT_BAD_INPUT, EXIT_DECLINED, EXIT_OK
+from orchestrator.cli.exitcodes import EXIT_BAD_INPUT, EXIT_DECLINED, EXIT_OK
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import new_run_id, runs
 from orchestrator.plan import Action

@@ -30,6 +30,9 @@ from rich.progress import (
 from rich.text import Text
 
 from orchestrator.cli import terminal
+from orchestrator.cli.exitcodes import (
+    EXIT_INCOMPLETE,
+)
 from orchestrator.cli.gateprompt import ask_at_terminal
 from orchestrator.cli.live import LiveView
 from orchestrator.cli.voice import LogFormat, Voice, console
@@ -45,6 +48,7 @@ from orchestrator.report.notify import check_url, notify
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine, Iterator
+    from pathlib import Path
 
     from rich.console import Console, RenderableType
 
@@ -54,8 +58,6 @@ if TYPE_CHECKING:
     from orchestrator.journal.gates import Answer
     from orchestrator.plan import Plan
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
-EXIT_DECLINED = 4  # the operator said no at a prompt: nothing was changed
 _HASH_BAR_ABOVE = 64 * 1024 * 1024  # bytes of images: hashing less is too quick for a bar
 # Above this many appliances, the table printed at the end of a run lists only the problems.
 BRIEF_TABLE_ABOVE = 50
@@ -278,9 +280,14 @@ class Screen:
     def _write_reports(self, result: RunReport, folder: RunFolder) -> None:
         targets = [folder.report] if folder.path.is_dir() else []
         targets += [self.settings.report] if self.settings.report else []
+        written: list[Path] | None = None  # rendered once; a second target gets a copy
         for target in targets:
             try:
-                for path in report.write_reports(result, target):
+                if written is None:
+                    paths = written = report.write_reports(result, target)
+                else:
+                    paths = report.copy_reports(written, target)
+                for path in paths:
                     if target == self.settings.report:
                         self.say(f"report written to {path}", event="report.written")
                     else:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from orchestrator.cli.exitcodes import EXIT_BAD_INPUT, EXIT_DECLINED, EXIT_FAILED, EXIT_OK
 from orchestrator.cli.gatecmds import answer_gate
-from orchestrator.cli.screen import EXIT_BAD_INPUT, EXIT_DECLINED, EXIT_FAILED, EXIT_OK, Screen
+from orchestrator.cli.screen import Screen
 from orchestrator.inventory import load_inventory
 from orchestrator.journal import runs, unlock
 

@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from orchestrator.cli.screen import EXIT_BAD_INPUT, EXIT_DECLINED, EXIT_FAILED, EXIT_OK
+from orchestrator.cli.exitcodes import EXIT_BAD_INPUT, EXIT_DECLINED, EXIT_FAILED, EXIT_OK
 from orchestrator.inventory import load_inventory
 from orchestrator.workflow.trust import Sighting, Standing, record_pins, survey
 

@@ -5,28 +5,32 @@ format follows it: console lines when standard error is a terminal, else one JSO
 line (`--log-format` and ORCHESTRATOR_LOG_FORMAT choose). In JSON mode every line a command
 writes there is a JSON object — messages, warnings, errors and hints included — each with
 the run id once there is one; standard output keeps the results (tables, plans, reports).
+
+rich and structlog load when a line is first said, so a command that says nothing (a
+`validate` that finds no fault) never loads them.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import TYPE_CHECKING, Any, Literal
 
-import structlog
-from rich.console import Console
-
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    from rich.console import Console
 
 __all__ = ["LogFormat", "Voice", "console", "log_format_for"]
 
 LogFormat = Literal["console", "json"]
-_log = structlog.get_logger("orchestrator")
 
 
 def console(*, stderr: bool) -> Console:
     """A console that wraps only tables: messages stay one line, even in a log file."""
+    from rich.console import Console  # noqa: PLC0415 - loaded by the first line said
+
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else 120  # rich would assume 80 without a terminal
     return Console(stderr=stderr, highlight=False, width=width, soft_wrap=True)
@@ -54,7 +58,11 @@ class Voice:
 
     def __init__(self, fmt: LogFormat) -> None:
         self.fmt = fmt
-        self.err = console(stderr=True)
+
+    @functools.cached_property
+    def err(self) -> Console:
+        """Standard error for people, made when first used."""
+        return console(stderr=True)
 
     def say(
         self,
@@ -67,7 +75,7 @@ class Voice:
     ) -> None:
         """A line for people; in JSON mode the event `event` with `message=text`."""
         if self.fmt == "json":
-            getattr(_log, level)(event, message=text, **fields)
+            getattr(_json_log(), level)(event, message=text, **fields)
         else:
             self.err.print(text, style=style, markup=False)
 
@@ -78,6 +86,17 @@ class Voice:
     def warning(self, text: str, *, event: str = "command.warned") -> None:
         """`warning: text`, in yellow for people."""
         self.say(f"warning: {text}", event=event, level="warning", style="yellow")
+
+
+def _json_log() -> Any:  # noqa: ANN401 - structlog's bound logger, loaded here
+    """The structlog logger, configured for JSON lines unless a command configured it already."""
+    import structlog  # noqa: PLC0415 - loaded by the first JSON line
+
+    from orchestrator.engine.logs import configure_logging  # noqa: PLC0415 - with structlog
+
+    if not structlog.is_configured():
+        configure_logging("json")
+    return structlog.get_logger("orchestrator")
 
 
 def environment() -> Mapping[str, str]:

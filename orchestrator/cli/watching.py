@@ -12,8 +12,8 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
+from orchestrator.cli.exitcodes import EXIT_BAD_INPUT, EXIT_INCOMPLETE
 from orchestrator.cli.live import LiveView
-from orchestrator.cli.screen import EXIT_BAD_INPUT, EXIT_INCOMPLETE
 from orchestrator.core.statehome import RunFolder, db_flag
 from orchestrator.journal import runs
 from orchestrator.plan import Plan

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import getpass
-import importlib.metadata
 import os
 import socket
 
-__all__ = ["host_name", "tool_version", "user_name"]
+from orchestrator.core.release import RELEASE
 
-DISTRIBUTION = "extrahop-orchestrator"
+__all__ = ["host_name", "tool_version", "user_name"]
 
 
 def tool_version() -> str:
-    """The installed release (`0.1.0`), or `(not installed)` when run from a source tree."""
-    try:
-        return importlib.metadata.version(DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        return "(not installed)"
+    """The release (`0.1.0`), a constant, so `--version` reads no package metadata."""
+    return RELEASE
 
 
 def host_name() -> str:

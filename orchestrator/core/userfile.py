@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from orchestrator.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
     from pathlib import Path
 
 __all__ = [
@@ -38,6 +38,7 @@ _KINDS = (
     (stat.S_ISCHR, "a character device"),
     (stat.S_ISBLK, "a block device"),
 )
+_BLOCK = 1 << 20  # characters of a text written in pieces, encoded and written at once
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -101,12 +102,33 @@ def _refuse_irregular(path: Path, mode: int) -> None:
     raise NotRegularFileError(path, kind)
 
 
-def write_atomically(path: Path, text: str, what: str = "the report") -> None:
-    """Write `text` (UTF-8) as `write_bytes_atomically` does."""
-    write_bytes_atomically(path, text.encode("utf-8"), what)
+def write_atomically(path: Path, text: str | Iterable[str], what: str = "the report") -> None:
+    """Write `text` (UTF-8) as `write_bytes_atomically` does.
+
+    `text` may come in pieces (a large report's JSON, its HTML page): they are encoded and
+    written a MiB at a time, so the whole text is never held in memory, nor the list of
+    pieces that joining it would build (ten times the text's size for indented JSON).
+    """
+    data = text.encode("utf-8") if isinstance(text, str) else _encoded(text)
+    write_bytes_atomically(path, data, what)
 
 
-def write_bytes_atomically(path: Path, data: bytes, what: str = "the report") -> None:
+def _encoded(pieces: Iterable[str]) -> Iterator[bytes]:
+    """The pieces as UTF-8, joined into blocks of about `_BLOCK` characters."""
+    block: list[str] = []
+    size = 0
+    for piece in pieces:
+        block.append(piece)
+        size += len(piece)
+        if size >= _BLOCK:
+            yield "".join(block).encode("utf-8")
+            block, size = [], 0
+    yield "".join(block).encode("utf-8")
+
+
+def write_bytes_atomically(
+    path: Path, data: bytes | Iterable[bytes], what: str = "the report"
+) -> None:
     """Write `data` as `replace_atomically` does, private (0600) in a private folder (0700).
 
     Readable by its owner only, like everything else a run writes. ConfigError naming `what`
@@ -120,7 +142,7 @@ def write_bytes_atomically(path: Path, data: bytes, what: str = "the report") ->
         raise ConfigError(f"cannot write {what} {path}: {reason}") from exc
 
 
-def replace_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
+def replace_atomically(path: Path, data: bytes | Iterable[bytes], mode: int = 0o600) -> None:
     """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`.
 
     A reader sees the old file or the new, never half; the temporary file is removed if
@@ -130,7 +152,8 @@ def replace_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for block in (data,) if isinstance(data, bytes) else data:
+                handle.write(block)
             handle.flush()
             os.fsync(handle.fileno())
         temporary.chmod(mode)  # exactly `mode`, whatever the umask

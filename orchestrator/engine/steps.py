@@ -67,17 +67,18 @@ async def backoff(settings: Settings) -> AsyncIterator[float]:
 async def job_polls(settings: Settings, expected: float) -> AsyncIterator[float]:
     """Sleep before each poll of a job expected to take `expected` seconds, yielding after each.
 
-    One poll after `poll_interval` (the job runs, or failed at once), then one every
-    `poll_interval_max` (operators still see it progress) until the estimate is reached, a
-    poll right then, and from there `backoff`: fast polling where the job is likely to end,
-    ever slower if it overruns. A job that ends long before its estimate is seen within
-    `poll_interval_max`, as with plain backoff once it has grown.
+    One poll after `poll_interval` (the job runs, or failed at once); then, while the job is
+    not expected to be done, each wait is half the time left to the estimate (at least
+    `poll_interval_max`), so polls grow denser towards it; a poll right at the estimate, and
+    from there `backoff`: fast polling where the job is likely to end, ever slower if it
+    overruns. A job that ends before its estimate is seen no later than the estimate and at
+    most `poll_interval_max` or half the time left at the poll before.
     """
     end = time.monotonic() + expected
     await asyncio.sleep(settings.poll_interval)
     yield settings.poll_interval
     while (left := end - time.monotonic()) > settings.poll_interval:
-        interval = min(left, settings.poll_interval_max)
+        interval = min(left, max(left / 2, settings.poll_interval_max))
         await asyncio.sleep(interval)
         yield interval
     async for interval in backoff(settings):

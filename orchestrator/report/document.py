@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.core.errors import ConfigError
 from orchestrator.core.models import FINAL_OUTCOMES, Outcome
 from orchestrator.core.text import format_duration
 from orchestrator.core.userfile import write_atomically
@@ -31,6 +32,7 @@ from orchestrator.report.words import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from orchestrator.core.models import (
@@ -49,11 +51,13 @@ __all__ = [
     "OUTCOME_STYLES",
     "SCHEMA_VERSION",
     "STATUS_STYLES",
+    "copy_reports",
     "format_duration",
     "ingest_by_cluster",
     "ingest_left_disabled",
     "ingest_sentence",
     "iso",
+    "json_pieces",
     "origin_document",
     "own_error",
     "report_paths",
@@ -72,6 +76,7 @@ __all__ = [
 
 # 2: per-step times, `summary`, `origin`, `window_end`, `ingest_state` (docs/report.md).
 SCHEMA_VERSION = 2
+_JSON = json.JSONEncoder(indent=2, ensure_ascii=False)  # what json.dumps(indent=2) uses
 
 
 def _counts(report: RunReport) -> dict[str, int]:
@@ -234,7 +239,13 @@ def started_payload(run_id: str, plan: Plan, origin: RunOrigin, *, resumed: bool
 
 def to_json(report: RunReport) -> str:
     """The report as indented JSON text ending with a newline."""
-    return json.dumps(summary_payload(report), indent=2, ensure_ascii=False) + "\n"
+    return "".join(json_pieces(report))
+
+
+def json_pieces(report: RunReport) -> Iterator[str]:
+    """`to_json`'s text in pieces, to be written as they come (a large run's is tens of MB)."""
+    yield from _JSON.iterencode(summary_payload(report))
+    yield "\n"
 
 
 def report_paths(path: Path) -> tuple[Path, Path, Path]:
@@ -249,13 +260,34 @@ def report_paths(path: Path) -> tuple[Path, Path, Path]:
 
 def write_reports(report: RunReport, path: Path) -> list[Path]:
     """Write the JSON, Markdown and HTML reports atomically; the paths written, JSON first."""
-    from orchestrator.report.html import run_page  # noqa: PLC0415 - Jinja2, at the run's end
+    from orchestrator.report.html import run_page_pieces  # noqa: PLC0415 - Jinja2, at the end
 
     json_path, markdown_path, html_path = report_paths(path)
-    write_atomically(json_path, to_json(report))
+    write_atomically(json_path, json_pieces(report))
     write_atomically(markdown_path, to_markdown(report))
-    write_atomically(html_path, run_page(report))
+    write_atomically(html_path, run_page_pieces(report))
     return [json_path, markdown_path, html_path]
+
+
+def copy_reports(written: list[Path], path: Path) -> list[Path]:
+    """The reports `write_reports` wrote, copied to `path` (its JSON, Markdown, HTML paths).
+
+    Rendering a large run's reports costs more than the run's own requests did: a second
+    place (the run's folder and `--report`) gets a copy, one file in memory at a time.
+    """
+    copies = list(report_paths(path))
+    for source, copy in zip(written, copies, strict=True):
+        write_atomically(copy, _read_pieces(source))
+    return copies
+
+
+def _read_pieces(path: Path) -> Iterator[str]:
+    """A written report's text, a MiB at a time."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            yield from iter(lambda: handle.read(1 << 20), "")
+    except OSError as exc:
+        raise ConfigError(f"cannot read report {path}: {exc.strerror or exc}") from exc
 
 
 def write_page(path: Path, text: str, what: str) -> Path:

@@ -39,11 +39,13 @@ from orchestrator.report.words import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from orchestrator.core.models import ApplianceResult, GateRecord, RunOrigin, RunReport
     from orchestrator.plan import Plan, Wave
     from orchestrator.report.plantimeline import ProjectedLine
 
-__all__ = ["plan_page", "run_page"]
+__all__ = ["plan_page", "run_page", "run_page_pieces"]
 
 _STEP_LEGEND = [
     ("seg upload", "upload"),
@@ -81,9 +83,15 @@ def _environment() -> jinja2.Environment:
 
 
 def _render(template: str, **context: Any) -> str:  # noqa: ANN401 - the template's values
+    return "".join(_pieces(template, **context))
+
+
+def _pieces(template: str, **context: Any) -> Iterator[str]:  # noqa: ANN401 - the values
+    """The page in the pieces Jinja2 renders it in, to be written as they come."""
     now = local_time(dt.datetime.now(dt.UTC))
     page = _environment().get_template(template)
-    return page.render(tool_version=tool_version(), written_at=now, **context) + "\n"
+    yield from page.generate(tool_version=tool_version(), written_at=now, **context)
+    yield "\n"
 
 
 # --- a run -----------------------------------------------------------------------------------
@@ -91,7 +99,12 @@ def _render(template: str, **context: Any) -> str:  # noqa: ANN401 - the templat
 
 def run_page(report: RunReport) -> str:
     """The run's report as one HTML page."""
-    return _render(
+    return "".join(run_page_pieces(report))
+
+
+def run_page_pieces(report: RunReport) -> Iterator[str]:
+    """`run_page` in pieces, to be written as they come (a large run's is tens of MB)."""
+    return _pieces(
         "run.html.j2",
         heading="Firmware upgrade dry run" if report.dry_run else "Firmware upgrade run",
         run_id=report.run_id,

@@ -19,6 +19,7 @@ from orchestrator.core.tls import TlsCheck, group_by_check, tls_check_text
 from orchestrator.plan import Action, Plan, PlannedAppliance, bracket_waves
 from orchestrator.plan.console import key_lines
 from orchestrator.report.batchwords import batch_lines
+from orchestrator.report.fixedrows import fixed_rows
 from orchestrator.report.schedulewords import schedule_lines
 
 if TYPE_CHECKING:
@@ -329,13 +330,19 @@ def _two_line_width(version: str) -> int:
     return max(len(current) + 2, len(target)) if arrow else len(version)
 
 
-def _wave_table(lines: tuple[PlannedAppliance, ...], layout: _Layout) -> Table:
+def _wave_table(lines: tuple[PlannedAppliance, ...], layout: _Layout) -> RenderableType:
+    rows = [
+        (_cells(line, layout.digits), "red" if line.action is Action.REFUSED else "")
+        for line in lines
+    ]
+    fixed = fixed_rows(_COLUMNS, rows, layout.widths, layout.width)
+    if fixed is not None:  # every cell fits: the same text, without rich's per-cell layout
+        return fixed
     table = Table(box=None, padding=(0, 1), show_edge=False)
     for column, width in zip(_COLUMNS, layout.widths, strict=True):
         table.add_column(column, overflow="fold", width=width)
-    for line in lines:
-        style = "red" if line.action is Action.REFUSED else ""
-        table.add_row(*_cells(line, layout.digits), style=style)
+    for cells, style in rows:
+        table.add_row(*cells, style=style)
     return table
 
 

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from orchestrator import workflow
 from orchestrator.core.config import Settings, resolve_settings
 from orchestrator.core.errors import ConfigError, InventoryError, OrchestratorError, PlanError
+from orchestrator.core.userfile import write_atomically
 from orchestrator.inventory import load_inventory
 from orchestrator.plan.file import load_plan
 
@@ -183,3 +184,13 @@ def test_an_image_spoilt_after_validation_fails_the_plan_in_one_line(
     assert str(image) in str(error)
     assert reason in str(error)
     assert "\n" not in str(error)
+
+
+def test_text_given_in_pieces_is_written_whole_and_private(tmp_path: Path) -> None:
+    """A large report written piece by piece reads back as the joined text, mode 0600."""
+    pieces = [f"line {n} ünïcode\n" for n in range(200_000)]  # several blocks of a MiB
+    path = tmp_path / "out" / "report.json"
+    write_atomically(path, iter(pieces))
+    assert path.read_text(encoding="utf-8") == "".join(pieces)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["report.json"]  # no temporary left

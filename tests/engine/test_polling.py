@@ -47,17 +47,33 @@ def instant_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 @pytest.mark.usefixtures("instant_sleep")
-def test_polls_once_early_then_every_max_until_the_estimate_then_backs_off() -> None:
+def test_polls_once_early_then_halves_the_time_left_until_the_estimate_then_backs_off() -> None:
+    """Waits of half the time left (at least poll_interval_max), one poll at the estimate."""
     settings = Settings(poll_interval=5, poll_interval_max=60)
-    sleeps = _sleeps(settings, 200.0, 10)
-    assert sleeps == [5, 60, 60, 60, 15, 5, 7.5, 11.25, 16.875, 25.3125]
-    assert sum(sleeps[:5]) == 200.0  # one poll exactly at the estimate
+    sleeps = _sleeps(settings, 200.0, 8)
+    assert sleeps == [5, 97.5, 60, 37.5, 5, 7.5, 11.25, 16.875]
+    assert sum(sleeps[:4]) == 200.0  # one poll exactly at the estimate
 
 
 @pytest.mark.usefixtures("instant_sleep")
-def test_never_waits_longer_than_poll_interval_max() -> None:
+def test_a_long_job_is_polled_a_few_times_before_its_estimate() -> None:
+    """A 20-minute job: 7 polls up to its estimate (21 at one per poll_interval_max)."""
     settings = Settings(poll_interval=5, poll_interval_max=60)
-    assert max(_sleeps(settings, 3600.0, 200)) == 60
+    sleeps = _sleeps(settings, 1200.0, 7)
+    assert sum(sleeps) == 1200.0
+    assert len(sleeps) == 7
+
+
+@pytest.mark.usefixtures("instant_sleep")
+def test_a_job_ending_early_is_seen_by_its_estimate_and_within_half_the_time_left() -> None:
+    """The wait after a poll at t is never more than half of `estimate - t`, nor past it."""
+    settings = Settings(poll_interval=5, poll_interval_max=60)
+    polled = 0.0
+    for sleep in _sleeps(settings, 3600.0, 12):
+        left = 3600.0 - polled
+        assert sleep <= max(left / 2, settings.poll_interval_max)
+        assert sleep <= left or polled >= 3600.0
+        polled += sleep
 
 
 @pytest.mark.usefixtures("instant_sleep")
@@ -70,7 +86,8 @@ def test_request_economy_prediction_is_bounded() -> None:
     twenty = request_economy.predict(900.0, 300.0)["counted"]
     ninety = request_economy.predict(3600.0, 1800.0)["counted"]
     assert twenty <= 26  # no more than the plain backoff it replaced
-    assert ninety <= 5400 / 60 + 10  # about one per poll_interval_max
+    assert twenty <= request_economy.FIXED_REQUESTS + 3  # a right estimate: 3 polls counted
+    assert ninety <= 5400 / 60 + 10  # past the estimate: about one per poll_interval_max
 
 
 def _planned(estimate: Estimate) -> PlannedAppliance:

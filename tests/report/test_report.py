@@ -23,6 +23,7 @@ from orchestrator.core.models import (
 from orchestrator.plan import Plan
 from orchestrator.report.document import (
     SCHEMA_VERSION,
+    copy_reports,
     format_duration,
     report_paths,
     run_status,
@@ -509,6 +510,16 @@ def test_write_reports_overwrites_existing_files(tmp_path: Path) -> None:
     path.write_text("old", encoding="utf-8")
     write_reports(make_report(), path)
     assert json.loads(path.read_text(encoding="utf-8"))["run_id"] == "run-42"
+
+
+def test_a_second_place_gets_a_copy_of_the_reports_rendered_once(tmp_path: Path) -> None:
+    """The run's folder and `--report` hold the same three files, each private to its owner."""
+    written = write_reports(make_report(), tmp_path / "run" / "report.json")
+    copies = copy_reports(written, tmp_path / "out" / "run.json")
+    assert copies == list(report_paths(tmp_path / "out" / "run.json"))
+    for source, copy in zip(written, copies, strict=True):
+        assert copy.read_bytes() == source.read_bytes()
+        assert copy.stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.parametrize(
