@@ -33,8 +33,7 @@ from orchestrator.simulator import Scenario, SimulatedFleet
 # appliances a Discover appliance, as every one here is, lists as connected, and GET /jobs for
 # a job already running), precheck, the backup (create, download, running config), upload,
 # start the job, the GET /extrahop after the restart that shows the new version (and is
-# verified), and the post-checks (processes, license): 13, as the simulator counts them (7
-# before backups).
+# verified), and the post-checks (processes, license): 13, as the simulator counts them.
 FIXED_REQUESTS = 13
 DEFAULTS = Settings()
 

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 Event = dict[str, Any]
 WAVES = [["eca1"], ["eda1"], ["exa-m1"], ["exa-d1"], ["eta1"]]
 NAMES = [name for wave in WAVES for name in wave]
+# The vendor's rules order every pair of waves but Explore and Trace (graph plans run them
+# side by side): Command before all, Discover before Explore and Trace, managers before data.
+UNORDERED = {(2, 4), (3, 4)}
 
 
 def slow_lab() -> dict[str, Any]:
@@ -54,7 +57,7 @@ def has(kind: str, appliance: str | None = None, **data: object) -> Callable[[li
 
 
 def assert_fleet_finished_cleanly(sim: Sim, *, may_upload_again: str | None = None) -> None:
-    """Every appliance on the target, ingest enabled, nothing done twice, waves in order.
+    """Every appliance on the target, ingest enabled, nothing done twice, the vendor's order.
 
     `may_upload_again`: the appliance whose upload a kill may have caught between its 201 and
     the journal (uploaded at most twice; its job, like every job, started once).
@@ -83,7 +86,9 @@ def assert_fleet_finished_cleanly(sim: Sim, *, may_upload_again: str | None = No
         )
         for name in NAMES
     }
-    for earlier, later in itertools.pairwise(WAVES):
+    for (i, earlier), (j, later) in itertools.combinations(enumerate(WAVES), 2):
+        if (i, j) in UNORDERED:
+            continue
         assert max(times[n][1] for n in earlier) < min(times[n][0] for n in later)
 
 

@@ -36,8 +36,49 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 Address = tuple[str, int | None]
 
 
+class InventoryIndex:
+    """The inventory's Explore and Trace appliances (or of unknown role), by address and name.
+
+    Built once per gathering, so matching a Discover appliance's list is linear in its length.
+    """
+
+    def __init__(self, inventory: Sequence[Appliance]) -> None:
+        candidates = [a for a in inventory if a.role is None or a.role in _CONNECTABLE]
+        self.position = {a.name: index for index, a in enumerate(candidates)}
+        self.by_address: dict[Address, Appliance] = {}
+        self.by_default_port: dict[str, Appliance] = {}  # host -> one on its scheme's port
+        self.by_name: dict[str, Appliance] = {}
+        for appliance in reversed(candidates):  # the first in inventory order wins
+            address = _address(appliance.url)
+            if address is not None:
+                self.by_address[address] = appliance
+                scheme = urlsplit(appliance.url).scheme
+                if address[1] == _DEFAULT_PORTS.get(scheme):
+                    self.by_default_port[address[0]] = appliance
+            self.by_name[appliance.name.casefold()] = appliance
+
+    def match(self, item: ListedAppliance) -> Appliance | None:
+        """The inventory appliance `item` is: by its address, else by its name."""
+        hostname = item.hostname.strip()
+        if hostname:
+            listed = _address(f"scheme://{hostname}")
+            if listed is not None and listed[1] is not None:
+                found = self.by_address.get(listed)
+            elif listed is not None:
+                found = self.by_default_port.get(listed[0])
+            else:
+                found = None
+            if found is not None:
+                return found
+        for label in (item.display_name, item.nickname):
+            found = self.by_name.get(label.strip().casefold()) if label.strip() else None
+            if found is not None:
+                return found
+        return None
+
+
 async def read_connections(
-    client: ConsoleReader, discover: Appliance, inventory: Sequence[Appliance]
+    client: ConsoleReader, discover: Appliance, inventory: Sequence[Appliance] | InventoryIndex
 ) -> tuple[str, ...] | None:
     """The inventory names `discover` lists as connected; None (and a warning) if not known."""
     try:
@@ -53,14 +94,12 @@ async def read_connections(
 
 
 def connected_names(
-    listed: Sequence[ListedAppliance], discover: Appliance, inventory: Sequence[Appliance]
+    listed: Sequence[ListedAppliance],
+    discover: Appliance,
+    inventory: Sequence[Appliance] | InventoryIndex,
 ) -> tuple[str, ...] | str:
     """The inventory names of the listed Explore and Trace appliances, or why not known."""
-    candidates = [
-        a
-        for a in inventory
-        if a.name != discover.name and (a.role is None or a.role in _CONNECTABLE)
-    ]
+    index = inventory if isinstance(inventory, InventoryIndex) else InventoryIndex(inventory)
     found: set[str] = set()
     for item in listed:
         role = role_for_platform(item.platform)
@@ -68,26 +107,11 @@ def connected_names(
             continue
         if role is None:  # an Explore or Trace appliance the platform fails to say?
             return f"it lists {_label(item)}, whose platform names no role"
-        match = _match(item, candidates)
-        if match is None:
+        match = index.match(item)
+        if match is None or match.name == discover.name:
             return f"it lists {_label(item)}, which matches no appliance of the inventory"
         found.add(match.name)
-    return tuple(a.name for a in candidates if a.name in found)
-
-
-def _match(item: ListedAppliance, candidates: Sequence[Appliance]) -> Appliance | None:
-    by_address = next((a for a in candidates if _same_address(item.hostname, a.url)), None)
-    if by_address is not None:
-        return by_address
-    labels = {text.strip().casefold() for text in (item.display_name, item.nickname)} - {""}
-    return next((a for a in candidates if a.name.casefold() in labels), None)
-
-
-def _same_address(hostname: str, url: str) -> bool:
-    """Whether a listed `hostname` (host or host:port) is the inventory URL's host[:port]."""
-    scheme = urlsplit(url).scheme
-    listed = _address(f"{scheme}://{hostname.strip()}") if hostname.strip() else None
-    return listed is not None and listed == _address(url)
+    return tuple(sorted(found, key=index.position.__getitem__))
 
 
 def _address(url: str) -> Address | None:

@@ -24,7 +24,7 @@ from orchestrator.core.models import (
     role_for_platform,
     same_version,
 )
-from orchestrator.engine.connections import read_connections
+from orchestrator.engine.connections import InventoryIndex, read_connections
 from orchestrator.engine.steps import find_running_job
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ async def gather_facts(
     if len(clients) != len(appliances):
         raise ValueError("gather_facts needs one client per appliance")
     limit = asyncio.Semaphore(concurrency)
-    known = appliances if inventory is None else inventory
+    known = InventoryIndex(appliances if inventory is None else inventory)  # built once
     async with asyncio.TaskGroup() as group:
         tasks = [
             group.create_task(_bounded(limit, client, appliance, known))
@@ -67,7 +67,7 @@ async def _bounded(
     limit: asyncio.Semaphore,
     client: FactsPort,
     appliance: Appliance,
-    inventory: Sequence[Appliance],
+    inventory: InventoryIndex,
 ) -> Facts:
     async with limit:
         try:
@@ -81,13 +81,14 @@ async def _bounded(
         appliance=appliance.name,
         version=facts.version,
         platform=facts.platform,
-        connected=facts.connected,
+        # How many, not which: a Discover appliance may list thousands.
+        connected=None if facts.connected is None else len(facts.connected),
         error=facts.error,
     )
     return facts
 
 
-async def _facts(client: FactsPort, appliance: Appliance, inventory: Sequence[Appliance]) -> Facts:
+async def _facts(client: FactsPort, appliance: Appliance, inventory: InventoryIndex) -> Facts:
     info = await client.get_info()
     observed = {"name": appliance.name, "version": info.version, "platform": info.platform}
     platform_role = role_for_platform(info.platform)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from orchestrator.core.models import Appliance, Facts, Firmware, Inventory
     from orchestrator.plan import ImageInfo, IngestBracket
+    from orchestrator.plan.model import Stage
 
 SCHEMA_VERSION = Plan.model_fields["schema_version"].default
 
@@ -306,10 +307,14 @@ def _schedule_differences(saved: Plan, fresh: Plan) -> list[str]:
     differences = []
     for stage in saved.stages:
         other = now.pop(stage.name, None)
-        if other is None or (other.members, set(other.after)) != (stage.members, set(stage.after)):
+        if other is None or _waits(other) != _waits(stage):
             differences.append(f"its stage {stage.name} differs (what it holds or waits for)")
     differences += [f"it has no stage {name}" for name in sorted(now)]
     return differences
+
+
+def _waits(stage: Stage) -> tuple[object, ...]:
+    return (stage.members, set(stage.after), set(stage.after_stages))
 
 
 def _bracket_key(bracket: IngestBracket) -> tuple[object, ...]:

@@ -50,17 +50,27 @@ class Graph:
         """The graph of `stages` (plus batch edges from `waves`)."""
         lines = {line.name: line for wave in waves for line in wave.appliances}
         names = tuple(name for stage in stages for name in stage.members if name in lines)
-        groups: dict[tuple[str, ...], int] = {}
+        members = {stage.name: stage.members for stage in stages}
+        # A group per distinct set of what is waited for: (whole stages, single appliances).
+        keys: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
+        groups: list[tuple[str, ...]] = []
         waits: dict[str, list[int]] = {name: [] for name in names}
+
+        def group_of(whole: tuple[str, ...], single: tuple[str, ...]) -> int:
+            if (whole, single) not in keys:
+                keys[whole, single] = len(groups)
+                expanded = [n for stage in whole for n in members.get(stage, ())]
+                groups.append(tuple(dict.fromkeys([*expanded, *single])))
+            return keys[whole, single]
+
         for stage in stages:
-            if stage.after:
-                group = groups.setdefault(stage.after, len(groups))
+            if stage.after or stage.after_stages:
+                group = group_of(stage.after_stages, stage.after)
                 for name in stage.members:
                     waits[name].append(group)
         for wave in waves:
-            batches = wave.batch_names()
-            for before, batch in itertools.pairwise(batches):
-                group = groups.setdefault(tuple(before), len(groups))
+            for before, batch in itertools.pairwise(wave.batch_names()):
+                group = group_of((), tuple(before))
                 for name in batch:
                     waits[name].append(group)
         graph = cls(

@@ -148,7 +148,9 @@ class Stage(PlanModel):
     kind: WaveKind
     cluster: str | None = None
     members: tuple[str, ...]
-    after: tuple[str, ...] = ()  # the appliances that must end done or skipped first
+    # What must end done or skipped first: whole stages, by name, and single appliances.
+    after_stages: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
     connections_known: bool = True  # False: waits for every Discover appliance (not known)
 
 
@@ -234,6 +236,11 @@ class Plan(PlanModel):
             return bool(self.refusals)
         return any(a.action is Action.REFUSED for a in self.appliances())
 
+    def waits_for(self, stage: Stage) -> frozenset[str]:
+        """Every appliance `stage` waits for: its whole stages' members, and its appliances."""
+        members = {other.name: other.members for other in self.stages}
+        return frozenset(stage.after).union(*(members.get(name, ()) for name in stage.after_stages))
+
     def undecided_found_off(self) -> list[str]:
         """Clusters found with ingest off whose fate the operator has not chosen yet."""
         return [b.cluster for b in self.ingest if b.found_off and b.choice is None]
@@ -295,38 +302,88 @@ def _stage_problems(plan: Plan) -> list[str]:
     staged = [name for stage in plan.stages for name in stage.members]
     if sorted(staged) != sorted(lines):
         return ["the stages do not hold each planned appliance once"]
-    return [problem for stage in plan.stages for problem in _stage_order(stage, lines)]
+    kinds = _Kinds(lines, plan.stages)
+    return [problem for stage in plan.stages for problem in kinds.problems(stage)]
 
 
-def _stage_order(stage: Stage, lines: dict[str, PlannedAppliance]) -> list[str]:
-    def of(kind: WaveKind) -> set[str]:
-        return {n for n, line in lines.items() if line.wave is kind}
+class _Kinds:
+    """The plan's appliances by wave and its stages by name, to check what each stage waits for.
 
-    problems = [
-        f"stage {stage.name}: {name} is not in wave {stage.kind}"
-        for name in stage.members
-        if lines[name].wave is not stage.kind or lines[name].cluster != stage.cluster
-    ]
-    after = set(stage.after)
-    if not after <= set(lines):
-        return [*problems, f"stage {stage.name} waits for appliances the plan does not hold"]
-    order = WAVE_ORDER.index(stage.kind)
-    managers = {n for n in of(WaveKind.EXPLORE_MANAGERS) if lines[n].cluster == stage.cluster}
-    required = set() if stage.kind is WaveKind.COMMAND else of(WaveKind.COMMAND)
-    if stage.kind is WaveKind.EXPLORE_DATA:
-        required |= managers
-    elif stage.kind is not WaveKind.DISCOVER and not stage.connections_known:
-        required |= of(WaveKind.DISCOVER)
-    if not required <= after:
-        missing = ", ".join(sorted(required - after))
-        problems.append(f"stage {stage.name} must wait for {missing} (the vendor's order)")
-    allowed = {n for n in lines if WAVE_ORDER.index(lines[n].wave or stage.kind) < order}
-    if stage.kind is WaveKind.EXPLORE_DATA:
-        allowed = (allowed - of(WaveKind.EXPLORE_MANAGERS)) | managers
-    if not after <= allowed:
-        wrong = ", ".join(sorted(after - allowed))
-        problems.append(f"stage {stage.name} waits for {wrong}, which come after it")
-    return problems
+    Checked stage by stage, never appliance by appliance: a stage may wait for thousands.
+    """
+
+    def __init__(self, lines: dict[str, PlannedAppliance], stages: tuple[Stage, ...]) -> None:
+        self.lines = lines
+        self.stages = {stage.name: stage for stage in stages}
+        self.of: dict[WaveKind, set[str]] = {kind: set() for kind in WAVE_ORDER}
+        self.managers: dict[str | None, set[str]] = {}
+        for name, line in lines.items():
+            if line.wave is not None:
+                self.of[line.wave].add(name)
+            if line.wave is WaveKind.EXPLORE_MANAGERS:
+                self.managers.setdefault(line.cluster, set()).add(name)
+        self.owner = {name: stage.name for stage in stages for name in stage.members}
+
+    def problems(self, stage: Stage) -> list[str]:
+        lines = self.lines
+        problems = [
+            f"stage {stage.name}: {name} is not in wave {stage.kind}"
+            for name in stage.members
+            if lines[name].wave is not stage.kind or lines[name].cluster != stage.cluster
+        ]
+        unknown = [n for n in stage.after if n not in lines]
+        unknown += [n for n in stage.after_stages if n not in self.stages]
+        if unknown:
+            return [
+                *problems,
+                f"stage {stage.name} waits for {', '.join(unknown)}: not in the plan",
+            ]
+        later = [
+            n for n in stage.after if not self._may_wait_for(stage, lines[n].wave, lines[n].cluster)
+        ]
+        later += [
+            n
+            for n in stage.after_stages
+            if not self._may_wait_for(stage, self.stages[n].kind, self.stages[n].cluster)
+        ]
+        if later:
+            problems.append(f"stage {stage.name} waits for {', '.join(later)}, which come after it")
+        missing = self._missing(stage)
+        if missing:
+            problems.append(f"stage {stage.name} must wait for {missing} (the vendor's order)")
+        return problems
+
+    def _may_wait_for(self, stage: Stage, kind: WaveKind | None, cluster: str | None) -> bool:
+        kind = kind or stage.kind
+        if stage.kind is WaveKind.EXPLORE_DATA and kind is WaveKind.EXPLORE_MANAGERS:
+            return cluster == stage.cluster
+        return WAVE_ORDER.index(kind) < WAVE_ORDER.index(stage.kind)
+
+    def _missing(self, stage: Stage) -> str:
+        """What the rules require that `stage` does not wait for, in words ('' if nothing)."""
+        if stage.kind is WaveKind.COMMAND:
+            return ""
+        kinds = [WaveKind.COMMAND]
+        managers = self.managers.get(stage.cluster, set())
+        if stage.kind is WaveKind.EXPLORE_DATA and managers:
+            names = managers
+        else:
+            names = set()
+            if stage.kind is not WaveKind.DISCOVER and not stage.connections_known:
+                kinds.append(WaveKind.DISCOVER)
+        whole, single = set(stage.after_stages), set(stage.after)
+        covered = [kind for kind in kinds if self._all_of(kind, whole, single)]
+        missing = [f"every {kind} appliance" for kind in kinds if kind not in covered]
+        missing += sorted(n for n in names if n not in single and self.owner[n] not in whole)
+        return ", ".join(missing)
+
+    def _all_of(self, kind: WaveKind, whole: set[str], single: set[str]) -> bool:
+        """Whether the stages `whole` and the appliances `single` cover every one of `kind`."""
+        count = sum(
+            len(self.stages[name].members) for name in whole if self.stages[name].kind is kind
+        )
+        count += sum(1 for n in single if self.lines[n].wave is kind and self.owner[n] not in whole)
+        return count >= len(self.of[kind])
 
 
 def _batch_problems(wave: Wave) -> list[str]:

@@ -25,31 +25,42 @@ def schedule_lines(plan: Plan) -> list[str]:
         "then the longest chain of work"
     )
     owner = {name: stage for stage in plan.stages for name in stage.members}
+    stages = {stage.name: stage for stage in plan.stages}
     return [
         head,
-        *(f"{s.name}: {_members(s)}; waits for {waits_text(s, owner)}" for s in plan.stages),
+        *(
+            f"{s.name}: {_members(s)}; waits for {waits_text(s, owner, stages)}"
+            for s in plan.stages
+        ),
     ]
 
 
-def waits_text(stage: Stage, owner: dict[str, Stage]) -> str:
+def waits_text(stage: Stage, owner: dict[str, Stage], stages: dict[str, Stage]) -> str:
     """`command (eca1), discover (eda1, eda2)`, `explore exa managers (all 5)`, or `nothing`.
 
-    `owner`: the stage of each appliance.
+    `owner`: the stage of each appliance; `stages`: every stage by name.
     """
-    if not stage.after:
+    if not stage.after and not stage.after_stages:
         return "nothing"
-    grouped: dict[str, tuple[Stage | None, list[str]]] = {}
+    parts = [_whole(stages[name]) for name in stage.after_stages if name in stages]
+    grouped: dict[str, list[str]] = {}
     for name in stage.after:
         whose = owner.get(name)
-        grouped.setdefault(whose.name if whose else "?", (whose, []))[1].append(name)
-    parts = []
-    for label, (whose, names) in grouped.items():
-        whole = whose is not None and len(names) == len(whose.members) > _LISTED
-        parts.append(f"{label} (all {len(names)})" if whole else f"{label} ({_listed(names)})")
+        grouped.setdefault(whose.name if whose else "?", []).append(name)
+    parts += [f"{label} ({_listed(names)})" for label, names in grouped.items()]
     text = ", ".join(parts)
     if not stage.connections_known and stage.kind in _CONNECTED:
         text += " (connections not known: every Discover appliance)"
     return text
+
+
+def _whole(stage: Stage) -> str:
+    count = len(stage.members)
+    return (
+        f"{stage.name} ({_listed(stage.members)})"
+        if count <= _LISTED
+        else (f"{stage.name} (all {count})")
+    )
 
 
 _CONNECTED = {"explore-managers", "trace"}  # stages that wait for connected Discover appliances

@@ -119,3 +119,34 @@ async def test_a_stop_lets_what_runs_finish_and_resume_keeps_the_order(tmp_path:
     assert second.exit_code == 0
     assert_each_once_in_order(run, version=TARGET, kind="job.created")
     run.fleet.close()
+
+
+async def test_connections_learned_from_discover_narrow_what_a_failure_blocks(
+    tmp_path: Path,
+) -> None:
+    """eda1 serves the cluster, eda2 eta1, eda3 eta2: eda2 failing blocks eta1 alone."""
+    cluster = [f"exa-{kind}{i}" for kind in ("m", "d") for i in (1, 2, 3)]
+    scenario = lab(
+        {"eda2": {"job_result": "FAILED"}},
+        connected={"eda1": cluster, "eda2": ["eta1"], "eda3": ["eta2"]},
+    )
+    scenario["time_scale"] = 0.00005
+    run = await MemoryRun.planned(scenario, tmp_path, fast(concurrency=6))
+    waits = {stage.name: set(run.plan.waits_for(stage)) for stage in run.plan.stages}
+    assert waits["explore exa managers"] == {"eca1", "eda1"}
+    assert waits["trace 2"] == {"eca1", "eda3"}
+    report = await run.run()
+    results = {r.name: r for r in report.results}
+    assert results["eta1"].outcome is Outcome.BLOCKED
+    assert results["eta1"].error == "waits for eda2, which failed"
+    assert "eta1" not in times(run, "job.created")
+    done = {n for n, r in results.items() if r.outcome is Outcome.DONE}
+    assert done == {"eca1", "eda1", "eda3", "eta2", *cluster}
+    assert_prerequisites_first(run, "job.created", after=waits_of(run))
+    run.fleet.close()
+
+
+def waits_of(run: MemoryRun) -> dict[str, set[str]]:
+    """Each appliance's prerequisites as the plan's stages say (connections known)."""
+    plan = run.plan
+    return {name: set(plan.waits_for(stage)) for stage in plan.stages for name in stage.members}

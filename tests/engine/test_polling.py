@@ -86,7 +86,7 @@ def test_request_economy_prediction_is_bounded() -> None:
     twenty = request_economy.predict(900.0, 300.0)["counted"]
     ninety = request_economy.predict(3600.0, 1800.0)["counted"]
     assert twenty <= 26  # no more than the plain backoff it replaced
-    assert twenty <= 10  # a right estimate: a few polls, then the restart
+    assert twenty <= request_economy.FIXED_REQUESTS + 3  # a right estimate: 3 polls counted
     assert ninety <= 5400 / 60 + 10  # past the estimate: about one per poll_interval_max
 
 

@@ -275,7 +275,7 @@ def test_a_graph_projection_keeps_the_vendor_order_and_ends_at_the_estimate() ->
         for name in stage.members:
             if lines[name].steps:
                 start = lines[name].steps[0][1]
-                assert all(lines[before].end <= start for before in stage.after)
+                assert all(lines[before].end <= start for before in plan.waits_for(stage))
     trace, data = lines["eta1"], lines["exa-d1"]
     assert not trace.steps or trace.steps[0][1] < data.end  # Trace does not wait for Explore
 

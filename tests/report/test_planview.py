@@ -234,8 +234,8 @@ EXPECTED_IN_BOTH = [
         "its last (off ~50m 00s by the estimates)"
     ),
     (
-        "explore exa data: 1 appliance (exa-d1); waits for command (eca1), discover (eda1, eda2, "
-        "eda3), explore exa managers (exa-m1)"
+        "explore exa data: 1 appliance (exa-d1); waits for command (eca1), explore exa "
+        "managers (exa-m1)"
     ),
     (
         "trace: 1 appliance (eta1); waits for command (eca1), discover (eda1, eda2, eda3) "
