@@ -5,7 +5,8 @@ benchmark's true job + restart: the same for every appliance), whatever the esti
 
 - **Graph bound** (issue 15): max(longest chain * d, total work / slots). The longest chain
   counts the appliances on the longest path of prerequisites through the plan's `stages`
-  (a stage's members all wait for its `after`: command → discover → managers → data is 4).
+  (a stage's members all wait for every member of its `after_stages` and for each appliance of
+  its `after`: command → discover → managers → data is 4).
 - **Staged bound**: tighter, still a bound. A stage cannot start before its ancestors (every
   stage it waits for, transitively) have all ended: e(s) ≥ e(p) + d for each stage p it waits
   for, and e(s) ≥ ceil(n_anc / c) * d for the n_anc appliances of its ancestors on c slots.
@@ -62,8 +63,10 @@ def _stage_graph(plan: dict[str, Any]) -> tuple[list[int], list[set[int]]]:
     todo = upgraded(plan)
     stage_of = {name: i for i, stage in enumerate(plan["stages"]) for name in stage["members"]}
     sizes = [sum(name in todo for name in stage["members"]) for stage in plan["stages"]]
+    index = {stage["name"]: i for i, stage in enumerate(plan["stages"])}
     waits = [
         {stage_of[name] for name in stage["after"] if name in todo and name in stage_of}
+        | {index[name] for name in stage.get("after_stages", ()) if name in index}
         for stage in plan["stages"]
     ]
     return sizes, waits

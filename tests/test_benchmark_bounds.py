@@ -39,12 +39,13 @@ WAVES = {
     "explore-data": ["a", "b"],
     "trace": ["t"],
 }
+# name, members, whole stages waited for, single appliances waited for (as plan files hold them)
 STAGES = [
-    ("command", ["c1"], []),
-    ("discover", ["d1", "d2", "d3"], ["c1"]),
-    ("explore x managers", ["m"], ["c1", "d1"]),
-    ("explore x data", ["a", "b"], ["c1", "d1", "m"]),
-    ("trace", ["t"], ["c1", "d2"]),
+    ("command", ["c1"], [], []),
+    ("discover", ["d1", "d2", "d3"], ["command"], []),
+    ("explore x managers", ["m"], ["command"], ["d1"]),
+    ("explore x data", ["a", "b"], ["command", "explore x managers"], []),
+    ("trace", ["t"], ["command"], ["d2"]),
 ]
 
 
@@ -62,7 +63,9 @@ def plan(skipped: frozenset[str] = frozenset(), concurrency: int = 2) -> dict[st
             }
             for kind, names in WAVES.items()
         ],
-        "stages": [{"name": s, "members": m, "after": a} for s, m, a in STAGES],
+        "stages": [
+            {"name": s, "members": m, "after_stages": w, "after": a} for s, m, w, a in STAGES
+        ],
         "ingest": [{"cluster": "x", "members": ["m", "a", "b"], "halt": True}],
     }
 
