@@ -72,9 +72,13 @@ async def job_polls(settings: Settings, expected: float) -> AsyncIterator[float]
     `poll_interval_max`), so polls grow denser towards it; a poll right at the estimate, and
     from there `backoff`: fast polling where the job is likely to end, ever slower if it
     overruns. A job that ends before its estimate is seen no later than the estimate and at
-    most `poll_interval_max` or half the time left at the poll before.
+    most `poll_interval_max` or half the time left at the poll before. An estimate longer
+    than half of `job_deadline` is taken as half of it, so polling is back to `backoff` well
+    before the deadline.
     """
-    end = time.monotonic() + expected
+    # An estimate beyond half the job's deadline counts as half the deadline: waits sized by
+    # an estimate far too long must leave the job looked at, often, before the deadline.
+    end = time.monotonic() + min(expected, settings.job_deadline / 2)
     await asyncio.sleep(settings.poll_interval)
     yield settings.poll_interval
     while (left := end - time.monotonic()) > settings.poll_interval:

@@ -77,6 +77,15 @@ def test_a_job_ending_early_is_seen_by_its_estimate_and_within_half_the_time_lef
 
 
 @pytest.mark.usefixtures("instant_sleep")
+def test_an_estimate_longer_than_the_deadline_still_looks_before_the_deadline() -> None:
+    """Estimate 20 minutes, deadline 20 s: polled as if estimated 10 s, then backing off."""
+    settings = Settings(poll_interval=0.5, poll_interval_max=2, job_deadline=20)
+    sleeps = _sleeps(settings, 1200.0, 8)
+    assert max(sleeps) <= 4.75
+    assert sum(sleeps) < 20  # eight looks at the job before its deadline
+
+
+@pytest.mark.usefixtures("instant_sleep")
 def test_no_estimate_is_plain_backoff() -> None:
     settings = Settings(poll_interval=5, poll_interval_max=60)
     assert _sleeps(settings, 0.0, 4) == [5, 5, 7.5, 11.25]
