@@ -1,19 +1,22 @@
-"""Orchestration overhead at scale: makespan vs. the critical-path bound, RSS, CPU, requests.
+"""Orchestration overhead at scale: makespan vs. the plan's lower bound, RSS, CPU, requests.
 
     python benchmarks/overhead.py --appliances 1000 --concurrency 50 --variants http,tls --runs 3
+    python benchmarks/overhead.py --variants graph-http,waves-http --estimates right,short
 
-A fleet of N simulated appliances (1% Command, 10% Trace, Explore clusters of one manager
-and four data nodes making up 20%, the rest Discover) with fixed step durations is upgraded
-by `python -m orchestrator apply` in its own process, against the simulator in another.
-The lower bound is what the plan allows with zero overhead: waves run one after another, and
-a wave of n identical appliances of duration d on c slots cannot end before ceil(n / c) * d
-(some slot must take ceil(n / c) of them; list scheduling reaches exactly that).
+A fleet (`fleets.py`: `--fleet mix` of N appliances, or `clusters40`) with fixed step
+durations is upgraded by `python -m orchestrator apply` in its own process, against the
+simulator in another. The lower bound is what the executed plan allows with zero overhead
+(`bounds.py`: the graph's stages, or the waves one after another); each Explore cluster's
+ingest-off time, from the simulator's events, is set against its own bound (`ingestoff.py`).
 
 Each variant (`VARIANTS`: plain HTTP, or HTTPS with the fleet's own CA as the inventory's
-`ca_bundle`) is run `--runs` times, the variants alternating, on a fresh fleet each time;
-every figure is reported as the median of the runs with their range. Start-up is measured
-too: `orchestrator --version` and `orchestrator validate` of the demo inventory (lab-sim's
-twelve appliances), wall time of `--startup-runs` fresh processes, beside a bare interpreter.
+`ca_bundle`; the plan's default schedule, or `--schedule graph` / `waves`) is run `--runs`
+times with each of `--estimates` (the plan's durations right, 2x long, 2x short), the
+combinations alternating, on a fresh fleet each time; every figure is reported as the median
+of the runs with their range, and graph against waves as the ratio of the medians. Start-up
+is measured too: `orchestrator --version` and `orchestrator validate` of the demo inventory
+(lab-sim's twelve appliances), wall time of `--startup-runs` fresh processes, beside a bare
+interpreter.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import math
 import shutil
 import statistics
 import subprocess
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import fleets
 import yaml
 from harness import (
     HERE,
@@ -44,8 +47,9 @@ from harness import (
     orchestrator_env,
     run_measured,
 )
+from overheadview import table
+from schedmeasure import executed_plan, graph_vs_waves, schedule_measures
 
-CLUSTER_SIZE = 5  # one manager and four data nodes
 DEMO_SCENARIO = HERE.parent / "orchestrator" / "data" / "lab-sim.yaml"
 
 
@@ -58,32 +62,18 @@ class Variant:
     apply_args: tuple[str, ...] = ()
 
 
-# Add a variant here (e.g. `--schedule waves`) and it can be run beside the others.
-VARIANTS = {variant.name: variant for variant in (Variant("http"), Variant("tls", tls=True))}
+def _variants() -> dict[str, Variant]:
+    found = [Variant("http"), Variant("tls", tls=True)]  # the plan's default schedule
+    for schedule in ("graph", "waves"):
+        found.append(Variant(f"{schedule}-http", apply_args=("--schedule", schedule)))
+        found.append(Variant(f"{schedule}-tls", tls=True, apply_args=("--schedule", schedule)))
+    return {variant.name: variant for variant in found}
 
 
-def fleet(count: int) -> list[dict[str, Any]]:
-    """A fleet shaped like a large deployment: all five waves, Explore in clusters."""
-    commands = max(1, count // 100)
-    traces = max(1, count // 10)
-    clusters = max(1, count // (5 * CLUSTER_SIZE)) if count >= 2 * CLUSTER_SIZE else 0
-    discovers = count - commands - traces - clusters * CLUSTER_SIZE
-    if discovers < 1:
-        raise SystemExit("--appliances: at least 3 appliances, please")
-    specs = [{"name": f"eca{i}", "role": "command"} for i in range(commands)]
-    specs += [{"name": f"eda{i}", "role": "discover"} for i in range(discovers)]
-    for c in range(clusters):
-        specs.append(
-            {"name": f"exa{c}-m", "role": "explore", "cluster": f"exa{c}", "node": "manager"}
-        )
-        specs += [
-            {"name": f"exa{c}-d{i}", "role": "explore", "cluster": f"exa{c}", "node": "data"}
-            for i in range(CLUSTER_SIZE - 1)
-        ]
-    specs += [{"name": f"eta{i}", "role": "trace"} for i in range(traces)]
-    for spec in specs:
-        spec["version"] = OLD
-    return specs
+# Add a variant here and it can be run beside the others.
+VARIANTS = _variants()
+# The plan's upgrade and reboot durations: the truth, twice it, half of it.
+ESTIMATES = {"right": 1.0, "long": 2.0, "short": 0.5}
 
 
 def scenario(args: argparse.Namespace) -> dict[str, Any]:
@@ -100,37 +90,35 @@ def scenario(args: argparse.Namespace) -> dict[str, Any]:
             "download_duration": 0,
             "restart_downtime": args.restart / args.time_scale,
         },
-        "appliances": fleet(args.appliances),
+        "appliances": fleets.specs(fleets.shape_of(args.fleet, args.appliances), OLD),
     }
 
 
-def settings(args: argparse.Namespace, workdir: Path) -> dict[str, float | int | str]:
-    """The orchestrator's settings: polling scaled to the durations, estimates matching them."""
+def settings(
+    args: argparse.Namespace, workdir: Path, estimate: str
+) -> dict[str, float | int | str]:
+    """The orchestrator's settings: polling scaled to the durations, estimates `estimate`."""
     return {
         "poll_interval": args.poll_interval,
         "poll_interval_max": args.poll_interval_max,
         "requests_per_second": args.requests_per_second,
         "job_deadline": 60 * (args.job + args.restart),
         "reboot_deadline": 60 * (args.job + args.restart),
-        "upgrade_duration": args.job,
-        "reboot_duration": args.restart,
+        "upgrade_duration": args.job * ESTIMATES[estimate],
+        "reboot_duration": args.restart * ESTIMATES[estimate],
         "state_db": str(workdir / "state.db"),
         "report": str(workdir / "report.json"),
     }
-
-
-def lower_bound(waves: Counter[str], concurrency: int, per_appliance: float) -> float:
-    """Sum over waves of ceil(n / c) * d: no schedule of the plan can finish sooner."""
-    return sum(math.ceil(n / concurrency) * per_appliance for n in waves.values())
 
 
 def _seconds_between(start: str, end: str) -> float:
     return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
 
 
-def run(args: argparse.Namespace, variant: Variant, workdir: Path) -> dict[str, Any]:
-    """Serve the fleet, apply it once in this variant, and measure."""
-    sim = Simulator(workdir, scenario(args), tls=variant.tls)
+def run(args: argparse.Namespace, variant: Variant, estimate: str, workdir: Path) -> dict[str, Any]:
+    """Serve the fleet, apply it once in this variant with these estimates, and measure."""
+    fleet = scenario(args)
+    sim = Simulator(workdir, fleet, tls=variant.tls)
     argv = orchestrator_argv("apply", str(sim.inventory), "--yes", "--log-format", "json")
     argv += ["--concurrency", str(args.concurrency), *variant.apply_args]
     if args.profile is not None:  # py-spy's own costs then count too: for finding hot spots
@@ -140,7 +128,7 @@ def run(args: argparse.Namespace, variant: Variant, workdir: Path) -> dict[str, 
     try:
         measured = run_measured(
             argv,
-            env=orchestrator_env(settings(args, workdir)),
+            env=orchestrator_env(settings(args, workdir, estimate)),
             cwd=workdir,
             stdout=workdir / "apply.out",
             stderr=workdir / "apply.log",
@@ -154,21 +142,25 @@ def run(args: argparse.Namespace, variant: Variant, workdir: Path) -> dict[str, 
     done = [a for a in report["appliances"] if a["outcome"] == "done"]
     failed = {a["name"]: a.get("error") for a in report["appliances"] if a["outcome"] == "failed"}
     waves = Counter(a["wave"] for a in done)
-    bound = lower_bound(waves, args.concurrency, args.job + args.restart)
     makespan = _seconds_between(report["started_at"], report["finished_at"])
+    schedule = schedule_measures(
+        executed_plan(workdir),
+        seen.events,
+        args.job + args.restart,
+        wall=measured.wall_seconds,
+        makespan=makespan,
+    )
     # The simulator's view: first change made to an appliance -> last one back up.
     touched = seen.times("upload.started") + seen.times("job.created")
     sim_span = max(seen.times("restart.finished")) - min(touched)
     requests = sum(seen.requests.values())
-    n = args.appliances
+    n = len(fleet["appliances"])
     return {
         "upgraded": len(done),
         "failed": len(failed),
         "failures": dict(list(failed.items())[:5]),  # what went wrong, for the first few
         "waves": dict(waves),
-        "lower_bound_seconds": round(bound, 3),
-        "makespan_seconds": round(makespan, 3),
-        "makespan_ratio": round(makespan / bound, 4),
+        **schedule,
         "simulator_span_seconds": round(sim_span, 3),
         "process_wall_seconds": round(measured.wall_seconds, 3),
         "peak_rss_mib": round(measured.max_rss_mib, 1),
@@ -216,29 +208,44 @@ def startup(workdir: Path, runs: int) -> dict[str, Any]:
     }
 
 
+def _key(variant: Variant, estimate: str) -> str:
+    """`graph-http`, or `graph-http/short` for estimates other than right."""
+    return variant.name if estimate == "right" else f"{variant.name}/{estimate}"
+
+
 def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Every variant `--runs` times (alternating), then start-up; medians and ranges."""
-    variants = [VARIANTS[name] for name in args.variants]
-    runs: dict[str, list[dict[str, Any]]] = {v.name: [] for v in variants}
+    """Every variant and estimate `--runs` times (alternating), then start-up; medians, ranges."""
+    combos = [(VARIANTS[name], est) for est in args.estimates for name in args.variants]
+    runs: dict[str, list[dict[str, Any]]] = {_key(v, est): [] for v, est in combos}
     for index in range(args.runs):
-        for variant in variants:
-            runs[variant.name].append(run(args, variant, workdir / f"{variant.name}-{index}"))
+        for variant, est in combos:
+            key = _key(variant, est)
+            folder = workdir / f"{key.replace('/', '-')}-{index}"
+            runs[key].append(run(args, variant, est, folder))
+            # What is measured so far, for a series stopped before its end (--workdir keeps it).
+            (workdir / "runs-so-far.json").write_text(json.dumps(runs), encoding="utf-8")
+    variants = {name: summarize(found) for name, found in runs.items()}
+    shape = fleets.shape_of(args.fleet, args.appliances)
     return {
-        "appliances": args.appliances,
+        "fleet": args.fleet,
+        "appliances": len(fleets.specs(shape, OLD)),
+        "shape": vars(shape),
         "concurrency": args.concurrency,
         "job_seconds": args.job,
         "restart_seconds": args.restart,
         "time_scale": args.time_scale,
         "poll_interval": args.poll_interval,
         "poll_interval_max": args.poll_interval_max,
-        "variants": {name: summarize(found) for name, found in runs.items()},
+        "variants": variants,
+        "graph_vs_waves": graph_vs_waves(variants),
         "startup": startup(workdir, args.startup_runs) if args.startup_runs else None,
     }
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--appliances", type=int, default=1000)
+    parser.add_argument("--appliances", type=int, default=1000, help="of the mix fleet")
+    parser.add_argument("--fleet", choices=("mix", "clusters40"), default="mix")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--job", type=float, default=2.0, help="wall seconds of a firmware job")
     parser.add_argument("--restart", type=float, default=1.0, help="wall seconds of a restart")
@@ -253,6 +260,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=["http"],
         help=f"comma-separated, run alternately: {', '.join(VARIANTS)} (default http)",
     )
+    parser.add_argument(
+        "--estimates",
+        type=lambda text: text.split(","),
+        default=["right"],
+        help="the plan's durations, comma-separated: right, long (2x), short (1/2)",
+    )
     parser.add_argument("--tls", action="store_true", help="the same as --variants tls")
     parser.add_argument("--runs", type=int, default=1, help="runs of each variant (medians)")
     parser.add_argument("--startup-runs", type=int, default=5, help="0: no start-up figures")
@@ -265,42 +278,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [name for name in args.variants if name not in VARIANTS]
     if unknown:
         parser.error(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    wrong = [name for name in args.estimates if name not in ESTIMATES]
+    if wrong:
+        parser.error(f"--estimates: unknown {', '.join(wrong)}; choose from {', '.join(ESTIMATES)}")
     return args
-
-
-def _shown(measure: dict[str, float], unit: str, digits: int = 2) -> str:
-    """`4.70 ms (4.52-5.31)`: the median and the range."""
-    median, low, high = (f"{measure[k]:.{digits}f}" for k in ("median", "min", "max"))
-    return f"{median} {unit} ({low}-{high})".replace(" ()", "")
-
-
-def table(args: argparse.Namespace, results: dict[str, Any]) -> list[tuple[str, str]]:
-    """The people's view: a block of rows per variant, then start-up."""
-    rows = [
-        ("appliances", str(args.appliances)),
-        ("concurrency", str(args.concurrency)),
-        ("job + restart", f"{args.job:g} s + {args.restart:g} s (time scale {args.time_scale:g})"),
-        ("poll interval (max)", f"{args.poll_interval:g} s ({args.poll_interval_max:g} s)"),
-        ("runs per variant", f"{args.runs} (median and range)"),
-    ]
-    for name, found in results["variants"].items():
-        rows += [
-            (f"[{name}] upgraded", _shown(found["upgraded"], "", 0)),
-            (f"[{name}] failed", _shown(found["failed"], "", 0)),
-            (f"[{name}] lower bound", _shown(found["lower_bound_seconds"], "s")),
-            (f"[{name}] makespan / bound", _shown(found["makespan_ratio"], "", 3)),
-            (f"[{name}] peak RSS", _shown(found["peak_rss_mib"], "MiB", 1)),
-            (f"[{name}] CPU per appliance", _shown(found["cpu_ms_per_appliance"], "ms")),
-            (f"[{name}] requests per appliance", _shown(found["requests_per_appliance"], "", 1)),
-        ]
-    if results["startup"] is not None:
-        boot = results["startup"]
-        rows += [
-            ("python -c pass", _shown(boot["python_ms"], "ms", 0)),
-            ("orchestrator --version", _shown(boot["version_ms"], "ms", 0)),
-            ("orchestrator validate (demo)", _shown(boot["validate_ms"], "ms", 0)),
-        ]
-    return rows
 
 
 def main(argv: list[str] | None = None) -> None:

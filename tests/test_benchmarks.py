@@ -54,6 +54,43 @@ def test_overhead_benchmark_reports_makespan_memory_cpu_and_requests(tmp_path: P
         assert results["startup"][command]["median"] > 0
 
 
+SCHEDULE_MEASURES = (
+    "lower_bound_seconds",
+    "staged_bound_seconds",
+    "process_wall_seconds",
+    "makespan_seconds",
+    "wall_ratio",
+    "makespan_ratio",
+    "ingest_off_mean_seconds",
+    "ingest_off_max_seconds",
+    "cluster_ratio_mean",
+    "cluster_ratio_max",
+)
+
+
+def test_overhead_benchmark_compares_graph_and_waves_with_each_estimate(tmp_path: Path) -> None:
+    """Graph and waves on one fleet, estimates right and short: bounds, ingest-off, ratios."""
+    results = bench(
+        "overhead.py",
+        *("--appliances", "30", "--concurrency", "10", "--job", "0.2", "--restart", "0.1"),
+        *("--poll-interval", "0.02", "--poll-interval-max", "0.05"),
+        *("--variants", "graph-http,waves-http", "--estimates", "right,short"),
+        *("--runs", "1", "--startup-runs", "0"),
+        cwd=tmp_path,
+    )
+    variants = results["variants"]
+    assert set(variants) == {"graph-http", "waves-http", "graph-http/short", "waves-http/short"}
+    for found in variants.values():
+        assert found["upgraded"]["median"] == 30
+        assert found["clusters_restored"]["median"] == found["clusters_halted"]["median"] == 1
+        for measure in SCHEDULE_MEASURES:
+            assert found[measure]["median"] > 0, measure
+    assert variants["graph-http"]["chain_appliances"]["median"] == 4
+    assert set(results["graph_vs_waves"]) == {"http", "http/short"}
+    for ratios in results["graph_vs_waves"].values():
+        assert set(ratios) == {"makespan", "ingest_off_mean", "ingest_off_max"}
+
+
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl to compare with")
 def test_upload_benchmark_compares_with_curl_and_reports_memory(tmp_path: Path) -> None:
     """A small-image upload run reports both throughputs, their ratio and RSS per image size."""
