@@ -155,7 +155,9 @@ class Runner:
     async def _run_graph(self) -> None:
         """Start each appliance once what it waits for is done and a slot is free."""
         dispatcher = Dispatcher(
-            Graph.build(self.plan.stages, self.plan.waves), opened=self.context.halted_before
+            Graph.build(self.plan.stages, self.plan.waves),
+            opened=self.context.halted_before,
+            slots=self.settings.concurrency,
         )
         running: dict[asyncio.Task[None], Track] = {}
         try:
@@ -193,7 +195,7 @@ class Runner:
         self, dispatcher: Dispatcher, running: dict[asyncio.Task[None], Track]
     ) -> None:
         while len(running) < self.settings.concurrency:
-            name = dispatcher.pop()
+            name = dispatcher.pop(idle=not running)
             if name is None:
                 return
             track = self.tracks[name]
