@@ -155,9 +155,7 @@ class Runner:
     async def _run_graph(self) -> None:
         """Start each appliance once what it waits for is done and a slot is free."""
         dispatcher = Dispatcher(
-            Graph.build(self.plan.stages, self.plan.waves),
-            opened=self.context.halted_before,
-            slots=self.settings.concurrency,
+            Graph.build(self.plan.stages, self.plan.waves), opened=self.context.halted_before
         )
         running: dict[asyncio.Task[None], Track] = {}
         try:
@@ -195,7 +193,7 @@ class Runner:
         self, dispatcher: Dispatcher, running: dict[asyncio.Task[None], Track]
     ) -> None:
         while len(running) < self.settings.concurrency:
-            name = dispatcher.pop(idle=not running)
+            name = dispatcher.pop()
             if name is None:
                 return
             track = self.tracks[name]

@@ -9,8 +9,7 @@ edge: a stage's batch waits for the batch before it. Nothing else orders the wor
 `Dispatcher` decides what starts next whenever a slot is free: an appliance whose
 prerequisites are all done, a node of a cluster whose ingest is already off first, then the
 longest remaining path (its own estimate plus the longest chain that waits for it), then plan
-order; a node that would open a cluster (halt its ingest) waits while the open clusters'
-unfinished nodes and its cluster's would not fit the slots, unless nothing else runs. An appliance that does not end done or skipped loses everything that waits for it.
+order. An appliance that does not end done or skipped loses everything that waits for it.
 
 `simulate` runs the same dispatcher on the estimates: the plan's total, each cluster's
 ingest-off estimate, the window fitting and the projected timeline all come from it.
@@ -138,23 +137,8 @@ def _topological(graph: Graph) -> list[str]:
 class Dispatcher:
     """Which appliance starts next, and what an appliance's failure takes with it."""
 
-    def __init__(
-        self,
-        graph: Graph,
-        *,
-        opened: Collection[str] = (),
-        paths: bool = True,
-        slots: int | None = None,
-    ) -> None:
+    def __init__(self, graph: Graph, *, opened: Collection[str] = (), paths: bool = True) -> None:
         self.graph = graph
-        # Admission: a cluster is opened (its ingest halted) only while the open clusters'
-        # unfinished nodes and its own fit the slots, so its data nodes find slots as its
-        # managers end; None: no admission rule (any ready node may open its cluster).
-        self.slots = slots
-        self._unfinished: dict[str, int] = {}  # cluster -> its nodes not ended yet
-        for cluster in graph.cluster.values():
-            self._unfinished[cluster] = self._unfinished.get(cluster, 0) + 1
-        self._load = sum(self._unfinished.get(c, 0) for c in set(opened))  # open, unfinished
         self._index = {name: i for i, name in enumerate(graph.names)}
         self._waiters = graph.waiters()
         self._member_of = graph.member_of()
@@ -166,11 +150,10 @@ class Dispatcher:
         self.started: set[str] = set()
         self.finished: set[str] = set()
         self.lost: dict[str, str] = {}  # appliance -> the prerequisite it lost
-        self._cold: list[tuple[float, int, str]] = []  # ready, of no cluster
+        self._cold: list[tuple[float, int, str]] = []
         self._hot: list[tuple[float, int, str]] = []  # nodes of opened clusters
-        self._closed: list[tuple[float, int, str]] = []  # nodes of clusters not opened yet
-        self._ready_of: dict[str, list[str]] = {}  # cluster -> its ready nodes in `_closed`
-        self._moved: set[str] = set()  # ready nodes moved from `_closed` to `_hot`
+        self._ready_of: dict[str, list[str]] = {}  # cluster -> its ready nodes in `_cold`
+        self._moved: set[str] = set()  # ready nodes moved from `_cold` to `_hot`
         for name in graph.names:
             if self._pending[name] == 0:
                 self._push(name)
@@ -184,47 +167,20 @@ class Dispatcher:
         if cluster is not None and cluster in self.opened:
             heapq.heappush(self._hot, self._key(name))
             return
-        if cluster is None:
-            heapq.heappush(self._cold, self._key(name))
-            return
-        heapq.heappush(self._closed, self._key(name))
-        self._ready_of.setdefault(cluster, []).append(name)
+        heapq.heappush(self._cold, self._key(name))
+        if cluster is not None:
+            self._ready_of.setdefault(cluster, []).append(name)
 
-    def pop(self, *, idle: bool = False) -> str | None:
-        """The next appliance to start (None: nothing may start now).
-
-        A node of an open cluster first; then the better of the rest, but a node that would
-        open a cluster only if the admission rule lets it — or `idle` (nothing runs: waiting
-        would wait forever).
-        """
-        for heap in (self._hot, self._cold, self._closed):
-            self._drop_stale(heap)
-        if self._hot:
-            return self.take(heapq.heappop(self._hot)[2])
-        closed = self._closed[0] if self._closed else None
-        if closed is not None and not (idle or self._admits(closed[2])):
-            closed = None
-        cold = self._cold[0] if self._cold else None
-        if closed is not None and (cold is None or closed < cold):
-            return self.take(heapq.heappop(self._closed)[2])
-        if cold is not None:
-            return self.take(heapq.heappop(self._cold)[2])
+    def pop(self) -> str | None:
+        """The next appliance to start (None: nothing is ready now)."""
+        for heap in (self._hot, self._cold):
+            while heap:
+                _, _, name = heapq.heappop(heap)
+                if heap is self._cold and name in self._moved:
+                    continue
+                if not (name in self.started or name in self.finished or name in self.lost):
+                    return self.take(name)
         return None
-
-    def _drop_stale(self, heap: list[tuple[float, int, str]]) -> None:
-        while heap:
-            name = heap[0][2]
-            moved = heap is self._closed and name in self._moved
-            if not (moved or name in self.started or name in self.finished or name in self.lost):
-                return
-            heapq.heappop(heap)
-
-    def _admits(self, name: str) -> bool:
-        """Whether `name` may open its cluster now (the admission rule)."""
-        if self.slots is None:
-            return True
-        cluster = self.graph.cluster[name]
-        return self._load == 0 or self._load + self._unfinished[cluster] <= self.slots
 
     def take(self, name: str) -> str:
         """Count `name` as started (a resumed job is followed whatever it waits for)."""
@@ -232,7 +188,6 @@ class Dispatcher:
         cluster = self.graph.cluster.get(name)
         if cluster is not None and cluster not in self.opened:
             self.opened.add(cluster)
-            self._load += self._unfinished[cluster]
             for waiting in self._ready_of.pop(cluster, []):
                 if waiting != name:
                     self._moved.add(waiting)
@@ -247,9 +202,6 @@ class Dispatcher:
         if name in self.finished:
             return []
         self.finished.add(name)
-        if name in self.lost:
-            return []  # counted when it was lost
-        self._ended(name)
         if ok:
             for group in self._member_of.get(name, ()):
                 self._left[group] -= 1
@@ -280,17 +232,10 @@ class Dispatcher:
                 for waiter in self._waiters[group]:
                     if waiter in self.lost or waiter in self.finished:
                         continue
-                    self._ended(waiter)
                     self.lost[waiter] = name
                     lost.append((waiter, name))
                     todo.append(waiter)
         return lost
-
-    def _ended(self, name: str) -> None:
-        cluster = self.graph.cluster.get(name)
-        if cluster is not None:
-            self._unfinished[cluster] -= 1
-            self._load -= cluster in self.opened
 
     def settle(self, outcomes: Iterable[tuple[str, bool]]) -> list[tuple[str, str]]:
         """Finish appliances already ended before the run starts (resumed, skipped, refused)."""
@@ -324,7 +269,7 @@ def simulate(graph: Graph, workers: int, *, budget: float = math.inf) -> GraphSc
     Like the run: an appliance that would end after `budget` seconds is deferred when it
     would start (its slot stays free), and so is everything that waits for it.
     """
-    dispatcher = Dispatcher(graph, slots=workers)
+    dispatcher = Dispatcher(graph)
     dispatcher.settle(graph.settled.items())
     late = set(dispatcher.lost)
     starts: dict[str, float] = {}
@@ -332,7 +277,7 @@ def simulate(graph: Graph, workers: int, *, budget: float = math.inf) -> GraphSc
     running: list[tuple[float, int, str]] = []
     now = 0.0
     while True:
-        while len(running) < workers and (name := dispatcher.pop(idle=not running)) is not None:
+        while len(running) < workers and (name := dispatcher.pop()) is not None:
             seconds = graph.seconds[name]
             if now + seconds > budget:
                 late.add(name)

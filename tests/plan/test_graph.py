@@ -98,24 +98,16 @@ def test_each_cluster_s_ingest_is_off_for_its_own_two_stages_only() -> None:
     assert waves.estimate == result.estimate  # nothing to gain here: every stage fits at once
 
 
-def test_with_few_slots_a_cluster_is_opened_only_when_its_nodes_find_slots() -> None:
-    """Two slots, three clusters of 1 + 2: one at a time, each off for its own two jobs.
+def test_with_few_slots_a_cluster_already_off_gets_its_next_node_first() -> None:
+    """Two slots, three clusters of 1 + 2: a halted cluster's data nodes go first.
 
-    Its manager, then both data nodes side by side; waves keep every cluster off for five.
+    So no cluster's ingest is off much longer than its own nodes take (waves: 5 jobs each).
     """
     job = 1200.0  # no download
     result = plan(clusters_fleet(3, data=2), concurrency=2, download_duration=0)
-    assert [b.off_estimate for b in result.ingest] == [2 * job, 2 * job, 2 * job]
-    # eca1; eda1+eda2; then each cluster alone: a slot stays free beside its manager rather
-    # than open the next cluster, whose data nodes would then wait with its ingest off
-    assert result.estimate == 8 * job
-
-
-def test_clusters_are_admitted_as_many_as_the_slots_hold() -> None:
-    """Ten slots, six clusters of 1 + 4: two clusters at a time, each off its own 2 jobs."""
-    result = plan(clusters_fleet(6), concurrency=10)
-    assert {b.off_estimate for b in result.ingest} == {2 * JOB}
-    assert result.estimate == 2 * JOB + 3 * 2 * JOB  # command, discover, 3 pairs of clusters
+    # eca1; eda1+eda2; x0-m+x1-m (equal chains, plan order); x0's data; x1's data; x2-m; x2's
+    assert result.estimate == 7 * job
+    assert [b.off_estimate for b in result.ingest] == [2 * job, 3 * job, 2 * job]
 
 
 def test_trace_does_not_wait_for_explore() -> None:
