@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from orchestrator.plan import Plan, Wave
 
-__all__ = ["batch_lines", "gate_text"]
+__all__ = ["LISTED", "batch_lines", "gate_text", "listed_names"]
 
-_LISTED = 3  # a batch of up to this many appliances is listed whole
+LISTED = 3  # up to this many appliances are named; more read `first … last (count)`
 
 
 def gate_text(plan: Plan) -> str:
@@ -37,10 +39,11 @@ def batch_lines(plan: Plan) -> list[str]:
 def _wave_line(wave: Wave) -> str:
     batches = wave.batch_names()
     count = f"{len(batches)} {'batch' if len(batches) == 1 else 'batches'}"
-    return f"{wave.kind}: {count}: " + "; ".join(_batch_text(batch) for batch in batches)
+    return f"{wave.kind}: {count}: " + "; ".join(listed_names(batch) for batch in batches)
 
 
-def _batch_text(names: tuple[str, ...]) -> str:
-    if len(names) <= _LISTED:
+def listed_names(names: Sequence[str]) -> str:
+    """`eda1, eda2`, or `eda1 … eda40 (40)` for more than LISTED appliances."""
+    if len(names) <= LISTED:
         return ", ".join(names)
     return f"{names[0]} … {names[-1]} ({len(names)})"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from orchestrator.report.batchwords import LISTED, listed_names
+
 if TYPE_CHECKING:
     from orchestrator.plan import Plan
     from orchestrator.plan.model import Stage
 
 __all__ = ["schedule_lines", "waits_text"]
-
-_LISTED = 3  # up to this many appliances of a stage are named
 
 
 def schedule_lines(plan: Plan) -> list[str]:
@@ -47,7 +47,7 @@ def waits_text(stage: Stage, owner: dict[str, Stage], stages: dict[str, Stage]) 
     for name in stage.after:
         whose = owner.get(name)
         grouped.setdefault(whose.name if whose else "?", []).append(name)
-    parts += [f"{label} ({_listed(names)})" for label, names in grouped.items()]
+    parts += [f"{label} ({listed_names(names)})" for label, names in grouped.items()]
     text = ", ".join(parts)
     if not stage.connections_known and stage.kind in _CONNECTED:
         text += " (connections not known: every Discover appliance)"
@@ -57,8 +57,8 @@ def waits_text(stage: Stage, owner: dict[str, Stage], stages: dict[str, Stage]) 
 def _whole(stage: Stage) -> str:
     count = len(stage.members)
     return (
-        f"{stage.name} ({_listed(stage.members)})"
-        if count <= _LISTED
+        f"{stage.name} ({listed_names(stage.members)})"
+        if count <= LISTED
         else (f"{stage.name} (all {count})")
     )
 
@@ -68,10 +68,4 @@ _CONNECTED = {"explore-managers", "trace"}  # stages that wait for connected Dis
 
 def _members(stage: Stage) -> str:
     count = len(stage.members)
-    return f"{count} {'appliance' if count == 1 else 'appliances'} ({_listed(stage.members)})"
-
-
-def _listed(names: tuple[str, ...] | list[str]) -> str:
-    if len(names) <= _LISTED:
-        return ", ".join(names)
-    return f"{names[0]} … {names[-1]} ({len(names)})"
+    return f"{count} {'appliance' if count == 1 else 'appliances'} ({listed_names(stage.members)})"
