@@ -25,6 +25,7 @@ from orchestrator.report import planview
 from orchestrator.report.batchwords import batch_lines
 from orchestrator.report.plantimeline import plan_timeline, projected
 from orchestrator.report.runtimeline import run_timeline
+from orchestrator.report.schedulewords import schedule_lines
 from orchestrator.report.words import (
     GATE_ANSWERS,
     PROBLEM_OUTCOMES,
@@ -237,6 +238,8 @@ def plan_page(plan: Plan) -> str:
         inventory=plan.inventory_source,
         refused=plan.refused,
         summary=planview.summary_line(plan),
+        graph=plan.schedule == "graph",
+        schedule=schedule_lines(plan),
         refusals=[*plan.refusals, *refused],
         warnings=list(plan.warnings),
         facts=_plan_facts(plan),
