@@ -9,12 +9,12 @@ import select
 import signal
 import struct
 import subprocess
-import sys
 import termios
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+import warmfork
 import yaml
 
 if TYPE_CHECKING:
@@ -36,15 +36,11 @@ def orchestrator(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m orchestrator ARGS` without a terminal and capture what it prints."""
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator", *args],
+    return warmfork.run(
+        args,
         cwd=cwd,
         env={**os.environ, **FAST, **(env or {})},
-        capture_output=True,
-        text=True,
         timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        check=False,
     )
 
 
@@ -58,11 +54,8 @@ class Sim:
         self.inventory = tmp_path / "fleet.yaml"
         self.event_log = tmp_path / "events.jsonl"
         self.keys = [a["api_key"] for a in scenario["appliances"]]
-        self.proc = subprocess.Popen(
+        self.proc = warmfork.popen(
             [
-                sys.executable,
-                "-m",
-                "orchestrator",
                 "simulate",
                 str(self.scenario),
                 "--write-inventory",
@@ -74,7 +67,6 @@ class Sim:
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
         )
         deadline = time.monotonic() + 30
         while not self.inventory.exists():
@@ -99,17 +91,20 @@ class Sim:
 
 
 def start_orchestrator(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
+    *args: str, cwd: Path, env: dict[str, str] | None = None, fresh: bool = False
 ) -> subprocess.Popen[str]:
-    """Start `python -m orchestrator ARGS` in the background, without a terminal."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", *args],
+    """Start `python -m orchestrator ARGS` in the background, without a terminal.
+
+    `fresh`: in a new interpreter, not forked from this warm one (see tests/warmfork.py).
+    """
+    return warmfork.popen(
+        args,
+        fresh=fresh,
         cwd=cwd,
         env={**os.environ, **FAST, **(env or {})},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
     )
 
 
@@ -127,8 +122,8 @@ def in_terminal(
     """
     main, secondary = os.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", *args],
+    proc = warmfork.popen(
+        args,
         cwd=cwd,
         env={**os.environ, **FAST, "TERM": "xterm-256color"},
         stdin=secondary,
@@ -179,15 +174,13 @@ class Terminal:
         env: dict[str, str] | None = None,
     ) -> None:
         pid, fd = os.forkpty()
-        if pid == 0:  # the child: exec at once
+        if pid == 0:  # the child: becomes the command at once
             try:
                 fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-                os.chdir(cwd)
-                full_env = {**os.environ, **FAST, "TERM": "xterm-256color", **(env or {})}
-                argv = [sys.executable, "-m", "orchestrator", *args]
-                os.execve(sys.executable, argv, full_env)  # noqa: S606 - our own CLI
-            finally:
+            except BaseException:  # noqa: BLE001 - nothing must return into the worker's code
                 os._exit(127)
+            full_env = {**os.environ, **FAST, "TERM": "xterm-256color", **(env or {})}
+            warmfork.fork_pty_child(args, str(cwd), full_env)
         self.pid, self.fd = pid, fd
         self.shown = b""
         self.chunks: list[bytes] = []  # as the terminal received them, redraw by redraw

@@ -290,10 +290,20 @@ def test_apply_on_a_terminal_upgrades_on_a_yes_with_the_live_view(sim: Sim) -> N
     assert len(sim.events("restart.finished")) == 5
 
 
-def test_resume_after_the_window_asks_for_this_window_s_end(sim: Sim) -> None:
+@pytest.fixture
+def slow_command_sim(tmp_path: Path) -> Iterator[Sim]:
+    """The small lab fleet whose Command appliance takes ~5 s to restart."""
+    fleet = Sim(tmp_path, lab({"eca1": {"slow_restart": 20.0}}, small=True))
+    yield fleet
+    fleet.stop()
+
+
+def test_resume_after_the_window_asks_for_this_window_s_end(slow_command_sim: Sim) -> None:
     """A run cut off by its window is resumed in the next one, given with --window-end."""
+    sim = slow_command_sim
     end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=6)
-    slow_estimates = {"ORCHESTRATOR_UPGRADE_DURATION": "2"}  # only the first waves fit
+    # Command (~5 s here) fits the window; what waits for it, estimated 2 s each, cannot.
+    slow_estimates = {"ORCHESTRATOR_UPGRADE_DURATION": "2"}
     first = orchestrator(
         "apply",
         str(sim.inventory),

@@ -40,7 +40,8 @@ def test_an_interrupt_while_the_program_loads_is_answered_not_a_traceback(
     sim: Sim, sig: signal.Signals, library: str
 ) -> None:
     """Ctrl-C or SIGTERM while the command line loads its libraries: one line, exit 3."""
-    proc = start_orchestrator("plan", str(sim.inventory), cwd=sim.dir)  # loads aiohttp too
+    # loads aiohttp too; in a fresh interpreter, which has its libraries still to load
+    proc = start_orchestrator("plan", str(sim.inventory), cwd=sim.dir, fresh=True)
     wait_until_loaded(proc.pid, library)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=30)
