@@ -2,24 +2,21 @@
 
 Loading the command line imports aiohttp, pydantic, rich and the rest, which takes a moment;
 a Ctrl-C (or SIGTERM) then is answered like one before anything was changed, never with a
-traceback.
+traceback, and never dropped (`orchestrator.cli.interrupts`).
 """
 
 from __future__ import annotations
 
-import signal
 import sys
+
+from orchestrator.cli import interrupts
 
 EXIT_INCOMPLETE = 3  # as orchestrator.cli.screen: interrupted before anything was changed
 
 
-def _sigterm_as_interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     """Load and run the command line; exit code."""
-    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    interrupts.install()
     if sys.argv[1:] == ["--version"]:  # answered without loading the command line
         from orchestrator.core.release import RELEASE  # noqa: PLC0415 - the light path
 

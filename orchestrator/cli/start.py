@@ -10,11 +10,10 @@ left: `resume` continues). `watch` stopped with Ctrl-C: 130 (the run goes on).
 
 from __future__ import annotations
 
-import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from orchestrator.cli import terminal
+from orchestrator.cli import interrupts, terminal
 from orchestrator.cli.args import UsageError, parse_command_line
 from orchestrator.cli.errortext import say_error
 from orchestrator.cli.exitcodes import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INCOMPLETE
@@ -28,17 +27,6 @@ if TYPE_CHECKING:
     from orchestrator.cli.main import App
 
 __all__ = ["main"]
-
-
-def _interrupt(_signum: int, _frame: Any) -> None:  # noqa: ANN401 - the signal module's frame
-    """SIGTERM means what SIGINT means, for the whole life of the command.
-
-    A background job of a non-interactive shell starts with SIGINT ignored: SIGTERM is then
-    an interrupt of its own (`kill %1` stops `orchestrator simulate ... &`).
-    """
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        raise KeyboardInterrupt
-    signal.raise_signal(signal.SIGINT)
 
 
 def _interruptions() -> tuple[type[BaseException], ...]:
@@ -56,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         terminal.install()
         voice = Voice(log_format_for(argv, environment()))  # on the streams that outlive it
-        signal.signal(signal.SIGTERM, _interrupt)
+        interrupts.install()
         prepare_process()
         args = parse_command_line(argv)
         if args.command in SELF_COMMANDS:  # help, completion: no settings needed
