@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import os
 import select
 import signal
+import socket
 import struct
 import subprocess
 import termios
@@ -18,6 +20,7 @@ import warmfork
 import yaml
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 FAST = {
@@ -30,6 +33,39 @@ FAST = {
     "ORCHESTRATOR_UPGRADE_DURATION": "0.6",
     "ORCHESTRATOR_REBOOT_DURATION": "0.3",
 }
+
+
+# Ports for simulated appliances: below the kernel's range for ports it picks itself (for a
+# listener asking for any port, or a connection's own end), so that while an appliance restarts
+# (its port closed for a moment) no other test's fleet or connection can take its port and
+# answer in its place (a 401 from another fleet's key). Each test worker starts at its own
+# place (from its process id) and counts up; a port found in use is skipped.
+_PORTS = range(10_000, 32_000)
+_start = _PORTS.start + os.getpid() * 211 % len(_PORTS)
+_next_port: Iterator[int] = itertools.cycle(
+    [*range(_start, _PORTS.stop), *range(_PORTS.start, _start)]
+)
+
+
+def _free_port() -> int:
+    """The next port of this worker's sequence that nothing is bound to."""
+    for port in _next_port:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("unreachable: the sequence is endless")
+
+
+def own_ports(scenario: dict[str, Any]) -> dict[str, Any]:
+    """The scenario with a port (see `_PORTS`) for every appliance that names none."""
+    appliances = [
+        spec if spec.get("port") else {**spec, "port": _free_port()}
+        for spec in scenario["appliances"]
+    ]
+    return {**scenario, "appliances": appliances}
 
 
 def orchestrator(
@@ -50,7 +86,7 @@ class Sim:
     def __init__(self, tmp_path: Path, scenario: dict[str, Any], *, tls: bool = False) -> None:
         self.dir = tmp_path
         self.scenario = tmp_path / "scenario.yaml"
-        self.scenario.write_text(yaml.safe_dump(scenario))
+        self.scenario.write_text(yaml.safe_dump(own_ports(scenario)))
         self.inventory = tmp_path / "fleet.yaml"
         self.event_log = tmp_path / "events.jsonl"
         self.keys = [a["api_key"] for a in scenario["appliances"]]
