@@ -113,3 +113,12 @@ def test_requests_benchmark_measures_what_the_policy_predicts(tmp_path: Path) ->
     assert results["predicted"]["counted"] > 0
     by_length = list(results["predicted_requests_by_upgrade_length"].values())
     assert by_length == sorted(by_length)
+
+
+def test_report_memory_benchmark_compares_the_three_reads(tmp_path: Path) -> None:
+    """Reading the steps as events stream past holds less than reading every event."""
+    results = bench("reportmem.py", "--appliances", "300", "--runs", "1", cwd=tmp_path)
+    assert results["events"] == 3000
+    peaks = {read: found["median"] for read, found in results["peak_mib"].items()}
+    assert set(peaks) == {"events", "steps", "report"}
+    assert 0 < peaks["steps"] < peaks["events"]

@@ -196,4 +196,5 @@ class AsyncJournal:
     halted_clusters = _threaded(Journal.halted_clusters)
     last_ingest = _threaded(Journal.last_ingest)
     events = _threaded(Journal.events)
+    steps = _threaded(Journal.steps)
     report = _threaded(Journal.report)

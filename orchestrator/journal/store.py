@@ -34,12 +34,14 @@ from orchestrator.core.models import (
 )
 from orchestrator.journal import lock
 from orchestrator.journal.statedb import connect, connect_readonly, transaction
-from orchestrator.journal.view import build_report
+from orchestrator.journal.view import EventTally, build_report, tally
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
     from pathlib import Path
     from types import TracebackType
+
+    from orchestrator.core.models import StepSpan
 
 from orchestrator.journal.gates import GateRow, read_gates
 from orchestrator.journal.records import (
@@ -315,11 +317,17 @@ class Journal:
 
     def events(self, run_id: str) -> list[JournalEvent]:
         """Every state change of the run, in the order it was written."""
-        query = f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq"  # noqa: S608
-        names = _EVENT_COLUMNS.split(", ")
         with self._use("DEFERRED") as conn:
-            rows = conn.execute(query, (run_id,)).fetchall()
-        return [JournalEvent.model_validate(dict(zip(names, row, strict=True))) for row in rows]
+            return list(_events(conn, run_id))
+
+    def tally(self, run_id: str) -> EventTally:
+        """What a report needs of the run's events (spans, steps), read without keeping them."""
+        with self._use("DEFERRED") as conn:
+            return tally(_events(conn, run_id))
+
+    def steps(self, run_id: str) -> Mapping[str, tuple[StepSpan, ...]]:
+        """Each appliance's steps and their times, from the run's events."""
+        return self.tally(run_id).steps
 
     def _ingest_actions(self, run_id: str) -> tuple[IngestAction, ...]:
         query = "SELECT cluster, via, action, ts, error FROM ingest WHERE run_id = ? ORDER BY seq"
@@ -341,6 +349,14 @@ class Journal:
             run = self._run("WHERE run_id = ?", (run_id,))
             if run is None:
                 raise StateError(f"state database {self._path} has no run {run_id}")
-            states, events = self.appliance_states(run_id), self.events(run_id)
+            states, events = self.appliance_states(run_id), self.tally(run_id)
             ingest = self._ingest_actions(run_id)
         return build_report(run, states, events, ingest)
+
+
+def _events(conn: sqlite3.Connection, run_id: str) -> Iterator[JournalEvent]:
+    """The run's state changes in the order they were written, read as they are used."""
+    query = f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq"  # noqa: S608
+    names = _EVENT_COLUMNS.split(", ")
+    for row in conn.execute(query, (run_id,)):
+        yield JournalEvent.model_validate(dict(zip(names, row, strict=True)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -20,21 +21,66 @@ from orchestrator.plan import Plan, PlannedAppliance
 from orchestrator.plan.file import plan_sha256
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Iterator, Mapping
     from pathlib import Path
 
-    from orchestrator.core.models import IngestAction
+    from orchestrator.core.models import IngestAction, StepSpan
     from orchestrator.journal import ApplianceRecord, JournalEvent, RunRecord
 
-__all__ = ["INCOMPLETE_EXIT_CODE", "build_report", "run_origin", "started_by", "with_steps"]
+__all__ = [
+    "INCOMPLETE_EXIT_CODE",
+    "EventTally",
+    "build_report",
+    "run_origin",
+    "started_by",
+    "tally",
+    "with_steps",
+]
 
 INCOMPLETE_EXIT_CODE = 3  # what a report says for a run that never finished
+
+
+@dataclass(frozen=True)
+class EventTally:
+    """What a report needs of a run's events, gathered in one pass without keeping them.
+
+    A run writes about fifteen events per appliance: at 10,000 appliances, held as models,
+    they would be the largest thing the process ever holds.
+    """
+
+    spans: Mapping[str, tuple[dt.datetime | None, dt.datetime | None]]  # (started, finished)
+    steps: Mapping[str, tuple[StepSpan, ...]]
+    last: dt.datetime | None  # the newest event's time
+
+
+def tally(events: Iterable[JournalEvent]) -> EventTally:
+    """Each appliance's span and steps, and the newest time, from the run's events in order."""
+    started: dict[str, dt.datetime] = {}
+    finished: dict[str, dt.datetime | None] = {}
+    last: dt.datetime | None = None
+
+    def watched() -> Iterator[JournalEvent]:  # step_spans reads the events; this notes spans
+        nonlocal last
+        for event in events:
+            name = event.appliance
+            if name not in started and event.state is not Outcome.PENDING:
+                started[name] = event.ts
+            if event.state in FINAL_OUTCOMES:
+                finished[name] = finished.get(name) or event.ts
+            else:
+                finished[name] = None
+            last = event.ts if last is None else max(last, event.ts)
+            yield event
+
+    steps = step_spans(watched())
+    spans = {name: (started.get(name), finished[name]) for name in finished}
+    return EventTally(spans=spans, steps=steps, last=last)
 
 
 def build_report(
     run: RunRecord,
     states: Mapping[str, ApplianceRecord],
-    events: Sequence[JournalEvent],
+    events: EventTally,
     ingest: tuple[IngestAction, ...],
 ) -> RunReport:
     """One ApplianceResult per recorded appliance, in plan order (others after them)."""
@@ -42,13 +88,11 @@ def build_report(
     planned = {line.name: line for line in plan.appliances()} if plan else {}
     order = [name for name in planned if name in states]
     order += [name for name in states if name not in planned]
-    by_appliance: dict[str, list[JournalEvent]] = {}
-    for event in events:
-        by_appliance.setdefault(event.appliance, []).append(event)
     results = tuple(
-        _result(states[name], by_appliance.get(name, []), planned.get(name)) for name in order
+        _result(states[name], events.spans.get(name, (None, None)), planned.get(name))
+        for name in order
     )
-    last = max([run.started_at, *(e.ts for e in events), *(i.at for i in ingest)])
+    last = max([run.started_at, *([events.last] if events.last else []), *(i.at for i in ingest)])
     report = RunReport(
         run_id=run.run_id,
         started_at=run.started_at,
@@ -60,21 +104,28 @@ def build_report(
             b.cluster: b.choice for b in (plan.ingest if plan else ()) if b.found_off and b.choice
         },
         window_end=_window_end(run.settings_json),
-        origin=run_origin(run),
+        origin=run_origin(run, plan=plan),
     )
-    return with_steps(report, events)
+    return with_steps(report, events.steps)
 
 
-def with_steps(report: RunReport, events: Sequence[JournalEvent]) -> RunReport:
-    """`report` with each appliance's steps and their times, from the run's journalled events."""
-    spans = step_spans(events)
-    results = tuple(r.model_copy(update={"steps": spans.get(r.name, ())}) for r in report.results)
+def with_steps(report: RunReport, steps: Mapping[str, tuple[StepSpan, ...]]) -> RunReport:
+    """`report` with each appliance's steps and their times (`tally`, `Journal.steps`)."""
+    results = tuple(r.model_copy(update={"steps": steps.get(r.name, ())}) for r in report.results)
     return report.model_copy(update={"results": results})
 
 
-def run_origin(run: RunRecord, started_by: Mapping[str, str | None] | None = None) -> RunOrigin:
-    """The run's inventory and plan hash from the journal; who started it, if known."""
-    plan = _plan(run.plan_json)
+def run_origin(
+    run: RunRecord,
+    started_by: Mapping[str, str | None] | None = None,
+    *,
+    plan: Plan | None = None,
+) -> RunOrigin:
+    """The run's inventory and plan hash from the journal; who started it, if known.
+
+    `plan`: the run's plan, if the caller has parsed it already.
+    """
+    plan = plan or _plan(run.plan_json)
     return RunOrigin(
         inventory=run.inventory_source,
         inventory_sha256=run.inventory_sha256,
@@ -124,21 +175,12 @@ def _plan(plan_json: str) -> Plan | None:
         return None
 
 
-def _span(events: list[JournalEvent]) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """(first non-pending event, the event that made the appliance final) of one appliance."""
-    started = finished = None
-    for event in events:
-        if started is None and event.state is not Outcome.PENDING:
-            started = event.ts
-        final = event.state in FINAL_OUTCOMES
-        finished = (finished or event.ts) if final else None
-    return started, finished
-
-
 def _result(
-    record: ApplianceRecord, events: list[JournalEvent], line: PlannedAppliance | None
+    record: ApplianceRecord,
+    span: tuple[dt.datetime | None, dt.datetime | None],
+    line: PlannedAppliance | None,
 ) -> ApplianceResult:
-    started, finished = _span(events)
+    started, finished = span
     after = record.version_after
     if after is None and record.state is Outcome.SKIPPED:
         after = record.version_before  # already current: nothing changed

@@ -331,7 +331,7 @@ async def _run(  # noqa: PLR0917 - the run's parts, positional in one private ca
             whole = await journal.report(run_id)
             report = whole.model_copy(update={"exit_code": report.exit_code, "error": report.error})
         else:
-            report = with_steps(report, await journal.events(run_id))
+            report = with_steps(report, await journal.steps(run_id))
     return report.model_copy(
         update={
             "ingest_found_off": _choices(plan),

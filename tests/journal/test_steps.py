@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import pytest
 
 from orchestrator.core.models import FINAL_OUTCOMES, Outcome
 from orchestrator.core.procedure import PROCEDURE, STEP_OF, TIMELINE_STEPS
-from orchestrator.journal import JournalEvent
+from orchestrator.journal import Journal, JournalEvent
 from orchestrator.journal.steps import step_spans
+from orchestrator.journal.view import tally
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 T0 = dt.datetime(2025, 3, 1, 22, 0, tzinfo=dt.UTC)
 
@@ -127,3 +132,31 @@ def test_appliances_without_a_step_have_none_and_others_are_kept_apart() -> None
     assert "eda2" not in spans
     assert summary(events, "eda1") == [("upload", 1, 3, "done")]
     assert summary(events, "eda3") == [("upload", 2, 4, "failed")]
+
+
+def test_the_journal_reads_steps_as_they_stream_past_the_same_as_from_its_events(
+    tmp_path: Path,
+) -> None:
+    """`Journal.steps` (the end of a run) and `tally` agree with the events read whole."""
+    journal = Journal.open(tmp_path / "state.db")
+    run_id = journal.start_run(
+        plan_json="{}", inventory_source="f.yaml", inventory_sha256="0" * 64, settings_json="{}"
+    )
+    walks = {
+        "eda1": [Outcome.PRECHECKED, Outcome.UPLOADING, Outcome.UPLOADED, Outcome.DONE],
+        "eda2": [Outcome.SKIPPED],
+        "eda3": [Outcome.PRECHECKED, Outcome.UPLOADING, Outcome.FAILED],
+    }
+    for step in range(4):
+        for name, walk in walks.items():
+            if step < len(walk):
+                journal.record_state(run_id, name, walk[step], job_id=None)
+    events = journal.events(run_id)
+    assert journal.steps(run_id) == step_spans(events)
+    counted = tally(events)
+    assert counted.last == events[-1].ts
+    skipped = next(e.ts for e in events if e.appliance == "eda2")
+    assert counted.spans["eda2"] == (skipped, skipped)  # skipped at once
+    assert counted.spans["eda3"][1] is not None  # failed: final
+    assert journal.report(run_id).results[0].steps == step_spans(events)["eda1"]
+    journal.close()
