@@ -171,8 +171,13 @@ def origin_document(origin: RunOrigin | None) -> dict[str, Any]:
     return {name: getattr(origin, name) if origin else None for name in fields}
 
 
-def summary_payload(report: RunReport, *, going: bool = False) -> dict[str, Any]:
-    """The report as the JSON document (plain dicts, lists, str, int, float, bool, None)."""
+def summary_payload(
+    report: RunReport, *, going: bool = False, appliances: bool = True
+) -> dict[str, Any]:
+    """The report as the JSON document (plain dicts, lists, str, int, float, bool, None).
+
+    `appliances=False`: without its `appliances` list (`json_pieces` writes them one by one).
+    """
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": report.run_id,
@@ -186,7 +191,7 @@ def summary_payload(report: RunReport, *, going: bool = False) -> dict[str, Any]
         "window_end": iso(report.window_end),
         "origin": origin_document(report.origin),
         "counts": _counts(report),
-        "appliances": [_appliance_document(result) for result in report.results],
+        "appliances": [_appliance_document(r) for r in report.results] if appliances else [],
         "ingest": [_ingest_document(action) for action in report.ingest],
         "ingest_state": _ingest_state_documents(report),
         "ingest_found_off": dict(report.ingest_found_off),
@@ -242,10 +247,38 @@ def to_json(report: RunReport) -> str:
     return "".join(json_pieces(report))
 
 
+# Stands in the document for its appliances while the rest is encoded (a string no report
+# holds: it starts with a NUL).
+_APPLIANCES = "\0appliances"
+_APPLIANCES_JSON = json.dumps(_APPLIANCES)
+_ITEM_INDENT = "\n    "  # an item of the document's `appliances` list, at indent 2
+
+
 def json_pieces(report: RunReport) -> Iterator[str]:
-    """`to_json`'s text in pieces, to be written as they come (a large run's is tens of MB)."""
-    yield from _JSON.iterencode(summary_payload(report))
+    """`to_json`'s text in pieces, to be written as they come (a large run's is tens of MB).
+
+    The appliances are encoded one at a time, never all held as documents at once: the same
+    text as `json.dumps(summary_payload(report), indent=2)`, at a fraction of the memory.
+    """
+    if not report.results:  # `[]`, as json.dumps writes it
+        yield from _JSON.iterencode(summary_payload(report))
+        yield "\n"
+        return
+    payload = summary_payload(report, appliances=False) | {"appliances": [_APPLIANCES]}
+    for piece in _JSON.iterencode(payload):
+        if piece.endswith(_APPLIANCES_JSON):  # `[` and the placeholder, in one piece
+            yield piece.removesuffix(_APPLIANCES_JSON)
+            yield from _appliance_pieces(report)
+        else:
+            yield piece
     yield "\n"
+
+
+def _appliance_pieces(report: RunReport) -> Iterator[str]:
+    """Each appliance's document, indented as an item of the report's `appliances` list."""
+    for index, result in enumerate(report.results):
+        text = _JSON.encode(_appliance_document(result)).replace("\n", _ITEM_INDENT)
+        yield text if index == 0 else f",{_ITEM_INDENT}{text}"
 
 
 def report_paths(path: Path) -> tuple[Path, Path, Path]:

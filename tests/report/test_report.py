@@ -270,6 +270,16 @@ def test_json_has_the_documented_schema() -> None:
     assert document["dry_run"] is False
 
 
+@pytest.mark.parametrize("appliances", [None, ()], ids=["several", "none"])
+def test_the_json_written_in_pieces_is_the_document_indented(
+    appliances: tuple[ApplianceResult, ...] | None,
+) -> None:
+    """Appliances encoded one at a time: the same text as the whole document dumped at once."""
+    report = make_report(results=appliances)
+    whole = json.dumps(summary_payload(report), indent=2, ensure_ascii=False) + "\n"
+    assert to_json(report) == whole
+
+
 def test_json_counts_every_final_outcome() -> None:
     """Counts hold one entry per final outcome, here one of each."""
     counts = json.loads(to_json(make_report()))["counts"]
