@@ -120,7 +120,7 @@ def run_page_pieces(report: RunReport) -> Iterator[str]:
         problem_css=_PROBLEM_CSS,
         ingest=_ingest_lines(report, report.finished_at),
         steps=TIMELINE_STEPS,
-        appliances=[_appliance_row(r) for r in report.results],
+        appliances=(_appliance_row(r) for r in report.results),  # a row at a time, as written
         gates=[_gate_row(gate) for gate in report.gates],
         backups=[{**b.model_dump(), "file": PurePath(b.path).name} for b in report.backups],
         backups_folder=str(PurePath(report.backups[0].path).parent) if report.backups else "",
