@@ -12,7 +12,9 @@ peak of Python's allocations (tracemalloc) while one of these is read:
 - `steps`: each appliance's steps read from the events as they stream past (`Journal.steps`),
   what the end of a run does now;
 - `report`: the whole report of the run (`Journal.report`: states, spans, steps), as `status`
-  and a resumed run build it.
+  and a resumed run build it;
+- `json`, `html`: writing that report's JSON document and its HTML page (with the timeline)
+  to a file, as the end of every run does, the report itself built before measuring.
 
 Medians with their range, never the best run. The run's plan is left out (the journal keeps
 it as JSON; its size does not depend on how events are read).
@@ -32,8 +34,11 @@ from typing import Any
 from harness import emit
 
 from orchestrator.core.models import Outcome
+from orchestrator.core.userfile import write_atomically
 from orchestrator.journal import Journal, StateChange
 from orchestrator.journal.steps import step_spans
+from orchestrator.report.document import json_pieces
+from orchestrator.report.html import run_page_pieces
 
 PATH = (
     Outcome.PENDING,
@@ -47,7 +52,7 @@ PATH = (
     Outcome.POSTCHECKING,
     Outcome.DONE,
 )
-READS = ("events", "steps", "report")
+READS = ("events", "steps", "report", "json", "html")
 
 
 def fill(db: Path, appliances: int) -> str:
@@ -77,14 +82,18 @@ def peak_mib(db: Path, run_id: str, read: str) -> float:
     """Peak MiB of Python allocations while `read` (one of READS) runs, in this process."""
     journal = Journal.open(db)
     try:
+        report = journal.report(run_id) if read in {"json", "html"} else None
         tracemalloc.start()
-        kept: object
+        kept: object = None
         if read == "events":
             kept = step_spans(journal.events(run_id))
         elif read == "steps":
             kept = journal.steps(run_id)
-        else:
+        elif read == "report":
             kept = journal.report(run_id)
+        elif report is not None:
+            pieces = json_pieces(report) if read == "json" else run_page_pieces(report)
+            write_atomically(db.with_name(f"report.{read}"), pieces)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         del kept

@@ -120,5 +120,7 @@ def test_report_memory_benchmark_compares_the_three_reads(tmp_path: Path) -> Non
     results = bench("reportmem.py", "--appliances", "300", "--runs", "1", cwd=tmp_path)
     assert results["events"] == 3000
     peaks = {read: found["median"] for read, found in results["peak_mib"].items()}
-    assert set(peaks) == {"events", "steps", "report"}
+    assert set(peaks) == {"events", "steps", "report", "json", "html"}
     assert 0 < peaks["steps"] < peaks["events"]
+    assert peaks["json"] > 0
+    assert peaks["html"] > 0
