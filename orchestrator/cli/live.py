@@ -58,6 +58,11 @@ class _Row:
     polled: float | None = None  # when the job was last read
     started: float | None = None
     ended: float | None = None
+    parked: bool = False  # backed up ahead of its cluster's ingest halt; waits, holds no slot
+
+    def at_work(self) -> bool:
+        """Started, not finished, and not parked: what holds a slot now."""
+        return self.started is not None and self.state not in FINAL_OUTCOMES and not self.parked
 
     def upload_progress(self, sent: int, total: int) -> None:
         if self.upload_began is None or sent < self.sent:
@@ -142,6 +147,7 @@ class LiveView:
         if row is None:
             return
         state, at = event.state, event.at
+        row.parked = state is Outcome.PRECHECKED and row.state is Outcome.BACKING_UP
         row.state = state
         row.detail = event.detail or ""
         if state is Outcome.UPGRADING and event.detail:
@@ -161,7 +167,7 @@ class LiveView:
         height = options.size.height or console.height
         footer = self._footer(options.max_width)
         folded = self._folded()
-        active = [r for r in self.rows.values() if r.started and r.state not in FINAL_OUTCOMES]
+        active = [r for r in self.rows.values() if r.at_work()]
         room = max(0, height - len(footer) - len(folded) - 2)  # table header, a spare line
         shown = active[:room]
         lines: list[Text | Table] = []
@@ -239,7 +245,7 @@ class LiveView:
         """`discover 2, trace 1`: what is being upgraded now, by wave (graph plans)."""
         busy: dict[str, int] = {}
         for row in self.rows.values():
-            if row.state not in FINAL_OUTCOMES and row.state is not Outcome.PENDING:
+            if row.at_work():
                 busy[row.wave] = busy.get(row.wave, 0) + 1
         ordered = [wave for wave in self.waves if wave in busy]
         return ", ".join(f"{wave} {busy[wave]}" for wave in ordered) or "nothing"
@@ -247,7 +253,7 @@ class LiveView:
     def _counts(self) -> str:
         counts: dict[str, int] = {}
         for row in self.rows.values():
-            state = row.state.value
+            state = "backed up, waiting" if row.parked else row.state.value
             if self.stopping and row.state is Outcome.PENDING:
                 state = "not to start"
             counts[state] = counts.get(state, 0) + 1

@@ -181,6 +181,23 @@ def test_live_view_folds_a_long_name_keeping_states_and_times_whole() -> None:
     assert row.rstrip().endswith("0m 00s")
 
 
+def test_a_node_backed_up_ahead_of_its_cluster_waits_without_counting_as_running() -> None:
+    """Backed up before its cluster's halt: not at work, counted as waiting, until it starts."""
+    plan = small_plan().model_copy(update={"schedule": "graph"})
+    view = LiveView(plan)
+    view.notify(StateChanged("eda1", Outcome.PRECHECKED))
+    view.notify(StateChanged("eda1", Outcome.BACKING_UP))
+    view.notify(StateChanged("eda1", Outcome.PRECHECKED))
+    shown = render(view)
+    assert not any(row.startswith("eda1") for row in shown.splitlines())
+    assert "running nothing" in shown
+    assert "1 backed up, waiting" in shown
+    view.notify(StateChanged("eda1", Outcome.UPLOADING))
+    shown = render(view)
+    assert any(row.startswith("eda1") for row in shown.splitlines())
+    assert "running discover 1" in shown
+
+
 GATE = GateRequest(
     run_id="3e919097" + "0" * 24,
     gate="discover batch 2",
