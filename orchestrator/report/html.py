@@ -273,7 +273,8 @@ def _plan_facts(plan: Plan) -> list[tuple[str, str]]:
 def _waves(plan: Plan, lines: dict[str, ProjectedLine]) -> list[dict[str, object]]:
     waves, offset = [], 0.0
     for wave in plan.waves:
-        waves.append(_wave(wave, lines, offset))
+        start = offset if plan.schedule != "graph" else _first_start(wave, lines)
+        waves.append(_wave(wave, lines, start))
         offset += wave.estimate
     if plan.unplaced:
         waves.append(
@@ -287,11 +288,21 @@ def _waves(plan: Plan, lines: dict[str, ProjectedLine]) -> list[dict[str, object
     return waves
 
 
-def _wave(wave: Wave, lines: dict[str, ProjectedLine], offset: float) -> dict[str, object]:
+def _first_start(wave: Wave, lines: dict[str, ProjectedLine]) -> float | None:
+    """When a graph plan's stage would begin: its first appliance's projected start.
+
+    Stages overlap in a graph plan (Trace beside Explore), so the sum of the stages before
+    it, a waves plan's start, would be wrong.
+    """
+    starts = [lines[a.name].steps[0][1] for a in wave.appliances if lines[a.name].steps]
+    return min(starts, default=None)
+
+
+def _wave(wave: Wave, lines: dict[str, ProjectedLine], start: float | None) -> dict[str, object]:
     return {
         "kind": str(wave.kind),
         "estimate": format_duration(wave.estimate),
-        "start": format_duration(offset) if wave.estimate else None,
+        "start": format_duration(start) if wave.estimate and start is not None else None,
         "lines": [_plan_row(lines[a.name]) for a in wave.appliances],
     }
 

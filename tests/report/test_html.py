@@ -26,6 +26,7 @@ from orchestrator.core.models import (
     RunReport,
     StepSpan,
 )
+from orchestrator.core.text import format_duration
 from orchestrator.plan import Action, ImageInfo, Plan, build_plan
 from orchestrator.plan.file import plan_sha256
 from orchestrator.report.html import plan_page, run_page
@@ -278,6 +279,19 @@ def test_a_graph_projection_keeps_the_vendor_order_and_ends_at_the_estimate() ->
                 assert all(lines[before].end <= start for before in plan.waits_for(stage))
     trace, data = lines["eta1"], lines["exa-d1"]
     assert not trace.steps or trace.steps[0][1] < data.end  # Trace does not wait for Explore
+
+
+@pytest.mark.parametrize("schedule", ["graph", "waves"])
+def test_each_stage_heading_says_when_its_first_appliance_would_start(schedule: str) -> None:
+    """`~length, from +start`: in a graph plan Trace's start is not the sum of the stages before."""
+    plan = make_plan(schedule=schedule)
+    lines = {p.line.name: p for p in projected(plan)}
+    text = plan_page(plan)
+    for wave in plan.waves:
+        starts = [lines[a.name].steps[0][1] for a in wave.appliances if lines[a.name].steps]
+        if starts:
+            heading = f'{wave.kind} <span class="aside">~{format_duration(wave.estimate)}'
+            assert f"{heading}, from +{format_duration(min(starts))}</span>" in text
 
 
 def test_the_projection_agrees_with_the_plan_s_estimate_and_waves() -> None:
