@@ -9,6 +9,7 @@ does not fit is counted, never cut mid-line.
 
 from __future__ import annotations
 
+import textwrap
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -228,11 +229,15 @@ class LiveView:
         caption = f"{final}/{total} finished, " + (
             f"running {self._running()}" if self.graph else f"stage {self.wave}"
         )
-        bar.add_row(
-            ProgressBar(total=total or 1, completed=final, width=max(10, min(40, width // 3))),
-            _one_line(caption),
-        )
-        lines: list[Text | Table] = [bar, _one_line(self._counts(), style="dim")]
+        bar_width = max(10, min(40, width // 3))
+        progress = ProgressBar(total=total or 1, completed=final, width=bar_width)
+        lines: list[Text | Table] = [bar]
+        if bar_width + 1 + len(caption) <= width:
+            bar.add_row(progress, _one_line(caption))
+        else:  # too long beside the bar (a graph plan's stages at once): lines of its own
+            bar.add_row(progress)
+            lines += [_one_line(text) for text in textwrap.wrap(caption, max(width, 20))]
+        lines.append(_one_line(self._counts(), style="dim"))
         lines += [_one_line(f"ingest {cluster}: {text}") for cluster, text in self.ingest.items()]
         if self.stopping:
             lines.append(

@@ -198,6 +198,27 @@ def test_a_node_backed_up_ahead_of_its_cluster_waits_without_counting_as_running
     assert "running discover 1" in shown
 
 
+def test_a_long_running_caption_gets_its_own_line_on_80_columns() -> None:
+    """Every stage at work at once in a graph plan: the caption is whole, under the bar."""
+    roles = [Role.COMMAND, Role.DISCOVER, Role.EXPLORE, Role.EXPLORE, Role.TRACE]
+    waves = tuple(
+        Wave(kind=kind, appliances=tuple(line(f"{kind.value}-{i}", kind, role) for i in range(3)))
+        for kind, role in zip(WaveKind, roles, strict=True)
+    )
+    plan = small_plan().model_copy(update={"schedule": "graph", "waves": waves})
+    view = LiveView(plan)
+    for wave in waves:
+        for planned in wave.appliances:
+            view.notify(StateChanged(planned.name, Outcome.UPGRADING))
+    console = Console(record=True, width=80, soft_wrap=True)
+    console.print(view)
+    shown = console.export_text().splitlines()
+    assert all(len(row) <= 80 for row in shown)
+    caption = "0/15 finished, running " + ", ".join(f"{w.kind.value} 3" for w in waves)
+    at = next(i for i, row in enumerate(shown) if row.startswith("0/15 finished"))
+    assert " ".join(row.strip() for row in shown[at : at + 2]) == caption
+
+
 GATE = GateRequest(
     run_id="3e919097" + "0" * 24,
     gate="discover batch 2",
