@@ -148,7 +148,10 @@ class LiveView:
         if row is None:
             return
         state, at = event.state, event.at
+        was_parked = row.parked
         row.parked = state is Outcome.PRECHECKED and row.state is Outcome.BACKING_UP
+        if was_parked and not row.parked:
+            row.started = None  # its clock counts its upgrade, not its wait for the managers
         row.state = state
         row.detail = event.detail or ""
         if state is Outcome.UPGRADING and event.detail:

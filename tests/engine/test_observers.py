@@ -192,10 +192,13 @@ def test_a_node_backed_up_ahead_of_its_cluster_waits_without_counting_as_running
     assert not any(row.startswith("eda1") for row in shown.splitlines())
     assert "running nothing" in shown
     assert "1 backed up, waiting" in shown
-    view.notify(StateChanged("eda1", Outcome.UPLOADING))
+    backed_up = view.rows["eda1"].started
+    assert backed_up is not None
+    view.notify(StateChanged("eda1", Outcome.UPLOADING, at=backed_up + 60))
     shown = render(view)
     assert any(row.startswith("eda1") for row in shown.splitlines())
     assert "running discover 1" in shown
+    assert view.rows["eda1"].started == backed_up + 60  # its clock: the upgrade, not the wait
 
 
 def test_a_long_running_caption_gets_its_own_line_on_80_columns() -> None:
