@@ -67,7 +67,9 @@ class SimulatedFleet:
         self._repository_port = 0
         self._ports = self._registry.ports
         self._timers: set[asyncio.TimerHandle] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # cancelled when the fleet stops
+        self._port_tasks: set[asyncio.Task[None]] = set()  # awaited: they open or close ports
+        self._closing = False
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -100,6 +102,10 @@ class SimulatedFleet:
         await self._close()
 
     async def _close(self) -> None:
+        # A port being reopened stays closed; one opened halfway is finished, then stopped with
+        # the rest (a cancel inside `site.start()` would leave its socket listening, unowned).
+        self._closing = True
+        await asyncio.gather(*self._port_tasks, return_exceptions=True)
         for timer in self._timers:
             timer.cancel()
         for task in self._tasks:
@@ -179,7 +185,7 @@ class SimulatedFleet:
         self._registry.by_port.pop(port, None)
         site = self._sites.pop(appliance, None)
         if site is not None:
-            self._spawn(site.stop())
+            self._spawn(site.stop(), holds_a_port=True)
         if self._runner is not None and self._runner.server is not None:
             for handler in self._runner.server.connections:
                 transport = handler.transport
@@ -189,11 +195,13 @@ class SimulatedFleet:
 
     def come_up(self, appliance: str, then: Callable[[], None]) -> None:
         """Listen again on the appliance's port, then call `then`."""
-        self._spawn(self._reopen(self._appliances[appliance], then))
+        self._spawn(self._reopen(self._appliances[appliance], then), holds_a_port=True)
 
     async def _reopen(self, appliance: SimAppliance, then: Callable[[], None]) -> None:
         port = self._ports[appliance.name]
         for _ in range(_REOPEN_ATTEMPTS):  # the old socket may linger a moment
+            if self._closing:
+                return
             try:
                 await self._listen(appliance, port)
                 break
@@ -213,10 +221,16 @@ class SimulatedFleet:
 
         self._spawn(run())
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], *, holds_a_port: bool = False) -> None:
+        """Run `coro` beside the fleet until the fleet stops.
+
+        Cancelled then, unless it opens or closes a listening socket (`holds_a_port`): that one
+        is awaited.
+        """
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks = self._port_tasks if holds_a_port else self._tasks
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     # -- what tests and the CLI read ----------------------------------------------------
 
