@@ -93,17 +93,17 @@ class _Request:
     headers: dict[str, str]
 
 
-def open_session(settings: Settings, *, keep_alive: bool = True) -> aiohttp.ClientSession:
+def open_session(settings: Settings, *, idle: float | None = None) -> aiohttp.ClientSession:
     """A session able to serve a whole fleet; open it inside the event loop and close it.
 
-    Without `keep_alive` every connection closes after its answer: reading each appliance
-    once (the plan's facts) then holds one socket per request in flight, not one per appliance.
     At most `concurrency` appliances are worked on at once, one request each, so that many
     connections (and a few for ingest) are all a run uses; an idle one is kept for the gap
     between an appliance's polls (`poll_interval_max`, at most 15 s), not much longer after
-    its appliance is done. Over TLS each open connection holds ~285 KiB.
+    its appliance is done. Over TLS each open connection holds ~285 KiB. `idle`: seconds an
+    idle connection is kept instead; 0 closes each after its answer.
     """
-    kept = {"keepalive_timeout": idle_timeout(settings)} if keep_alive else {"force_close": True}
+    seconds = idle_timeout(settings) if idle is None else idle
+    kept = {"keepalive_timeout": seconds} if seconds > 0 else {"force_close": True}
     connector = aiohttp.TCPConnector(limit=pool_limit(settings), limit_per_host=0, **kept)
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout

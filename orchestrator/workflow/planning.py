@@ -32,6 +32,14 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int], None]  # told the bytes of image hashed, as they are
 
+# An appliance's few reads for the plan (its version, cluster, connections, jobs) share one
+# connection, one TLS handshake instead of one per request (planning 2,000 appliances over TLS:
+# 19 -> 11 s, docs/benchmarks.md), where the process may open a file for every appliance: a
+# connection is kept idle this long, so those read in the last second hold one each. Under a
+# lower open-file limit (a hard limit the administrator set) each closes after its answer.
+_FACTS_IDLE = 1.0
+_FILES_BESIDE = 64  # open files besides the fleet's sockets: the journal, logs, images...
+
 
 def _hash_file(path: Path, progress: Progress | None = None) -> ImageInfo:
     try:
@@ -99,6 +107,17 @@ async def observe(
     return facts
 
 
+def _files_for(appliances: int) -> bool:
+    """Whether this process may open a socket per appliance and its other files besides."""
+    try:
+        import resource  # noqa: PLC0415 - Unix only
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return False
+    return soft == resource.RLIM_INFINITY or soft >= appliances + _FILES_BESIDE
+
+
 async def _observe_fleet(
     inventory: Inventory, settings: Settings, *, offline: bool, progress: Progress | None
 ) -> tuple[dict[str, ImageInfo], dict[str, Facts] | None, list[str]]:
@@ -106,8 +125,8 @@ async def _observe_fleet(
     images = await hash_images(inventory, progress)
     facts: dict[str, Facts] | None = None
     if not offline:
-        # Each appliance is read once or twice: no idle socket per appliance (open file limits).
-        async with open_session(settings, keep_alive=False) as session:
+        idle = _FACTS_IDLE if _files_for(len(inventory.appliances)) else 0.0
+        async with open_session(settings, idle=idle) as session:
             facts = await observe(inventory, settings, session)
     return images, facts, await asyncio.to_thread(halted_clusters, settings.state_db)
 

@@ -124,7 +124,7 @@ async def plan_rollback(
             f"{inventory.source}: no appliance {', '.join(missing)}; give the inventory run "
             f"{source.record.run_id[:8]} used with --inventory"
         )
-    async with open_session(settings, keep_alive=False) as session:
+    async with open_session(settings, idle=0) as session:
         client_for = clients_for(session, inventory, settings)
         roles = {line.name: line.role for line in source.plan.appliances()}
         seen = await asyncio.gather(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from fleetrun import fast_settings, lab
@@ -72,3 +73,21 @@ async def test_one_unreadable_list_makes_everyone_wait_for_every_discover(
     assert waits(plan)["explore a managers"] == (every, False)
     assert waits(plan)["trace"] == (every, False)
     assert not plan.refused
+
+
+async def test_each_appliance_is_read_over_one_connection(tmp_path: Path) -> None:
+    """An appliance's reads for the plan share a connection: one TLS handshake, not several."""
+    loop = asyncio.get_running_loop()
+    opened: list[object] = []
+    create = loop.create_connection
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - the loop's own
+        opened.append(kwargs.get("server_hostname"))
+        return await create(*args, **kwargs)
+
+    loop.create_connection = counted  # type: ignore[method-assign]
+    try:
+        plan = await plan_of(three_clusters(), tmp_path)
+    finally:
+        del loop.create_connection
+    assert len(opened) == len(list(plan.appliances())) == 12
