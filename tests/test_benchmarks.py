@@ -124,3 +124,12 @@ def test_report_memory_benchmark_compares_the_three_reads(tmp_path: Path) -> Non
     assert 0 < peaks["steps"] < peaks["events"]
     assert peaks["json"] > 0
     assert peaks["html"] > 0
+
+
+def test_plan_reading_benchmark_reports_wall_time_and_cpu(tmp_path: Path) -> None:
+    """Planning a small fleet over TLS twice: medians and ranges of wall time and CPU."""
+    results = bench("planread.py", "--appliances", "30", "--tls", "--runs", "2", cwd=tmp_path)
+    assert results["runs"] == 2
+    for measure in ("wall_seconds", "cpu_seconds", "cpu_ms_per_appliance"):
+        low, median, high = (results[measure][k] for k in ("min", "median", "max"))
+        assert 0 < low <= median <= high
