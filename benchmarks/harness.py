@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -135,6 +136,11 @@ def orchestrator_env(settings: dict[str, float | int | str]) -> dict[str, str]:
 def orchestrator_argv(*args: str) -> list[str]:
     """`python -m orchestrator ARGS` with this interpreter."""
     return [sys.executable, "-m", "orchestrator", *args]
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """The median of several runs and their range (never the best run alone)."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def emit(results: dict[str, Any], *, as_json: bool, table: list[tuple[str, str]]) -> None:

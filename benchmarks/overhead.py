@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ from harness import (
     orchestrator_argv,
     orchestrator_env,
     run_measured,
+    spread,
 )
 from overheadview import table
 from schedmeasure import executed_plan, graph_vs_waves, schedule_measures
@@ -171,11 +171,6 @@ def run(args: argparse.Namespace, variant: Variant, estimate: str, workdir: Path
         "requests_per_appliance": round(requests / n, 2),
         "simulator_cpu_seconds": round(seen.cpu_seconds, 3),
     }
-
-
-def spread(values: list[float]) -> dict[str, float]:
-    """The median of several runs and their range (never the best run alone)."""
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:

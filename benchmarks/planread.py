@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import overhead
-from harness import Simulator, emit, orchestrator_argv, orchestrator_env
+from harness import Simulator, emit, in_workdir, orchestrator_argv, orchestrator_env, spread
 
 
 def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -54,17 +52,9 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "appliances": args.appliances,
         "tls": args.tls,
         "runs": args.runs,
-        "wall_seconds": _spread(walls),
-        "cpu_seconds": _spread(cpus),
-        "cpu_ms_per_appliance": _spread([1000 * c / args.appliances for c in cpus]),
-    }
-
-
-def _spread(values: list[float]) -> dict[str, float]:
-    return {
-        "median": round(statistics.median(values), 3),
-        "min": round(min(values), 3),
-        "max": round(max(values), 3),
+        "wall_seconds": spread(walls),
+        "cpu_seconds": spread(cpus),
+        "cpu_ms_per_appliance": spread([1000 * c / args.appliances for c in cpus]),
     }
 
 
@@ -74,23 +64,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--tls", action="store_true", help="every appliance serves HTTPS")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, help="keep the files here (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-planread-") as tmp:
-        results = measure(args, Path(tmp))
+    results = in_workdir(args.workdir, "bench-planread-", lambda path: measure(args, path))
     table = [("fleet", f"{args.appliances:,} appliances over {'TLS' if args.tls else 'HTTP'}")]
     for key, unit in (("wall_seconds", "s"), ("cpu_seconds", "s"), ("cpu_ms_per_appliance", "ms")):
         found = results[key]
-        table.append(
-            (
-                key.replace("_", " "),
-                f"{found['median']} {unit} ({found['min']} to {found['max']}, {args.runs} runs)",
-            )
-        )
+        low, median, high = (round(found[k], 3) for k in ("min", "median", "max"))
+        shown = f"{median} {unit} ({low} to {high}, {args.runs} runs)"
+        table.append((key.replace("_", " "), shown))
     emit(results, as_json=args.json, table=table)
 
 

@@ -23,7 +23,6 @@ it as JSON; its size does not depend on how events are read).
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from harness import emit
+from harness import emit, spread
 
 from orchestrator.core.models import Outcome
 from orchestrator.core.userfile import write_atomically
@@ -124,14 +123,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "appliances": args.appliances,
         "events": args.appliances * len(PATH),
         "runs": args.runs,
-        "peak_mib": {
-            read: {
-                "median": statistics.median(values),
-                "min": min(values),
-                "max": max(values),
-            }
-            for read, values in found.items()
-        },
+        "peak_mib": {read: spread(values) for read, values in found.items()},
     }
 
 
