@@ -34,6 +34,7 @@ from orchestrator.core.models import (
 )
 from orchestrator.journal import lock
 from orchestrator.journal.statedb import connect, connect_readonly, transaction
+from orchestrator.journal.steps import step_spans
 from orchestrator.journal.view import EventTally, build_report, tally
 
 if TYPE_CHECKING:
@@ -326,8 +327,9 @@ class Journal:
             return tally(_events(conn, run_id))
 
     def steps(self, run_id: str) -> Mapping[str, tuple[StepSpan, ...]]:
-        """Each appliance's steps and their times, from the run's events."""
-        return self.tally(run_id).steps
+        """Each appliance's steps and their times, read as the run's events stream past."""
+        with self._use("DEFERRED") as conn:
+            return step_spans(_events(conn, run_id))
 
     def _ingest_actions(self, run_id: str) -> tuple[IngestAction, ...]:
         query = "SELECT cluster, via, action, ts, error FROM ingest WHERE run_id = ? ORDER BY seq"

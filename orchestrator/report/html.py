@@ -23,7 +23,7 @@ from orchestrator.plan.console import key_lines
 from orchestrator.plan.file import plan_sha256
 from orchestrator.report import planview
 from orchestrator.report.batchwords import batch_lines
-from orchestrator.report.plantimeline import plan_timeline, projected
+from orchestrator.report.plantimeline import first_starts, plan_timeline, projected
 from orchestrator.report.runtimeline import run_timeline
 from orchestrator.report.schedulewords import schedule_lines
 from orchestrator.report.words import (
@@ -272,8 +272,9 @@ def _plan_facts(plan: Plan) -> list[tuple[str, str]]:
 
 def _waves(plan: Plan, lines: dict[str, ProjectedLine]) -> list[dict[str, object]]:
     waves, offset = [], 0.0
+    first = first_starts(lines.values())  # a graph plan's stages overlap: no sum of them
     for wave in plan.waves:
-        start = offset if plan.schedule != "graph" else _first_start(wave, lines)
+        start = first.get(wave.kind) if plan.schedule == "graph" else offset
         waves.append(_wave(wave, lines, start))
         offset += wave.estimate
     if plan.unplaced:
@@ -286,16 +287,6 @@ def _waves(plan: Plan, lines: dict[str, ProjectedLine]) -> list[dict[str, object
             }
         )
     return waves
-
-
-def _first_start(wave: Wave, lines: dict[str, ProjectedLine]) -> float | None:
-    """When a graph plan's stage would begin: its first appliance's projected start.
-
-    Stages overlap in a graph plan (Trace beside Explore), so the sum of the stages before
-    it, a waves plan's start, would be wrong.
-    """
-    starts = [lines[a.name].steps[0][1] for a in wave.appliances if lines[a.name].steps]
-    return min(starts, default=None)
 
 
 def _wave(wave: Wave, lines: dict[str, ProjectedLine], start: float | None) -> dict[str, object]:

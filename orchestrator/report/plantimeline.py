@@ -22,10 +22,12 @@ from orchestrator.report.planview import action_text
 from orchestrator.report.timeline import Lane, Mark, Span, layout
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from orchestrator.plan import IngestBracket, Plan, PlannedAppliance, Wave
     from orchestrator.report.timeline import Picture
 
-__all__ = ["ProjectedLine", "plan_timeline", "projected"]
+__all__ = ["ProjectedLine", "first_starts", "plan_timeline", "projected"]
 
 
 @dataclass(frozen=True)
@@ -208,15 +210,20 @@ def _stage_marks(plan: Plan, lines: list[ProjectedLine]) -> list[Mark]:
     return marks
 
 
-def _graph_marks(lines: list[ProjectedLine]) -> list[Mark]:
-    """A line where each wave's first appliance would start (waves overlap in a graph plan)."""
+def first_starts(lines: Iterable[ProjectedLine]) -> dict[str, float]:
+    """When each wave's first appliance would start (waves overlap in a graph plan)."""
     first: dict[str, float] = {}
     for projection in lines:
         kind = projection.line.wave
         if kind is not None and projection.steps:
             start = projection.steps[0][1]
             first[kind] = min(first.get(kind, start), start)
+    return first
+
+
+def _graph_marks(lines: list[ProjectedLine]) -> list[Mark]:
+    """A line where each wave's first appliance would start."""
     return [
         Mark(start, str(kind), "stage", f"{kind} would begin at +{_elapsed(start)}")
-        for kind, start in sorted(first.items(), key=lambda item: item[1])
+        for kind, start in sorted(first_starts(lines).items(), key=lambda item: item[1])
     ]
