@@ -7,6 +7,8 @@ traceback, and never dropped (`orchestrator.cli.interrupts`).
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 
 from orchestrator.cli import interrupts
@@ -17,6 +19,11 @@ EXIT_INCOMPLETE = 3  # as orchestrator.cli.screen: interrupted before anything w
 def main() -> int:
     """Load and run the command line; exit code."""
     interrupts.install()
+    # At exit, after the other atexit handlers (the logs flushed), the interpreter searches
+    # every object it still holds for cycles, pydantic's and aiohttp's included: 18 ms of
+    # `validate`'s 156, more after a large run. What the command opened it has closed by then;
+    # frozen, that search is skipped, and the system reclaims the memory with the process.
+    atexit.register(gc.freeze)
     if sys.argv[1:] == ["--version"]:  # answered without loading the command line
         from orchestrator.core.release import RELEASE  # noqa: PLC0415 - the light path
 

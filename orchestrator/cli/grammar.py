@@ -80,7 +80,12 @@ class Parser(argparse.ArgumentParser):
         self.commands: dict[str, Parser] = {}  # the sub-commands' parsers, by name
 
     def add_commands(self, **kwargs: Any) -> Any:  # noqa: ANN401 - argparse's private action
-        """The sub-commands' action, remembered so that `commands` lists them."""
+        """The sub-commands' action, remembered so that `commands` lists them.
+
+        Their `prog` is given: argparse would otherwise format a usage line to find it, and
+        the help formatter (rich) would load for every command, `validate` included.
+        """
+        kwargs.setdefault("prog", self.prog)
         action = self.add_subparsers(parser_class=Parser, **kwargs)
         self.commands = action.choices
         return action

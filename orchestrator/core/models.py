@@ -17,9 +17,13 @@ FIRMWARE_MEDIA_TYPE = "application/vnd.extrahop.firmware"
 
 
 class Frozen(BaseModel):
-    """Base for immutable, strict models."""
+    """Base for immutable, strict models.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Each builds its validator when first used, not when this module is imported: `validate`
+    needs the inventory's models only, and every command starts sooner.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Role(enum.StrEnum):

@@ -37,9 +37,9 @@ Progress = Callable[[int], None]  # told the bytes of image hashed, as they are
 # 19 -> 11 s, docs/benchmarks.md), where the process may open a file for every appliance.
 # Those reads follow one another within milliseconds; an idle connection is closed after this
 # long (aiohttp checks at the same interval, so at most twice as long): only the appliances
-# read in the last fraction of a second hold one. Over TLS each holds ~285 KiB, and with a second, planning 1,000 appliances
-# held several hundred at once (340 MiB). Under a lower open-file limit (a hard limit the
-# administrator set) each closes after its answer.
+# read in the last fraction of a second hold one. Over TLS each holds ~285 KiB: kept a second,
+# planning 1,000 appliances held hundreds at once (a peak of 340 MiB). Under a lower open-file
+# limit (a hard limit the administrator set) each closes after its answer.
 _FACTS_IDLE = 0.1
 _FILES_BESIDE = 64  # open files besides the fleet's sockets: the journal, logs, images...
 
