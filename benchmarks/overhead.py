@@ -10,7 +10,8 @@ simulator in another. The lower bound is what the executed plan allows with zero
 ingest-off time, from the simulator's events, is set against its own bound (`ingestoff.py`).
 
 Each variant (`VARIANTS`: plain HTTP, or HTTPS with the fleet's own CA as the inventory's
-`ca_bundle`; the plan's default schedule, or `--schedule graph` / `waves`) is run `--runs`
+`ca_bundle`; the plan's default schedule, or `--schedule graph` / `waves`, or the graph with
+`--clusters-at-once 10`: `atonce10-http`, `atonce10-tls`) is run `--runs`
 times with each of `--estimates` (the plan's durations right, 2x long, 2x short), the
 combinations alternating, on a fresh fleet each time; every figure is reported as the median
 of the runs with their range, and graph against waves as the ratio of the medians. Start-up
@@ -67,6 +68,10 @@ def _variants() -> dict[str, Variant]:
     for schedule in ("graph", "waves"):
         found.append(Variant(f"{schedule}-http", apply_args=("--schedule", schedule)))
         found.append(Variant(f"{schedule}-tls", tls=True, apply_args=("--schedule", schedule)))
+    # The graph with at most ten Explore clusters in progress at once (--clusters-at-once).
+    limited = ("--schedule", "graph", "--clusters-at-once", "10")
+    found.append(Variant("atonce10-http", apply_args=limited))
+    found.append(Variant("atonce10-tls", tls=True, apply_args=limited))
     return {variant.name: variant for variant in found}
 
 

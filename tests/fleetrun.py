@@ -7,6 +7,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from simproc import own_ports
 
 from orchestrator import workflow
 from orchestrator.core.config import Settings
@@ -134,7 +135,9 @@ async def apply_scenario(
     `stop_when(fleet)` may interrupt; `after_plan(plan)` runs between the plan and the apply
     (to change the world meanwhile).
     """
-    fleet = SimulatedFleet(Scenario.model_validate(scenario), tls=tls)
+    # Ports below the kernel's ephemeral range: a restarting appliance's port cannot be taken
+    # meanwhile by another test's fleet, which would then answer for it (simproc.own_ports).
+    fleet = SimulatedFleet(Scenario.model_validate(own_ports(scenario)), tls=tls)
     async with fleet:
         path = fleet.write_inventory(tmp_path / "fleet.yaml", mode=mode)  # type: ignore[arg-type]
         if edit_inventory is not None:

@@ -76,6 +76,14 @@ def _run_flags(parser: argparse.ArgumentParser) -> None:
     )
     setting(
         parser,
+        "--clusters-at-once",
+        "graph: start a new Explore cluster only while fewer than N are in progress (ingest "
+        "off), so each cluster's ingest is off for less time; the run may take longer",
+        type=int,
+        metavar="N",
+    )
+    setting(
+        parser,
         "--pause-after",
         "wait at a gate after each stage or batch until `orchestrator continue RUN`",
         choices=["stage", "batch"],
@@ -390,7 +398,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """The run's settings: these flags over ORCHESTRATOR_* over --config over defaults."""
     cli: dict[str, Any] = {}
     names = ("concurrency", "max_failures", "state_db", "report", "notify_url", "log_format")
-    for name in (*names, "ingest_found_off", "batches", "pause_after", "schedule"):
+    more = ("ingest_found_off", "batches", "pause_after", "schedule", "clusters_at_once")
+    for name in (*names, *more):
         cli[name] = getattr(args, name, None)
     cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
     cli["notify_start"] = getattr(args, "notify_start", None)
@@ -441,4 +450,6 @@ def reviewed(settings: Settings, plan: Plan, args: argparse.Namespace) -> Settin
         update["pause_after"] = plan.pause_after
     if getattr(args, "schedule", None) is None:
         update["schedule"] = plan.schedule
+    if getattr(args, "clusters_at_once", None) is None:
+        update["clusters_at_once"] = plan.clusters_at_once
     return settings.model_copy(update=update)

@@ -36,6 +36,7 @@ _UNSET = {
     "batches": "each stage is one batch",
     "pause_after": "no gates",
     "schedule": "graph; waves with --pause-after",
+    "clusters_at_once": "no limit",
     "ingest_found_off": "ask on a terminal, refuse without one",
     "report": "none",
     "notify_url": "none",

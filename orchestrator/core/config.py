@@ -96,6 +96,8 @@ class Settings(BaseModel):
     # graph: start each appliance once what it depends on is done; waves: stage after stage.
     # None: graph, or waves with gates (a gate stops the run between stages).
     schedule: Literal["graph", "waves"] | None = None
+    # graph: at most this many Explore clusters in progress at once (their ingest off); None: any
+    clusters_at_once: int | None = Field(default=None, ge=1, le=10_000)
     state_db: Path = Field(default_factory=default_state_db)  # the per-user state home
     report: Path | None = None
     notify_url: str | None = None
@@ -126,6 +128,17 @@ class Settings(BaseModel):
             raise ValueError(
                 "gates (--pause-after) stop the run between stages, so stages run one at a "
                 "time: use --schedule waves, or leave --schedule out"
+            )
+        return value
+
+    @field_validator("clusters_at_once")
+    @classmethod
+    def _limit_needs_graph(cls, value: int | None, info: ValidationInfo) -> int | None:
+        waves = info.data.get("schedule") == "waves" or info.data.get("pause_after") is not None
+        if value is not None and waves:
+            raise ValueError(
+                "clusters at once orders a graph schedule; stages run one at a time in waves "
+                "(--schedule waves, --pause-after): leave --clusters-at-once out"
             )
         return value
 

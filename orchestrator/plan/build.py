@@ -150,6 +150,7 @@ def build_plan(
         pause_after=settings.pause_after,
         schedule=schedule,
         stages=stages,
+        clusters_at_once=settings.clusters_at_once if schedule == "graph" else None,
         waves=tuple(waves),
         unplaced=tuple(p for p in planned if p.wave is None),
         ingest=brackets,

@@ -30,7 +30,7 @@ def fit_graph(
     the run would go within the window), the plan's total (all of it, window or not, so the
     plan can say how short the window is), and the window's warning (if anything is deferred).
     """
-    graph = Graph.build(stages, waves)
+    graph = Graph.build(stages, waves, clusters_at_once=settings.clusters_at_once)
     schedule = simulate(graph, settings.concurrency, budget=budget)
     whole = schedule if budget == math.inf else simulate(graph, settings.concurrency)
     fitted = [

@@ -9,7 +9,10 @@ edge: a stage's batch waits for the batch before it. Nothing else orders the wor
 `Dispatcher` decides what starts next whenever a slot is free: an appliance whose
 prerequisites are all done, a node of a cluster whose ingest is already off first, then the
 longest remaining path (its own estimate plus the longest chain that waits for it), then plan
-order. An appliance that does not end done or skipped loses everything that waits for it.
+order. With `clusters_at_once` (the operator's setting), a cluster not yet started waits
+while that many clusters are in progress (started, some node not ended): each cluster's
+ingest-off is shorter, the run may be longer. An appliance that does not end done or skipped
+loses everything that waits for it.
 
 `simulate` runs the same dispatcher on the estimates: the plan's total, each cluster's
 ingest-off estimate, the window fitting and the projected timeline all come from it.
@@ -17,6 +20,7 @@ ingest-off estimate, the window fitting and the projected timeline all come from
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import math
@@ -44,9 +48,12 @@ class Graph:
     waits: dict[str, tuple[int, ...]]  # appliance -> the groups it waits for
     cluster: dict[str, str]  # Explore node -> its cluster
     path: dict[str, float] = field(default_factory=dict)  # longest remaining path, seconds
+    clusters_at_once: int | None = None  # Explore clusters in progress at once (None: any)
 
     @classmethod
-    def build(cls, stages: Sequence[Stage], waves: Sequence[Wave]) -> Graph:
+    def build(
+        cls, stages: Sequence[Stage], waves: Sequence[Wave], *, clusters_at_once: int | None = None
+    ) -> Graph:
         """The graph of `stages` (plus batch edges from `waves`)."""
         lines = {line.name: line for wave in waves for line in wave.appliances}
         names = tuple(name for stage in stages for name in stage.members if name in lines)
@@ -82,6 +89,7 @@ class Graph:
             groups=tuple(groups),
             waits={name: tuple(ids) for name, ids in waits.items()},
             cluster=_clusters(lines[n] for n in names),
+            clusters_at_once=clusters_at_once,
         )
         graph.path.update(_longest_paths(graph))
         return graph
@@ -152,8 +160,13 @@ class Dispatcher:
         self.lost: dict[str, str] = {}  # appliance -> the prerequisite it lost
         self._cold: list[tuple[float, int, str]] = []
         self._hot: list[tuple[float, int, str]] = []  # nodes of opened clusters
-        self._ready_of: dict[str, list[str]] = {}  # cluster -> its ready nodes in `_cold`
-        self._moved: set[str] = set()  # ready nodes moved from `_cold` to `_hot`
+        # Ready nodes of clusters not opened yet, when clusters_at_once limits them.
+        self._closed: list[tuple[float, int, str]] = []
+        self._ready_of: dict[str, list[str]] = {}  # cluster -> its ready nodes not in `_hot`
+        self._moved: set[str] = set()  # ready nodes moved to `_hot`
+        # Each cluster's nodes not ended yet; a cluster opened and not ended is in progress.
+        self._unended = collections.Counter(graph.cluster.values())
+        self.in_progress = {c for c in self.opened if self._unended[c] > 0}
         for name in graph.names:
             if self._pending[name] == 0:
                 self._push(name)
@@ -167,19 +180,46 @@ class Dispatcher:
         if cluster is not None and cluster in self.opened:
             heapq.heappush(self._hot, self._key(name))
             return
-        heapq.heappush(self._cold, self._key(name))
+        limited = cluster is not None and self.graph.clusters_at_once is not None
+        heapq.heappush(self._closed if limited else self._cold, self._key(name))
         if cluster is not None:
             self._ready_of.setdefault(cluster, []).append(name)
 
     def pop(self) -> str | None:
-        """The next appliance to start (None: nothing is ready now)."""
-        for heap in (self._hot, self._cold):
-            while heap:
-                _, _, name = heapq.heappop(heap)
-                if heap is self._cold and name in self._moved:
-                    continue
-                if not (name in self.started or name in self.finished or name in self.lost):
-                    return self.take(name)
+        """The next appliance to start (None: nothing is ready now).
+
+        A node of a cluster not yet opened waits while `clusters_at_once` clusters are in
+        progress; everything else that is ready may start meanwhile.
+        """
+        if (name := self._first(self._hot)) is not None:
+            return self.take(name)
+        limit = self.graph.clusters_at_once
+        heaps = [self._cold]
+        if limit is None or len(self.in_progress) < limit:
+            heaps.append(self._closed)
+        best = min(
+            ((heap[0], heap) for heap in heaps if self._first(heap, keep=True) is not None),
+            default=None,
+        )
+        if best is None:
+            return None
+        return self.take(heapq.heappop(best[1])[2])
+
+    def _first(self, heap: list[tuple[float, int, str]], *, keep: bool = False) -> str | None:
+        """The first appliance of `heap` that may still start, dropping those that may not.
+
+        `keep`: leave it at the top instead of taking it off.
+        """
+        while heap:
+            name = heap[0][2]
+            gone = heap is not self._hot and name in self._moved
+            if not gone and not (
+                name in self.started or name in self.finished or name in self.lost
+            ):
+                if not keep:
+                    heapq.heappop(heap)
+                return name
+            heapq.heappop(heap)
         return None
 
     def take(self, name: str) -> str:
@@ -188,6 +228,7 @@ class Dispatcher:
         cluster = self.graph.cluster.get(name)
         if cluster is not None and cluster not in self.opened:
             self.opened.add(cluster)
+            self.in_progress.add(cluster)
             for waiting in self._ready_of.pop(cluster, []):
                 if waiting != name:
                     self._moved.add(waiting)
@@ -202,6 +243,8 @@ class Dispatcher:
         if name in self.finished:
             return []
         self.finished.add(name)
+        if name not in self.lost:  # a lost one ended when it was lost
+            self._ended(name)
         if ok:
             for group in self._member_of.get(name, ()):
                 self._left[group] -= 1
@@ -233,9 +276,19 @@ class Dispatcher:
                     if waiter in self.lost or waiter in self.finished:
                         continue
                     self.lost[waiter] = name
+                    self._ended(waiter)
                     lost.append((waiter, name))
                     todo.append(waiter)
         return lost
+
+    def _ended(self, name: str) -> None:
+        """`name` will not start again (finished or lost): its cluster may end with it."""
+        cluster = self.graph.cluster.get(name)
+        if cluster is None:
+            return
+        self._unended[cluster] -= 1
+        if self._unended[cluster] == 0:
+            self.in_progress.discard(cluster)
 
     def settle(self, outcomes: Iterable[tuple[str, bool]]) -> list[tuple[str, str]]:
         """Finish appliances already ended before the run starts (resumed, skipped, refused)."""

@@ -197,6 +197,7 @@ class Plan(PlanModel):
     # A plan file without it was made for strict waves (the only schedule before graphs).
     schedule: ScheduleKind = "waves"
     stages: tuple[Stage, ...] = ()  # schedule graph: the dependency graph, in a topological order
+    clusters_at_once: int | None = Field(default=None, ge=1, le=10_000)  # graph: None, any
 
     waves: tuple[Wave, ...]
     ingest: tuple[IngestBracket, ...] = ()

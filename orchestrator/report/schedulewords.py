@@ -24,6 +24,10 @@ def schedule_lines(plan: Plan) -> list[str]:
         f"and a slot is free ({slots}); a node of a cluster whose ingest is off goes first, "
         "then the longest chain of work"
     )
+    if plan.clusters_at_once is not None:
+        count = plan.clusters_at_once
+        clusters = "cluster" if count == 1 else "clusters"
+        head += f"; at most {count} Explore {clusters} in progress at once (ingest off)"
     owner = {name: stage for stage in plan.stages for name in stage.members}
     stages = {stage.name: stage for stage in plan.stages}
     return [

@@ -77,6 +77,12 @@ def test_validate_names_the_file_and_row_of_a_bad_inventory(tmp_path: Path) -> N
         pytest.param(["--notify-url", "ftp://x"], "http", id="notify-url"),
         pytest.param(["--notify-start"], "needs --notify-url", id="notify-start-alone"),
         pytest.param(["--frobnicate"], "unrecognized", id="unknown-flag"),
+        pytest.param(["--clusters-at-once", "0"], "clusters", id="clusters-at-once"),
+        pytest.param(
+            ["--clusters-at-once", "2", "--schedule", "waves"],
+            "leave --clusters-at-once out",
+            id="clusters-at-once-with-waves",
+        ),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(sim: Sim, flags: list[str], needle: str) -> None:
@@ -95,6 +101,20 @@ def test_plan_reads_the_fleet_and_prints_every_appliance(sim: Sim) -> None:
     lines = [a for wave in plan["waves"] for a in wave["appliances"]]
     assert {a["name"] for a in lines} == {"eca1", "eda1", "exa-m1", "exa-d1", "eta1"}
     assert {(a["current_version"], a["target_version"]) for a in lines} == {(OLD, TARGET)}
+    assert sim.events("upload.started") == []
+
+
+def test_the_plan_records_clusters_at_once_and_says_it(sim: Sim) -> None:
+    """The limit is in the saved plan (for `apply --plan`) and in the Schedule section."""
+    out = sim.dir / "plan.json"
+    result = orchestrator(
+        "plan", str(sim.inventory), "--clusters-at-once", "1", "--out", str(out), cwd=sim.dir
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.read_text())["clusters_at_once"] == 1
+    assert "at most 1 Explore cluster in progress at once (ingest off)" in " ".join(
+        result.stdout.split()
+    )
     assert sim.events("upload.started") == []
 
 

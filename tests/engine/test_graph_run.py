@@ -6,6 +6,7 @@ ingest is off only while its own nodes are upgraded; a failure blocks only what 
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 from fleetrun import TARGET, lab
@@ -150,3 +151,44 @@ def waits_of(run: MemoryRun) -> dict[str, set[str]]:
     """Each appliance's prerequisites as the plan's stages say (connections known)."""
     plan = run.plan
     return {name: set(plan.waits_for(stage)) for stage in plan.stages for name in stage.members}
+
+
+def three_clusters() -> dict[str, Any]:
+    """The quick lab with clusters a, b and c of a manager and a data node each (1, 2, 3)."""
+    scenario = quick()
+    for spec in scenario["appliances"]:
+        if spec["role"] == "explore":
+            spec["cluster"] = "abc"[int(spec["name"][-1]) - 1]
+    scenario["clusters"] = {}
+    return scenario
+
+
+def off_spans(run: MemoryRun) -> dict[str, tuple[float, float]]:
+    """Each cluster's ingest off, halt to restore, on the simulator's clock."""
+    spans: dict[str, list[float]] = {}
+    for event in run.fleet.events:
+        if event.kind == "ingest.changed":
+            spans.setdefault("abc"[int(event.appliance[-1]) - 1], []).append(event.t)
+    return {cluster: (min(ts), max(ts)) for cluster, ts in spans.items()}
+
+
+async def test_with_clusters_at_once_no_two_clusters_have_ingest_off_together(
+    tmp_path: Path,
+) -> None:
+    """One cluster at a time: each is halted after the one before was restored; all done."""
+    settings = fast(concurrency=6, clusters_at_once=1)
+    run = await MemoryRun.planned(three_clusters(), tmp_path, settings)
+    assert run.plan.clusters_at_once == 1
+    report = await run.run()
+    assert report.exit_code == 0
+    assert_each_once_in_order(run, version=TARGET, kind="job.created")
+    spans = sorted(off_spans(run).values())
+    assert len(spans) == 3
+    for (_, restored), (halted, _) in itertools.pairwise(spans):
+        assert restored < halted
+    free = await MemoryRun.planned(three_clusters(), tmp_path / "free", fast(concurrency=6))
+    await free.run()
+    together = sorted(off_spans(free).values())
+    assert any(halted < restored for (_, restored), (halted, _) in itertools.pairwise(together))
+    run.fleet.close()
+    free.fleet.close()

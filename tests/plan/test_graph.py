@@ -13,6 +13,7 @@ from orchestrator.core.config import Settings
 from orchestrator.core.models import Appliance, NodeKind, Role
 from orchestrator.plan import Plan
 from orchestrator.plan.graph import Dispatcher, Graph, simulate
+from orchestrator.report.schedulewords import schedule_lines
 
 JOB = 1500.0  # download 300 + upgrade 900 + reboot 300, per appliance (test_plan.STEPS)
 
@@ -135,6 +136,79 @@ def test_batches_wait_for_the_batch_before_in_their_stage() -> None:
     fleet = [box("eca1", Role.COMMAND), *(box(f"eda{i}", Role.DISCOVER) for i in range(1, 4))]
     result = plan(fleet, concurrency=4, batches="1,2")
     assert result.estimate == 3 * JOB
+
+
+def most_clusters_at_once(result: Plan) -> int:
+    """The most clusters whose estimated ingest-off spans overlap at any moment."""
+    schedule = simulate(
+        Graph.build(result.stages, result.waves, clusters_at_once=result.clusters_at_once),
+        result.concurrency,
+    )
+    spans = [schedule.span(b.members) for b in result.ingest]
+    moments = [start for span in spans if span for start in (span[0],)]
+    return max(sum(1 for s in spans if s and s[0] <= t < s[1]) for t in moments)
+
+
+def test_clusters_at_once_keeps_each_cluster_s_ingest_off_for_its_own_nodes_only() -> None:
+    """40 clusters of 1 + 4 on 50 slots: all 40 start together, the last wait for slots.
+
+    With 10 at once each cluster's data nodes find their slots as its manager ends: every
+    cluster is off for its two stages, and the run is longer (it is the operator's trade).
+    """
+    free = plan(clusters_fleet(40), concurrency=50)
+    limited = plan(clusters_fleet(40), concurrency=50, clusters_at_once=10)
+    assert max(b.off_estimate or 0 for b in free.ingest) >= 3 * JOB
+    assert {b.off_estimate for b in limited.ingest} == {2 * JOB}
+    assert limited.estimate > free.estimate
+    assert limited.clusters_at_once == 10
+    assert most_clusters_at_once(free) == 40
+    assert most_clusters_at_once(limited) == 10
+
+
+def test_with_one_cluster_at_once_the_clusters_go_one_after_another() -> None:
+    """No two clusters in progress at once; Trace is not held back by the limit."""
+    fleet = [*clusters_fleet(3, data=2), box("eta1", Role.TRACE)]
+    result = plan(fleet, concurrency=8, clusters_at_once=1)
+    assert most_clusters_at_once(result) == 1
+    schedule = simulate(Graph.build(result.stages, result.waves, clusters_at_once=1), 8)
+    assert schedule.starts["eta1"] == schedule.starts["x0-m"]  # beside the first cluster
+    assert any("at most 1 Explore cluster in progress" in line for line in schedule_lines(result))
+
+
+def test_a_cluster_lost_to_a_failure_lets_the_next_one_start() -> None:
+    """One at a time: x0's manager fails, its data nodes are lost, and x1 may start."""
+    result = plan(clusters_fleet(2, data=2), clusters_at_once=1)
+    dispatcher = Dispatcher(Graph.build(result.stages, result.waves, clusters_at_once=1))
+    for name in ("eca1", "eda1", "eda2"):
+        assert dispatcher.pop() == name or name in dispatcher.started
+        dispatcher.finish(name, ok=True)
+    assert dispatcher.pop() == "x0-m"
+    assert dispatcher.pop() is None  # x1 waits: x0 is in progress
+    dispatcher.finish("x0-m", ok=False)
+    assert dispatcher.pop() == "x1-m"
+
+
+def test_a_resumed_run_counts_the_clusters_it_left_halted() -> None:
+    """x0 was halted before the restart: x1 waits until x0's nodes have ended."""
+    result = plan(clusters_fleet(2, data=1), clusters_at_once=1)
+    graph = Graph.build(result.stages, result.waves, clusters_at_once=1)
+    dispatcher = Dispatcher(graph, opened={"x0"})
+    dispatcher.settle([("eca1", True), ("eda1", True), ("eda2", True)])
+    assert dispatcher.pop() == "x0-m"  # a node of a cluster already off goes first
+    assert dispatcher.pop() is None
+    dispatcher.finish("x0-m", ok=True)
+    assert dispatcher.pop() == "x0-d0"
+    assert dispatcher.pop() is None
+    dispatcher.finish("x0-d0", ok=True)
+    assert dispatcher.pop() == "x1-m"
+
+
+def test_clusters_at_once_needs_the_graph() -> None:
+    """Waves (or gates, which make waves) run stages one at a time: the limit is refused."""
+    with pytest.raises(ValidationError, match="leave --clusters-at-once out"):
+        Settings(schedule="waves", clusters_at_once=2)
+    with pytest.raises(ValidationError, match="leave --clusters-at-once out"):
+        Settings(pause_after="stage", clusters_at_once=2)
 
 
 # --- the dispatcher --------------------------------------------------------------------------
