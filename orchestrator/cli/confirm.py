@@ -20,10 +20,12 @@ from orchestrator.report.batchwords import batch_lines
 if TYPE_CHECKING:
     from orchestrator.cli.screen import Screen
     from orchestrator.plan import Plan
+    from orchestrator.plan.model import IngestBracket
 
 __all__ = ["TYPED_ABOVE", "Verdict", "confirm", "summary_lines"]
 
 TYPED_ABOVE = 10  # above this many appliances to change, the count is typed, not `y`
+_CLUSTERS_NAMED = 10  # up to this many halted clusters are named; more are counted
 
 
 class Verdict(enum.Enum):
@@ -40,11 +42,22 @@ def summary_lines(plan: Plan) -> list[str]:
     summary = [planview.summary_line(plan)]
     halted = [b for b in plan.ingest if b.halt]
     if halted:
-        clusters = ", ".join(f"{b.cluster} ({len(b.members)} nodes)" for b in halted)
-        summary.append(f"Explore ingest halted while upgrading: {clusters}")
+        summary.append(f"Explore ingest halted while upgrading: {_halted_words(plan, halted)}")
     summary += [f"note: {warning}" for warning in ingest_warnings(plan.ingest)]
     summary += batch_lines(plan)[:1]  # the sizes and the gates; the plan above lists the batches
     return summary
+
+
+def _halted_words(plan: Plan, halted: list[IngestBracket]) -> str:
+    """`exa (6 nodes)`, or `400 clusters (2000 nodes): exa0 … exa399`; and how many at once."""
+    if len(halted) <= _CLUSTERS_NAMED:
+        text = ", ".join(f"{b.cluster} ({len(b.members)} nodes)" for b in halted)
+    else:
+        nodes = sum(len(b.members) for b in halted)
+        text = f"{len(halted)} clusters ({nodes} nodes): {halted[0].cluster} … {halted[-1].cluster}"
+    if plan.clusters_at_once is not None:
+        text += f"; at most {plan.clusters_at_once} at a time"
+    return text
 
 
 def confirm(screen: Screen, plan: Plan, *, yes: bool) -> Verdict:

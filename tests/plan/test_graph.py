@@ -9,6 +9,7 @@ import pytest
 from planbuild import NOW, box, exa, observe, plan
 from pydantic import ValidationError
 
+from orchestrator.cli.confirm import summary_lines
 from orchestrator.core.config import Settings
 from orchestrator.core.models import Appliance, NodeKind, Role
 from orchestrator.plan import Plan
@@ -319,3 +320,15 @@ def test_a_large_fleet_s_plan_names_whole_stages_not_every_discover() -> None:
     assert (managers.after_stages, managers.after) == (("command", "discover"), ())
     assert len(result.waits_for(managers)) == 301
     assert sum(len(stage.after) for stage in result.stages) == 0
+
+
+def test_the_confirmation_counts_many_halted_clusters_and_says_how_many_at_once() -> None:
+    """40 clusters are counted, not listed one by one, before apply asks; the limit is said."""
+    lines = summary_lines(plan(clusters_fleet(40), concurrency=50, clusters_at_once=10))
+    halted = next(line for line in lines if line.startswith("Explore ingest halted"))
+    assert halted == (
+        "Explore ingest halted while upgrading: 40 clusters (200 nodes): x0 … x39; "
+        "at most 10 at a time"
+    )
+    few = summary_lines(plan(clusters_fleet(2, data=1)))
+    assert "Explore ingest halted while upgrading: x0 (2 nodes), x1 (2 nodes)" in few
