@@ -154,10 +154,7 @@ class Runner:
     # ------------------------------------------------------------ the graph
     async def _run_graph(self) -> None:
         """Start each appliance once what it waits for is done and a slot is free."""
-        graph = Graph.build(
-            self.plan.stages, self.plan.waves, clusters_at_once=self.plan.clusters_at_once
-        )
-        dispatcher = Dispatcher(graph, opened=self.context.halted_before)
+        dispatcher = Dispatcher(Graph.of(self.plan), opened=self.context.halted_before)
         running: dict[asyncio.Task[None], Track] = {}
         try:
             await self._settle_before(dispatcher, running)

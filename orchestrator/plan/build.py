@@ -150,7 +150,7 @@ def build_plan(
         pause_after=settings.pause_after,
         schedule=schedule,
         stages=stages,
-        clusters_at_once=settings.clusters_at_once if schedule == "graph" else None,
+        clusters_at_once=settings.clusters_at_once,  # refused with waves (Settings)
         waves=tuple(waves),
         unplaced=tuple(p for p in planned if p.wave is None),
         ingest=brackets,

@@ -32,7 +32,7 @@ from orchestrator.plan.model import Action
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Sequence
 
-    from orchestrator.plan.model import PlannedAppliance, Stage, Wave
+    from orchestrator.plan.model import Plan, PlannedAppliance, Stage, Wave
 
 __all__ = ["Dispatcher", "Graph", "GraphSchedule", "simulate"]
 
@@ -93,6 +93,11 @@ class Graph:
         )
         graph.path.update(_longest_paths(graph))
         return graph
+
+    @classmethod
+    def of(cls, plan: Plan) -> Graph:
+        """The graph a graph plan's run follows, with the plan's clusters-at-once limit."""
+        return cls.build(plan.stages, plan.waves, clusters_at_once=plan.clusters_at_once)
 
     def waiters(self) -> list[list[str]]:
         """For each group, the appliances that wait for it."""
@@ -191,36 +196,25 @@ class Dispatcher:
         A node of a cluster not yet opened waits while `clusters_at_once` clusters are in
         progress; everything else that is ready may start meanwhile.
         """
-        if (name := self._first(self._hot)) is not None:
-            return self.take(name)
-        limit = self.graph.clusters_at_once
-        heaps = [self._cold]
-        if limit is None or len(self.in_progress) < limit:
-            heaps.append(self._closed)
-        best = min(
-            ((heap[0], heap) for heap in heaps if self._first(heap, keep=True) is not None),
-            default=None,
-        )
-        if best is None:
+        heaps = [self._hot]
+        if not self._ready(self._hot):
+            limit = self.graph.clusters_at_once
+            opening = limit is None or len(self.in_progress) < limit
+            candidates = [self._cold, self._closed] if opening else [self._cold]
+            heaps = [heap for heap in candidates if self._ready(heap)]
+        if not heaps:
             return None
-        return self.take(heapq.heappop(best[1])[2])
+        return self.take(heapq.heappop(min(heaps, key=lambda heap: heap[0]))[2])
 
-    def _first(self, heap: list[tuple[float, int, str]], *, keep: bool = False) -> str | None:
-        """The first appliance of `heap` that may still start, dropping those that may not.
-
-        `keep`: leave it at the top instead of taking it off.
-        """
+    def _ready(self, heap: list[tuple[float, int, str]]) -> bool:
+        """Whether `heap` holds an appliance that may start, at its top (the others dropped)."""
         while heap:
             name = heap[0][2]
-            gone = heap is not self._hot and name in self._moved
-            if not gone and not (
-                name in self.started or name in self.finished or name in self.lost
-            ):
-                if not keep:
-                    heapq.heappop(heap)
-                return name
+            moved = heap is not self._hot and name in self._moved
+            if not (moved or name in self.started or name in self.finished or name in self.lost):
+                return True
             heapq.heappop(heap)
-        return None
+        return False
 
     def take(self, name: str) -> str:
         """Count `name` as started (a resumed job is followed whatever it waits for)."""

@@ -86,7 +86,7 @@ def _wave_starts(wave: Wave, workers: int) -> dict[str, float]:
 
 def _graph_starts(plan: Plan) -> dict[str, float]:
     """When each appliance that fits the window starts, by the plan's own dispatcher."""
-    graph = Graph.build(plan.stages, plan.waves, clusters_at_once=plan.clusters_at_once)
+    graph = Graph.of(plan)
     budget = math.inf
     if plan.window_end is not None:
         budget = (plan.window_end - plan.created_at).total_seconds()

@@ -141,13 +141,9 @@ def test_batches_wait_for_the_batch_before_in_their_stage() -> None:
 
 def most_clusters_at_once(result: Plan) -> int:
     """The most clusters whose estimated ingest-off spans overlap at any moment."""
-    schedule = simulate(
-        Graph.build(result.stages, result.waves, clusters_at_once=result.clusters_at_once),
-        result.concurrency,
-    )
-    spans = [schedule.span(b.members) for b in result.ingest]
-    moments = [start for span in spans if span for start in (span[0],)]
-    return max(sum(1 for s in spans if s and s[0] <= t < s[1]) for t in moments)
+    schedule = simulate(Graph.of(result), result.concurrency)
+    spans = [span for b in result.ingest if (span := schedule.span(b.members))]
+    return max(sum(1 for start, end in spans if start <= t < end) for t, _ in spans)
 
 
 def test_clusters_at_once_keeps_each_cluster_s_ingest_off_for_its_own_nodes_only() -> None:
