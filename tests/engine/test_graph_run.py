@@ -10,7 +10,13 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from fleetrun import TARGET, lab
-from memrun import MemoryRun, assert_each_once_in_order, assert_prerequisites_first, fast
+from memrun import (
+    MemoryRun,
+    assert_each_once_in_order,
+    assert_prerequisites_first,
+    cut_at,
+    fast,
+)
 
 from orchestrator.core.models import Outcome
 
@@ -192,3 +198,23 @@ async def test_with_clusters_at_once_no_two_clusters_have_ingest_off_together(
     assert any(halted < restored for (_, restored), (halted, _) in itertools.pairwise(together))
     run.fleet.close()
     free.fleet.close()
+
+
+async def test_clusters_at_once_holds_across_a_cut_and_the_resume(tmp_path: Path) -> None:
+    """Cut hard as cluster b's manager upgrades (its ingest left off), then resumed.
+
+    Still one cluster at a time across both runs (b ends before c is halted), every
+    appliance upgraded once and in the vendor's order.
+    """
+    settings = fast(concurrency=6, clusters_at_once=1)
+    run = await MemoryRun.planned(three_clusters(), tmp_path, settings)
+    first = await run.run(trigger=cut_at("exa-m2", Outcome.UPGRADING, how="cancel"))
+    assert first.exit_code == 3
+    second = await run.run()
+    assert second.exit_code == 0
+    assert_each_once_in_order(run, version=TARGET, kind="job.created")
+    spans = sorted(off_spans(run).values())
+    assert len(spans) == 3
+    for (_, restored), (halted, _) in itertools.pairwise(spans):
+        assert restored < halted
+    run.fleet.close()
