@@ -17,11 +17,13 @@ from orchestrator.core.models import (
     UrlFirmware,
 )
 from orchestrator.plan import ImageInfo, Plan, build_plan
+from orchestrator.plan.graph import Graph, simulate
 
 NOW = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
 OLD = "9.8.0.100"
 NEW = "9.9.1.100"
 STEPS = {"download_duration": 300, "upgrade_duration": 900, "reboot_duration": 300}
+JOB = 1500.0  # download 300 + upgrade 900 + reboot 300, per appliance (STEPS)
 IMAGE = ImageInfo(path="images/eda.tar", size=600_000_000, sha256="ab" * 32)
 
 
@@ -103,3 +105,24 @@ def plan(
         Settings.model_validate({"upload_throughput": 20e6, **STEPS, **settings}),
         now=NOW,
     )
+
+
+def clusters_fleet(clusters: int, data: int = 4) -> list[Appliance]:
+    """One Command, two Discover, `clusters` Explore clusters of one manager and `data` nodes."""
+    fleet = [box("eca1", Role.COMMAND), box("eda1", Role.DISCOVER), box("eda2", Role.DISCOVER)]
+    for c in range(clusters):
+        fleet.append(exa(f"x{c}-m", NodeKind.MANAGER, cluster=f"x{c}"))
+        fleet += [exa(f"x{c}-d{i}", NodeKind.DATA, cluster=f"x{c}") for i in range(data)]
+    return fleet
+
+
+def most_clusters_at_once(result: Plan) -> int:
+    """The most clusters whose estimated ingest-off spans overlap at any moment."""
+    schedule = simulate(Graph.of(result), result.concurrency)
+    spans = [span for b in result.ingest if (span := schedule.span(b.members))]
+    return max(sum(1 for start, end in spans if start <= t < end) for t, _ in spans)
+
+
+def ready_graph(result: Plan) -> Graph:
+    """The plan's graph with clusters started as soon as they are ready."""
+    return Graph.build(result.stages, result.waves, slots=result.concurrency)

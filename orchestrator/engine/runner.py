@@ -162,7 +162,9 @@ class Runner:
                 await self._start_ready(dispatcher, running)
                 if not running:
                     break
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(
+                    running, timeout=dispatcher.recheck_in(), return_when=asyncio.FIRST_COMPLETED
+                )
                 for task in done:
                     track = running.pop(task)
                     task.result()  # a journal that cannot be written stops the run

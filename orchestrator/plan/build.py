@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from orchestrator.core.batchsizes import BatchSizes
     from orchestrator.core.config import Settings
     from orchestrator.core.models import Appliance, Inventory
+    from orchestrator.plan.model import ClusterStarts
 
 
 ROLE_UNKNOWN_OFFLINE = "role unknown offline; plan online or use a YAML inventory"
@@ -128,11 +129,16 @@ def build_plan(
     waves = [build_wave(kind, planned, settings) for kind in WAVE_ORDER]
     schedule = settings.schedule_kind
     stages = build_stages(planned, facts) if schedule == "graph" else ()
+    cluster_starts: ClusterStarts = "ready"
     if schedule == "graph":
-        waves, brackets, estimate, window_warning = fit_graph(
-            waves, stages, brackets, settings, _budget(now, settings.window_end)
+        fit = fit_graph(waves, stages, brackets, settings, _budget(now, settings.window_end))
+        waves, brackets, estimate, cluster_starts = (
+            fit.waves,
+            fit.brackets,
+            fit.estimate,
+            fit.cluster_starts,
         )
-        warnings.extend(window_warning)
+        warnings.extend(fit.warnings)
     elif settings.window_end is not None:
         waves, window_warning = _fit_window(waves, now, settings.window_end, settings.concurrency)
         warnings.extend(window_warning)
@@ -151,6 +157,7 @@ def build_plan(
         schedule=schedule,
         stages=stages,
         clusters_at_once=settings.clusters_at_once,  # refused with waves (Settings)
+        cluster_starts=cluster_starts,
         waves=tuple(waves),
         unplaced=tuple(p for p in planned if p.wave is None),
         ingest=brackets,

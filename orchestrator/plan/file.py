@@ -305,6 +305,9 @@ def _schedule_differences(saved: Plan, fresh: Plan) -> list[str]:
         return [f"its schedule is {saved.schedule} in the file, {fresh.schedule} now"]
     now = {stage.name: stage for stage in fresh.stages}
     differences = []
+    if saved.cluster_starts != fresh.cluster_starts:
+        starts = (saved.cluster_starts, fresh.cluster_starts)
+        differences.append("its Explore clusters start {!r} in the file, {!r} now".format(*starts))
     for stage in saved.stages:
         other = now.pop(stage.name, None)
         if other is None or _waits(other) != _waits(stage):

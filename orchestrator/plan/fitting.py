@@ -1,11 +1,20 @@
-"""A graph plan fitted to the slots and the window by the one dispatcher (`plan.graph`)."""
+"""A graph plan fitted to the slots and the window by the one dispatcher (`plan.graph`).
+
+When Explore clusters may start (`Plan.cluster_starts`) is chosen here, by running the
+dispatcher on the estimates with each choice: the shortest run, and among the choices within
+`_SAME_LENGTH` of it, the shortest mean ingest-off (then the simplest: "ready" first). An
+operator's `clusters_at_once` is a choice already made: clusters then start when ready.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+import statistics
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, get_args
 
-from orchestrator.plan.graph import Graph, simulate
+from orchestrator.plan.graph import Graph, GraphSchedule, simulate
+from orchestrator.plan.model import ClusterStarts
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -14,7 +23,20 @@ if TYPE_CHECKING:
     from orchestrator.core.config import Settings
     from orchestrator.plan.model import IngestBracket, Stage, Wave
 
-__all__ = ["deferral_note", "fit_graph"]
+__all__ = ["GraphFit", "deferral_note", "fit_graph"]
+
+_SAME_LENGTH = 0.01  # runs within 1% of the shortest count as equally long
+
+
+@dataclass(frozen=True)
+class GraphFit:
+    """A graph plan's schedule: the waves marked for the window, estimates, the choice made."""
+
+    waves: list[Wave]
+    brackets: tuple[IngestBracket, ...]  # each with its ingest-off estimate
+    estimate: float  # the whole run's, window or not
+    warnings: tuple[str, ...]  # the window's, if anything is deferred
+    cluster_starts: ClusterStarts
 
 
 def fit_graph(
@@ -23,16 +45,16 @@ def fit_graph(
     brackets: Sequence[IngestBracket],
     settings: Settings,
     budget: float,
-) -> tuple[list[Wave], tuple[IngestBracket, ...], float, tuple[str, ...]]:
+) -> GraphFit:
     """The graph's schedule on the waves, brackets and window.
 
     The waves with what would miss the window marked, each cluster's ingest-off estimate (as
     the run would go within the window), the plan's total (all of it, window or not, so the
-    plan can say how short the window is), and the window's warning (if anything is deferred).
+    plan can say how short the window is), the window's warning (if anything is deferred),
+    and when clusters start.
     """
-    graph = Graph.build(stages, waves, clusters_at_once=settings.clusters_at_once)
-    schedule = simulate(graph, settings.concurrency, budget=budget)
-    whole = schedule if budget == math.inf else simulate(graph, settings.concurrency)
+    graph, whole = _chosen(stages, waves, brackets, settings)
+    schedule = whole if budget == math.inf else simulate(graph, settings.concurrency, budget=budget)
     fitted = [
         wave.model_copy(
             update={
@@ -54,7 +76,40 @@ def fit_graph(
     total = sum(1 for wave in waves for line in wave.appliances if line.actionable)
     late = sum(1 for wave in fitted for line in wave.appliances if not line.fits_window)
     note = deferral_note(late, total, settings.window_end)
-    return fitted, tuple(timed), whole.makespan, note
+    return GraphFit(fitted, tuple(timed), whole.makespan, note, graph.cluster_starts)
+
+
+def _chosen(
+    stages: Sequence[Stage],
+    waves: Sequence[Wave],
+    brackets: Sequence[IngestBracket],
+    settings: Settings,
+) -> tuple[Graph, GraphSchedule]:
+    """The graph with the cluster starts of the shortest run, then the shortest ingest-off."""
+    choices: tuple[ClusterStarts, ...] = get_args(ClusterStarts)
+    if settings.clusters_at_once is not None or not any(b.halt for b in brackets):
+        choices = ("ready",)
+    tried = []
+    for choice in choices:
+        graph = Graph.build(
+            stages,
+            waves,
+            clusters_at_once=settings.clusters_at_once,
+            cluster_starts=choice,
+            slots=settings.concurrency,
+        )
+        tried.append((graph, simulate(graph, settings.concurrency)))
+    shortest = min(schedule.makespan for _, schedule in tried)
+    return min(
+        (t for t in tried if t[1].makespan <= shortest * (1 + _SAME_LENGTH)),
+        key=lambda t: _mean_off(t[1], brackets),  # min keeps the first of equals: "ready"
+    )
+
+
+def _mean_off(schedule: GraphSchedule, brackets: Sequence[IngestBracket]) -> float:
+    """The mean estimated ingest-off of the clusters the run halts (0: none)."""
+    spans = [schedule.span(b.members) for b in brackets if b.halt]
+    return statistics.fmean([s[1] - s[0] for s in spans if s is not None] or [0.0])
 
 
 def deferral_note(deferred: int, total: int, window_end: dt.datetime | None) -> tuple[str, ...]:

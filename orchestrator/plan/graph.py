@@ -9,10 +9,15 @@ edge: a stage's batch waits for the batch before it. Nothing else orders the wor
 `Dispatcher` decides what starts next whenever a slot is free: an appliance whose
 prerequisites are all done, a node of a cluster whose ingest is already off first, then the
 longest remaining path (its own estimate plus the longest chain that waits for it), then plan
-order. With `clusters_at_once` (the operator's setting), a cluster not yet started waits
-while that many clusters are in progress (started, some node not ended): each cluster's
-ingest-off is shorter, the run may be longer. An appliance that does not end done or skipped
-loses everything that waits for it.
+order. When a cluster may start (its first node, which halts its ingest) is the plan's
+`cluster_starts`: as soon as it is ready ("ready"); only while the clusters still starting
+(started, some node not started yet) and its own nodes fit the slots ("fit"), so that its
+data nodes find slots when its manager ends instead of waiting behind other clusters' nodes;
+or the same unless a slot would otherwise stay idle ("fit-or-idle"). With `clusters_at_once`
+(the operator's setting), a cluster not yet started also waits while that many clusters are
+in progress (started, some node not ended): each cluster's ingest-off is shorter, the run
+may be longer. An appliance that does not end done or skipped loses everything that waits
+for it.
 
 `simulate` runs the same dispatcher on the estimates: the plan's total, each cluster's
 ingest-off estimate, the window fitting and the projected timeline all come from it.
@@ -21,20 +26,24 @@ ingest-off estimate, the window fitting and the projected timeline all come from
 from __future__ import annotations
 
 import collections
+import dataclasses
 import heapq
 import itertools
 import math
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from orchestrator.plan.model import Action
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Sequence
+    from collections.abc import Callable, Collection, Iterable, Sequence
 
-    from orchestrator.plan.model import Plan, PlannedAppliance, Stage, Wave
+    from orchestrator.plan.model import ClusterStarts, Plan, PlannedAppliance, Stage, Wave
 
 __all__ = ["Dispatcher", "Graph", "GraphSchedule", "simulate"]
+
+_LATE = 0.1  # a node this late (share of its estimate) keeps no slots for its cluster's next
 
 
 @dataclass(frozen=True)
@@ -49,10 +58,18 @@ class Graph:
     cluster: dict[str, str]  # Explore node -> its cluster
     path: dict[str, float] = field(default_factory=dict)  # longest remaining path, seconds
     clusters_at_once: int | None = None  # Explore clusters in progress at once (None: any)
+    cluster_starts: ClusterStarts = "ready"  # when a cluster may start (see the module)
+    slots: int = 0  # appliances worked on at once ("fit" counts clusters' nodes against it)
 
     @classmethod
     def build(
-        cls, stages: Sequence[Stage], waves: Sequence[Wave], *, clusters_at_once: int | None = None
+        cls,
+        stages: Sequence[Stage],
+        waves: Sequence[Wave],
+        *,
+        clusters_at_once: int | None = None,
+        cluster_starts: ClusterStarts = "ready",
+        slots: int = 0,
     ) -> Graph:
         """The graph of `stages` (plus batch edges from `waves`)."""
         lines = {line.name: line for wave in waves for line in wave.appliances}
@@ -90,14 +107,22 @@ class Graph:
             waits={name: tuple(ids) for name, ids in waits.items()},
             cluster=_clusters(lines[n] for n in names),
             clusters_at_once=clusters_at_once,
+            cluster_starts=cluster_starts,
+            slots=slots,
         )
         graph.path.update(_longest_paths(graph))
         return graph
 
     @classmethod
     def of(cls, plan: Plan) -> Graph:
-        """The graph a graph plan's run follows, with the plan's clusters-at-once limit."""
-        return cls.build(plan.stages, plan.waves, clusters_at_once=plan.clusters_at_once)
+        """The graph a graph plan's run follows: its clusters-at-once limit, its cluster starts."""
+        return cls.build(
+            plan.stages,
+            plan.waves,
+            clusters_at_once=plan.clusters_at_once,
+            cluster_starts=plan.cluster_starts,
+            slots=plan.concurrency,
+        )
 
     def waiters(self) -> list[list[str]]:
         """For each group, the appliances that wait for it."""
@@ -136,7 +161,8 @@ def _longest_paths(graph: Graph) -> dict[str, float]:
 
 def _topological(graph: Graph) -> list[str]:
     """The appliances in an order where each comes after everything it waits for."""
-    dispatcher = Dispatcher(graph, paths=False)
+    unlimited = dataclasses.replace(graph, clusters_at_once=None, cluster_starts="ready")
+    dispatcher = Dispatcher(unlimited, paths=False)
     order: list[str] = []
     while (name := dispatcher.pop()) is not None:
         order.append(name)
@@ -150,8 +176,18 @@ def _topological(graph: Graph) -> list[str]:
 class Dispatcher:
     """Which appliance starts next, and what an appliance's failure takes with it."""
 
-    def __init__(self, graph: Graph, *, opened: Collection[str] = (), paths: bool = True) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        opened: Collection[str] = (),
+        paths: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.graph = graph
+        self._clock = clock
+        self._kept_back = False  # the last pop kept ready work back for a cluster's next nodes
+        self._ends: dict[str, float] = {}  # started, not ended: when its estimate says it ends
         self._index = {name: i for i, name in enumerate(graph.names)}
         self._waiters = graph.waiters()
         self._member_of = graph.member_of()
@@ -172,6 +208,13 @@ class Dispatcher:
         # Each cluster's nodes not ended yet; a cluster opened and not ended is in progress.
         self._unended = collections.Counter(graph.cluster.values())
         self.in_progress = {c for c in self.opened if self._unended[c] > 0}
+        # Each cluster's nodes to upgrade (the slots it needs), and those not started yet; a
+        # cluster opened with a node not started yet is still starting.
+        self._size = collections.Counter(
+            c for name, c in graph.cluster.items() if name not in graph.settled
+        )
+        self._unstarted = collections.Counter(graph.cluster.values())
+        self.starting = set(self.opened)
         for name in graph.names:
             if self._pending[name] == 0:
                 self._push(name)
@@ -185,7 +228,10 @@ class Dispatcher:
         if cluster is not None and cluster in self.opened:
             heapq.heappush(self._hot, self._key(name))
             return
-        limited = cluster is not None and self.graph.clusters_at_once is not None
+        graph = self.graph
+        limited = cluster is not None and (
+            graph.clusters_at_once is not None or graph.cluster_starts != "ready"
+        )
         heapq.heappush(self._closed if limited else self._cold, self._key(name))
         if cluster is not None:
             self._ready_of.setdefault(cluster, []).append(name)
@@ -194,17 +240,74 @@ class Dispatcher:
         """The next appliance to start (None: nothing is ready now).
 
         A node of a cluster not yet opened waits while `clusters_at_once` clusters are in
-        progress; everything else that is ready may start meanwhile.
+        progress, or while the plan's `cluster_starts` keeps it back; everything else that is
+        ready may start meanwhile.
         """
         heaps = [self._hot]
         if not self._ready(self._hot):
-            limit = self.graph.clusters_at_once
-            opening = limit is None or len(self.in_progress) < limit
-            candidates = [self._cold, self._closed] if opening else [self._cold]
-            heaps = [heap for heap in candidates if self._ready(heap)]
+            candidates = [self._cold, self._closed] if self._may_open() else [self._cold]
+            ready = [heap for heap in candidates if self._ready(heap)]
+            heaps = [heap for heap in ready if self._leaves_room(heap)]
+            self._kept_back = len(heaps) < len(ready)
         if not heaps:
             return None
         return self.take(heapq.heappop(min(heaps, key=lambda heap: heap[0]))[2])
+
+    def recheck_in(self) -> float | None:
+        """Seconds until work kept back for a cluster's next nodes may start anyway.
+
+        That is when a node of a starting cluster will have run `_LATE` past its estimate (or
+        None: nothing kept back). A run asks `pop` again then, if nothing ended before.
+        """
+        if not self._kept_back:
+            return None
+        now, seconds = self._clock(), self.graph.seconds
+        limits = [
+            limit
+            for name, end in self._ends.items()
+            if self.graph.cluster.get(name) in self.starting
+            and (limit := end + _LATE * seconds.get(name, 0.0)) > now
+        ]
+        return min(limits) - now if limits else None
+
+    def _leaves_room(self, heap: list[tuple[float, int, str]]) -> bool:
+        """Whether the top of `heap` may take a slot the starting clusters' next nodes need.
+
+        Under "fit", a cluster still starting keeps slots for its nodes not started yet, from
+        the moment its running nodes are expected to end (or now, while one runs late by at
+        most `_LATE` of its estimate; later than that the estimate was wrong, and nothing is
+        kept for it): work that would still run then may start only if those nodes still
+        find their slots.
+        """
+        if self.graph.cluster_starts != "fit" or not self.starting:
+            return True
+        now, seconds = self._clock(), self.graph.seconds
+        due: dict[str, float] = {}  # starting cluster -> when its next nodes need their slots
+        for name, end in self._ends.items():
+            cluster = self.graph.cluster.get(name)
+            if cluster in self.starting and now <= end + _LATE * seconds.get(name, 0.0):
+                due[cluster] = min(due.get(cluster, math.inf), max(end, now))
+        if not due:
+            return True
+        soonest = min(due.values())
+        if now + seconds[heap[0][2]] <= soonest:
+            return True
+        busy = sum(1 for end in self._ends.values() if end > soonest)
+        kept = sum(self._unstarted[c] for c in due)
+        return busy + 1 + kept <= self.graph.slots
+
+    def _may_open(self) -> bool:
+        """Whether the cluster whose node is next among those not opened may start now."""
+        graph = self.graph
+        if graph.clusters_at_once is not None and len(self.in_progress) >= graph.clusters_at_once:
+            return False
+        if graph.cluster_starts == "ready" or not self.starting or not self._ready(self._closed):
+            return True
+        cluster = graph.cluster[self._closed[0][2]]
+        nodes = self._size[cluster] + sum(self._size[c] for c in self.starting)
+        if nodes <= graph.slots:
+            return True
+        return graph.cluster_starts == "fit-or-idle" and not self._ready(self._cold)
 
     def _ready(self, heap: list[tuple[float, int, str]]) -> bool:
         """Whether `heap` holds an appliance that may start, at its top (the others dropped)."""
@@ -218,11 +321,16 @@ class Dispatcher:
 
     def take(self, name: str) -> str:
         """Count `name` as started (a resumed job is followed whatever it waits for)."""
-        self.started.add(name)
         cluster = self.graph.cluster.get(name)
+        if cluster is not None and name not in self.started and name not in self.finished:
+            self._started_node(cluster)
+        self.started.add(name)
+        self._ends[name] = self._clock() + self.graph.seconds.get(name, 0.0)
         if cluster is not None and cluster not in self.opened:
             self.opened.add(cluster)
             self.in_progress.add(cluster)
+            if self._unstarted[cluster] > 0:
+                self.starting.add(cluster)
             for waiting in self._ready_of.pop(cluster, []):
                 if waiting != name:
                     self._moved.add(waiting)
@@ -237,6 +345,7 @@ class Dispatcher:
         if name in self.finished:
             return []
         self.finished.add(name)
+        self._ends.pop(name, None)
         if name not in self.lost:  # a lost one ended when it was lost
             self._ended(name)
         if ok:
@@ -280,9 +389,17 @@ class Dispatcher:
         cluster = self.graph.cluster.get(name)
         if cluster is None:
             return
+        if name not in self.started:
+            self._started_node(cluster)  # it never will: it no longer keeps its cluster starting
         self._unended[cluster] -= 1
         if self._unended[cluster] == 0:
             self.in_progress.discard(cluster)
+
+    def _started_node(self, cluster: str) -> None:
+        """One more node of `cluster` started, or will never start."""
+        self._unstarted[cluster] -= 1
+        if self._unstarted[cluster] == 0:
+            self.starting.discard(cluster)
 
     def settle(self, outcomes: Iterable[tuple[str, bool]]) -> list[tuple[str, str]]:
         """Finish appliances already ended before the run starts (resumed, skipped, refused)."""
@@ -316,13 +433,13 @@ def simulate(graph: Graph, workers: int, *, budget: float = math.inf) -> GraphSc
     Like the run: an appliance that would end after `budget` seconds is deferred when it
     would start (its slot stays free), and so is everything that waits for it.
     """
-    dispatcher = Dispatcher(graph)
+    now = 0.0
+    dispatcher = Dispatcher(graph, clock=lambda: now)
     dispatcher.settle(graph.settled.items())
     late = set(dispatcher.lost)
     starts: dict[str, float] = {}
     ends: dict[str, float] = {}
     running: list[tuple[float, int, str]] = []
-    now = 0.0
     while True:
         while len(running) < workers and (name := dispatcher.pop()) is not None:
             seconds = graph.seconds[name]

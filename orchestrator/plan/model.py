@@ -61,6 +61,11 @@ FoundOffChoice = Literal["keep", "enable"]
 PauseAfter = Literal["stage", "batch"]
 # graph: each appliance starts once what it depends on is done; waves: stage after stage.
 ScheduleKind = Literal["graph", "waves"]
+# When an Explore cluster of a graph plan may start (its first node, its ingest halted):
+# "ready": as soon as a node is ready and a slot is free; "fit": only while the clusters still
+# starting (some node not started yet) and its own nodes fit the slots; "fit-or-idle": the
+# same, or when nothing else is ready to take a free slot. The plan chooses (plan.fitting).
+ClusterStarts = Literal["ready", "fit", "fit-or-idle"]
 _Seconds = Field(default=0.0, ge=0, allow_inf_nan=False)
 
 
@@ -198,6 +203,8 @@ class Plan(PlanModel):
     schedule: ScheduleKind = "waves"
     stages: tuple[Stage, ...] = ()  # schedule graph: the dependency graph, in a topological order
     clusters_at_once: int | None = Field(default=None, ge=1, le=10_000)  # graph: None, any
+    # A plan file without it (made before the choice existed) starts clusters when ready.
+    cluster_starts: ClusterStarts = "ready"
 
     waves: tuple[Wave, ...]
     ingest: tuple[IngestBracket, ...] = ()

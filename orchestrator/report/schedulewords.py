@@ -24,6 +24,7 @@ def schedule_lines(plan: Plan) -> list[str]:
         f"and a slot is free ({slots}); a node of a cluster whose ingest is off goes first, "
         "then the longest chain of work"
     )
+    head += _CLUSTER_STARTS.get(plan.cluster_starts, "").format(slots=plan.concurrency)
     if plan.clusters_at_once is not None:
         count = plan.clusters_at_once
         clusters = "cluster" if count == 1 else "clusters"
@@ -67,6 +68,20 @@ def _whole(stage: Stage) -> str:
     )
 
 
+# When an Explore cluster starts, as the plan chose it (plan.fitting): "ready" says nothing.
+_CLUSTER_STARTS = {
+    "fit": (
+        "; an Explore cluster starts only while its nodes and those of the clusters still "
+        "starting fit the {slots} slots, and the slots its next nodes need are kept for them, "
+        "so its ingest is off for its own nodes only (as short a run as starting clusters "
+        "when ready)"
+    ),
+    "fit-or-idle": (
+        "; an Explore cluster starts only while its nodes and those of the clusters still "
+        "starting fit the {slots} slots, or when a slot would otherwise stay idle (the "
+        "shortest run with the least ingest-off)"
+    ),
+}
 _CONNECTED = {"explore-managers", "trace"}  # stages that wait for connected Discover appliances
 
 

@@ -218,3 +218,68 @@ async def test_clusters_at_once_holds_across_a_cut_and_the_resume(tmp_path: Path
     for (_, restored), (halted, _) in itertools.pairwise(spans):
         assert restored < halted
     run.fleet.close()
+
+
+def halts_after_managers(run: MemoryRun) -> list[tuple[float, float]]:
+    """For each cluster after the first to be halted: (its halt, the manager before restarted).
+
+    Clusters in the order their ingest was halted, on the simulator's clock.
+    """
+    halted: dict[str, float] = {}
+    for event in run.fleet.events:
+        if event.kind == "ingest.changed" and not event.data["enabled"]:
+            halted.setdefault("abc"[int(event.appliance[-1]) - 1], event.t)
+    restarted = times(run, "restart.finished")
+    order = sorted(halted, key=halted.__getitem__)
+    return [
+        (halted[after], restarted[f"exa-m{'abc'.index(before) + 1}"])
+        for before, after in itertools.pairwise(order)
+    ]
+
+
+async def fitted(scenario: dict[str, Any], folder: Path) -> MemoryRun:
+    """Three clusters of two nodes on three slots, clusters started only while they fit."""
+    run = await MemoryRun.planned(scenario, folder, fast(concurrency=3))
+    run.plan = run.plan.model_copy(update={"cluster_starts": "fit"})
+    return run
+
+
+async def test_with_clusters_started_as_they_fit_the_next_waits_for_the_last_node_to_start(
+    tmp_path: Path,
+) -> None:
+    """Two nodes each on three slots: a cluster is halted after the one before restarted.
+
+    It waits until the one before has started its data node, which waits for that cluster's
+    manager to restart; all done, in order. Started when ready, a cluster is halted while the
+    one before still upgrades its manager.
+    """
+    run = await fitted(three_clusters(), tmp_path)
+    report = await run.run()
+    assert report.exit_code == 0
+    assert_each_once_in_order(run, version=TARGET, kind="job.created")
+    pairs = halts_after_managers(run)
+    assert len(pairs) == 2
+    assert all(halted > restarted for halted, restarted in pairs)
+    free = await MemoryRun.planned(three_clusters(), tmp_path / "free", fast(concurrency=3))
+    free.plan = free.plan.model_copy(update={"cluster_starts": "ready"})
+    await free.run()
+    assert any(halted < restarted for halted, restarted in halts_after_managers(free))
+    run.fleet.close()
+    free.fleet.close()
+
+
+async def test_clusters_started_as_they_fit_across_a_cut_and_the_resume(tmp_path: Path) -> None:
+    """Cut hard as cluster b's manager upgrades (its data node not started), then resumed.
+
+    c still waits for b's data node; every appliance is upgraded once and in order.
+    """
+    run = await fitted(three_clusters(), tmp_path)
+    first = await run.run(trigger=cut_at("exa-m2", Outcome.UPGRADING, how="cancel"))
+    assert first.exit_code == 3
+    second = await run.run()
+    assert second.exit_code == 0
+    assert_each_once_in_order(run, version=TARGET, kind="job.created")
+    pairs = halts_after_managers(run)
+    assert len(pairs) == 2
+    assert all(halted > restarted for halted, restarted in pairs)
+    run.fleet.close()

@@ -6,26 +6,25 @@ import datetime as dt
 import json
 
 import pytest
-from planbuild import NOW, box, exa, observe, plan
+from planbuild import (
+    JOB,
+    NOW,
+    box,
+    clusters_fleet,
+    exa,
+    most_clusters_at_once,
+    observe,
+    plan,
+    ready_graph,
+)
 from pydantic import ValidationError
 
 from orchestrator.cli.confirm import summary_lines
 from orchestrator.core.config import Settings
-from orchestrator.core.models import Appliance, NodeKind, Role
+from orchestrator.core.models import NodeKind, Role
 from orchestrator.plan import Plan
 from orchestrator.plan.graph import Dispatcher, Graph, simulate
 from orchestrator.report.schedulewords import schedule_lines
-
-JOB = 1500.0  # download 300 + upgrade 900 + reboot 300, per appliance (test_plan.STEPS)
-
-
-def clusters_fleet(clusters: int, data: int = 4) -> list[Appliance]:
-    """One Command, two Discover, `clusters` Explore clusters of one manager and `data` nodes."""
-    fleet = [box("eca1", Role.COMMAND), box("eda1", Role.DISCOVER), box("eda2", Role.DISCOVER)]
-    for c in range(clusters):
-        fleet.append(exa(f"x{c}-m", NodeKind.MANAGER, cluster=f"x{c}"))
-        fleet += [exa(f"x{c}-d{i}", NodeKind.DATA, cluster=f"x{c}") for i in range(data)]
-    return fleet
 
 
 def stage_after(result: Plan) -> dict[str, set[str]]:
@@ -139,26 +138,20 @@ def test_batches_wait_for_the_batch_before_in_their_stage() -> None:
     assert result.estimate == 3 * JOB
 
 
-def most_clusters_at_once(result: Plan) -> int:
-    """The most clusters whose estimated ingest-off spans overlap at any moment."""
-    schedule = simulate(Graph.of(result), result.concurrency)
-    spans = [span for b in result.ingest if (span := schedule.span(b.members))]
-    return max(sum(1 for start, end in spans if start <= t < end) for t, _ in spans)
-
-
 def test_clusters_at_once_keeps_each_cluster_s_ingest_off_for_its_own_nodes_only() -> None:
-    """40 clusters of 1 + 4 on 50 slots: all 40 start together, the last wait for slots.
+    """40 clusters of 1 + 4 on 50 slots: started when ready, all 40 start together.
 
     With 10 at once each cluster's data nodes find their slots as its manager ends: every
     cluster is off for its two stages, and the run is longer (it is the operator's trade).
     """
-    free = plan(clusters_fleet(40), concurrency=50)
+    result = plan(clusters_fleet(40), concurrency=50)
     limited = plan(clusters_fleet(40), concurrency=50, clusters_at_once=10)
-    assert max(b.off_estimate or 0 for b in free.ingest) >= 3 * JOB
+    free = simulate(ready_graph(result), 50)
+    assert max(s[1] - s[0] for b in result.ingest if (s := free.span(b.members))) >= 3 * JOB
     assert {b.off_estimate for b in limited.ingest} == {2 * JOB}
-    assert limited.estimate > free.estimate
+    assert limited.estimate > free.makespan
     assert limited.clusters_at_once == 10
-    assert most_clusters_at_once(free) == 40
+    assert limited.cluster_starts == "ready"  # the operator's limit is the choice made
     assert most_clusters_at_once(limited) == 10
 
 
