@@ -187,7 +187,7 @@ class Runner:
                 await self._ended(dispatcher, track)
             elif track.resumed and track.phase >= Phase.AWAIT_JOB:
                 dispatcher.take(name)
-                running[asyncio.create_task(self._graph_one(track))] = track
+                running[asyncio.create_task(self._graph_one(track, dispatcher))] = track
 
     async def _start_ready(
         self, dispatcher: Dispatcher, running: dict[asyncio.Task[None], Track]
@@ -204,7 +204,7 @@ class Runner:
                 await self._ended(dispatcher, track)
                 continue
             self._announce_wave(track)
-            running[asyncio.create_task(self._graph_one(track))] = track
+            running[asyncio.create_task(self._graph_one(track, dispatcher))] = track
 
     def _announce_wave(self, track: Track) -> None:
         kind = track.planned.wave
@@ -218,7 +218,7 @@ class Runner:
         ]
         self.observer.notify(WaveStarted(kind, len(left)))
 
-    async def _graph_one(self, track: Track) -> None:
+    async def _graph_one(self, track: Track, dispatcher: Dispatcher) -> None:
         cluster = track.planned.cluster
         if cluster is not None and cluster in self.members:
             await self._open_cluster(cluster)
@@ -227,6 +227,7 @@ class Runner:
                 await self._final(track, *reason)
             if track.outcome in FINAL_OUTCOMES:
                 return
+            dispatcher.began(track.planned.name)  # its cluster's backups and halt are behind it
         await self._failing_on_error(track, self._drive(track))
 
     async def _open_cluster(self, cluster: str) -> None:

@@ -337,6 +337,16 @@ class Dispatcher:
                     heapq.heappush(self._hot, self._key(waiting))
         return name
 
+    def began(self, name: str) -> None:
+        """`name`'s own upgrade begins now: its estimate counts from here.
+
+        A cluster's first node opens the cluster (backs its nodes up, halts its ingest) in its
+        slot before its own upgrade, which its estimate does not count; the slots its cluster
+        keeps are then kept from when it is expected to end.
+        """
+        if name in self._ends:
+            self._ends[name] = self._clock() + self.graph.seconds.get(name, 0.0)
+
     def finish(self, name: str, *, ok: bool) -> list[tuple[str, str]]:
         """`name` ended (done or skipped: ok); what it takes with it: (lost, its prerequisite).
 

@@ -109,6 +109,20 @@ def test_a_manager_late_past_its_estimate_keeps_nothing() -> None:
     assert popped(dispatcher) == ["t3"]
 
 
+def test_the_slots_are_kept_from_the_estimate_of_the_manager_s_own_upgrade() -> None:
+    """Its slot first backed the cluster up and halted it (3 s): kept until 14 s, not 11 s.
+
+    The manager's estimate counts from when its own upgrade began.
+    """
+    dispatcher, clock = toy("fit", slots=4, cold={"t1": 15.0, "t2": 15.0, "t3": 15.0})
+    assert popped(dispatcher, 4) == ["x0-m", "t1", "t2"]
+    clock.now = 3.0
+    dispatcher.began("x0-m")
+    clock.now = 12.0
+    assert popped(dispatcher) == []  # after 11 s t3 could take it, had it not begun later
+    assert dispatcher.recheck_in() == 2.0
+
+
 def test_a_cluster_starts_only_while_the_starting_clusters_fit_the_slots() -> None:
     """Two clusters of three nodes on four slots: x1 waits until x0's last node has started."""
     dispatcher, _ = toy("fit", slots=4, cold={}, clusters=2)
