@@ -44,7 +44,8 @@ def poll_times(job: float, restart: float, settings: Settings = DEFAULTS) -> lis
     One poll after poll_interval, then waits of half the time left to the estimate
     (upgrade_duration + reboot_duration; at least poll_interval_max) until it is reached, one
     then, and from there backoff
-    (poll_interval, x1.5, at most poll_interval_max) until the job and restart are over.
+    (poll_interval, x1.5, at most poll_interval_max and a tenth of the estimate, never below
+    poll_interval) until the job and restart are over.
     """
     end = job + restart
     estimate = settings.upgrade_duration + settings.reboot_duration
@@ -53,11 +54,12 @@ def poll_times(job: float, restart: float, settings: Settings = DEFAULTS) -> lis
     while elapsed < end and (left := estimate - elapsed) > settings.poll_interval:
         elapsed += min(left, max(left / 2, settings.poll_interval_max))
         times.append(elapsed)
+    cap = max(settings.poll_interval, min(settings.poll_interval_max, estimate / 10))
     interval = settings.poll_interval
     while elapsed < end:
         elapsed += interval
         times.append(elapsed)
-        interval = min(interval * 1.5, settings.poll_interval_max)
+        interval = min(interval * 1.5, cap)
     return times
 
 

@@ -51,17 +51,24 @@ class RestartWatch:
 
 
 _NOT_FOUND = 404
+_OVERRUN_LOOK = 0.1  # a job past its estimate is looked at least this often (share of it)
 # What a poll returns when the appliance no longer knows the job.
 _GONE = JobState(id="", status="GONE")
 
 
-async def backoff(settings: Settings) -> AsyncIterator[float]:
-    """Sleep ever longer (poll_interval, x1.5, ... poll_interval_max), yielding after each."""
-    interval = settings.poll_interval
+async def backoff(settings: Settings, *, longest: float | None = None) -> AsyncIterator[float]:
+    """Sleep ever longer (poll_interval, x1.5, ... poll_interval_max), yielding after each.
+
+    `longest`: a lower cap than poll_interval_max (never below poll_interval).
+    """
+    cap = settings.poll_interval_max
+    if longest is not None:
+        cap = max(settings.poll_interval, min(cap, longest))
+    interval = min(settings.poll_interval, cap)
     while True:
         await asyncio.sleep(interval)
         yield interval
-        interval = min(interval * 1.5, settings.poll_interval_max)
+        interval = min(interval * 1.5, cap)
 
 
 async def job_polls(settings: Settings, expected: float) -> AsyncIterator[float]:
@@ -71,10 +78,11 @@ async def job_polls(settings: Settings, expected: float) -> AsyncIterator[float]
     not expected to be done, each wait is half the time left to the estimate (at least
     `poll_interval_max`), so polls grow denser towards it; a poll right at the estimate, and
     from there `backoff`: fast polling where the job is likely to end, ever slower if it
-    overruns. A job that ends before its estimate is seen no later than the estimate and at
-    most `poll_interval_max` or half the time left at the poll before. An estimate longer
-    than half of `job_deadline` is taken as half of it, so polling is back to `backoff` well
-    before the deadline.
+    overruns, but at least every `_OVERRUN_LOOK` of the estimate (and `poll_interval_max`), so
+    a job that overruns a short estimate is seen within that share of it. A job that ends
+    before its estimate is seen no later than the estimate and at most `poll_interval_max` or
+    half the time left at the poll before. An estimate longer than half of `job_deadline` is
+    taken as half of it, so polling is back to `backoff` well before the deadline.
     """
     # An estimate beyond half the job's deadline counts as half the deadline: waits sized by
     # an estimate far too long must leave the job looked at, often, before the deadline.
@@ -85,7 +93,8 @@ async def job_polls(settings: Settings, expected: float) -> AsyncIterator[float]
         interval = min(left, max(left / 2, settings.poll_interval_max))
         await asyncio.sleep(interval)
         yield interval
-    async for interval in backoff(settings):
+    longest = _OVERRUN_LOOK * expected if expected > 0 else None
+    async for interval in backoff(settings, longest=longest):
         yield interval
 
 

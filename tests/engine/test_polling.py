@@ -86,6 +86,18 @@ def test_an_estimate_longer_than_the_deadline_still_looks_before_the_deadline() 
 
 
 @pytest.mark.usefixtures("instant_sleep")
+def test_a_job_past_a_short_estimate_is_looked_at_every_tenth_of_it() -> None:
+    """Estimate 7.5 s with polls of 0.25 s to 3 s: past it, a look every 0.75 s at most.
+
+    So a job twice as long as its estimate is seen within 5% of its length, not 3 s late.
+    """
+    settings = Settings(poll_interval=0.25, poll_interval_max=3)
+    sleeps = _sleeps(settings, 7.5, 12)
+    assert sum(sleeps[:4]) == 7.5  # the poll at the estimate
+    assert sleeps[4:] == [0.25, 0.375, 0.5625, 0.75, 0.75, 0.75, 0.75, 0.75]
+
+
+@pytest.mark.usefixtures("instant_sleep")
 def test_no_estimate_is_plain_backoff() -> None:
     settings = Settings(poll_interval=5, poll_interval_max=60)
     assert _sleeps(settings, 0.0, 4) == [5, 5, 7.5, 11.25]
