@@ -277,7 +277,8 @@ class Dispatcher:
         the moment its running nodes are expected to end (or now, while one runs late by at
         most `_LATE` of its estimate; later than that the estimate was wrong, and nothing is
         kept for it): work that would still run then may start only if those nodes still
-        find their slots.
+        find their slots. Ends less than `_LATE` of an estimate after that moment count as
+        at that moment: a run's appliances end a little apart, never all at once.
         """
         if self.graph.cluster_starts != "fit" or not self.starting:
             return True
@@ -286,7 +287,9 @@ class Dispatcher:
         for name, end in self._ends.items():
             cluster = self.graph.cluster.get(name)
             if cluster in self.starting and now <= end + _LATE * seconds.get(name, 0.0):
-                due[cluster] = min(due.get(cluster, math.inf), max(end, now))
+                # Ends a tenth of an estimate apart are taken as the same moment.
+                at = max(end, now) + _LATE * seconds.get(name, 0.0)
+                due[cluster] = min(due.get(cluster, math.inf), at)
         if not due:
             return True
         soonest = min(due.values())
