@@ -84,6 +84,13 @@ def _run_flags(parser: argparse.ArgumentParser) -> None:
     )
     setting(
         parser,
+        "--cluster-starts",
+        "graph: an Explore cluster starts when ready, or only while its nodes fit the slots "
+        "(with those its next nodes need kept), or the same unless a slot would idle",
+        choices=["ready", "fit", "fit-or-idle"],
+    )
+    setting(
+        parser,
         "--pause-after",
         "wait at a gate after each stage or batch until `orchestrator continue RUN`",
         choices=["stage", "batch"],
@@ -398,8 +405,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
     """The run's settings: these flags over ORCHESTRATOR_* over --config over defaults."""
     cli: dict[str, Any] = {}
     names = ("concurrency", "max_failures", "state_db", "report", "notify_url", "log_format")
-    more = ("ingest_found_off", "batches", "pause_after", "schedule", "clusters_at_once")
-    for name in (*names, *more):
+    more = ("ingest_found_off", "batches", "pause_after", "schedule")
+    graph = ("clusters_at_once", "cluster_starts")
+    for name in (*names, *more, *graph):
         cli[name] = getattr(args, name, None)
     cli["allow_downgrade"] = getattr(args, "allow_downgrade", None)
     cli["notify_start"] = getattr(args, "notify_start", None)
@@ -435,7 +443,7 @@ def _check_report_path(path: Path) -> None:
 
 
 def reviewed(settings: Settings, plan: Plan, args: argparse.Namespace) -> Settings:
-    """A saved plan runs with the concurrency, window, batches and gates it was reviewed with.
+    """A saved plan runs with the concurrency, window, batches, gates and schedule reviewed.
 
     A flag overrides each; batches that differ from the plan's then refuse the plan.
     """
@@ -452,4 +460,6 @@ def reviewed(settings: Settings, plan: Plan, args: argparse.Namespace) -> Settin
         update["schedule"] = plan.schedule
     if getattr(args, "clusters_at_once", None) is None:
         update["clusters_at_once"] = plan.clusters_at_once
+    if getattr(args, "cluster_starts", None) is None and plan.schedule == "graph":
+        update["cluster_starts"] = plan.cluster_starts  # the choice reviewed, made or not
     return settings.model_copy(update=update)

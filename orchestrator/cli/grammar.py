@@ -37,6 +37,7 @@ _UNSET = {
     "pause_after": "no gates",
     "schedule": "graph; waves with --pause-after",
     "clusters_at_once": "no limit",
+    "cluster_starts": "the plan's choice: the shortest run, then the least ingest-off",
     "ingest_found_off": "ask on a terminal, refuse without one",
     "report": "none",
     "notify_url": "none",

@@ -98,6 +98,9 @@ class Settings(BaseModel):
     schedule: Literal["graph", "waves"] | None = None
     # graph: at most this many Explore clusters in progress at once (their ingest off); None: any
     clusters_at_once: int | None = Field(default=None, ge=1, le=10_000)
+    # graph: when an Explore cluster may start (plan.model.ClusterStarts); None: the plan
+    # chooses, the shortest run and then the least ingest-off
+    cluster_starts: Literal["ready", "fit", "fit-or-idle"] | None = None
     state_db: Path = Field(default_factory=default_state_db)  # the per-user state home
     report: Path | None = None
     notify_url: str | None = None
@@ -131,14 +134,16 @@ class Settings(BaseModel):
             )
         return value
 
-    @field_validator("clusters_at_once")
+    @field_validator("clusters_at_once", "cluster_starts")
     @classmethod
-    def _limit_needs_graph(cls, value: int | None, info: ValidationInfo) -> int | None:
+    def _order_needs_graph(cls, value: object, info: ValidationInfo) -> object:
         waves = info.data.get("schedule") == "waves" or info.data.get("pause_after") is not None
         if value is not None and waves:
+            flag = "--" + str(info.field_name).replace("_", "-")
+            what = flag.removeprefix("--").replace("-", " ")
             raise ValueError(
-                "clusters at once orders a graph schedule; stages run one at a time in waves "
-                "(--schedule waves, --pause-after): leave --clusters-at-once out"
+                f"{what} orders a graph schedule; stages run one at a time in waves "
+                f"(--schedule waves, --pause-after): leave {flag} out"
             )
         return value
 

@@ -3,7 +3,8 @@
 When Explore clusters may start (`Plan.cluster_starts`) is chosen here, by running the
 dispatcher on the estimates with each choice: the shortest run, and among the choices within
 `_SAME_LENGTH` of it, the shortest mean ingest-off (then the simplest: "ready" first). An
-operator's `clusters_at_once` is a choice already made: clusters then start when ready.
+operator's `cluster_starts` is the choice made; with a `clusters_at_once` limit and no
+`cluster_starts`, clusters start when ready (under the limit).
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def _chosen(
 ) -> tuple[Graph, GraphSchedule]:
     """The graph with the cluster starts of the shortest run, then the shortest ingest-off."""
     choices: tuple[ClusterStarts, ...] = get_args(ClusterStarts)
-    if settings.clusters_at_once is not None or not any(b.halt for b in brackets):
+    if settings.cluster_starts is not None:
+        choices = (settings.cluster_starts,)
+    elif settings.clusters_at_once is not None or not any(b.halt for b in brackets):
         choices = ("ready",)
     tried = []
     for choice in choices:

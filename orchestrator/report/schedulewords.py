@@ -73,13 +73,11 @@ _CLUSTER_STARTS = {
     "fit": (
         "; an Explore cluster starts only while its nodes and those of the clusters still "
         "starting fit the {slots} slots, and the slots its next nodes need are kept for them, "
-        "so its ingest is off for its own nodes only (as short a run as starting clusters "
-        "when ready)"
+        "so its ingest is off for its own nodes only"
     ),
     "fit-or-idle": (
         "; an Explore cluster starts only while its nodes and those of the clusters still "
-        "starting fit the {slots} slots, or when a slot would otherwise stay idle (the "
-        "shortest run with the least ingest-off)"
+        "starting fit the {slots} slots, or when a slot would otherwise stay idle"
     ),
 }
 _CONNECTED = {"explore-managers", "trace"}  # stages that wait for connected Discover appliances

@@ -83,6 +83,12 @@ def test_validate_names_the_file_and_row_of_a_bad_inventory(tmp_path: Path) -> N
             "leave --clusters-at-once out",
             id="clusters-at-once-with-waves",
         ),
+        pytest.param(["--cluster-starts", "soon"], "invalid choice", id="cluster-starts"),
+        pytest.param(
+            ["--cluster-starts", "fit", "--pause-after", "stage"],
+            "leave --cluster-starts out",
+            id="cluster-starts-with-gates",
+        ),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(sim: Sim, flags: list[str], needle: str) -> None:
@@ -116,6 +122,24 @@ def test_the_plan_records_clusters_at_once_and_says_it(sim: Sim) -> None:
         result.stdout.split()
     )
     assert sim.events("upload.started") == []
+
+
+def test_the_plan_records_when_clusters_start_and_a_saved_plan_keeps_it(sim: Sim) -> None:
+    """`--cluster-starts fit` is in the plan file and its Schedule section.
+
+    `apply --plan` runs it so (it would refuse a plan that the fleet now gives otherwise:
+    for one cluster the plan's own choice is `ready`) and upgrades every appliance.
+    """
+    out = sim.dir / "plan.json"
+    result = orchestrator(
+        "plan", str(sim.inventory), "--cluster-starts", "fit", "--out", str(out), cwd=sim.dir
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.read_text())["cluster_starts"] == "fit"
+    assert "fit the 4 slots" in " ".join(result.stdout.split())
+    applied = orchestrator("apply", "--plan", str(out), "--yes", cwd=sim.dir)
+    assert applied.returncode == 0, applied.stderr
+    assert len(sim.events("restart.finished")) == 5
 
 
 def test_apply_without_yes_and_without_a_terminal_refuses(sim: Sim) -> None:
