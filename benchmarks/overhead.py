@@ -72,6 +72,11 @@ def _variants() -> dict[str, Variant]:
     limited = ("--schedule", "graph", "--clusters-at-once", "10")
     found.append(Variant("atonce10-http", apply_args=limited))
     found.append(Variant("atonce10-tls", tls=True, apply_args=limited))
+    # The graph with Explore clusters started one way, not as the plan chooses.
+    for starts in ("ready", "fit", "fit-or-idle"):
+        chosen = ("--schedule", "graph", "--cluster-starts", starts)
+        found.append(Variant(f"{starts}-http", apply_args=chosen))
+        found.append(Variant(f"{starts}-tls", tls=True, apply_args=chosen))
     return {variant.name: variant for variant in found}
 
 
