@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from orchestrator.engine.ports import StateChanged
+    from orchestrator.plan.model import ClusterStarts
 
 
 def quick(faults: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -237,11 +238,19 @@ def halts_after_managers(run: MemoryRun) -> list[tuple[float, float]]:
     ]
 
 
-async def fitted(scenario: dict[str, Any], folder: Path) -> MemoryRun:
-    """Three clusters of two nodes on three slots, clusters started only while they fit."""
-    run = await MemoryRun.planned(scenario, folder, fast(concurrency=3))
-    run.plan = run.plan.model_copy(update={"cluster_starts": "fit"})
+async def three_on_three(folder: Path, starts: ClusterStarts = "fit") -> MemoryRun:
+    """Three clusters of two nodes on three slots, clusters started as `starts` says."""
+    run = await MemoryRun.planned(three_clusters(), folder, fast(concurrency=3))
+    run.plan = run.plan.model_copy(update={"cluster_starts": starts})
     return run
+
+
+def assert_each_halted_after_the_manager_before(run: MemoryRun) -> None:
+    """All upgraded once, in order; each next cluster halted after the one before's manager."""
+    assert_each_once_in_order(run, version=TARGET, kind="job.created")
+    pairs = halts_after_managers(run)
+    assert len(pairs) == 2
+    assert all(halted > restarted for halted, restarted in pairs)
 
 
 async def test_with_clusters_started_as_they_fit_the_next_waits_for_the_last_node_to_start(
@@ -253,15 +262,11 @@ async def test_with_clusters_started_as_they_fit_the_next_waits_for_the_last_nod
     manager to restart; all done, in order. Started when ready, a cluster is halted while the
     one before still upgrades its manager.
     """
-    run = await fitted(three_clusters(), tmp_path)
+    run = await three_on_three(tmp_path)
     report = await run.run()
     assert report.exit_code == 0
-    assert_each_once_in_order(run, version=TARGET, kind="job.created")
-    pairs = halts_after_managers(run)
-    assert len(pairs) == 2
-    assert all(halted > restarted for halted, restarted in pairs)
-    free = await MemoryRun.planned(three_clusters(), tmp_path / "free", fast(concurrency=3))
-    free.plan = free.plan.model_copy(update={"cluster_starts": "ready"})
+    assert_each_halted_after_the_manager_before(run)
+    free = await three_on_three(tmp_path / "free", "ready")
     await free.run()
     assert any(halted < restarted for halted, restarted in halts_after_managers(free))
     run.fleet.close()
@@ -273,13 +278,10 @@ async def test_clusters_started_as_they_fit_across_a_cut_and_the_resume(tmp_path
 
     c still waits for b's data node; every appliance is upgraded once and in order.
     """
-    run = await fitted(three_clusters(), tmp_path)
+    run = await three_on_three(tmp_path)
     first = await run.run(trigger=cut_at("exa-m2", Outcome.UPGRADING, how="cancel"))
     assert first.exit_code == 3
     second = await run.run()
     assert second.exit_code == 0
-    assert_each_once_in_order(run, version=TARGET, kind="job.created")
-    pairs = halts_after_managers(run)
-    assert len(pairs) == 2
-    assert all(halted > restarted for halted, restarted in pairs)
+    assert_each_halted_after_the_manager_before(run)
     run.fleet.close()
