@@ -25,6 +25,7 @@ ingest-off estimate, the window fitting and the projected timeline all come from
 
 from __future__ import annotations
 
+import bisect
 import collections
 import dataclasses
 import heapq
@@ -187,7 +188,9 @@ class Dispatcher:
         self.graph = graph
         self._clock = clock
         self._kept_back = False  # the last pop kept ready work back for a cluster's next nodes
-        self._ends: dict[str, float] = {}  # started, not ended: when its estimate says it ends
+        self._began: dict[str, float] = {}  # started, not ended: when its own upgrade began
+        self._paces: list[float] = []  # sorted: each ended appliance's time over its estimate
+        self.pace = 1.0  # the median of `_paces`: how long appliances take against estimates
         self._index = {name: i for i, name in enumerate(graph.names)}
         self._waiters = graph.waiters()
         self._member_of = graph.member_of()
@@ -261,12 +264,12 @@ class Dispatcher:
         """
         if not self._kept_back:
             return None
-        now, seconds = self._clock(), self.graph.seconds
+        now = self._clock()
         limits = [
             limit
-            for name, end in self._ends.items()
+            for name, end in self._ends().items()
             if self.graph.cluster.get(name) in self.starting
-            and (limit := end + _LATE * seconds.get(name, 0.0)) > now
+            and (limit := end + _LATE * self._expected(name)) > now
         ]
         return min(limits) - now if limits else None
 
@@ -282,20 +285,21 @@ class Dispatcher:
         """
         if self.graph.cluster_starts != "fit" or not self.starting:
             return True
-        now, seconds = self._clock(), self.graph.seconds
+        now = self._clock()
         due: dict[str, float] = {}  # starting cluster -> when its next nodes need their slots
-        for name, end in self._ends.items():
+        ends = self._ends()
+        for name, end in ends.items():
             cluster = self.graph.cluster.get(name)
-            if cluster in self.starting and now <= end + _LATE * seconds.get(name, 0.0):
+            late = _LATE * self._expected(name)
+            if cluster in self.starting and now <= end + late:
                 # Ends a tenth of an estimate apart are taken as the same moment.
-                at = max(end, now) + _LATE * seconds.get(name, 0.0)
-                due[cluster] = min(due.get(cluster, math.inf), at)
+                due[cluster] = min(due.get(cluster, math.inf), max(end, now) + late)
         if not due:
             return True
         soonest = min(due.values())
-        if now + seconds[heap[0][2]] <= soonest:
+        if now + self._expected(heap[0][2]) <= soonest:
             return True
-        busy = sum(1 for end in self._ends.values() if end > soonest)
+        busy = sum(1 for end in ends.values() if end > soonest)
         kept = sum(self._unstarted[c] for c in due)
         return busy + 1 + kept <= self.graph.slots
 
@@ -328,7 +332,7 @@ class Dispatcher:
         if cluster is not None and name not in self.started and name not in self.finished:
             self._started_node(cluster)
         self.started.add(name)
-        self._ends[name] = self._clock() + self.graph.seconds.get(name, 0.0)
+        self._began[name] = self._clock()
         if cluster is not None and cluster not in self.opened:
             self.opened.add(cluster)
             self.in_progress.add(cluster)
@@ -347,8 +351,29 @@ class Dispatcher:
         slot before its own upgrade, which its estimate does not count; the slots its cluster
         keeps are then kept from when it is expected to end.
         """
-        if name in self._ends:
-            self._ends[name] = self._clock() + self.graph.seconds.get(name, 0.0)
+        if name in self._began:
+            self._began[name] = self._clock()
+
+    def _ends(self) -> dict[str, float]:
+        """When each appliance started and not ended is expected to end, at today's pace."""
+        return {name: began + self._expected(name) for name, began in self._began.items()}
+
+    def _expected(self, name: str) -> float:
+        """Seconds `name` is expected to take: its estimate, at the pace seen so far."""
+        return self.graph.seconds.get(name, 0.0) * self.pace
+
+    def _ended_at_pace(self, name: str) -> None:
+        """Count how long `name` took against its estimate (appliances that ended done)."""
+        began, seconds = self._began.get(name), self.graph.seconds.get(name, 0.0)
+        if began is None or seconds <= 0:
+            return
+        bisect.insort(self._paces, (self._clock() - began) / seconds)
+        middle = len(self._paces) // 2
+        self.pace = (
+            self._paces[middle]
+            if len(self._paces) % 2
+            else (self._paces[middle - 1] + self._paces[middle]) / 2
+        )
 
     def finish(self, name: str, *, ok: bool) -> list[tuple[str, str]]:
         """`name` ended (done or skipped: ok); what it takes with it: (lost, its prerequisite).
@@ -358,7 +383,9 @@ class Dispatcher:
         if name in self.finished:
             return []
         self.finished.add(name)
-        self._ends.pop(name, None)
+        if ok:
+            self._ended_at_pace(name)
+        self._began.pop(name, None)
         if name not in self.lost:  # a lost one ended when it was lost
             self._ended(name)
         if ok:

@@ -123,6 +123,24 @@ def test_the_slots_are_kept_from_the_estimate_of_the_manager_s_own_upgrade() -> 
     assert dispatcher.recheck_in() == 2.0
 
 
+def test_the_slots_are_kept_at_the_pace_the_run_goes() -> None:
+    """t1 took 20 s for an estimate of 10: everything is expected at twice its estimate.
+
+    So x0's manager, 10 s by its estimate, is expected to end at 20 s, and t4 (15 s, so 30)
+    may not take a slot its data nodes need then; at the estimates' pace it could.
+    """
+    cold = {"t1": 10.0, "t2": 15.0, "t3": 15.0, "t4": 15.0}
+    dispatcher, clock = toy("fit", slots=4, cold=cold)
+    assert popped(dispatcher, 4) == ["x0-m", "t1", "t2", "t3"]
+    clock.now = 20.0
+    dispatcher.finish("t1", ok=True)
+    assert dispatcher.pace == 2.0
+    assert popped(dispatcher, 1) == []
+    assert dispatcher.recheck_in() == 2.0  # the manager a tenth late at its pace: 22 s
+    dispatcher.finish("t2", ok=False)  # a failure says nothing of the pace
+    assert dispatcher.pace == 2.0
+
+
 def test_a_cluster_starts_only_while_the_starting_clusters_fit_the_slots() -> None:
     """Two clusters of three nodes on four slots: x1 waits until x0's last node has started."""
     dispatcher, _ = toy("fit", slots=4, cold={}, clusters=2)
