@@ -280,8 +280,10 @@ class Dispatcher:
         the moment its running nodes are expected to end (or now, while one runs late by at
         most `_LATE` of its estimate; later than that the estimate was wrong, and nothing is
         kept for it): work that would still run then may start only if those nodes still
-        find their slots. Ends less than `_LATE` of an estimate after that moment count as
-        at that moment: a run's appliances end a little apart, never all at once.
+        find their slots, and, while clusters wait to start, a cluster waiting its turn finds
+        one for its first node (it starts as a starting cluster's last nodes do). Ends less
+        than `_LATE` of an expected time after that moment count as at that moment: a run's
+        appliances end a little apart, never all at once.
         """
         if self.graph.cluster_starts != "fit" or not self.starting:
             return True
@@ -301,6 +303,8 @@ class Dispatcher:
             return True
         busy = sum(1 for end in ends.values() if end > soonest)
         kept = sum(self._unstarted[c] for c in due)
+        if heap is not self._closed and self._ready(self._closed):
+            kept += len(due)  # and one for the cluster waiting to take each one's place
         return busy + 1 + kept <= self.graph.slots
 
     def _may_open(self) -> bool:

@@ -141,6 +141,19 @@ def test_the_slots_are_kept_at_the_pace_the_run_goes() -> None:
     assert dispatcher.pace == 2.0
 
 
+def test_a_slot_is_kept_for_the_cluster_waiting_to_take_a_starting_one_s_place() -> None:
+    """Four slots; x1 waits while x0 starts (3 + 3 nodes > 4); two 15 s Trace appliances.
+
+    When x0's manager ends, its two data nodes and x1's manager need three slots: one Trace
+    appliance may run across that moment, not two. Then x1 starts beside x0's data nodes.
+    """
+    dispatcher, clock = toy("fit", slots=4, cold={"t1": 15.0, "t2": 15.0}, clusters=2)
+    assert popped(dispatcher, 4) == ["x0-m", "t1"]
+    clock.now = 10.0
+    dispatcher.finish("x0-m", ok=True)
+    assert popped(dispatcher, 3) == ["x0-d1", "x0-d2", "x1-m"]
+
+
 def test_a_cluster_starts_only_while_the_starting_clusters_fit_the_slots() -> None:
     """Two clusters of three nodes on four slots: x1 waits until x0's last node has started."""
     dispatcher, _ = toy("fit", slots=4, cold={}, clusters=2)
