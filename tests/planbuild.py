@@ -17,7 +17,8 @@ from orchestrator.core.models import (
     UrlFirmware,
 )
 from orchestrator.plan import ImageInfo, Plan, build_plan
-from orchestrator.plan.graph import Graph, simulate
+from orchestrator.plan.graph import Graph
+from orchestrator.plan.projection import simulate
 
 NOW = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
 OLD = "9.8.0.100"

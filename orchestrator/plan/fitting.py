@@ -14,8 +14,9 @@ import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, get_args
 
-from orchestrator.plan.graph import Graph, GraphSchedule, simulate
+from orchestrator.plan.graph import Graph
 from orchestrator.plan.model import ClusterStarts
+from orchestrator.plan.projection import GraphSchedule, simulate
 
 if TYPE_CHECKING:
     import datetime as dt

@@ -19,13 +19,12 @@ in progress (started, some node not ended): each cluster's ingest-off is shorter
 may be longer. An appliance that does not end done or skipped loses everything that waits
 for it.
 
-`simulate` runs the same dispatcher on the estimates: the plan's total, each cluster's
-ingest-off estimate, the window fitting and the projected timeline all come from it.
+`plan.projection.simulate` runs the same dispatcher on the estimates: the plan's total, each
+cluster's ingest-off estimate, the window fitting and the projected timeline all come from it.
 """
 
 from __future__ import annotations
 
-import bisect
 import collections
 import dataclasses
 import heapq
@@ -36,13 +35,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from orchestrator.plan.model import Action
+from orchestrator.plan.pace import Pace
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Sequence
 
     from orchestrator.plan.model import ClusterStarts, Plan, PlannedAppliance, Stage, Wave
 
-__all__ = ["Dispatcher", "Graph", "GraphSchedule", "simulate"]
+__all__ = ["Dispatcher", "Graph"]
 
 _LATE = 0.1  # a node this late (share of its estimate) keeps no slots for its cluster's next
 
@@ -189,8 +189,7 @@ class Dispatcher:
         self._clock = clock
         self._kept_back = False  # the last pop kept ready work back for a cluster's next nodes
         self._began: dict[str, float] = {}  # started, not ended: when its own upgrade began
-        self._paces: list[float] = []  # sorted: each ended appliance's time over its estimate
-        self.pace = 1.0  # the median of `_paces`: how long appliances take against estimates
+        self.pace = Pace()  # how long appliances take against their estimates, so far
         self._index = {name: i for i, name in enumerate(graph.names)}
         self._waiters = graph.waiters()
         self._member_of = graph.member_of()
@@ -364,20 +363,14 @@ class Dispatcher:
 
     def _expected(self, name: str) -> float:
         """Seconds `name` is expected to take: its estimate, at the pace seen so far."""
-        return self.graph.seconds.get(name, 0.0) * self.pace
+        return self.graph.seconds.get(name, 0.0) * self.pace.factor
 
     def _ended_at_pace(self, name: str) -> None:
         """Count how long `name` took against its estimate (appliances that ended done)."""
         began, seconds = self._began.get(name), self.graph.seconds.get(name, 0.0)
         if began is None or seconds <= 0:
             return
-        bisect.insort(self._paces, (self._clock() - began) / seconds)
-        middle = len(self._paces) // 2
-        self.pace = (
-            self._paces[middle]
-            if len(self._paces) % 2
-            else (self._paces[middle - 1] + self._paces[middle]) / 2
-        )
+        self.pace.ended(self._clock() - began, seconds)
 
     def finish(self, name: str, *, ok: bool) -> list[tuple[str, str]]:
         """`name` ended (done or skipped: ok); what it takes with it: (lost, its prerequisite).
@@ -452,55 +445,3 @@ class Dispatcher:
             if name not in self.lost:
                 lost += self.finish(name, ok=ok)
         return lost
-
-
-@dataclass(frozen=True)
-class GraphSchedule:
-    """How the graph falls on the slots if every estimate is right."""
-
-    makespan: float
-    late: frozenset[str]  # would end after the budget, or waits for one that would
-    starts: dict[str, float]
-    ends: dict[str, float]
-
-    def span(self, names: Iterable[str]) -> tuple[float, float] | None:
-        """From the first start to the last end of `names` (None: none of them starts)."""
-        started = [(self.starts[n], self.ends[n]) for n in names if n in self.starts]
-        if not started:
-            return None
-        return min(s for s, _ in started), max(e for _, e in started)
-
-
-def simulate(graph: Graph, workers: int, *, budget: float = math.inf) -> GraphSchedule:
-    """Run the dispatcher on the estimates with `workers` slots.
-
-    Like the run: an appliance that would end after `budget` seconds is deferred when it
-    would start (its slot stays free), and so is everything that waits for it.
-    """
-    now = 0.0
-    dispatcher = Dispatcher(graph, clock=lambda: now)
-    dispatcher.settle(graph.settled.items())
-    late = set(dispatcher.lost)
-    starts: dict[str, float] = {}
-    ends: dict[str, float] = {}
-    running: list[tuple[float, int, str]] = []
-    while True:
-        while len(running) < workers and (name := dispatcher.pop()) is not None:
-            seconds = graph.seconds[name]
-            if now + seconds > budget:
-                late.add(name)
-                late.update(lost for lost, _ in dispatcher.finish(name, ok=False))
-                continue
-            starts[name] = now
-            heapq.heappush(running, (now + seconds, len(starts), name))
-        if not running:
-            break
-        now, _, name = heapq.heappop(running)
-        ends[name] = now
-        dispatcher.finish(name, ok=True)
-    return GraphSchedule(
-        makespan=max(ends.values(), default=0.0),
-        late=frozenset(late - set(graph.settled)),
-        starts=starts,
-        ends=ends,
-    )

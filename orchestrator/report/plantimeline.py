@@ -1,6 +1,6 @@
 """A plan's projected timeline: the run as the estimates say it would go, drawn like a run.
 
-A graph plan: each appliance starts where the plan's own dispatcher (`plan.graph.simulate`)
+A graph plan: each appliance starts where the plan's own dispatcher (`plan.projection.simulate`)
 places it. A waves plan: each wave starts when the one before is estimated to end; within a
 wave appliances fall on the planned concurrency, batch after batch, as the plan's scheduler
 (`plan.schedule.batch_schedule`) places them. Either way the picture agrees with the plan's
@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from orchestrator.core.text import format_duration
 from orchestrator.plan import Action
-from orchestrator.plan.graph import Graph, simulate
+from orchestrator.plan.graph import Graph
+from orchestrator.plan.projection import simulate
 from orchestrator.plan.schedule import batch_schedule
 from orchestrator.report.planview import action_text
 from orchestrator.report.timeline import Lane, Mark, Span, layout

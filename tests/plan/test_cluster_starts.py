@@ -8,7 +8,9 @@ from planbuild import JOB, box, clusters_fleet, most_clusters_at_once, plan, rea
 
 from orchestrator.core.models import Role
 from orchestrator.plan.file import plan_differences
-from orchestrator.plan.graph import Dispatcher, Graph, simulate
+from orchestrator.plan.graph import Dispatcher, Graph
+from orchestrator.plan.pace import Pace
+from orchestrator.plan.projection import simulate
 from orchestrator.report.schedulewords import schedule_lines
 
 if TYPE_CHECKING:
@@ -134,11 +136,11 @@ def test_the_slots_are_kept_at_the_pace_the_run_goes() -> None:
     assert popped(dispatcher, 4) == ["x0-m", "t1", "t2", "t3"]
     clock.now = 20.0
     dispatcher.finish("t1", ok=True)
-    assert dispatcher.pace == 2.0
+    assert dispatcher.pace.factor == 2.0
     assert popped(dispatcher, 1) == []
     assert dispatcher.recheck_in() == 2.0  # the manager a tenth late at its pace: 22 s
     dispatcher.finish("t2", ok=False)  # a failure says nothing of the pace
-    assert dispatcher.pace == 2.0
+    assert dispatcher.pace.factor == 2.0
 
 
 def test_a_slot_is_kept_for_the_cluster_waiting_to_take_a_starting_one_s_place() -> None:
@@ -238,3 +240,14 @@ def test_a_saved_plan_whose_clusters_would_start_otherwise_now_is_refused() -> N
         "its Explore clusters start 'ready' in the file, 'fit' now"
     ]
     assert plan_differences(fresh, fresh) == []
+
+
+def test_the_pace_is_the_median_of_how_long_each_took_against_its_estimate() -> None:
+    """1 before any has ended; one slow appliance among quick ones does not set it."""
+    pace = Pace()
+    assert pace.factor == 1.0
+    for took in (10.0, 11.0, 40.0):
+        pace.ended(took, 10.0)
+    assert pace.factor == 1.1
+    pace.ended(12.0, 10.0)
+    assert pace.factor == 1.15

@@ -23,7 +23,8 @@ from orchestrator.cli.confirm import summary_lines
 from orchestrator.core.config import Settings
 from orchestrator.core.models import NodeKind, Role
 from orchestrator.plan import Plan
-from orchestrator.plan.graph import Dispatcher, Graph, simulate
+from orchestrator.plan.graph import Dispatcher, Graph
+from orchestrator.plan.projection import simulate
 from orchestrator.report.schedulewords import schedule_lines
 
 
