@@ -264,13 +264,17 @@ class Dispatcher:
         if not self._kept_back:
             return None
         now = self._clock()
-        limits = [
-            limit
-            for name, end in self._ends().items()
-            if self.graph.cluster.get(name) in self.starting
-            and (limit := end + _LATE * self._expected(name)) > now
-        ]
+        runs = self._starting_runs(self._ends())
+        limits = [end + late for _, end, late in runs if end + late > now]
         return min(limits) - now if limits else None
+
+    def _starting_runs(self, ends: dict[str, float]) -> list[tuple[str, float, float]]:
+        """(cluster, expected end, how late it may run) of each running node still starting."""
+        return [
+            (cluster, end, _LATE * self._expected(name))
+            for name, end in ends.items()
+            if (cluster := self.graph.cluster.get(name)) in self.starting and cluster is not None
+        ]
 
     def _leaves_room(self, heap: list[tuple[float, int, str]]) -> bool:
         """Whether the top of `heap` may take a slot the starting clusters' next nodes need.
@@ -289,11 +293,8 @@ class Dispatcher:
         now = self._clock()
         due: dict[str, float] = {}  # starting cluster -> when its next nodes need their slots
         ends = self._ends()
-        for name, end in ends.items():
-            cluster = self.graph.cluster.get(name)
-            late = _LATE * self._expected(name)
-            if cluster in self.starting and now <= end + late:
-                # Ends a tenth of an estimate apart are taken as the same moment.
+        for cluster, end, late in self._starting_runs(ends):
+            if now <= end + late:
                 due[cluster] = min(due.get(cluster, math.inf), max(end, now) + late)
         if not due:
             return True

@@ -179,6 +179,15 @@ def off_spans(run: MemoryRun) -> dict[str, tuple[float, float]]:
     return {cluster: (min(ts), max(ts)) for cluster, ts in spans.items()}
 
 
+def assert_one_cluster_off_at_a_time(run: MemoryRun) -> None:
+    """All upgraded once, in order; each cluster halted after the one before was restored."""
+    assert_each_once_in_order(run, version=TARGET, kind="job.created")
+    spans = sorted(off_spans(run).values())
+    assert len(spans) == 3
+    for (_, restored), (halted, _) in itertools.pairwise(spans):
+        assert restored < halted
+
+
 async def test_with_clusters_at_once_no_two_clusters_have_ingest_off_together(
     tmp_path: Path,
 ) -> None:
@@ -188,11 +197,7 @@ async def test_with_clusters_at_once_no_two_clusters_have_ingest_off_together(
     assert run.plan.clusters_at_once == 1
     report = await run.run()
     assert report.exit_code == 0
-    assert_each_once_in_order(run, version=TARGET, kind="job.created")
-    spans = sorted(off_spans(run).values())
-    assert len(spans) == 3
-    for (_, restored), (halted, _) in itertools.pairwise(spans):
-        assert restored < halted
+    assert_one_cluster_off_at_a_time(run)
     free = await MemoryRun.planned(three_clusters(), tmp_path / "free", fast(concurrency=6))
     await free.run()
     together = sorted(off_spans(free).values())
@@ -213,11 +218,7 @@ async def test_clusters_at_once_holds_across_a_cut_and_the_resume(tmp_path: Path
     assert first.exit_code == 3
     second = await run.run()
     assert second.exit_code == 0
-    assert_each_once_in_order(run, version=TARGET, kind="job.created")
-    spans = sorted(off_spans(run).values())
-    assert len(spans) == 3
-    for (_, restored), (halted, _) in itertools.pairwise(spans):
-        assert restored < halted
+    assert_one_cluster_off_at_a_time(run)
     run.fleet.close()
 
 
