@@ -6,7 +6,9 @@ ground truth for what each appliance went through.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import itertools
 import json
 import signal
 import sqlite3
@@ -23,7 +25,7 @@ from fleetcheck import (
     slow_lab,
     wait_for,
 )
-from fleetrun import TARGET
+from fleetrun import TARGET, lab
 from simproc import Sim, orchestrator, start_orchestrator
 
 if TYPE_CHECKING:
@@ -278,3 +280,54 @@ def test_the_report_of_a_resumed_run_covers_the_whole_run(sim: Sim) -> None:
         appliances["eca1"]["started_at"]
     )
     assert report["duration_seconds"] >= span.total_seconds()
+
+
+@pytest.fixture
+def three_cluster_sim(tmp_path: Path) -> Iterator[Sim]:
+    """The lab fleet with clusters a, b and c of a manager and a data node each (1, 2, 3)."""
+    scenario = lab()
+    for spec in scenario["appliances"]:
+        if spec["role"] == "explore":
+            spec["cluster"] = "abc"[int(spec["name"][-1]) - 1]
+    scenario["clusters"] = {}
+    fleet = Sim(tmp_path, scenario)
+    yield fleet
+    fleet.stop()
+
+
+def first_halts(events: list[Event]) -> dict[str, float]:
+    """When each cluster's ingest was first halted (by the node of its number), sim clock."""
+    halted: dict[str, float] = {}
+    for event in events:
+        if event["kind"] == "ingest.changed" and not event["data"]["enabled"]:
+            halted.setdefault(event["appliance"][-1], event["t"])
+    return halted
+
+
+def test_sigkill_with_clusters_started_as_they_fit_then_resume(three_cluster_sim: Sim) -> None:
+    """`--cluster-starts fit` on three slots, killed once a second cluster is halted.
+
+    `resume` finishes with the plan's choice: every cluster halted only after the one halted
+    before it restarted its manager, each appliance upgraded once, every cluster's ingest on.
+    """
+    sim = three_cluster_sim
+    flags = ("--yes", "--concurrency", "3", "--cluster-starts", "fit")
+    proc = start_orchestrator("apply", str(sim.inventory), *flags, cwd=sim.dir)
+    wait_for(sim, lambda events: len(first_halts(events)) >= 2)
+    kill(proc)
+    result = orchestrator("resume", cwd=sim.dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    events = sim.events()
+    jobs = collections.Counter(e["appliance"] for e in events if e["kind"] == "job.created")
+    assert len(jobs) == 12
+    assert max(jobs.values()) == 1
+    restarted = {e["appliance"]: e["t"] for e in events if e["kind"] == "restart.finished"}
+    halted = first_halts(events)
+    order = sorted(halted, key=halted.__getitem__)
+    assert len(order) == 3
+    for before, after in itertools.pairwise(order):
+        assert halted[after] > restarted[f"exa-m{before}"]
+    last = {
+        e["appliance"][-1]: e["data"]["enabled"] for e in events if e["kind"] == "ingest.changed"
+    }
+    assert last == dict.fromkeys("123", True)
